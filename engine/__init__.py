@@ -1,0 +1,60 @@
+"""The Autoencoder Playground engine: the public API every page, notebook and test calls.
+
+Images are numpy float32 in [0, 1]. Grey images are (N, H, W); colour images are
+(N, H, W, 3) RGB. Characters are 28x28, light strokes on a dark ground (MNIST).
+
+Names are resolved lazily so that `import engine` stays cheap and never imports torch:
+serving a page needs only numpy, Pillow and onnxruntime.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module (relative to this package) that defines it
+_API = {
+    # imaging: safe decoding, character preparation, noise
+    "ImageError": "imaging",
+    "NotAnImageError": "imaging",
+    "CorruptImageError": "imaging",
+    "ImageTooLargeError": "imaging",
+    "EmptyImageError": "imaging",
+    "decode_image": "imaging",
+    "prepare_character": "imaging",
+    "add_noise": "imaging",
+    "to_grey": "imaging",
+    "fit_within": "imaging",
+    "encode_png": "imaging",
+    "NOISE_KINDS": "imaging",
+    # loaders for users' own data
+    "load_idx": "loaders",
+    "load_image_folder": "loaders",
+    # metrics
+    "psnr": "metrics",
+    "ssim": "metrics",
+    # runtime
+    "ModelError": "runtime",
+    "available_models": "runtime",
+    "model_info": "runtime",
+    "device_name": "runtime",
+    # tasks
+    "denoise": "tasks.denoise",
+    "compare_denoising": "tasks.denoise",
+    "denoise_examples": "tasks.denoise",
+    "DenoiseComparison": "tasks.denoise",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

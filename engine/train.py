@@ -1,0 +1,79 @@
+"""One training loop for every model: seeded, with a progress callback and a cosine schedule."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .runtime import cpu_count
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    threads: int | None = None   # torch CPU threads; None: the CPUs this process may use
+
+
+@dataclass
+class TrainProgress:
+    step: int
+    steps: int
+    loss: float          # running mean of the recent training loss
+    seconds: float
+
+
+# A batch maker gets (step, numpy Generator) and returns (inputs, targets) as float32 arrays.
+BatchFn = Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+# A loss gets (model outputs, targets) and returns a scalar tensor.
+LossFn = Callable[[dict, torch.Tensor], torch.Tensor]
+
+
+def reconstruction_mse(outputs: dict, targets: torch.Tensor) -> torch.Tensor:
+    return nn.functional.mse_loss(outputs["reconstruction"], targets)
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
+        loss_fn: LossFn = reconstruction_mse,
+        progress: Callable[[TrainProgress], None] | None = None,
+        report_every: int = 50) -> list[float]:
+    """Train `model` in place for config.steps steps; returns the loss of every step.
+    Batches are made on the fly, so noise is fresh at every step."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    torch.set_num_threads(config.threads or cpu_count())
+    device = pick_device()
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    warmup = max(1, config.steps // 50)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / config.steps)))
+    losses: list[float] = []
+    start = time.perf_counter()
+    for step in range(config.steps):
+        inputs, targets = make_batch(step, rng)
+        outputs = model(torch.from_numpy(inputs).to(device))
+        loss = loss_fn(outputs, torch.from_numpy(targets).to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+        if progress and ((step + 1) % report_every == 0 or step + 1 == config.steps):
+            recent = losses[-report_every:]
+            progress(TrainProgress(step + 1, config.steps, float(np.mean(recent)),
+                                   time.perf_counter() - start))
+    model.to("cpu").eval()
+    return losses
