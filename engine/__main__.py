@@ -1,7 +1,7 @@
 """The command line.
 
   python -m engine train denoiser [--scale 1.0] [--out pretrained]   rebuild models + manifest
-  python -m engine eval denoise [--json] [--count N]                held-out evaluation table
+  python -m engine eval denoise [--json] [--count N] [--record]     held-out evaluation table
   python -m engine bench [--json]                                   onnxruntime vs torch latency
 """
 from __future__ import annotations
@@ -28,23 +28,24 @@ def _train(args: argparse.Namespace) -> int:
     for name, entry in entries.items():
         print(f"wrote {out / entry['file']}  sha256 {entry['sha256'][:12]}…")
     if out.resolve() == runtime.PRETRAINED_DIR and not args.no_eval:
-        _record_metrics(entries, out)
+        from .evaluate import EVALS
+
+        for task in sorted({e["task"] for e in entries.values()} & set(EVALS)):
+            result = EVALS[task]()
+            _print(result, as_json=False)
+            _record_metrics(task, result)
     return 0
 
 
-def _record_metrics(entries: dict, out: Path) -> None:
-    """Evaluate the freshly built models and store the figures in their manifest entries."""
+def _record_metrics(task: str, result: dict) -> None:
+    """Store an evaluation's tables in the manifest entries of the task's shipped models."""
+    from . import runtime
     from .builds import update_manifest
-    from .evaluate import EVALS, format_tables
 
-    for task in sorted({e["task"] for e in entries.values()} & set(EVALS)):
-        result = EVALS[task]()
-        print(format_tables(result))
-        metrics = {t["title"]: {"columns": t["columns"], "rows": t["rows"]} for t in result["tables"]}
-        for entry in entries.values():
-            if entry["task"].startswith(task):
-                entry["metrics"] = metrics
-    update_manifest(out, entries)
+    metrics = {t["title"]: {"columns": t["columns"], "rows": t["rows"]} for t in result["tables"]}
+    entries = {name: {**entry, "metrics": metrics} for name, entry in runtime.available_models().items()
+               if entry["task"].startswith(task)}
+    update_manifest(runtime.PRETRAINED_DIR, entries)
 
 
 def _print(result: dict, as_json: bool) -> None:
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("task", choices=sorted(EVALS))
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--count", type=int, default=2000, help="held-out characters to evaluate on")
+    ev.add_argument("--record", action="store_true", help="store the figures in pretrained/manifest.json")
     be = sub.add_parser("bench", help="latency of onnxruntime and eager torch")
     be.add_argument("--json", action="store_true")
     be.add_argument("--repeats", type=int, default=5)
@@ -77,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         return _train(args)
     if args.command == "eval":
-        _print(EVALS[args.task](count=args.count), args.json)
+        result = EVALS[args.task](count=args.count)
+        _print(result, args.json)
+        if args.record:
+            _record_metrics(args.task, result)
     else:
         from .evaluate import bench
         _print(bench(args.repeats), args.json)

@@ -11,17 +11,17 @@ _GAUSSIAN_SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 _MEDIAN_SIZES = (3, 5)
 
 
-def _spatial(image: np.ndarray, value: float) -> tuple:
+def _spatial(image: np.ndarray, value: float, across_channels: float) -> tuple:
     """Filter over height and width only, never across colour channels."""
-    return (value, value, 0) if image.ndim == 3 else (value, value)
+    return (value, value, across_channels) if image.ndim == 3 else (value, value)
 
 
 def classical_filters(noisy: np.ndarray):
     """Yield (name, filtered image) for each Gaussian blur and median filter we try."""
     for sigma in _GAUSSIAN_SIGMAS:
-        yield f"Gaussian blur σ={sigma:g}", ndimage.gaussian_filter(noisy, _spatial(noisy, sigma))
+        yield f"Gaussian blur σ={sigma:g}", ndimage.gaussian_filter(noisy, _spatial(noisy, sigma, 0))
     for size in _MEDIAN_SIZES:
-        yield f"Median filter {size}x{size}", ndimage.median_filter(noisy, _spatial(noisy, size))
+        yield f"Median filter {size}x{size}", ndimage.median_filter(noisy, _spatial(noisy, size, 1))
 
 
 def best_classical_filter(clean: np.ndarray, noisy: np.ndarray) -> tuple[str, np.ndarray]:

@@ -54,8 +54,8 @@ def _write_model(model: torch.nn.Module, name: str, onnx_bytes: bytes, entry: di
     return entry
 
 
-def _entry(name: str, data: bytes, **fields) -> dict:
-    return {"file": f"{name}.onnx", "sha256": runtime.sha256_of(data),
+def _entry(model_id: str, data: bytes, **fields) -> dict:
+    return {"file": f"{model_id}.onnx", "sha256": runtime.sha256_of(data),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **fields}
 
 
@@ -80,7 +80,7 @@ def build_denoiser_char(opts: BuildOptions) -> dict[str, dict]:
         inputs = np.stack([_noise_sample(t, rng, 0.7) for t in targets])
         return inputs[:, None], targets[:, None]                     # (B, 1, 28, 28)
 
-    train_config = TrainConfig(steps=max(20, int(12_000 * opts.scale)), batch_size=128, lr=2e-3,
+    train_config = TrainConfig(steps=max(20, int(16_000 * opts.scale)), batch_size=128, lr=2e-3,
                                seed=opts.seed)
     model = CharAutoencoder(config)
     fit(model, batch, train_config, progress=opts.progress)
@@ -141,7 +141,7 @@ def build_denoiser_photo(opts: BuildOptions) -> dict[str, dict]:
                            if g else _noise_sample(t, rng, 55 / 255) for t, g in zip(targets, grey)])
         return inputs.transpose(0, 3, 1, 2).copy(), targets.transpose(0, 3, 1, 2).copy()
 
-    train_config = TrainConfig(steps=max(20, int(10_000 * opts.scale)), batch_size=32, lr=2e-3,
+    train_config = TrainConfig(steps=max(20, int(14_000 * opts.scale)), batch_size=32, lr=2e-3,
                                seed=opts.seed)
     model = PhotoDenoiser(config)
     fit(model, batch, train_config, progress=opts.progress)

@@ -20,6 +20,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     seed: int = 0
+    clip_norm: float = 1.0
     threads: int | None = None   # torch CPU threads; None: the CPUs this process may use
 
 
@@ -68,6 +69,9 @@ def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
         loss = loss_fn(outputs, torch.from_numpy(targets).to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        # Impulse noise makes rare huge gradients; clipping keeps one bad batch from
+        # knocking the network into a dead state.
+        nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
         optimizer.step()
         schedule.step()
         losses.append(float(loss.detach()))

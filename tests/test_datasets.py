@@ -29,9 +29,13 @@ def test_render_characters_is_seeded_and_mnist_like():
     np.testing.assert_array_equal(a, b)
     assert list(la) == list(lb) and set(la) <= set("0123456789")
     assert not np.array_equal(a, c)
-    # light strokes on a dark ground, inside the central 20x20 box like MNIST
-    assert a[:, :3, :].max() < 0.05 and a[:, -3:, :].max() < 0.05
-    assert (a.max(axis=(1, 2)) > 0.8).all()
+    # light strokes on a dark ground, at most 20 pixels across, centred by mass like MNIST
+    from scipy import ndimage
+    for image in a:
+        rows, cols = np.nonzero(image.max(axis=1) > 0)[0], np.nonzero(image.max(axis=0) > 0)[0]
+        assert np.ptp(rows) < 20 and np.ptp(cols) < 20
+        assert np.allclose(ndimage.center_of_mass(image), 13.5, atol=1.0)
+    assert (a.max(axis=(1, 2)) > 0.8).all() and np.median(a) == 0
 
 
 def test_eval_distortions_reach_past_training():
