@@ -42,6 +42,19 @@ _API = {
     "compare_denoising": "tasks.denoise",
     "denoise_examples": "tasks.denoise",
     "DenoiseComparison": "tasks.denoise",
+    "denoise_target": "tasks.denoise",
+    "DEFAULT_NOISE_AMOUNT": "tasks.denoise",
+    # anomaly detection
+    "anomaly_scores": "tasks.anomaly",
+    "AnomalyDetector": "tasks.anomaly",
+    "AnomalyResult": "tasks.anomaly",
+    "explain_anomalies": "tasks.anomaly",
+    "anomaly_examples": "tasks.anomaly",
+    "anomaly_evaluation_set": "tasks.anomaly",
+    "roc": "tasks.anomaly",
+    "confusion": "tasks.anomaly",
+    "ANOMALY_SCORINGS": "tasks.anomaly",
+    "DIGIT_LIKE_LETTERS": "tasks.anomaly",
 }
 
 __all__ = sorted(_API)

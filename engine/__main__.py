@@ -1,7 +1,7 @@
 """The command line.
 
-  python -m engine train denoiser [--scale 1.0] [--out pretrained]   rebuild models + manifest
-  python -m engine eval denoise [--json] [--count N] [--record]     held-out evaluation table
+  python -m engine train all|denoiser|anomaly [--scale 1.0] [--out DIR]   rebuild models
+  python -m engine eval denoise|anomaly [--json] [--count N] [--record]
   python -m engine bench [--json]                                   onnxruntime vs torch latency
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ev = sub.add_parser("eval", help="evaluate on held-out data")
     ev.add_argument("task", choices=sorted(EVALS))
     ev.add_argument("--json", action="store_true")
-    ev.add_argument("--count", type=int, default=2000, help="held-out characters to evaluate on")
+    ev.add_argument("--count", type=int, help="held-out characters to evaluate on (default: the task's)")
     ev.add_argument("--record", action="store_true", help="store the figures in pretrained/manifest.json")
     be = sub.add_parser("bench", help="latency of onnxruntime and eager torch")
     be.add_argument("--json", action="store_true")
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         return _train(args)
     if args.command == "eval":
-        result = EVALS[args.task](count=args.count)
+        result = EVALS[args.task](**({"count": args.count} if args.count else {}))
         _print(result, args.json)
         if args.record:
             _record_metrics(args.task, result)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from . import datasets, runtime
-from .export import atomic_write_bytes, export_onnx, pca_to_onnx
+from .export import atomic_write_bytes, export_onnx, pca_to_onnx, with_metadata
 from .imaging import add_noise
 from .models import (CharAutoencoder, CharAutoencoderConfig, PhotoDenoiser, PhotoDenoiserConfig,
                      checkpoint)
@@ -71,49 +71,64 @@ def character_training_set(scale: float, seed: int) -> np.ndarray:
     return np.concatenate([rendered, handwritten, handwritten])  # handwritten twice: rarer style
 
 
-def build_denoiser_char(opts: BuildOptions) -> dict[str, dict]:
-    clean = character_training_set(opts.scale, opts.seed)
-    config = CharAutoencoderConfig()
+def _train_char_model(clean: np.ndarray, config: CharAutoencoderConfig, steps: int,
+                      corrupt: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+                      opts: BuildOptions) -> CharAutoencoder:
+    """Train a CharAutoencoder to rebuild `clean` characters from corrupt(character)."""
+    train_config = TrainConfig(steps=max(20, int(steps * opts.scale)), batch_size=128, lr=2e-3,
+                               seed=opts.seed)
 
     def batch(step: int, rng: np.random.Generator):
         targets = clean[rng.integers(len(clean), size=train_config.batch_size)]
-        inputs = np.stack([_noise_sample(t, rng, 0.7) for t in targets])
+        inputs = np.stack([corrupt(t, rng) for t in targets])
         return inputs[:, None], targets[:, None]                     # (B, 1, 28, 28)
 
-    train_config = TrainConfig(steps=max(20, int(16_000 * opts.scale)), batch_size=128, lr=2e-3,
-                               seed=opts.seed)
     model = CharAutoencoder(config)
     fit(model, batch, train_config, progress=opts.progress)
+    return model
+
+
+def _export_char_model(model: CharAutoencoder, name: str, clean: np.ndarray, task: str,
+                       data_note: str, opts: BuildOptions) -> bytes:
+    rng = np.random.default_rng(opts.seed + 1)
+    parity = [rng.random((n, 1, 28, 28), dtype=np.float32) for n in (1, 2, 7)]
+    meta = {"task": task, "input": "(N, 1, 28, 28) float32 in [0, 1], light on dark",
+            "preprocessing": "engine.prepare_character", "training_data": data_note,
+            "config": model.config.__dict__}
+    return export_onnx(model, opts.out_dir / f"{name}.onnx", example=torch.from_numpy(clean[:2, None]),
+                       metadata=meta, parity_inputs=parity)
+
+
+def _pca_baseline(name: str, clean: np.ndarray, code_size: int, task: str, data_note: str,
+                  opts: BuildOptions) -> tuple[bytes, dict]:
+    """PCA with the autoencoder's code size, fit on the same clean characters, as ONNX."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=code_size, random_state=opts.seed).fit(clean.reshape(len(clean), -1))
+    data = pca_to_onnx(pca.mean_, pca.components_, (1, 28, 28), metadata={
+        "task": task, "training_data": data_note,
+        "explained_variance": float(pca.explained_variance_ratio_.sum())})
+    atomic_write_bytes(opts.out_dir / f"{name}.onnx", data)
+    return data, _entry(name, data, task=task, name=f"PCA, {code_size} components",
+                        summary=f"PCA with {code_size} components (the autoencoder's code size), "
+                                "fit on the same clean characters.", training_data=data_note)
+
+
+def build_denoiser_char(opts: BuildOptions) -> dict[str, dict]:
+    clean = character_training_set(opts.scale, opts.seed)
+    config = CharAutoencoderConfig()
+    model = _train_char_model(clean, config, 16_000, lambda t, rng: _noise_sample(t, rng, 0.7), opts)
     data_note = (f"{len(clean)} characters: digits and letters rendered from "
                  f"{len(datasets.font_split(False))} training fonts with random distortions, "
                  "and 1,497 scikit-learn handwritten digits")
-    rng = np.random.default_rng(opts.seed + 1)
-    parity = [rng.random((n, 1, 28, 28), dtype=np.float32) for n in (1, 2, 7)]
-    meta = {"task": "denoise", "input": "(N, 1, 28, 28) float32 in [0, 1], light on dark",
-            "preprocessing": "engine.prepare_character, then noise", "training_data": data_note,
-            "config": config.__dict__}
-    onnx_bytes = export_onnx(model, opts.out_dir / "denoiser_char.onnx",
-                             example=torch.from_numpy(clean[:2, None]), metadata=meta,
-                             parity_inputs=parity)
+    onnx_bytes = _export_char_model(model, "denoiser_char", clean, "denoise", data_note, opts)
     entries = {"denoiser_char": _write_model(model, "denoiser_char", onnx_bytes, _entry(
         "denoiser_char", onnx_bytes, task="denoise", name="Convolutional denoising autoencoder",
         summary=(f"A convolutional autoencoder that squeezes each 28x28 character into "
                  f"{config.code_size} numbers and rebuilds it; trained on {data_note}."),
         training_data=data_note), opts)}
-
-    # The PCA baseline: the same code size, fit on the same clean characters.
-    from sklearn.decomposition import PCA
-
-    pca = PCA(n_components=config.code_size, random_state=opts.seed).fit(clean.reshape(len(clean), -1))
-    pca_bytes = pca_to_onnx(pca.mean_, pca.components_, (1, 28, 28), metadata={
-        "task": "denoise-baseline", "training_data": data_note,
-        "explained_variance": float(pca.explained_variance_ratio_.sum())})
-    atomic_write_bytes(opts.out_dir / "pca_char.onnx", pca_bytes)
-    entries["pca_char"] = _entry("pca_char", pca_bytes, task="denoise-baseline",
-                                 name=f"PCA, {config.code_size} components",
-                                 summary=f"PCA with {config.code_size} components (the autoencoder's "
-                                         "code size), fit on the same clean characters.",
-                                 training_data=data_note)
+    entries["pca_char"] = _pca_baseline("pca_char", clean, config.code_size, "denoise-baseline",
+                                        data_note, opts)[1]
     return entries
 
 
@@ -163,11 +178,73 @@ def build_denoiser_photo(opts: BuildOptions) -> dict[str, dict]:
         training_data=data_note), opts)}
 
 
+# ------------------------------------------------------------------ anomaly detector
+
+ANOMALY_CODE_SIZE = 16
+CALIBRATION_FPR = 0.05
+
+
+def digit_training_set(scale: float, seed: int) -> np.ndarray:
+    """Only digits: rendered from the training fonts, plus the training handwritten digits."""
+    rendered, _ = datasets.render_characters(datasets.DIGITS, max(200, int(20_000 * scale)),
+                                             fonts=datasets.font_split(held_out=False), seed=seed)
+    handwritten, _ = datasets.handwritten_digits(held_out=False)
+    return np.concatenate([rendered, handwritten, handwritten])
+
+
+def calibration_digits(seed: int, count: int = 1000) -> np.ndarray:
+    """Digits the detector never trained on (new renders of the training fonts), whose scores
+    set the threshold for a chosen false-positive rate."""
+    images, _ = datasets.render_characters(datasets.DIGITS, count, fonts=datasets.font_split(False),
+                                           seed=seed + 10_007)
+    return images
+
+
+def _calibrate(name: str, onnx_bytes: bytes, digits: np.ndarray, note: str,
+               opts: BuildOptions) -> tuple[bytes, dict]:
+    """Scores of the calibration digits under every scoring; the ONNX file carries the default
+    threshold so that a notebook reaches the page's verdict without the manifest."""
+    from .tasks.anomaly import ANOMALY_SCORINGS, DEFAULT_SCORING, pixel_errors, threshold_for
+
+    recon = runtime.run(onnx_bytes, digits[:, None])[:, 0]
+    scores = {s: pixel_errors(digits, recon, s).mean(axis=(1, 2)).round(7).tolist() for s in ANOMALY_SCORINGS}
+    threshold = threshold_for(scores[DEFAULT_SCORING], CALIBRATION_FPR)
+    data = with_metadata(onnx_bytes, {"scoring": DEFAULT_SCORING, "threshold": threshold,
+                                      "false_positive_rate": CALIBRATION_FPR, "calibration_data": note})
+    atomic_write_bytes(opts.out_dir / f"{name}.onnx", data)
+    return data, {"data": note, "false_positive_rate": CALIBRATION_FPR, "scores": scores}
+
+
+def build_anomaly_char(opts: BuildOptions) -> dict[str, dict]:
+    clean = digit_training_set(opts.scale, opts.seed)
+    config = CharAutoencoderConfig(code_size=ANOMALY_CODE_SIZE)
+    # A little noise keeps the code from memorising pixels; letters are never shown.
+    model = _train_char_model(clean, config, 8_000, lambda t, rng: _noise_sample(t, rng, 0.2), opts)
+    data_note = (f"{len(clean)} digits only: rendered from {len(datasets.font_split(False))} training "
+                 "fonts with random distortions, and 1,497 scikit-learn handwritten digits")
+    digits = calibration_digits(opts.seed)
+    note = f"{len(digits)} new renders of digits in the training fonts, never trained on"
+    onnx_bytes = _export_char_model(model, "anomaly_char", clean, "anomaly", data_note, opts)
+    onnx_bytes, calibration = _calibrate("anomaly_char", onnx_bytes, digits, note, opts)
+    entries = {"anomaly_char": _write_model(model, "anomaly_char", onnx_bytes, _entry(
+        "anomaly_char", onnx_bytes, task="anomaly", name="Digits-only convolutional autoencoder",
+        summary=(f"A convolutional autoencoder with a {config.code_size}-number code, trained on "
+                 f"{data_note}: it has never seen a letter."), training_data=data_note,
+        calibration=calibration), opts)}
+    pca_bytes, entry = _pca_baseline("anomaly_pca", clean, config.code_size, "anomaly-baseline",
+                                     data_note, opts)
+    pca_bytes, calibration = _calibrate("anomaly_pca", pca_bytes, digits, note, opts)
+    entries["anomaly_pca"] = {**entry, "sha256": runtime.sha256_of(pca_bytes), "calibration": calibration}
+    return entries
+
+
 BUILDS: dict[str, tuple[Callable[[BuildOptions], dict], ...]] = {
     "denoiser": (build_denoiser_char, build_denoiser_photo),
     "denoiser-char": (build_denoiser_char,),
     "denoiser-photo": (build_denoiser_photo,),
+    "anomaly": (build_anomaly_char,),
 }
+BUILDS["all"] = (build_denoiser_char, build_denoiser_photo, build_anomaly_char)
 
 
 def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
@@ -179,10 +256,24 @@ def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
 
 
 def build(target: str, opts: BuildOptions, command: str) -> dict[str, dict]:
-    """Build every model of `target`, then record them in the manifest in one write."""
-    entries: dict[str, dict] = {}
-    for step in BUILDS[target]:
-        for name, entry in step(opts).items():
-            entries[name] = {**entry, "command": command}
-    update_manifest(opts.out_dir, entries)
+    """Build every model of `target` in a staging folder, then move the files into place and
+    record them in the manifest: a build killed part way leaves the shipped models as they were."""
+    import dataclasses
+    import os
+    import shutil
+    import tempfile
+
+    opts.out_dir = Path(opts.out_dir)
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=opts.out_dir))
+    try:
+        entries: dict[str, dict] = {}
+        for step in BUILDS[target]:
+            for name, entry in step(dataclasses.replace(opts, out_dir=staging)).items():
+                entries[name] = {**entry, "command": command}
+        for path in staging.iterdir():
+            os.replace(path, opts.out_dir / path.name)
+        update_manifest(opts.out_dir, entries)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return entries

@@ -136,3 +136,11 @@ def pca_to_onnx(mean: np.ndarray, components: np.ndarray, image_shape: tuple[int
     proto.ir_version = 8
     _finish(proto, metadata)
     return proto.SerializeToString()
+
+
+def with_metadata(onnx_bytes: bytes, metadata: dict) -> bytes:
+    """The same model with more metadata_props (for figures known only after export, such as
+    a calibrated threshold)."""
+    proto = onnx.load_from_string(onnx_bytes)
+    _finish(proto, metadata)
+    return proto.SerializeToString()

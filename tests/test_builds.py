@@ -46,3 +46,35 @@ def test_cli_bench_and_eval_print_json():
     table = subprocess.run([sys.executable, "-m", "engine", "eval", "denoise", "--count", "100"],
                            capture_output=True, text=True, check=True, timeout=600)
     assert "Autoencoder" in table.stdout and "PSNR" in table.stdout
+
+
+def test_a_build_that_dies_leaves_the_shipped_models_alone(tmp_path, monkeypatch):
+    (tmp_path / "manifest.json").write_text('{"models": {}}')
+    (tmp_path / "old.onnx").write_bytes(b"old")
+
+    def dies_after_writing(opts):
+        (opts.out_dir / "old.onnx").write_bytes(b"half-written")
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(builds.BUILDS, "dying", (dies_after_writing,))
+    try:
+        builds.build("dying", builds.BuildOptions(out_dir=tmp_path), "python -m engine train dying")
+    except KeyboardInterrupt:
+        pass
+    assert (tmp_path / "old.onnx").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "old.onnx"]
+
+
+def test_tiny_anomaly_build_carries_its_calibration(tmp_path):
+    from engine.tasks.anomaly import DEFAULT_SCORING, threshold_for
+
+    entries = builds.build("anomaly", builds.BuildOptions(out_dir=tmp_path, scale=0.005),
+                           "python -m engine train anomaly")
+    calibration = entries["anomaly_char"]["calibration"]
+    scores = calibration["scores"][DEFAULT_SCORING]
+    assert len(scores) == 1000 and calibration["false_positive_rate"] == 0.05
+    meta = runtime.metadata(str(tmp_path / "anomaly_char.onnx"))
+    assert float(meta["threshold"]) == threshold_for(scores, 0.05)
+    assert set(entries) == {"anomaly_char", "anomaly_pca"}
+    for entry in entries.values():
+        assert runtime.sha256_of((tmp_path / entry["file"]).read_bytes()) == entry["sha256"]

@@ -49,7 +49,7 @@ def test_denoise_rejects_bad_shapes():
 def test_compare_denoising_character():
     result = engine.compare_denoising(np.pad(np.ones((12, 4), np.float32), 8), kind="gaussian",
                                       amount=0.5, seed=0)
-    assert result.target == "character" and result.model_name == "denoiser_char"
+    assert result.target == "character" and result.model_id == "denoiser_char"
     assert result.clean.shape == result.noisy.shape == result.denoised.shape == (28, 28)
     names = [row["Image"] for row in result.metrics]
     assert names == ["Noisy input", result.baseline_name, "Autoencoder"]
@@ -62,7 +62,7 @@ def test_compare_denoising_character():
 def test_compare_denoising_photo_downscales_big_images_and_says_so():
     big = np.random.default_rng(0).random((1300, 1400), dtype=np.float32)
     result = engine.compare_denoising(big, kind="salt_pepper", amount=0.1, seed=0)
-    assert result.target == "photo" and result.model_name == "denoiser_photo"
+    assert result.target == "photo" and result.model_id == "denoiser_photo"
     assert result.clean.size <= 1_500_000 and result.denoised.shape == result.clean.shape
     assert any("Downscaled" in note for note in result.notes)
     assert result.baseline_name.startswith(("Gaussian blur", "Median filter"))

@@ -18,6 +18,9 @@ PHOTO_MODEL = "denoiser_photo"
 MAX_PHOTO_PIXELS = 1_500_000      # larger uploads are downscaled first, and the page says so
 CHARACTER_MAX_SIDE = 64           # "auto" treats images up to this size as one character
 TREAT_AS = ("auto", "character", "photo")
+# A sensible starting noise for each kind of input: the lecture's noise factor for characters;
+# photos were trained with Gaussian noise up to 55/255, about 0.2.
+DEFAULT_NOISE_AMOUNT = {"character": 0.5, "photo": 0.1}
 
 
 def _is_character_batch(images: np.ndarray) -> bool:
@@ -52,10 +55,21 @@ def denoise(images: np.ndarray, model: str | None = None) -> np.ndarray:
     return np.stack([_denoise_photo(im, model or PHOTO_MODEL) for im in images])
 
 
+def denoise_target(image: np.ndarray, treat_as: str = "auto") -> str:
+    """Which model an image goes to: "character" or "photo". "auto" takes anything up to
+    CHARACTER_MAX_SIDE pixels on its longer side as one character."""
+    if treat_as not in TREAT_AS:
+        raise ValueError(f"treat_as must be one of {TREAT_AS}")
+    if treat_as != "auto":
+        return treat_as
+    return "character" if max(np.shape(image)[:2]) <= CHARACTER_MAX_SIDE else "photo"
+
+
 @dataclass(frozen=True)
 class DenoiseComparison:
     target: str                     # "character" or "photo"
-    model_name: str
+    model_id: str                   # the key in pretrained/manifest.json
+    model_name: str                 # what to call it on a page
     model_summary: str
     clean: np.ndarray
     noisy: np.ndarray
@@ -76,11 +90,8 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
     """Add noise to `image`, then denoise it with the autoencoder and with the baseline, and
     measure both against the clean image. A character is first centred into 28x28; a photo
     larger than MAX_PHOTO_PIXELS is downscaled first."""
-    if treat_as not in TREAT_AS:
-        raise ValueError(f"treat_as must be one of {TREAT_AS}")
     image = np.asarray(image, dtype=np.float32)
-    if treat_as == "auto":
-        treat_as = "character" if max(image.shape[:2]) <= CHARACTER_MAX_SIDE else "photo"
+    treat_as = denoise_target(image, treat_as)
     notes: list[str] = []
     if treat_as == "character":
         clean = prepare_character(image)                               # (28, 28)
@@ -103,7 +114,8 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
     info = runtime.model_info(model)
     metrics = [_row("Noisy input", clean, noisy), _row(baseline_name, clean, baseline),
                _row("Autoencoder", clean, denoised)]
-    return DenoiseComparison(target=treat_as, model_name=model, model_summary=info["summary"],
+    return DenoiseComparison(target=treat_as, model_id=model, model_name=info["name"],
+                             model_summary=info["summary"],
                              clean=clean, noisy=noisy, denoised=denoised, baseline=baseline,
                              baseline_name=baseline_name, metrics=metrics, notes=notes,
                              seconds=seconds)

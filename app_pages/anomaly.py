@@ -1,0 +1,370 @@
+"""Anomaly detection: an autoencoder that knows only digits judges whether a character is one."""
+
+import base64
+import logging
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+import engine
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_MB = 20  # the same cap as server.maxUploadSize and the engine's decoder
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+MODELS = {"anomaly_char": "Autoencoder", "anomaly_pca": "PCA"}  # side by side, in this order
+DEFAULT_SCORING = "tolerant"
+SCORING_LABELS = {"tolerant": "Tolerant of one-pixel shifts (default)", "mse": "Mean squared error"}
+PRESELECTED = ("'3'", "'A'", "'8'", "'K'")  # an 'A' beside an '8' is the lesson
+MAX_DETAILED = 6  # characters shown with their reconstructions; the table holds them all
+CHARACTER_DISPLAY_SCALE = 6  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
+# A dark-to-bright heat map (black, purple, orange, pale yellow) for the per-pixel error.
+HEAT_ANCHORS = np.array([[0, 0, 4], [120, 28, 109], [237, 105, 37], [252, 255, 164]], dtype=np.float32)
+GROUP_COLOURS = {"digits": "#3b6fd4", "letters": "#e4572e", "digit-like letters": "#8a8a8a"}
+
+
+@st.cache_resource(show_spinner=False)
+def examples() -> dict[str, np.ndarray]:
+    return engine.anomaly_examples()
+
+
+@st.cache_resource(show_spinner="Rendering the evaluation set…")
+def evaluation_set() -> dict[str, np.ndarray]:
+    return engine.anomaly_evaluation_set()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def shipped_detector(model: str, scoring: str) -> engine.AnomalyDetector:
+    return engine.AnomalyDetector.shipped(model, scoring=scoring)
+
+
+def detector(model: str, scoring: str, false_positive_rate: float) -> engine.AnomalyDetector:
+    return shipped_detector(model, scoring).with_false_positive_rate(false_positive_rate)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def prepare(data: bytes) -> np.ndarray:
+    """An upload's bytes -> the centred (28, 28) character the models see."""
+    return engine.prepare_character(engine.decode_image(data))
+
+
+@st.cache_data(max_entries=8, show_spinner="Reconstructing…")
+def explain(chars: np.ndarray, model: str, scoring: str, false_positive_rate: float) -> engine.AnomalyResult:
+    return engine.explain_anomalies(chars, detector(model, scoring, false_positive_rate))
+
+
+@st.cache_data(max_entries=4, show_spinner="Scoring the evaluation set…")
+def evaluation_scores(model: str, scoring: str) -> dict[str, np.ndarray]:
+    scorer = shipped_detector(model, scoring)
+    return {group: scorer.scores(chars) for group, chars in evaluation_set().items()}
+
+
+def enlarge(image: np.ndarray) -> np.ndarray:
+    return image.repeat(CHARACTER_DISPLAY_SCALE, axis=0).repeat(CHARACTER_DISPLAY_SCALE, axis=1)
+
+
+def heat_map(errors: np.ndarray) -> np.ndarray:
+    """A per-pixel squared-error map -> an RGB image on one fixed scale for every character and
+    model (the square root, so faint errors stay visible), enlarged for display."""
+    level = np.sqrt(np.clip(errors, 0.0, 1.0)) * (len(HEAT_ANCHORS) - 1)
+    stops = np.arange(len(HEAT_ANCHORS))
+    rgb = np.stack([np.interp(level, stops, HEAT_ANCHORS[:, c]) for c in range(3)], axis=-1)
+    return enlarge(rgb.astype(np.uint8))
+
+
+def verdict(score: float, threshold: float) -> str:
+    if score > threshold:
+        return f":red-badge[:material/close: not a digit] score {score:.3g} > threshold {threshold:.3g}"
+    return f":green-badge[:material/check: digit] score {score:.3g} ≤ threshold {threshold:.3g}"
+
+
+def thumbnail(char: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(engine.encode_png(char)).decode("ascii")
+
+
+def verdict_table(names: list[str], chars: np.ndarray, results: dict[str, engine.AnomalyResult]) -> dict:
+    table = {"Character": [thumbnail(char) for char in chars], "Name": names}
+    for model, label in MODELS.items():
+        table[f"{label} score"] = results[model].scores
+        table[f"{label} verdict"] = np.where(results[model].is_anomaly, "not a digit", "digit")
+    return table
+
+
+def histogram_figure(scores: dict[str, np.ndarray], threshold: float, label: str) -> go.Figure:
+    high = float(max(values.max() for values in scores.values()))
+    bins = {"start": 0.0, "end": high * 1.001, "size": high / 50}  # one binning for every group
+    figure = go.Figure()
+    for group, values in scores.items():
+        figure.add_histogram(
+            x=values,
+            name=group,
+            xbins=bins,
+            histnorm="percent",
+            opacity=0.6,
+            marker_color=GROUP_COLOURS.get(group),
+            visible=True if group != "digit-like letters" else "legendonly",  # a click shows them
+        )
+    figure.add_vline(x=threshold, line_dash="dash", annotation_text="threshold")
+    figure.update_layout(
+        title=f"{label}: scores of held-out characters",
+        barmode="overlay",
+        xaxis_title="anomaly score",
+        yaxis_title="% of the group",
+        legend={"orientation": "h", "y": -0.25},
+        height=360,
+        margin={"t": 50, "b": 10},
+    )
+    return figure
+
+
+def roc_figure(scores: dict[str, np.ndarray], threshold: float, label: str) -> tuple[go.Figure, float, float]:
+    """The ROC curve for letters (and, dotted, for digit-like letters) with the chosen threshold
+    marked; also returns both AUROCs."""
+    letters = engine.roc(scores["digits"], scores["letters"])
+    alike = engine.roc(scores["digits"], scores["digit-like letters"])
+    point_x = float((scores["digits"] > threshold).mean())
+    point_y = float((scores["letters"] > threshold).mean())
+    figure = go.Figure()
+    chance = {"color": "#bbbbbb", "dash": "dash"}
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=chance, name="chance")
+    figure.add_scatter(
+        x=alike.false_positive_rate,
+        y=alike.true_positive_rate,
+        mode="lines",
+        line={"color": GROUP_COLOURS["digit-like letters"], "dash": "dot"},
+        name=f"digit-like letters (AUROC {alike.auroc:.3f})",
+    )
+    figure.add_scatter(
+        x=letters.false_positive_rate,
+        y=letters.true_positive_rate,
+        mode="lines",
+        line={"color": GROUP_COLOURS["letters"]},
+        name=f"letters (AUROC {letters.auroc:.3f})",
+    )
+    figure.add_scatter(
+        x=[point_x], y=[point_y], mode="markers", marker={"size": 12, "color": "black"}, name="your threshold"
+    )
+    figure.update_layout(
+        title=f"{label}: ROC, AUROC {letters.auroc:.3f}",
+        xaxis={"title": "digits flagged (false-positive rate)", "range": [0, 1]},
+        yaxis={"title": "letters flagged (true-positive rate)", "range": [0, 1.02]},
+        legend={"orientation": "h", "y": -0.25},
+        height=400,
+        margin={"t": 50, "b": 10},
+    )
+    return figure, letters.auroc, alike.auroc
+
+
+st.title("Anomaly detection")
+st.markdown(
+    "This autoencoder was trained on **digits only**: it has never seen a letter. It rebuilds a digit "
+    "well and anything else badly, so how far the reconstruction lies from the input scores how "
+    "unlike a digit a character is. Pick built-in characters or drop your own (a photo or scan of "
+    "handwriting, a drawing: one character per image), and compare the network with PCA of the same "
+    "code size, a linear model fit on the same digits."
+)
+
+# --- Input and settings ----------------------------------------------------------------------
+input_col, settings_col = st.columns([3, 2], gap="large")
+with input_col:
+    uploads = st.file_uploader(
+        f"Drop images of characters (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB each)",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        max_upload_size=MAX_UPLOAD_MB,
+        key="uploads",
+    )
+    chosen = st.multiselect(
+        "Built-in examples",
+        list(examples()),
+        default=[name for prefix in PRESELECTED for name in examples() if name.startswith(prefix)],
+        key="examples",
+        help="Rendered in fonts that none of the models saw in training.",
+    )
+    names: list[str] = []
+    chars: list[np.ndarray] = []
+    for upload in uploads or []:  # a bad file is reported and skipped; the others still count
+        try:
+            chars.append(prepare(upload.getvalue()))
+            names.append(upload.name)
+        except engine.ImageError as error:
+            st.error(f"{upload.name}: {error}", icon=":material/broken_image:")
+        except Exception:
+            log.exception("Preparing the upload %r failed", upload.name)
+            st.error(
+                f"{upload.name}: this file could not be used. Try another image.",
+                icon=":material/error:",
+            )
+    for name in chosen:
+        names.append(name)
+        chars.append(examples()[name])
+
+with settings_col:
+    scoring = st.radio(
+        "Scoring",
+        list(engine.ANOMALY_SCORINGS),
+        index=list(engine.ANOMALY_SCORINGS).index(DEFAULT_SCORING),
+        format_func=SCORING_LABELS.get,
+        captions=list(engine.ANOMALY_SCORINGS.values()),
+        key="scoring",
+        help="Tolerant is the default: handwriting and fonts put strokes a pixel or two apart, which "
+        "says nothing about what the character is, while a missing or extra stroke does.",
+    )
+    false_positive_rate = (
+        st.slider(
+            "False-positive rate allowed on digits",
+            0.5,
+            20.0,
+            5.0,
+            0.5,
+            format="%.1f%%",
+            key="false_positive_rate",
+            help="Each model's threshold is set so that this share of its calibration digits "
+            "(held-out digits it never trained on) scores above it and would be flagged. "
+            "Lower means fewer digits wrongly flagged, but more letters let through.",
+        )
+        / 100
+    )
+    detectors = {model: detector(model, scoring, false_positive_rate) for model in MODELS}
+    for column, (model, label) in zip(st.columns(len(MODELS)), MODELS.items(), strict=True):
+        column.metric(f"{label} threshold", f"{detectors[model].threshold:.4g}")
+    st.caption(f"Calibration: {detectors['anomaly_char'].calibration_data}.")
+
+# --- Your characters -------------------------------------------------------------------------
+if not chars:
+    st.info("Drop images above, or pick built-in examples.")
+else:
+    try:
+        batch = np.stack(chars)  # (N, 28, 28)
+        results = {model: explain(batch, model, scoring, false_positive_rate) for model in MODELS}
+    except Exception:
+        log.exception("Anomaly detection failed")
+        st.error("Something went wrong while scoring these characters. Try other images or settings.")
+        st.stop()
+
+    st.subheader("Your characters")
+    st.markdown(
+        "Each model rebuilds the character as best it can. Neither has learnt to draw anything but "
+        "digits, so a letter comes back as the nearest digit they can draw: an **'A' often comes "
+        "back looking like an '8'**, and the error map lights up where the two differ."
+    )
+    for index, name in enumerate(names[:MAX_DETAILED]):
+        with st.container(border=True):
+            char_col, *model_cols = st.columns([1, 2, 2], gap="medium")
+            char_col.markdown(f"**{name}**")
+            char_col.image(enlarge(batch[index]), caption="Prepared input", clamp=True, output_format="PNG")
+            for column, (model, label) in zip(model_cols, MODELS.items(), strict=True):
+                result = results[model]
+                column.markdown(f"**{label}**")
+                rebuilt_col, error_col = column.columns(2)
+                rebuilt_col.image(
+                    enlarge(result.reconstructions[index]),
+                    caption="Reconstruction",
+                    clamp=True,
+                    output_format="PNG",
+                )
+                error_col.image(heat_map(result.errors[index]), caption="Error", output_format="PNG")
+                column.markdown(verdict(float(result.scores[index]), detectors[model].threshold))
+    if len(names) > MAX_DETAILED:
+        st.caption(f"The first {MAX_DETAILED} characters are shown in detail, all {len(names)} in the table.")
+
+    st.dataframe(
+        verdict_table(names, batch, results),
+        hide_index=True,
+        column_config={
+            "Character": st.column_config.ImageColumn("Character", help="The prepared input"),
+            **{
+                f"{label} score": st.column_config.NumberColumn(format="%.4g", help="Higher: less digit-like")
+                for label in MODELS.values()
+            },
+        },
+    )
+
+# --- Evaluation ------------------------------------------------------------------------------
+st.subheader("How well each model tells digits from letters")
+st.markdown(
+    "Held-out digits and letters, rendered in fonts and with distortions no model saw in training. "
+    "Letters that share a digit's shape (" + ", ".join(engine.DIGIT_LIKE_LETTERS) + ") are kept "
+    "apart: click *digit-like letters* in a histogram's legend to show them."
+)
+for column, (model, label) in zip(st.columns(len(MODELS), gap="large"), MODELS.items(), strict=True):
+    with column:
+        info = engine.model_info(model)
+        st.markdown(f"**{label}: {info['name']}**")
+        st.caption(info["summary"])
+        try:
+            scores = evaluation_scores(model, scoring)
+        except Exception:
+            log.exception("Scoring the evaluation set with %s failed", model)
+            st.error("Something went wrong while scoring the evaluation set.")
+            continue
+        threshold = detectors[model].threshold
+        st.plotly_chart(histogram_figure(scores, threshold, label), key=f"histogram_{model}")
+        roc_chart, auroc, alike_auroc = roc_figure(scores, threshold, label)
+        st.plotly_chart(roc_chart, key=f"roc_{model}")
+        counts = engine.confusion(scores["digits"], scores["letters"], threshold)
+        auroc_col, digits_col, letters_col = st.columns(3)
+        auroc_col.metric("AUROC", f"{auroc:.3f}", help="The chance that a letter scores above a digit")
+        digits_col.metric(
+            "Digits flagged",
+            f"{counts['digits flagged'] / len(scores['digits']):.1%}",
+            help="Held-out digits wrongly called 'not a digit' at this threshold",
+        )
+        letters_col.metric(
+            "Letters caught",
+            f"{counts['letters flagged'] / len(scores['letters']):.1%}",
+            help="Held-out letters called 'not a digit' at this threshold",
+        )
+        st.dataframe(
+            {
+                "": ["Digits", "Letters"],
+                "Passed as a digit": [counts["digits passed"], counts["letters passed"]],
+                "Flagged: not a digit": [counts["digits flagged"], counts["letters flagged"]],
+            },
+            hide_index=True,
+        )
+        st.caption(
+            f"Digit-like letters: AUROC {alike_auroc:.3f}. An 'O' is drawn like a '0', an 'S' like a "
+            "'5', a 'B' like an '8': a model that knows digits rebuilds them well, so no reconstruction "
+            "score can single them out."
+        )
+
+# --- How it works ----------------------------------------------------------------------------
+st.subheader("How an autoencoder detects anomalies")
+st.markdown(
+    """
+The encoder $f$ squeezes a character into a short code and the decoder $g$ draws a
+character from that code alone. Trained only on digits, the pair has learnt to draw digits
+and nothing else: whatever comes in, out comes the nearest digit it can draw. A digit comes
+back nearly unchanged; a letter does not. The score is the reconstruction error, and a
+character is called *not a digit* when its score passes a threshold $\\tau$:
+"""
+)
+st.latex(
+    r"\begin{aligned}"
+    r"s(x) &= \frac{1}{784}\sum_{i=1}^{784}\big(x_i - g(f(x))_i\big)^2 \\"
+    r"\text{not a digit} &\iff s(x) > \tau,"
+    r"\quad \tau = \text{the } (1-\alpha) \text{ quantile of } s \text{ over held-out digits}"
+    r"\end{aligned}"
+)
+st.markdown(
+    """
+The **tolerant** scoring (the default) compares each input pixel not with the one
+reconstructed pixel at its place but with the range of values the reconstruction takes within
+one pixel of it. A stroke drawn a pixel to the side then costs nothing, while a stroke that is
+missing or extra costs in full: the score measures what is drawn, not exactly where. Plain
+squared error can punish a digit drawn a pixel off as hard as a missing stroke.
+
+The threshold needs no letters: you choose the false-positive rate $\\alpha$ you accept on real
+digits, and $\\tau$ is the score that only that share of held-out digits, which the model never
+trained on, exceeds. In practice you rarely have examples of every kind of anomaly, but you do have normal
+data. The ROC curve shows every threshold at once; its area (AUROC) is the chance that a random
+letter scores above a random digit, 0.5 being a coin toss.
+
+PCA with a code of the same size is the linear version of the same idea: it keeps the
+directions along which digits vary most. A linear model can only add and subtract fixed
+patterns, so its reconstructions of letters can drift towards the letter, while the network's
+stay closer to real digits; the two ROC curves show how much that matters.
+"""
+)

@@ -1,0 +1,44 @@
+"""Home: what the playground is and where to go."""
+
+import streamlit as st
+
+st.title("Autoencoder Playground")
+
+st.markdown(
+    """
+An **autoencoder** is a neural network trained to reproduce its own input. An *encoder*
+squeezes the image into a short *code*, and a *decoder* rebuilds the image from that code
+alone. Because the code is much smaller than the image, the network cannot simply copy:
+it has to learn what images of its kind usually look like. That learned knowledge is what
+makes autoencoders useful: they can clean up noise, fill in colour, notice inputs unlike
+anything they were trained on, and compare images by their codes.
+"""
+)
+st.latex(
+    r"x \xrightarrow{\text{encoder } f} z = f(x) \xrightarrow{\text{decoder } g} \hat{x} = g(z) \approx x"
+)
+
+st.markdown(
+    """
+Every page lets you drag in your own image or pick a built-in example, and shows the
+autoencoder's result next to a simple baseline with a number that judges them, so you can
+see what the network adds. The models were trained here on built-in data (handwritten and
+rendered characters, sample photos) and run in your session through ONNX Runtime.
+"""
+)
+
+st.subheader("Pages")
+st.page_link(
+    "app_pages/denoising.py",
+    label="**Denoising**: add noise to a character or a photo and watch an autoencoder remove it",
+    icon=":material/auto_fix_high:",
+)
+st.page_link(
+    "app_pages/anomaly.py",
+    label="**Anomaly detection**: an autoencoder that knows only digits judges whether your character is one",
+    icon=":material/troubleshoot:",
+)
+st.caption(
+    "Coming next: colorization of grey photos, image search by encoder codes, and generating new "
+    "characters from a variational autoencoder's latent space."
+)

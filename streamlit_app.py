@@ -1,0 +1,14 @@
+"""Autoencoder Playground: the entry point. Run with `streamlit run streamlit_app.py`."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Autoencoder Playground", page_icon=":material/blur_on:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("app_pages/denoising.py", title="Denoising", icon=":material/auto_fix_high:"),
+        st.Page("app_pages/anomaly.py", title="Anomaly detection", icon=":material/troubleshoot:"),
+    ]
+)
+navigation.run()

@@ -1,0 +1,156 @@
+"""The pages, driven by Streamlit's AppTest: no browser, the real engine and pretrained models."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+import engine
+
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+DENOISING = "app_pages/denoising.py"
+
+
+def run_app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def open_denoising() -> AppTest:
+    at = run_app()
+    at.switch_page(DENOISING).run()
+    assert not at.exception
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    at.radio(key="input_mode").set_value("Upload your own").run()
+    at.file_uploader(key="upload").upload(name, data, mime).run()
+    return at
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def handwritten_seven() -> bytes:
+    """Dark ink on white paper, bigger than 28x28 and off-centre, like a phone photo of a digit."""
+    paper = Image.new("L", (90, 70), 255)
+    pen = ImageDraw.Draw(paper)
+    pen.line([(20, 12), (55, 12), (32, 60)], fill=20, width=7)
+    return png_bytes(paper)
+
+
+def assert_denoised(at: AppTest) -> None:
+    """Four images, the metrics table, the autoencoder ahead of the noisy input, no errors."""
+    assert not at.exception
+    assert not at.error
+    assert len(at.image) >= 4
+    table = at.dataframe[0].value
+    psnr = dict(zip(table["Image"].str.lower(), table["PSNR (dB)"], strict=True))
+    noisy = next(value for name, value in psnr.items() if "noisy" in name)
+    autoencoder = next(value for name, value in psnr.items() if "autoencoder" in name)
+    assert autoencoder > noisy
+    assert at.download_button
+
+
+def example_named(kind: str) -> str:
+    """The first built-in example that is a character (28x28) or a photo (anything bigger)."""
+    for name, image in engine.denoise_examples().items():
+        if (image.shape[:2] == (28, 28)) == (kind == "character"):
+            return name
+    raise AssertionError(f"no built-in {kind} example")
+
+
+def test_home_renders_and_links_to_denoising():
+    at = run_app()
+    assert not at.exception
+    assert at.title[0].value == "Autoencoder Playground"
+    assert any("Denoising" in link.value for link in at.page_link)
+
+
+@pytest.mark.parametrize("kind", ["character", "photo"])
+def test_builtin_example(kind):
+    at = open_denoising()
+    at.selectbox(key="example").set_value(example_named(kind)).run()
+    assert_denoised(at)
+
+
+def test_photo_close_up():
+    at = open_denoising()
+    at.selectbox(key="example").set_value(example_named("photo")).run()
+    at.toggle(key="close_up").set_value(True).run()
+    assert_denoised(at)
+
+
+@pytest.mark.parametrize("noise", engine.NOISE_KINDS)
+def test_every_noise_kind(noise):
+    at = open_denoising()
+    at.selectbox(key="example").set_value(example_named("character"))
+    at.selectbox(key="noise_kind").set_value(noise).run()
+    assert_denoised(at)
+
+
+def test_seed_changes_the_noise_only():
+    at = open_denoising()
+    before = [image.value for image in at.image]
+    at.number_input(key="noise_seed").increment().run()
+    after = [image.value for image in at.image]
+    assert not at.exception
+    assert before[0] == after[0]  # the clean image
+    assert before[1] != after[1]  # the noisy input
+
+
+def test_upload_asks_for_a_file_first():
+    at = open_denoising()
+    at.radio(key="input_mode").set_value("Upload your own").run()
+    assert not at.exception
+    assert at.info
+    assert not at.image
+
+
+def test_uploaded_character():
+    at = upload(open_denoising(), "seven.png", handwritten_seven())
+    at.selectbox(key="treat_as").set_value("character").run()
+    assert_denoised(at)
+
+
+def test_uploaded_photo():
+    rows, cols = np.mgrid[0:120, 0:160].astype(np.float32)
+    photo = np.stack([rows * 2, cols * 1.5, 255 - cols * 1.5], axis=-1)  # smooth colour ramps
+    photo[30:90, 40:120] = (200, 60, 90)  # a flat patch with sharp edges
+    at = upload(open_denoising(), "photo.jpg", png_bytes(Image.fromarray(photo.astype(np.uint8))))
+    at.selectbox(key="treat_as").set_value("photo").run()
+    assert_denoised(at)
+
+
+def huge_png() -> bytes:
+    """64 megapixels that compress to a few kilobytes: a decompression bomb in miniature."""
+    return png_bytes(Image.new("1", (8000, 8000), 1))
+
+
+@pytest.mark.parametrize(
+    "name, make_data",
+    [
+        ("x.png", lambda: b"this is a text file, not a picture\n" * 10),
+        ("truncated.png", lambda: handwritten_seven()[:60]),
+        ("empty.png", lambda: b""),
+        ("huge.png", huge_png),
+    ],
+)
+def test_bad_upload_shows_an_error(name, make_data):
+    at = upload(open_denoising(), name, make_data())
+    assert not at.exception
+    assert at.error
+    assert not at.image
+
+
+def test_blank_character_shows_an_error():
+    at = upload(open_denoising(), "blank.png", png_bytes(Image.new("L", (64, 64), 255)))
+    at.selectbox(key="treat_as").set_value("character").run()
+    assert not at.exception
+    assert at.error
