@@ -11,10 +11,8 @@ import engine
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_MB = 20  # the same cap as server.maxUploadSize and the engine's decoder
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 MODELS = {"anomaly_char": "Autoencoder", "anomaly_pca": "PCA"}  # side by side, in this order
-DEFAULT_SCORING = "tolerant"
 SCORING_LABELS = {"tolerant": "Tolerant of one-pixel shifts (default)", "mse": "Mean squared error"}
 PRESELECTED = ("'3'", "'A'", "'8'", "'K'")  # an 'A' beside an '8' is the lesson
 MAX_DETAILED = 6  # characters shown with their reconstructions; the table holds them all
@@ -170,7 +168,7 @@ input_col, settings_col = st.columns([3, 2], gap="large")
 with input_col:
     uploads = st.file_uploader(
         f"Drop images of characters (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB each)",
-        type=UPLOAD_TYPES,
+        type=list(engine.UPLOAD_TYPES),
         accept_multiple_files=True,
         max_upload_size=MAX_UPLOAD_MB,
         key="uploads",
@@ -204,7 +202,7 @@ with settings_col:
     scoring = st.radio(
         "Scoring",
         list(engine.ANOMALY_SCORINGS),
-        index=list(engine.ANOMALY_SCORINGS).index(DEFAULT_SCORING),
+        index=list(engine.ANOMALY_SCORINGS).index(engine.ANOMALY_DEFAULT_SCORING),
         format_func=SCORING_LABELS.get,
         captions=list(engine.ANOMALY_SCORINGS.values()),
         key="scoring",

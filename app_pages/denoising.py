@@ -10,8 +10,7 @@ import engine
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_MB = 20  # the same cap as server.maxUploadSize and the engine's decoder
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_pepper": "Salt and pepper", "mask": "Random masking"}
 TREAT_AS_LABELS = {"auto": "Decide for me", "character": "A single character", "photo": "A photo or document"}
 CHARACTER_DISPLAY_SCALE = 6  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
@@ -63,7 +62,7 @@ with input_col:
     else:
         upload = st.file_uploader(
             f"Drop an image (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB)",
-            type=UPLOAD_TYPES,
+            type=list(engine.UPLOAD_TYPES),
             max_upload_size=MAX_UPLOAD_MB,
             key="upload",
         )

@@ -26,6 +26,8 @@ _API = {
     "fit_within": "imaging",
     "encode_png": "imaging",
     "NOISE_KINDS": "imaging",
+    "UPLOAD_TYPES": "imaging",
+    "MAX_UPLOAD_BYTES": "imaging",
     # loaders for users' own data
     "load_idx": "loaders",
     "load_image_folder": "loaders",
@@ -54,6 +56,7 @@ _API = {
     "roc": "tasks.anomaly",
     "confusion": "tasks.anomaly",
     "ANOMALY_SCORINGS": "tasks.anomaly",
+    "ANOMALY_DEFAULT_SCORING": "tasks.anomaly",
     "DIGIT_LIKE_LETTERS": "tasks.anomaly",
 }
 

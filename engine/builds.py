@@ -204,12 +204,12 @@ def _calibrate(name: str, onnx_bytes: bytes, digits: np.ndarray, note: str,
                opts: BuildOptions) -> tuple[bytes, dict]:
     """Scores of the calibration digits under every scoring; the ONNX file carries the default
     threshold so that a notebook reaches the page's verdict without the manifest."""
-    from .tasks.anomaly import ANOMALY_SCORINGS, DEFAULT_SCORING, pixel_errors, threshold_for
+    from .tasks.anomaly import ANOMALY_SCORINGS, ANOMALY_DEFAULT_SCORING, pixel_errors, threshold_for
 
     recon = runtime.run(onnx_bytes, digits[:, None])[:, 0]
     scores = {s: pixel_errors(digits, recon, s).mean(axis=(1, 2)).round(7).tolist() for s in ANOMALY_SCORINGS}
-    threshold = threshold_for(scores[DEFAULT_SCORING], CALIBRATION_FPR)
-    data = with_metadata(onnx_bytes, {"scoring": DEFAULT_SCORING, "threshold": threshold,
+    threshold = threshold_for(scores[ANOMALY_DEFAULT_SCORING], CALIBRATION_FPR)
+    data = with_metadata(onnx_bytes, {"scoring": ANOMALY_DEFAULT_SCORING, "threshold": threshold,
                                       "false_positive_rate": CALIBRATION_FPR, "calibration_data": note})
     atomic_write_bytes(opts.out_dir / f"{name}.onnx", data)
     return data, {"data": note, "false_positive_rate": CALIBRATION_FPR, "scores": scores}

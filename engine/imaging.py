@@ -20,6 +20,8 @@ from skimage.filters import threshold_otsu
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 NOISE_KINDS = ("gaussian", "salt_pepper", "mask")
+# File endings the pages' upload widgets accept: what Pillow reads and people have.
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff")
 
 ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 

@@ -66,12 +66,12 @@ def test_a_build_that_dies_leaves_the_shipped_models_alone(tmp_path, monkeypatch
 
 
 def test_tiny_anomaly_build_carries_its_calibration(tmp_path):
-    from engine.tasks.anomaly import DEFAULT_SCORING, threshold_for
+    from engine.tasks.anomaly import ANOMALY_DEFAULT_SCORING, threshold_for
 
     entries = builds.build("anomaly", builds.BuildOptions(out_dir=tmp_path, scale=0.005),
                            "python -m engine train anomaly")
     calibration = entries["anomaly_char"]["calibration"]
-    scores = calibration["scores"][DEFAULT_SCORING]
+    scores = calibration["scores"][ANOMALY_DEFAULT_SCORING]
     assert len(scores) == 1000 and calibration["false_positive_rate"] == 0.05
     meta = runtime.metadata(str(tmp_path / "anomaly_char.onnx"))
     assert float(meta["threshold"]) == threshold_for(scores, 0.05)

@@ -86,3 +86,14 @@ def test_examples_cover_characters_photos_and_text():
     assert any("text" in name.lower() for name in examples)
     for image in examples.values():
         assert image.dtype == np.float32 and 0 <= image.min() and image.max() <= 1
+
+
+def test_denoise_target_picks_the_model_by_size_unless_told():
+    assert engine.denoise_target(np.zeros((28, 28))) == "character"
+    assert engine.denoise_target(np.zeros((64, 40, 3))) == "character"
+    assert engine.denoise_target(np.zeros((65, 40))) == "photo"
+    assert engine.denoise_target(np.zeros((500, 500)), "character") == "character"
+    assert engine.denoise_target(np.zeros((20, 20)), "photo") == "photo"
+    with pytest.raises(ValueError):
+        engine.denoise_target(np.zeros((20, 20)), "both")
+    assert set(engine.DEFAULT_NOISE_AMOUNT) == {"character", "photo"}

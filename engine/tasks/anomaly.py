@@ -16,7 +16,7 @@ ANOMALY_SCORINGS = {
                 "costs nothing, a stroke that is missing or extra costs fully.",
     "mse": "Mean squared error over all 784 pixels.",
 }
-DEFAULT_SCORING = "tolerant"
+ANOMALY_DEFAULT_SCORING = "tolerant"
 # Letters some digit shares its shape with: no reconstruction model can tell these apart,
 # so evaluation reports them on their own.
 DIGIT_LIKE_LETTERS = "OoIlSsZzBbgq"
@@ -30,7 +30,7 @@ def reconstruct(chars: np.ndarray, model: str = ANOMALY_MODEL) -> np.ndarray:
     return runtime.run(model, chars[:, None])[:, 0]
 
 
-def pixel_errors(chars: np.ndarray, reconstructions: np.ndarray, scoring: str = DEFAULT_SCORING) -> np.ndarray:
+def pixel_errors(chars: np.ndarray, reconstructions: np.ndarray, scoring: str = ANOMALY_DEFAULT_SCORING) -> np.ndarray:
     """Per-pixel squared error (N, 28, 28) under `scoring` (see ANOMALY_SCORINGS)."""
     if scoring == "mse":
         return (chars - reconstructions) ** 2
@@ -43,7 +43,7 @@ def pixel_errors(chars: np.ndarray, reconstructions: np.ndarray, scoring: str = 
     raise ValueError(f"scoring must be one of {tuple(ANOMALY_SCORINGS)}, got {scoring!r}")
 
 
-def anomaly_scores(chars: np.ndarray, model: str | None = None, scoring: str = DEFAULT_SCORING) -> np.ndarray:
+def anomaly_scores(chars: np.ndarray, model: str | None = None, scoring: str = ANOMALY_DEFAULT_SCORING) -> np.ndarray:
     """(N,) scores, higher = less like a digit, from the shipped digits-only autoencoder
     (or `model`)."""
     chars = np.asarray(chars, dtype=np.float32)
@@ -64,21 +64,21 @@ class AnomalyDetector:
     shipped calibration travels in the manifest and in the ONNX file's metadata, so a page and
     a notebook reach the same verdict."""
     model: str = ANOMALY_MODEL
-    scoring: str = DEFAULT_SCORING
+    scoring: str = ANOMALY_DEFAULT_SCORING
     false_positive_rate: float = 0.05
     threshold: float = 0.0
     calibration_data: str = ""
     calibration_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
 
     @classmethod
-    def calibrate(cls, digits: np.ndarray, *, model: str = ANOMALY_MODEL, scoring: str = DEFAULT_SCORING,
+    def calibrate(cls, digits: np.ndarray, *, model: str = ANOMALY_MODEL, scoring: str = ANOMALY_DEFAULT_SCORING,
                   false_positive_rate: float = 0.05, description: str = "") -> "AnomalyDetector":
         scores = anomaly_scores(digits, model, scoring)
         return cls(model, scoring, false_positive_rate, threshold_for(scores, false_positive_rate),
                    description or f"{len(digits)} digits", scores.astype(np.float32))
 
     @classmethod
-    def shipped(cls, model: str = ANOMALY_MODEL, scoring: str = DEFAULT_SCORING) -> "AnomalyDetector":
+    def shipped(cls, model: str = ANOMALY_MODEL, scoring: str = ANOMALY_DEFAULT_SCORING) -> "AnomalyDetector":
         """The detector as calibrated when `model` was built."""
         calibration = runtime.model_info(model)["calibration"]
         scores = np.asarray(calibration["scores"][scoring], dtype=np.float32)
