@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 MODELS = {"anomaly_char": "Autoencoder", "anomaly_pca": "PCA"}  # side by side, in this order
-SCORING_LABELS = {"tolerant": "Tolerant of one-pixel shifts (default)", "mse": "Mean squared error"}
+SCORING_LABELS = {"tolerant": "Tolerant of small shifts (default)", "mse": "Mean squared error"}
 PRESELECTED = ("'3'", "'A'", "'8'", "'K'")  # an 'A' beside an '8' is the lesson
 MAX_DETAILED = 6  # characters shown with their reconstructions; the table holds them all
 CHARACTER_DISPLAY_SCALE = 6  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
@@ -348,11 +348,12 @@ st.latex(
 )
 st.markdown(
     """
-The **tolerant** scoring (the default) compares each input pixel not with the one
-reconstructed pixel at its place but with the range of values the reconstruction takes within
-one pixel of it. A stroke drawn a pixel to the side then costs nothing, while a stroke that is
-missing or extra costs in full: the score measures what is drawn, not exactly where. Plain
-squared error can punish a digit drawn a pixel off as hard as a missing stroke.
+The **tolerant** scoring (the default) blurs the input and its reconstruction slightly (a
+Gaussian of one pixel) before comparing them. A stroke drawn a pixel to the side then costs
+about a third of what a missing stroke costs, while a stroke that is missing or extra still
+costs in full: the score measures what is drawn more than exactly where. Plain squared error
+punishes a digit drawn a pixel off as hard as a missing stroke. On held-out fonts the tolerant
+score separates letters from digits better, which is why it is the default.
 
 The threshold needs no letters: you choose the false-positive rate $\\alpha$ you accept on real
 digits, and $\\tau$ is the score that only that share of held-out digits, which the model never

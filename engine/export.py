@@ -75,8 +75,13 @@ def export_onnx(model: nn.Module, path: Path, *, example: torch.Tensor, output: 
 
 
 def _finish(proto: onnx.ModelProto, metadata: dict | None) -> None:
-    """Attach metadata_props (non-strings as JSON) and validate the model."""
-    for key, value in (metadata or {}).items():
+    """Set metadata_props (non-strings as JSON; a key given again replaces the old value) and
+    validate the model."""
+    metadata = metadata or {}
+    kept = [p for p in proto.metadata_props if p.key not in metadata]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
     onnx.checker.check_model(proto)

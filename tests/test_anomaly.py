@@ -13,13 +13,17 @@ def stroke(col: int) -> np.ndarray:
     return image
 
 
-def test_tolerant_error_forgives_a_one_pixel_shift_but_not_a_missing_stroke():
+def test_tolerant_error_makes_a_one_pixel_shift_cheap_but_not_a_missing_stroke():
     target = stroke(12)
     shifted, elsewhere, empty = stroke(13), stroke(20), np.zeros_like(target)
-    assert pixel_errors(target, shifted, "mse").sum() > 10
-    assert pixel_errors(target, shifted, "tolerant").sum() == 0
-    assert pixel_errors(target, elsewhere, "tolerant").sum() >= 32 * 0.99
-    assert pixel_errors(target, empty, "tolerant").sum() == pytest.approx(32)
+    mse = {name: pixel_errors(target, other, "mse").sum()
+           for name, other in (("shift", shifted), ("missing", empty))}
+    tolerant = {name: pixel_errors(target, other, "tolerant").sum()
+                for name, other in (("shift", shifted), ("missing", empty), ("elsewhere", elsewhere))}
+    assert mse["shift"] == mse["missing"] == 32  # plain MSE: a shift costs as much as no stroke
+    assert tolerant["shift"] < 0.4 * tolerant["missing"]
+    assert tolerant["elsewhere"] == pytest.approx(2 * tolerant["missing"], rel=0.01)
+    assert pixel_errors(target, target, "tolerant").sum() == 0
     with pytest.raises(ValueError):
         pixel_errors(target, shifted, "psnr")
     assert set(ANOMALY_SCORINGS) == {"tolerant", "mse"}
@@ -48,7 +52,7 @@ def test_shipped_detector_matches_its_onnx_metadata_and_moves_with_the_rate():
     meta = runtime.metadata(detector.model)
     assert float(meta["threshold"]) == pytest.approx(detector.threshold)
     assert meta["scoring"] == detector.scoring == "tolerant"
-    assert len(detector.calibration_scores) == 1000
+    assert len(detector.calibration_scores) == 1300
     stricter = detector.with_false_positive_rate(0.01)
     looser = detector.with_false_positive_rate(0.20)
     assert looser.threshold < detector.threshold < stricter.threshold

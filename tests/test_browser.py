@@ -120,6 +120,8 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
     page.get_by_role("heading", name="Anomaly detection", exact=True).wait_for()
     examples = page.locator('[data-testid="stMultiSelect"]')
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 5")
+    page.wait_for_function(SCRIPT_FINISHED)
+    examples.locator("[data-tag]").first.wait_for()
     chosen = examples.locator("[data-tag]").count()
     assert chosen > 0  # some built-in examples are chosen to start with
 

@@ -72,7 +72,7 @@ def test_tiny_anomaly_build_carries_its_calibration(tmp_path):
                            "python -m engine train anomaly")
     calibration = entries["anomaly_char"]["calibration"]
     scores = calibration["scores"][ANOMALY_DEFAULT_SCORING]
-    assert len(scores) == 1000 and calibration["false_positive_rate"] == 0.05
+    assert len(scores) == 1300 and calibration["false_positive_rate"] == 0.05
     meta = runtime.metadata(str(tmp_path / "anomaly_char.onnx"))
     assert float(meta["threshold"]) == threshold_for(scores, 0.05)
     assert set(entries) == {"anomaly_char", "anomaly_pca"}
