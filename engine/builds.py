@@ -253,9 +253,7 @@ BUILDS["all"] = (build_denoiser_char, build_denoiser_photo, build_anomaly_char)
 
 
 def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
-    manifest = runtime.load_manifest(out_dir)
-    manifest["models"].update(entries)
-    manifest["models"] = dict(sorted(manifest["models"].items()))
+    manifest = {"models": dict(sorted({**runtime.load_manifest(out_dir)["models"], **entries}.items()))}
     atomic_write_bytes(Path(out_dir) / runtime.MANIFEST_NAME,
                        (json.dumps(manifest, indent=2) + "\n").encode())
 

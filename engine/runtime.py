@@ -29,11 +29,21 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def load_manifest(directory: Path = PRETRAINED_DIR) -> dict:
-    path = Path(directory) / MANIFEST_NAME
+_manifests: dict[tuple, dict] = {}  # (path, mtime_ns, size) -> parsed manifest
+
+
+def load_manifest(directory: Path | None = None) -> dict:
+    """The manifest, parsed once per version of the file (every model call looks it up).
+    Shared: treat it as read-only."""
+    path = Path(directory or PRETRAINED_DIR) / MANIFEST_NAME
     if not path.is_file():
         return {"models": {}}
-    return json.loads(path.read_text())
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _manifests:
+        _manifests.clear()
+        _manifests[key] = json.loads(path.read_text())
+    return _manifests[key]
 
 
 def available_models() -> dict[str, dict]:
@@ -43,7 +53,7 @@ def available_models() -> dict[str, dict]:
 
 def model_info(name: str) -> dict:
     try:
-        return available_models()[name]
+        return dict(available_models()[name])
     except KeyError:
         raise ModelError(f"No pretrained model named {name!r}. Rebuild pretrained models with "
                          "`python -m engine train all`.") from None
