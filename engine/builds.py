@@ -4,7 +4,12 @@ the model, the training, the export with its parity check, and the manifest entr
 `python -m engine train denoiser` runs these; everything is seeded."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import io
+import os
+import shutil
+import tempfile
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +52,7 @@ def _write_model(model: torch.nn.Module, name: str, onnx_bytes: bytes, entry: di
                  opts: BuildOptions) -> dict:
     """Save the checkpoint next to the ONNX file and return the manifest entry."""
     torch_path = opts.out_dir / f"{name}.pt"
-    buffer = __import__("io").BytesIO()
+    buffer = io.BytesIO()
     torch.save(checkpoint(model), buffer)
     atomic_write_bytes(torch_path, buffer.getvalue())
     entry.update(torch_file=torch_path.name, torch_sha256=runtime.sha256_of(buffer.getvalue()))
@@ -261,11 +266,6 @@ def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
 def build(target: str, opts: BuildOptions, command: str) -> dict[str, dict]:
     """Build every model of `target` in a staging folder, then move the files into place and
     record them in the manifest: a build killed part way leaves the shipped models as they were."""
-    import dataclasses
-    import os
-    import shutil
-    import tempfile
-
     opts.out_dir = Path(opts.out_dir)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=opts.out_dir))

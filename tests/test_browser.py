@@ -97,6 +97,15 @@ def page():
         browser.close()
 
 
+def assert_result_rendered(page, tmp_path, slug: str) -> None:
+    """The page's results table is there, with no exception or error element, at its own URL."""
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    page.screenshot(path=tmp_path / f"{slug}.png", full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert f"/{slug}" in page.url
+
+
 def test_home_then_denoising(page, app_url, tmp_path):
     page.goto(app_url)
     page.get_by_role("heading", name="Autoencoder Playground").wait_for()
@@ -106,12 +115,7 @@ def test_home_then_denoising(page, app_url, tmp_path):
     page.get_by_role("heading", name="Denoising", exact=True).wait_for()
     page.wait_for_function(SCRIPT_FINISHED)
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 4")
-    page.locator('[data-testid="stDataFrame"]').first.wait_for()
-    page.screenshot(path=tmp_path / "denoising.png", full_page=True)
-
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-    assert "/denoising" in page.url
+    assert_result_rendered(page, tmp_path, "denoising")
 
 
 def test_home_then_anomaly_detection(page, app_url, tmp_path):
@@ -133,9 +137,4 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
     page.wait_for_function(f"document.querySelectorAll('[data-testid=\"stImage\"] img').length >= {images}")
     page.wait_for_function(SCRIPT_FINISHED)
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 4")
-    page.locator('[data-testid="stDataFrame"]').first.wait_for()
-    page.screenshot(path=tmp_path / "anomaly.png", full_page=True)
-
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-    assert "/anomaly" in page.url
+    assert_result_rendered(page, tmp_path, "anomaly")
