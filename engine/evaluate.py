@@ -84,14 +84,16 @@ def eval_denoise(count: int = 2000, seed: int = 1234) -> dict:
 
 def eval_anomaly(count: int = 1000, seed: int = 4321) -> dict:
     from .tasks.anomaly import (ANOMALY_BASELINE, ANOMALY_MODEL, ANOMALY_SCORINGS, DIGIT_LIKE_LETTERS,
-                                AnomalyDetector, anomaly_evaluation_set, roc)
+                                AnomalyDetector, anomaly_evaluation_set, pixel_errors, reconstruct, roc)
 
     sets = anomaly_evaluation_set(count, seed)
     rows = []
     for model in (ANOMALY_MODEL, ANOMALY_BASELINE):
+        reconstructions = {name: reconstruct(images, model) for name, images in sets.items()}
         for scoring in ANOMALY_SCORINGS:
             detector = AnomalyDetector.shipped(model, scoring)
-            scores = {name: detector.scores(images) for name, images in sets.items()}
+            scores = {name: pixel_errors(images, reconstructions[name], scoring).mean(axis=(1, 2))
+                      for name, images in sets.items()}
 
             def auroc(other: str) -> float:
                 return round(roc(scores["digits"], scores[other]).auroc, 4)

@@ -2,7 +2,7 @@
 else badly, so its reconstruction error scores how unlike a digit a character is."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -85,9 +85,8 @@ class AnomalyDetector:
 
     def with_false_positive_rate(self, false_positive_rate: float) -> "AnomalyDetector":
         """The same detector with the threshold moved to another false-positive rate."""
-        return AnomalyDetector(self.model, self.scoring, false_positive_rate,
-                               threshold_for(self.calibration_scores, false_positive_rate),
-                               self.calibration_data, self.calibration_scores)
+        return replace(self, false_positive_rate=false_positive_rate,
+                       threshold=threshold_for(self.calibration_scores, false_positive_rate))
 
     def scores(self, chars: np.ndarray) -> np.ndarray:
         return anomaly_scores(chars, self.model, self.scoring)
