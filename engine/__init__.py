@@ -58,6 +58,23 @@ _API = {
     "ANOMALY_SCORINGS": "tasks.anomaly",
     "ANOMALY_DEFAULT_SCORING": "tasks.anomaly",
     "DIGIT_LIKE_LETTERS": "tasks.anomaly",
+    # image search
+    "embed": "tasks.search",
+    "Gallery": "tasks.search",
+    "GalleryError": "tasks.search",
+    "SearchResult": "tasks.search",
+    "search": "tasks.search",
+    "precision_at_k": "tasks.search",
+    "compare_spaces": "tasks.search",
+    "project": "tasks.search",
+    "builtin_gallery": "tasks.search",
+    "load_gallery": "tasks.search",
+    "BUILTIN_GALLERIES": "tasks.search",
+    "SPACE_NAMES": "tasks.search",
+    "TSNE_LIMIT": "tasks.search",
+    "SearchIndex": "index",
+    "SearchIndexError": "index",
+    "METRICS": "index",
 }
 
 __all__ = sorted(_API)

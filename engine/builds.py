@@ -22,7 +22,7 @@ from . import datasets, runtime
 from .export import atomic_write_bytes, export_onnx, pca_to_onnx, with_metadata
 from .imaging import add_noise
 from .models import (CharAutoencoder, CharAutoencoderConfig, PhotoDenoiser, PhotoDenoiserConfig,
-                     checkpoint)
+                     PhotoEmbedder, checkpoint, from_checkpoint)
 from .train import TrainConfig, TrainProgress, fit
 
 Progress = Callable[[TrainProgress], None]
@@ -34,6 +34,7 @@ class BuildOptions:
     scale: float = 1.0          # multiplies steps and data sizes: 0.01 makes a smoke-test build
     seed: int = 0
     progress: Progress | None = None
+    models_dir: Path = runtime.PRETRAINED_DIR   # where a build finds models it builds on
 
 
 def _noise_sample(clean: np.ndarray, rng: np.random.Generator, gaussian_max: float) -> np.ndarray:
@@ -78,15 +79,17 @@ def character_training_set(scale: float, seed: int) -> np.ndarray:
 
 def _train_char_model(clean: np.ndarray, config: CharAutoencoderConfig, steps: int,
                       corrupt: Callable[[np.ndarray, np.random.Generator], np.ndarray],
-                      opts: BuildOptions) -> CharAutoencoder:
-    """Train a CharAutoencoder to rebuild `clean` characters from corrupt(character)."""
+                      opts: BuildOptions, targets: np.ndarray | None = None) -> CharAutoencoder:
+    """Train a CharAutoencoder to rebuild `clean` characters from corrupt(character), or, when
+    `targets` are given, to turn corrupt(clean[i]) into targets[i]."""
     train_config = TrainConfig(steps=max(20, int(steps * opts.scale)), batch_size=128, lr=2e-3,
                                seed=opts.seed)
+    goals = clean if targets is None else targets
 
     def batch(step: int, rng: np.random.Generator):
-        targets = clean[rng.integers(len(clean), size=train_config.batch_size)]
-        inputs = np.stack([corrupt(t, rng) for t in targets])
-        return inputs[:, None], targets[:, None]                     # (B, 1, 28, 28)
+        picks = rng.integers(len(clean), size=train_config.batch_size)
+        inputs = np.stack([corrupt(c, rng) for c in clean[picks]])
+        return inputs[:, None], goals[picks][:, None]                 # (B, 1, 28, 28)
 
     model = CharAutoencoder(config)
     fit(model, batch, train_config, progress=opts.progress)
@@ -94,23 +97,24 @@ def _train_char_model(clean: np.ndarray, config: CharAutoencoderConfig, steps: i
 
 
 def _export_char_model(model: CharAutoencoder, name: str, clean: np.ndarray, task: str,
-                       data_note: str, opts: BuildOptions) -> bytes:
+                       data_note: str, opts: BuildOptions, output: str = "reconstruction") -> bytes:
     rng = np.random.default_rng(opts.seed + 1)
     parity = [rng.random((n, 1, 28, 28), dtype=np.float32) for n in (1, 2, 7)]
     meta = {"task": task, "input": "(N, 1, 28, 28) float32 in [0, 1], light on dark",
             "preprocessing": "engine.prepare_character", "training_data": data_note,
             "config": model.config.__dict__}
     return export_onnx(model, opts.out_dir / f"{name}.onnx", example=torch.from_numpy(clean[:2, None]),
-                       metadata=meta, parity_inputs=parity)
+                       output=output, metadata=meta, parity_inputs=parity)
 
 
 def _pca_baseline(name: str, clean: np.ndarray, code_size: int, task: str, data_note: str,
-                  opts: BuildOptions) -> tuple[bytes, dict]:
-    """PCA with the autoencoder's code size, fit on the same clean characters, as ONNX."""
+                  opts: BuildOptions, code_only: bool = False) -> tuple[bytes, dict]:
+    """PCA with the autoencoder's code size, fit on the same clean characters, as ONNX (the
+    whole linear autoencoder, or with code_only just its encoder)."""
     from sklearn.decomposition import PCA
 
     pca = PCA(n_components=code_size, random_state=opts.seed).fit(clean.reshape(len(clean), -1))
-    data = pca_to_onnx(pca.mean_, pca.components_, (1, 28, 28), metadata={
+    data = pca_to_onnx(pca.mean_, pca.components_, (1, 28, 28), code_only=code_only, metadata={
         "task": task, "training_data": data_note,
         "explained_variance": float(pca.explained_variance_ratio_.sum())})
     atomic_write_bytes(opts.out_dir / f"{name}.onnx", data)
@@ -248,13 +252,86 @@ def build_anomaly_char(opts: BuildOptions) -> dict[str, dict]:
     return entries
 
 
+# ------------------------------------------------------------------ search encoders
+
+SEARCH_CODE_SIZE = 64
+SEARCH_NOISE = 0.3
+
+
+def _light_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Half the time Gaussian noise up to SEARCH_NOISE, so scanned or noisy queries still match."""
+    if rng.random() < 0.5:
+        return image
+    return add_noise(image, "gaussian", float(rng.uniform(0, SEARCH_NOISE)), seed=int(rng.integers(2**31)))
+
+
+def build_search_char(opts: BuildOptions) -> dict[str, dict]:
+    """An autoencoder that turns each distorted glyph back into the same glyph upright (same
+    font, no rotation, shear, stretch, blur or extra weight). It never sees a label: the
+    distortions are its noise. Its code keeps what the character is and drops how it was
+    distorted, which is what a search for "the same character" needs."""
+    count = max(200, int(40_000 * opts.scale))
+    distorted, _, upright = datasets.render_characters(
+        datasets.DIGITS + datasets.LETTERS, count, fonts=datasets.font_split(held_out=False),
+        seed=opts.seed, upright=True)
+    config = CharAutoencoderConfig(code_size=SEARCH_CODE_SIZE)
+    model = _train_char_model(distorted, config, 6_000, _light_noise, opts, targets=upright)
+    data_note = (f"{count} digits and letters rendered from {len(datasets.font_split(False))} training "
+                 "fonts with random distortions, each paired with the same glyph upright")
+    onnx_bytes = _export_char_model(model, "search_char", distorted, "search", data_note, opts,
+                                    output="code")
+    entries = {"search_char": _write_model(model, "search_char", onnx_bytes, _entry(
+        "search_char", onnx_bytes, task="search", name="Distortion-undoing convolutional autoencoder",
+        summary=(f"A convolutional autoencoder trained to redraw each distorted character upright "
+                 f"from a {config.code_size}-number code; the code is what search compares. "
+                 f"Trained on {data_note}."), training_data=data_note), opts)}
+    entries["search_pca"] = _pca_baseline("search_pca", distorted, config.code_size, "search-baseline",
+                                          data_note, opts, code_only=True)[1]
+    return entries
+
+
+def build_embed_photo(opts: BuildOptions) -> dict[str, dict]:
+    """The photo denoiser's encoder pooled to a fixed-size code (no training of its own: it
+    reuses the denoiser's weights, so build that first)."""
+    for folder in (opts.out_dir, opts.models_dir):   # a build of "all" has it in staging
+        source = Path(folder) / "denoiser_photo.pt"
+        if source.exists():
+            break
+    else:
+        raise FileNotFoundError("embed-photo needs denoiser_photo.pt: run `python -m engine train "
+                                "denoiser-photo` first")
+    denoiser = from_checkpoint(torch.load(source, weights_only=False))
+    model = PhotoEmbedder(denoiser.config)
+    model.load_state_dict(denoiser.state_dict())
+    rng = np.random.default_rng(opts.seed + 1)
+    parity = [rng.random(s, dtype=np.float32) for s in ((1, 3, 32, 44), (2, 3, 64, 64), (1, 3, 128, 92))]
+    data_note = "the photo denoiser's training data (its encoder, reused)"
+    meta = {"task": "search", "input": "(N, 3, H, W) float32 RGB in [0, 1], H and W multiples of 4",
+            "preprocessing": "longer side resized to 128; grey repeated over 3 channels",
+            "output": f"(N, {4 * denoiser.config.width}) mean and spread of each deepest feature map",
+            "training_data": data_note, "config": denoiser.config.__dict__}
+    onnx_bytes = export_onnx(model, opts.out_dir / "embed_photo.onnx", example=torch.from_numpy(parity[1]),
+                             output="code", spatial_multiple=PhotoDenoiser.multiple, metadata=meta,
+                             parity_inputs=parity)
+    return {"embed_photo": _write_model(model, "embed_photo", onnx_bytes, _entry(
+        "embed_photo", onnx_bytes, task="search", name="Pooled photo encoder",
+        summary=("The photo denoiser's fully convolutional encoder; the mean and spread of each of "
+                 f"its {2 * denoiser.config.width} deepest feature maps make a "
+                 f"{4 * denoiser.config.width}-number code for a photo of any size."),
+        training_data=data_note), opts)}
+
+
 BUILDS: dict[str, tuple[Callable[[BuildOptions], dict], ...]] = {
     "denoiser": (build_denoiser_char, build_denoiser_photo),
     "denoiser-char": (build_denoiser_char,),
     "denoiser-photo": (build_denoiser_photo,),
     "anomaly": (build_anomaly_char,),
+    "search": (build_search_char, build_embed_photo),
+    "search-char": (build_search_char,),
+    "embed-photo": (build_embed_photo,),
 }
-BUILDS["all"] = (build_denoiser_char, build_denoiser_photo, build_anomaly_char)
+BUILDS["all"] = (build_denoiser_char, build_denoiser_photo, build_anomaly_char, build_search_char,
+                 build_embed_photo)
 
 
 def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:

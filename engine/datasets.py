@@ -141,10 +141,16 @@ def _render_glyph(font: ImageFont.FreeTypeFont, ch: str, params: np.ndarray) -> 
     return np.asarray(canvas, dtype=np.float32) / 255.0
 
 
+_UPRIGHT = np.array([0, 0, 1, 1, 0, 0])  # no rotation, shear or blur; a one-pixel stroke
+
+
 def render_characters(chars: str, count: int, *, fonts: Iterable[Font], seed: int = 0,
-                      distortion: Distortion = TRAIN_DISTORTION) -> tuple[np.ndarray, np.ndarray]:
+                      distortion: Distortion = TRAIN_DISTORTION,
+                      upright: bool = False) -> tuple[np.ndarray, ...]:
     """Render `count` random characters from `chars`, each in a random font with random
-    distortions, prepared exactly like an upload. Returns (images (N, 28, 28), labels (N,) str)."""
+    distortions, prepared exactly like an upload. Returns (images (N, 28, 28), labels (N,) str),
+    and with upright=True also each glyph again, same font, undistorted (N, 28, 28): the
+    target of an autoencoder taught to undo distortions, whose code then ignores them."""
     fonts = tuple(fonts)
     if not fonts:
         raise ValueError("no fonts to render characters with")
@@ -162,14 +168,17 @@ def render_characters(chars: str, count: int, *, fonts: Iterable[Font], seed: in
     ], axis=1)
     loaded: dict[int, ImageFont.FreeTypeFont] = {}
     images = np.empty((count, 28, 28), dtype=np.float32)
+    targets = np.empty((count if upright else 0, 28, 28), dtype=np.float32)
     for i in range(count):
         fid = int(font_ids[i])
         font = loaded.get(fid) or loaded.setdefault(fid, fonts[fid].load(_RENDER_SIZE))
         glyph = _render_glyph(font, str(labels[i]), params[i])
         if glyph.max() < 0.2:  # eroded away entirely: render it again undistorted
-            glyph = _render_glyph(font, str(labels[i]), np.array([0, 0, 1, 1, 0, 0]))
+            glyph = _render_glyph(font, str(labels[i]), _UPRIGHT)
         images[i] = prepare_character(glyph)
-    return images, labels.astype(str)
+        if upright:
+            targets[i] = prepare_character(_render_glyph(font, str(labels[i]), _UPRIGHT))
+    return (images, labels.astype(str), targets) if upright else (images, labels.astype(str))
 
 
 _HANDWRITTEN_HELD_OUT = 300  # the last 300 of scikit-learn's 1,797 digits are kept for evaluation

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -12,64 +10,57 @@ import onnx
 import torch
 from torch import nn
 
+from .runtime import atomic_write_bytes  # noqa: F401  (builds import it from here)
+
 
 class ParityError(RuntimeError):
     """onnxruntime's output differs from torch's beyond tolerance."""
 
 
 class _Serving(nn.Module):
-    """Exposes one named output of a model's forward as the graph's only output."""
+    """Exposes named outputs of a model's forward (a dict) as the graph's outputs, in order."""
 
-    def __init__(self, model: nn.Module, output: str):
+    def __init__(self, model: nn.Module, outputs: tuple[str, ...]):
         super().__init__()
-        self.model, self.output = model, output
+        self.model, self.outputs = model, outputs
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)[self.output]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: a killed process never
-    leaves a half-written file where a model is expected."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; models are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        named = self.model(*inputs)
+        return tuple(named[name] for name in self.outputs)
 
 
-def export_onnx(model: nn.Module, path: Path, *, example: torch.Tensor, output: str = "reconstruction",
+def export_onnx(model: nn.Module, path: Path, *, example: torch.Tensor | tuple[torch.Tensor, ...],
+                output: str | tuple[str, ...] = "reconstruction", input_names: tuple[str, ...] = ("input",),
                 spatial_multiple: int | None = None, metadata: dict | None = None,
-                parity_inputs: list[np.ndarray] | None = None, tolerance: float = 1e-4) -> bytes:
-    """Export `model` (its forward's `output`) to `path` as one ONNX file with a dynamic batch
-    axis, and dynamic height and width (multiples of `spatial_multiple`) when that is given.
-    Checks onnxruntime against torch on `parity_inputs` before the file is written.
-    Returns the file's bytes."""
+                parity_inputs: list | None = None, tolerance: float = 1e-4) -> bytes:
+    """Export `model` (the named `output`s of its forward) to `path` as one ONNX file with a
+    dynamic batch axis on every input, and dynamic height and width of the first input
+    (multiples of `spatial_multiple`) when that is given. One output keeps the name "output";
+    several keep their own names. Checks onnxruntime against torch on `parity_inputs` (arrays,
+    or tuples of arrays for several inputs) before the file is written. Returns the bytes."""
     model = model.eval().to("cpu")
-    serving = _Serving(model, output)
-    if example.shape[0] < 2:
+    outputs = (output,) if isinstance(output, str) else tuple(output)
+    examples = (example,) if isinstance(example, torch.Tensor) else tuple(example)
+    if len(examples) != len(input_names):
+        raise ValueError(f"{len(examples)} example inputs for {len(input_names)} input names")
+    serving = _Serving(model, outputs)
+    if examples[0].shape[0] < 2:
         raise ValueError("export with a batch of at least 2, or the batch axis is fixed")
-    dims = {0: torch.export.Dim("batch")}
+    batch = torch.export.Dim("batch")
+    dims = [{0: batch} for _ in examples]
     if spatial_multiple:
-        dims[2] = spatial_multiple * torch.export.Dim("h_blocks")
-        dims[3] = spatial_multiple * torch.export.Dim("w_blocks")
+        dims[0][2] = spatial_multiple * torch.export.Dim("h_blocks")
+        dims[0][3] = spatial_multiple * torch.export.Dim("w_blocks")
+    output_names = ["output"] if len(outputs) == 1 else list(outputs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(serving, (example,), dynamo=True, input_names=["input"],
-                                    output_names=["output"], dynamic_shapes={"x": dims},
+        program = torch.onnx.export(serving, examples, dynamo=True, input_names=list(input_names),
+                                    output_names=output_names, dynamic_shapes=(tuple(dims),),
                                     external_data=False, verbose=False)
     proto = program.model_proto
     _finish(proto, metadata)
     data = proto.SerializeToString()
-    check_parity(serving, data, parity_inputs or [example.numpy()], tolerance)
+    check_parity(serving, data, parity_inputs or [tuple(e.numpy() for e in examples)], tolerance)
     atomic_write_bytes(path, data)
     return data
 
@@ -87,29 +78,34 @@ def _finish(proto: onnx.ModelProto, metadata: dict | None) -> None:
     onnx.checker.check_model(proto)
 
 
-def check_parity(module: nn.Module, onnx_bytes: bytes, inputs: list[np.ndarray],
-                 tolerance: float) -> float:
-    """Largest absolute difference between torch and onnxruntime over `inputs`."""
+def check_parity(module: nn.Module, onnx_bytes: bytes, inputs: list, tolerance: float) -> float:
+    """Largest absolute difference between torch and onnxruntime over `inputs` (each an array,
+    or a tuple of arrays for a model with several inputs), over every output."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
     worst = 0.0
     with torch.no_grad():
         for x in inputs:
-            expected = module(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
-            got = session.run(None, {"input": x.astype(np.float32)})[0]
-            if got.shape != expected.shape:
-                raise ParityError(f"shape {got.shape} != torch's {expected.shape} for input {x.shape}")
-            worst = max(worst, float(np.abs(got - expected).max()))
+            arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in (x if isinstance(x, tuple) else (x,))]
+            expected = module(*(torch.from_numpy(a) for a in arrays))
+            got = session.run(None, dict(zip(names, arrays)))
+            for want, have in zip(expected, got):
+                if have.shape != tuple(want.shape):
+                    raise ParityError(f"shape {have.shape} != torch's {tuple(want.shape)} for input "
+                                      f"{[a.shape for a in arrays]}")
+                worst = max(worst, float(np.abs(have - want.numpy()).max()))
     if worst > tolerance:
         raise ParityError(f"onnxruntime differs from torch by {worst:.2e} (> {tolerance:.0e})")
     return worst
 
 
 def pca_to_onnx(mean: np.ndarray, components: np.ndarray, image_shape: tuple[int, ...],
-                metadata: dict | None = None) -> bytes:
+                metadata: dict | None = None, code_only: bool = False) -> bytes:
     """PCA as a linear autoencoder in ONNX: code = (x - mean) W^T, x' = code W + mean,
-    clipped to [0, 1]. Input and output (N, *image_shape); no torch needed."""
+    clipped to [0, 1]. Input and output (N, *image_shape), or with code_only the code (N, k)
+    as output (an encoder, for search); no torch needed."""
     from onnx import TensorProto, helper, numpy_helper
 
     k, d = components.shape
@@ -123,6 +119,8 @@ def pca_to_onnx(mean: np.ndarray, components: np.ndarray, image_shape: tuple[int
         helper.make_node("Clip", ["restored", "zero", "one"], ["clipped"]),
         helper.make_node("Reshape", ["clipped", "image_shape"], ["output"]),
     ]
+    if code_only:
+        nodes = nodes[:2] + [helper.make_node("MatMul", ["centred", "encoder"], ["output"])]
     f32 = np.float32
     inits = [
         numpy_helper.from_array(np.array([-1, d], dtype=np.int64), "flat_shape"),
@@ -135,7 +133,8 @@ def pca_to_onnx(mean: np.ndarray, components: np.ndarray, image_shape: tuple[int
     ]
     graph = helper.make_graph(
         nodes, "pca", [helper.make_tensor_value_info("input", TensorProto.FLOAT, batch_shape)],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, batch_shape)], inits)
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", k] if code_only else batch_shape)],
+        [i for i in inits if not code_only or i.name in ("flat_shape", "mean", "encoder")])
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                               producer_name="engine.export.pca_to_onnx")
     proto.ir_version = 8

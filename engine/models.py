@@ -8,6 +8,23 @@ import torch
 from torch import nn
 
 
+def _conv_down(c1: int, c2: int) -> list[nn.Module]:
+    """(N, 1, 28, 28) -> (N, c2 * 49): two stride-2 convolutions, flattened."""
+    return [nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.ReLU(),         # (N, c1, 14, 14)
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),        # (N, c2, 7, 7)
+            nn.Flatten()]
+
+
+def _conv_up(code: int, c1: int, c2: int) -> list[nn.Module]:
+    """(N, code) -> (N, 1, 28, 28) logits: a linear layer to 7x7 maps, two transposed
+    convolutions back to 28x28."""
+    return [nn.Linear(code, c2 * 49), nn.ReLU(),
+            nn.Unflatten(1, (c2, 7, 7)),                                 # (N, c2, 7, 7)
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (N, c1, 14, 14)
+            nn.ConvTranspose2d(c1, c1, 4, stride=2, padding=1), nn.ReLU(),  # (N, c1, 28, 28)
+            nn.Conv2d(c1, 1, 3, padding=1)]                              # (N, 1, 28, 28)
+
+
 @dataclass
 class CharAutoencoderConfig:
     code_size: int = 64        # the bottleneck: the PCA baseline gets the same number of components
@@ -21,18 +38,8 @@ class CharAutoencoder(nn.Module):
         super().__init__()
         self.config = config
         c1, c2 = config.channels
-        self.encoder = nn.Sequential(
-            nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.ReLU(),        # (N, c1, 14, 14)
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),       # (N, c2, 7, 7)
-            nn.Flatten(), nn.Linear(c2 * 49, config.code_size),          # (N, code)
-        )
-        self.decoder = nn.Sequential(
-            nn.Linear(config.code_size, c2 * 49), nn.ReLU(),
-            nn.Unflatten(1, (c2, 7, 7)),                                 # (N, c2, 7, 7)
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (N, c1, 14, 14)
-            nn.ConvTranspose2d(c1, c1, 4, stride=2, padding=1), nn.ReLU(),  # (N, c1, 28, 28)
-            nn.Conv2d(c1, 1, 3, padding=1),                              # (N, 1, 28, 28) logits
-        )
+        self.encoder = nn.Sequential(*_conv_down(c1, c2), nn.Linear(c2 * 49, config.code_size))
+        self.decoder = nn.Sequential(*_conv_up(config.code_size, c1, c2))   # logits
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -93,8 +100,105 @@ class PhotoDenoiser(nn.Module):
         return {"reconstruction": x - noise, "noise": noise}
 
 
+class PhotoEmbedder(PhotoDenoiser):
+    """The photo denoiser's encoder with its feature maps pooled over space: the mean and the
+    standard deviation of each of the 2w deepest channels, a code of 4w numbers whatever the
+    photo's size. The weights are the denoiser's; only forward differs."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        features, _ = self.encode(x)                                     # (N, 2w, H/4, W/4)
+        mean = features.mean(dim=(2, 3))
+        spread = (features ** 2).mean(dim=(2, 3)) - mean ** 2
+        return {"code": torch.cat([mean, torch.sqrt(torch.relu(spread) + 1e-6)], dim=1)}  # (N, 4w)
+
+
+@dataclass
+class VAEConfig:
+    latent_size: int = 16
+    channels: tuple = (32, 64)
+    classes: int = 0           # > 0: a conditional VAE, given a one-hot label of this many classes
+    beta: float = 1.0          # the weight of the KL term in the loss
+
+
+class VAE(nn.Module):
+    """Variational autoencoder for 28x28 characters. The encoder gives the mean and the log
+    variance of q(z | x); training samples z from it, inference uses the mean. The decoder's
+    pixels are Bernoulli probabilities. A conditional VAE also takes a one-hot label in both
+    encoder and decoder, so the decoder draws the label it is given."""
+
+    def __init__(self, config: VAEConfig):
+        super().__init__()
+        self.config = config
+        c1, c2 = config.channels
+        self.features = nn.Sequential(*_conv_down(c1, c2))                # (N, c2 * 49)
+        self.to_stats = nn.Linear(c2 * 49 + config.classes, 2 * config.latent_size)
+        self.from_code = nn.Sequential(*_conv_up(config.latent_size + config.classes, c1, c2))
+
+    @staticmethod
+    def _join(features: torch.Tensor, label: torch.Tensor | None) -> torch.Tensor:
+        return features if label is None else torch.cat([features, label], dim=1)
+
+    def encode(self, x: torch.Tensor, label: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        stats = self.to_stats(self._join(self.features(x), label))
+        mean, log_var = stats.chunk(2, dim=1)                            # (N, latent) each
+        return mean, log_var.clamp(-12.0, 8.0)
+
+    @staticmethod
+    def reparameterize(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+        return mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
+
+    def decode_logits(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        return self.from_code(self._join(z, label))
+
+    def decode(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(z, label))
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        mean, log_var = self.encode(x, label)
+        z = self.reparameterize(mean, log_var) if self.training else mean
+        logits = self.decode_logits(z, label)
+        return {"reconstruction": torch.sigmoid(logits), "logits": logits, "mean": mean, "log_var": log_var}
+
+
+def vae_terms(x: torch.Tensor, logits: torch.Tensor, mean: torch.Tensor,
+              log_var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two parts of the negative ELBO per image, in nats: the Bernoulli reconstruction
+    term -log p(x | z) (binary cross-entropy summed over pixels) and KL(q(z | x) || N(0, I))."""
+    reconstruction = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    kl = -0.5 * (1 + log_var - mean ** 2 - log_var.exp()).sum(1)
+    return reconstruction, kl
+
+
+class DigitClassifier(nn.Module):
+    """A small convolutional classifier of 28x28 digits, used only to judge generated ones."""
+
+    def __init__(self, config: "DigitClassifierConfig"):
+        super().__init__()
+        self.config = config
+        c1, c2 = config.channels
+        self.layers = nn.Sequential(
+            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # (N, c1, 14, 14)
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # (N, c2, 7, 7)
+            nn.Flatten(), nn.Dropout(0.2), nn.Linear(c2 * 49, 128), nn.ReLU(),
+            nn.Linear(128, config.classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.layers(x)
+        return {"logits": logits, "probabilities": torch.softmax(logits, dim=1)}
+
+
+@dataclass
+class DigitClassifierConfig:
+    channels: tuple = (32, 64)
+    classes: int = 10
+
+
 MODEL_CLASSES = {"CharAutoencoder": (CharAutoencoder, CharAutoencoderConfig),
-                 "PhotoDenoiser": (PhotoDenoiser, PhotoDenoiserConfig)}
+                 "PhotoDenoiser": (PhotoDenoiser, PhotoDenoiserConfig),
+                 "PhotoEmbedder": (PhotoEmbedder, PhotoDenoiserConfig),
+                 "VAE": (VAE, VAEConfig),
+                 "DigitClassifier": (DigitClassifier, DigitClassifierConfig)}
 
 
 def checkpoint(model: nn.Module) -> dict:

@@ -32,7 +32,8 @@ class TrainProgress:
     seconds: float
 
 
-# A batch maker gets (step, numpy Generator) and returns (inputs, targets) as float32 arrays.
+# A batch maker gets (step, numpy Generator) and returns (inputs, targets) as float32 arrays;
+# inputs may be a tuple of arrays for a model with several inputs (a conditional VAE's label).
 BatchFn = Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 # A loss gets (model outputs, targets) and returns a scalar tensor.
 LossFn = Callable[[dict, torch.Tensor], torch.Tensor]
@@ -65,7 +66,8 @@ def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
     start = time.perf_counter()
     for step in range(config.steps):
         inputs, targets = make_batch(step, rng)
-        outputs = model(torch.from_numpy(inputs).to(device))
+        inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+        outputs = model(*(torch.from_numpy(x).to(device) for x in inputs))
         loss = loss_fn(outputs, torch.from_numpy(targets).to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -59,7 +59,7 @@ def test_parity_check_catches_a_different_model(tmp_path):
     data = export_onnx(a, tmp_path / "a.onnx", example=torch.rand(2, 1, 28, 28))
     from engine.export import _Serving
     with pytest.raises(ParityError):
-        check_parity(_Serving(b, "reconstruction"), data, [np.random.rand(2, 1, 28, 28).astype(np.float32)], 1e-4)
+        check_parity(_Serving(b, ("reconstruction",)), data, [np.random.rand(2, 1, 28, 28).astype(np.float32)], 1e-4)
 
 
 def test_export_refuses_batch_of_one(tmp_path):

@@ -1,6 +1,5 @@
 """Runtime: the manifest's checksums guard every shipped model; sessions are cached and
 sized from the CPUs this process may use."""
-import json
 import os
 import shutil
 import subprocess
