@@ -38,7 +38,12 @@ st.page_link(
     label="**Anomaly detection**: an autoencoder that knows only digits judges whether your character is one",
     icon=":material/troubleshoot:",
 )
+st.page_link(
+    "app_pages/search.py",
+    label="**Image search**: find the gallery images whose encoder codes lie nearest to yours",
+    icon=":material/image_search:",
+)
 st.caption(
-    "Coming next: colorization of grey photos, image search by encoder codes, and generating new "
-    "characters from a variational autoencoder's latent space."
+    "Coming next: colorization of grey photos, and generating new characters from a variational "
+    "autoencoder's latent space."
 )

@@ -218,3 +218,21 @@ def test_tiny_search_build(tmp_path):
     assert runtime.run(str(tmp_path / "search_pca.onnx"), np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 64)
     photo = runtime.run(str(tmp_path / "embed_photo.onnx"), np.zeros((2, 3, 36, 52), np.float32))
     assert photo.shape == (2, 192)
+
+
+def test_blank_character_is_skipped_not_fatal():
+    seven = np.full((40, 40), 255, np.uint8)
+    seven[6:10, 8:30] = 0
+    seven[6:34, 16:20] = 0
+    gallery = engine.load_gallery([("seven.png", png(seven)), ("blank.png", png(np.full((40, 40), 255, np.uint8)))])
+    assert gallery.kind == "character" and gallery.names == ["seven.png"]
+    assert gallery.skipped[0][0] == "blank.png" and "blank" in gallery.skipped[0][1]
+
+
+def test_photos_are_shrunk_as_they_load(monkeypatch):
+    monkeypatch.setattr("engine.tasks.search.MAX_PHOTO_GALLERY", 2)
+    big = png(np.random.default_rng(0).integers(0, 255, (900, 1200, 3), dtype=np.uint8))
+    gallery = engine.load_gallery([("big.png", big)])
+    assert gallery.images[0].shape[0] * gallery.images[0].shape[1] <= 160 * 160
+    with pytest.raises(engine.GalleryError, match="at most 2"):
+        engine.load_gallery([(f"{i}.png", big) for i in range(3)])

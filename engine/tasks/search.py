@@ -30,10 +30,11 @@ SPACES = {
 SPACE_NAMES = {"autoencoder": "Autoencoder code", "autoencoder-grey": "Autoencoder code, colour-blind",
                "pca": "PCA, same size", "pixels": "Raw pixels"}
 PHOTO_SIDE = 128          # photos are embedded with their longer side at this size
-PHOTO_STORE_PIXELS = 256 * 256   # and kept for display no larger than this
+PHOTO_STORE_PIXELS = 160 * 160   # and kept (for display and embedding) no larger than this
 PIXEL_THUMB = 16          # the raw-pixel space of photos: 16x16 RGB
 TSNE_LIMIT = 2000         # t-SNE takes tens of seconds on a CPU above this
-MAX_GALLERY = 5000
+MAX_GALLERY = 5000        # characters (3 KB each)
+MAX_PHOTO_GALLERY = 1000  # photos (up to 300 KB each as float32): bounds a gallery near 300 MB
 BUILTIN_GALLERIES = {
     "digits": ("Digits", datasets.DIGITS),
     "digits-capitals": ("Digits and capital letters", datasets.DIGITS + datasets.LETTERS[:26]),
@@ -294,13 +295,22 @@ def _folder_labels(names: list[str]) -> np.ndarray | None:
 
 def load_gallery(files: list[tuple[str, bytes]], treat_as: str = "auto") -> Gallery:
     """A gallery from uploaded files: images, and zip archives of images (folders inside a zip
-    become labels). Unreadable files are skipped and listed in `skipped`. Images all small
-    enough to be characters (treat_as="auto") are centred as characters; otherwise photos,
-    kept no larger than PHOTO_STORE_PIXELS. Raises GalleryError when nothing is left to search."""
+    become labels). Unreadable files, and in a character gallery images with no character, are
+    skipped and listed in `skipped`. Images all small enough to be characters (treat_as="auto")
+    are centred as characters; otherwise photos, each shrunk to PHOTO_STORE_PIXELS as soon as
+    it is decoded. Raises GalleryError when nothing is left to search, or too much."""
     images: list[np.ndarray] = []
     names: list[str] = []
     paths: list[str] = []           # inside its zip, for folder labels
     skipped: list[tuple[str, str]] = []
+
+    def add(name: str, path: str, image: np.ndarray) -> None:
+        images.append(fit_within(image, PHOTO_STORE_PIXELS))   # a character is far smaller
+        names.append(name)
+        paths.append(path)
+        if len(images) > MAX_GALLERY:
+            raise GalleryError(f"A gallery holds at most {MAX_GALLERY:,} images; these files have more.")
+
     for name, data in files:
         if name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04":
             try:
@@ -308,27 +318,29 @@ def load_gallery(files: list[tuple[str, bytes]], treat_as: str = "auto") -> Gall
             except (DatasetError, zipfile.LargeZipFile) as err:
                 skipped.append((name, str(err)))
                 continue
-            images += folder.images
-            names += [f"{name}/{n}" for n in folder.names]
-            paths += folder.names
+            for member, image in zip(folder.names, folder.images):
+                add(f"{name}/{member}", member, image)
             skipped += [(f"{name}/{n}", reason) for n, reason in folder.skipped]
         else:
             try:
-                images.append(decode_image(data))
-                names.append(name)
-                paths.append(name)
+                add(name, name, decode_image(data))
             except ImageError as err:
                 skipped.append((name, str(err)))
-        if len(images) > MAX_GALLERY:
-            raise GalleryError(f"A gallery holds at most {MAX_GALLERY:,} images; these files have more.")
+    kind = "character" if treat_as == "character" or (
+        treat_as == "auto" and images and all(denoise_target(im) == "character" for im in images)) else "photo"
+    if kind == "character":
+        kept = []
+        for i, image in enumerate(images):
+            try:
+                kept.append((i, prepare_character(image)))
+            except ImageError as err:                               # blank: nothing to centre
+                skipped.append((names[i], str(err)))
+        images = [image for _, image in kept]
+        names, paths = [names[i] for i, _ in kept], [paths[i] for i, _ in kept]
+    elif len(images) > MAX_PHOTO_GALLERY:
+        raise GalleryError(f"A gallery of photos holds at most {MAX_PHOTO_GALLERY:,} images; these "
+                           f"files have {len(images):,}.")
     if not images:
         reasons = "; ".join(f"{n}: {r}" for n, r in skipped[:3])
         raise GalleryError("None of these files could be read as an image" + (f" ({reasons})." if reasons else "."))
-    kind = "character" if treat_as == "character" or (
-        treat_as == "auto" and all(denoise_target(im) == "character" for im in images)) else "photo"
-    if kind == "character":
-        images = [prepare_character(im) for im in images]
-    else:
-        images = [fit_within(im, PHOTO_STORE_PIXELS) for im in images]
     return Gallery(images, names, kind, _folder_labels(paths), skipped)
-

@@ -1,0 +1,390 @@
+"""The image search page, driven by Streamlit's AppTest: the real engine and pretrained models."""
+
+import ast
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+from streamlit.typing import PlotlyState
+
+import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "streamlit_app.py"
+SEARCH = "app_pages/search.py"
+
+
+@pytest.fixture(scope="module")
+def digits() -> engine.Gallery:
+    """The page's default gallery, built here too so that its answers can be checked."""
+    return engine.builtin_gallery("digits")
+
+
+def open_search() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(SEARCH).run()
+    assert not at.exception
+    return at
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame | None:
+    """The first table on the page that has this column (tables hold results, scores, skipped files)."""
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    return None
+
+
+def results(at: AppTest) -> pd.DataFrame:
+    table = frame_with(at, "Rank")
+    assert table is not None, "no results table"
+    return table
+
+
+def precision_metric(at: AppTest) -> tuple[str, float] | None:
+    for metric in at.metric:
+        if metric.label.startswith("Precision@"):
+            return metric.label, float(metric.value)
+    return None
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def drawn(strokes: list[list[tuple[int, int]]]) -> bytes:
+    """Dark ink on white paper, bigger than 28x28 and off-centre, like a phone photo of a drawing."""
+    paper = Image.new("L", (90, 70), 255)
+    pen = ImageDraw.Draw(paper)
+    for stroke in strokes:
+        pen.line(stroke, fill=20, width=7)
+    return png_bytes(paper)
+
+
+def small(strokes: list[list[tuple[int, int]]]) -> bytes:
+    """A drawing at half size: small enough (64 pixels or less) to be taken for a character."""
+    return png_bytes(Image.open(io.BytesIO(drawn(strokes))).resize((45, 35)))
+
+
+SEVEN = [[(20, 12), (55, 12), (32, 60)]]
+ONE = [[(40, 10), (40, 60)]]
+
+
+def photo(seed: int, size: tuple[int, int], style: str) -> bytes:
+    """A random colour picture bigger than a character: red horizontal stripes ("stripes") or a
+    blue checkerboard ("checks"), or plain colour noise ("noise"), with noise on top."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    rows, cols = np.mgrid[0:height, 0:width]
+    if style == "stripes":
+        pattern = (np.sin(rows / 3.0) > 0)[..., None] * np.array([0.9, 0.15, 0.1])
+    elif style == "checks":
+        pattern = (((rows // 8) + (cols // 8)) % 2 == 0)[..., None] * np.array([0.1, 0.2, 0.9])
+    else:
+        pattern = rng.random((height, width, 3))
+    image = np.clip(0.8 * pattern + 0.2 * rng.random((height, width, 3)), 0, 1)
+    return png_bytes(Image.fromarray((image * 255).astype(np.uint8)))
+
+
+def labelled_zip() -> bytes:
+    """Two folders (the labels) of three pictures each, and a member that is not an image."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i, size in enumerate([(96, 96), (110, 80), (80, 120)]):
+            archive.writestr(f"stripes/{i}.png", photo(10 + i, size, "stripes"))
+            archive.writestr(f"checks/{i}.png", photo(20 + i, size, "checks"))
+        archive.writestr("stripes/bad.png", b"not an image")
+    return buffer.getvalue()
+
+
+LOOSE_PHOTOS = [(f"photo{i}.png", photo(i, size, "noise")) for i, size in
+                enumerate([(80, 100), (120, 90), (100, 100), (150, 70)])]
+
+
+def upload_gallery(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
+    at.radio(key="gallery_source").set_value("upload").run()
+    assert not at.exception
+    assert at.info  # asks for files first
+    mimes = {"zip": "application/zip"}
+    at.file_uploader(key="gallery_files").set_value(
+        [(name, data, mimes.get(name.rsplit(".", 1)[-1], "image/png")) for name, data in files]
+    ).run()
+    assert not at.exception
+    return at
+
+
+def upload_query(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.radio(key="query_mode").set_value("upload").run()
+    at.file_uploader(key="query_file").upload(name, data, "image/png").run()
+    assert not at.exception
+    return at
+
+
+# --- The built-in gallery --------------------------------------------------------------------
+
+
+def test_default_page_searches_with_the_first_digit(digits):
+    at = open_search()
+    assert not at.error
+    table = results(at)
+    expected = engine.search(digits, 0, space="autoencoder", metric="cosine", k=10)
+    assert list(table["Image number"]) == list(expected.indices)
+    assert list(table["Label"]) == expected.labels
+    assert np.allclose(table["Distance"], expected.distances, atol=1e-4)
+    assert list(table["Distance"]) == sorted(table["Distance"])
+    assert len(at.image) == 1 + 10  # the query and its neighbours
+    label, value = precision_metric(at)
+    assert label == "Precision@10 for this query"
+    assert value == pytest.approx(expected.precision, abs=0.005)
+    assert len(at.get("plotly_chart")) == 1
+    assert len(at.latex) == 1  # the two distances
+
+
+def test_default_page_compares_every_code_space(digits):
+    at = open_search()
+    table = frame_with(at, "Code space")
+    assert table is not None
+    assert list(table["Code space"]) == [engine.SPACE_NAMES[space] for space in digits.spaces]
+    expected = engine.compare_spaces(digits, "cosine", (1, 5, 10))
+    for row, space in zip(table.itertuples(index=False), digits.spaces, strict=True):
+        assert row[1:] == pytest.approx([expected[space][k] for k in (1, 5, 10)], abs=1e-6)
+    scores = dict(zip(table["Code space"], table["Precision@1"], strict=True))
+    chance = 0.1  # ten digits, about equally many of each
+    assert all(score > 2 * chance for score in scores.values())
+    # The lesson of the page: the code that learnt to undo distortions beats comparing ink.
+    assert scores[engine.SPACE_NAMES["autoencoder"]] > scores[engine.SPACE_NAMES["pixels"]]
+
+
+def test_k_sets_the_number_of_neighbours():
+    at = open_search()
+    at.slider(key="k").set_value(3).run()
+    assert not at.exception
+    assert len(results(at)) == 3
+    assert len(at.image) == 1 + 3
+    assert precision_metric(at)[0] == "Precision@3 for this query"
+
+
+def test_switching_space_and_metric_changes_the_answer(digits):
+    at = open_search()
+    default = list(results(at)["Image number"])
+    default_scores = frame_with(at, "Code space")
+    at.radio(key="space").set_value("pixels")
+    at.radio(key="metric").set_value("euclidean").run()
+    assert not at.exception
+    assert not at.error
+    expected = engine.search(digits, 0, space="pixels", metric="euclidean", k=10)
+    shown = list(results(at)["Image number"])
+    assert shown == list(expected.indices)
+    assert shown != default
+    assert any("raw pixels, euclidean distance" in md.value for md in at.markdown)
+    assert not frame_with(at, "Code space").equals(default_scores)  # scored again with the new distance
+
+
+def test_query_by_gallery_position(digits):
+    at = open_search()
+    at.number_input(key="query_position").set_value(5).run()
+    assert not at.exception
+    expected = engine.search(digits, 5, k=10)
+    assert list(results(at)["Image number"]) == list(expected.indices)
+    assert 5 not in list(results(at)["Image number"])  # a gallery image is not its own neighbour
+    assert any(caption.value.startswith(digits.names[5]) for caption in at.caption)
+
+
+def test_the_other_builtin_gallery_has_letters():
+    at = open_search()
+    at.selectbox(key="builtin").set_value("digits-capitals").run()
+    assert not at.exception
+    assert not at.error
+    assert any("1,000 characters, 36 labels" in caption.value for caption in at.caption)
+    assert len(results(at)) == 10
+    assert len(frame_with(at, "Code space")) == 3
+
+
+@pytest.mark.parametrize("name, strokes, digit", [("one.png", ONE, "1"), ("seven.png", SEVEN, "7")])
+def test_query_by_uploaded_character(name, strokes, digit):
+    at = upload_query(open_search(), name, drawn(strokes))
+    assert not at.error
+    labels = list(results(at)["Label"])
+    assert len(labels) == 10
+    assert labels.count(digit) >= 5, labels
+    assert precision_metric(at) is None  # an upload has no label to score against
+    assert any("neighbours are labelled" in caption.value for caption in at.caption)
+
+
+def test_a_query_that_is_not_an_image_is_reported():
+    at = upload_query(open_search(), "x.png", b"hello")
+    errors = [error.value for error in at.error]
+    assert len(errors) == 1 and "x.png" in errors[0]
+    assert frame_with(at, "Rank") is None
+    assert len(at.get("plotly_chart")) == 1  # the rest of the page goes on
+    assert frame_with(at, "Code space") is not None
+
+
+def test_a_blank_query_is_reported():
+    at = upload_query(open_search(), "blank.png", png_bytes(Image.new("L", (64, 64), 255)))
+    assert at.error
+    assert frame_with(at, "Rank") is None
+
+
+# --- Users' galleries ------------------------------------------------------------------------
+
+
+def test_photos_and_a_zip_make_an_unlabelled_gallery():
+    files = [*LOOSE_PHOTOS, ("pictures.zip", labelled_zip())]
+    at = upload_gallery(open_search(), files)
+    assert not at.error
+    assert at.radio(key="space").options == [
+        engine.SPACE_NAMES[s] for s in ("autoencoder", "autoencoder-grey", "pca", "pixels")
+    ]
+    skipped = frame_with(at, "File")
+    assert list(skipped["File"]) == ["pictures.zip/stripes/bad.png"]
+    assert any("1 file could not be read" in warning.value for warning in at.warning)
+    table = results(at)
+    assert len(table) == 4 + 6 - 1  # everything but the query
+    assert "Label" not in table.columns
+    # Loose images beside the zip's folders: no labels, and the page says why.
+    assert frame_with(at, "Code space") is None
+    assert any("no labels" in info.value for info in at.info)
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_zip_with_folders_is_labelled_and_scored():
+    at = upload_gallery(open_search(), [("pictures.zip", labelled_zip())])
+    assert not at.error
+    assert list(frame_with(at, "File")["File"]) == ["pictures.zip/stripes/bad.png"]
+    table = results(at)
+    assert len(table) == 5
+    assert set(table["Label"]) <= {"stripes", "checks"}
+    scores = frame_with(at, "Code space")
+    assert list(scores["Code space"]) == [
+        engine.SPACE_NAMES[s] for s in ("autoencoder", "autoencoder-grey", "pca", "pixels")
+    ]
+    assert scores["Precision@1"].between(0, 1).all()
+    # Red stripes and blue checks differ in colour and texture: the colour codes tell them apart,
+    # and every code does better than picking at random (2 of the 5 others share a label).
+    best = dict(zip(scores["Code space"], scores["Precision@1"], strict=True))
+    assert best[engine.SPACE_NAMES["autoencoder"]] == 1.0
+    assert best[engine.SPACE_NAMES["pixels"]] == 1.0
+    assert all(score > 0.4 for score in best.values())
+    # Three images a label: the query has only two others to find among its five neighbours.
+    assert precision_metric(at) == ("Precision@5 for this query", 0.4)
+    assert any("so 0.40 is the best possible" in caption.value for caption in at.caption)
+    for space in ("autoencoder-grey", "pca"):
+        at.radio(key="space").set_value(space).run()
+        assert not at.exception
+        assert not at.error
+        assert len(results(at)) == 5
+    at.radio(key="projection").set_value("tsne")
+    at.checkbox(key="map_thumbnails").set_value(True).run()
+    assert not at.exception
+    assert not at.error
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_an_uploaded_photo_finds_its_kind():
+    at = upload_gallery(open_search(), [("pictures.zip", labelled_zip())])
+    at = upload_query(at, "new.png", photo(99, (130, 100), "stripes"))
+    assert not at.error
+    assert list(results(at)["Label"])[:3] == ["stripes"] * 3
+    assert precision_metric(at) is None
+    assert len(results(at)) == 6  # a new image: every gallery image is a candidate
+    assert any("3 of its 6 neighbours are labelled **stripes**" in caption.value for caption in at.caption)
+
+
+def test_small_uploads_are_characters():
+    files = [(f"{digit}.png", small(strokes)) for digit, strokes in (("one", ONE), ("seven", SEVEN))] * 2
+    files = [(f"{i}-{name}", data) for i, (name, data) in enumerate(files)]
+    at = upload_gallery(open_search(), files)
+    assert not at.error
+    assert at.radio(key="space").options == [engine.SPACE_NAMES[s] for s in ("autoencoder", "pca", "pixels")]
+    assert any("4 characters, no labels" in caption.value for caption in at.caption)
+    # 0-one and 2-one are the same drawing: each other's nearest neighbour.
+    assert results(at)["Name"].iloc[0] == "2-one.png"
+
+
+def test_a_blank_character_in_a_gallery_is_reported():
+    blank = png_bytes(Image.new("L", (40, 40), 255))
+    at = upload_gallery(open_search(), [("one.png", small(ONE)), ("blank.png", blank)])
+    assert not at.exception
+    # Today the engine refuses the whole gallery; skipping the blank image would do as well.
+    skipped = frame_with(at, "File")
+    assert at.error or (skipped is not None and "blank.png" in list(skipped["File"]))
+
+
+def test_a_gallery_of_one_image():
+    at = upload_gallery(open_search(), [("one.png", drawn(ONE))])
+    assert not at.error
+    assert frame_with(at, "Rank") is None
+    assert any("no other image" in info.value for info in at.info)
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_gallery_with_nothing_readable_is_reported():
+    at = upload_gallery(open_search(), [("a.png", b"not an image"), ("b.zip", b"PK\x03\x04broken")])
+    errors = [error.value for error in at.error]
+    assert len(errors) == 1 and "None of these files" in errors[0]
+    assert not at.get("plotly_chart")
+
+
+def test_changing_gallery_keeps_the_settings_valid():
+    """A photo-only code space, or a position past the end, must not break the next gallery."""
+    at = upload_gallery(open_search(), [("pictures.zip", labelled_zip())])
+    at.number_input(key="query_position").set_value(5)
+    at.radio(key="space").set_value("autoencoder-grey").run()
+    assert not at.exception
+    at.file_uploader(key="gallery_files").set_value([(name, data, "image/png") for name, data in LOOSE_PHOTOS[:3]])
+    at.run()
+    assert not at.exception
+    assert not at.error
+    assert at.number_input(key="query_position").value == 0  # 5 is past the end of three photos
+    assert at.radio(key="space").value == "autoencoder-grey"  # still offered for photos
+    assert len(results(at)) == 2
+    at.radio(key="gallery_source").set_value("builtin").run()
+    assert not at.exception
+    assert not at.error
+    assert at.radio(key="space").value == "autoencoder"  # characters have no colour-blind code
+    assert len(results(at)) == 10
+
+
+# --- Clicking the map ------------------------------------------------------------------------
+
+
+def page_function(name: str):
+    """One plain function of the page, without running the page's script."""
+    tree = ast.parse((ROOT / SEARCH).read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    namespace = {"np": np}
+    exec(compile(ast.Module([node], type_ignores=[]), SEARCH, "exec"), namespace)
+    return namespace[name]
+
+
+def test_a_clicked_point_becomes_the_query_position():
+    position_from_selection = page_function("position_from_selection")
+
+    def clicked(*points):
+        """What the map's key holds in session state after a click."""
+        return PlotlyState({"selection": {"points": list(points), "point_indices": [], "box": [], "lasso": []}})
+
+    point = {"curve_number": 3, "point_number": 2, "point_index": 2, "x": 0.1, "y": -0.4}
+    assert position_from_selection(clicked({**point, "customdata": 42}), 100) == 42
+    assert position_from_selection(clicked({**point, "customdata": [7]}), 100) == 7  # as plotly express sends it
+    assert position_from_selection(clicked({**point, "customdata": 7.0}), 100) == 7
+    assert position_from_selection(clicked({**point, "customdata": 0}), 100) == 0
+    # Nothing clicked, no customdata, or a point from a bigger gallery shown before.
+    assert position_from_selection(None, 100) is None
+    assert position_from_selection({}, 100) is None
+    assert position_from_selection({"selection": {"points": [{"customdata": 5}]}}, 100) == 5  # a plain dict
+    assert position_from_selection(clicked(), 100) is None
+    assert position_from_selection(clicked(point), 100) is None
+    assert position_from_selection(clicked({**point, "customdata": 150}), 100) is None
+    assert position_from_selection(clicked({**point, "customdata": -1}), 100) is None
+    assert position_from_selection(clicked({**point, "customdata": "a"}), 100) is None
+    # Several points: the first usable one.
+    assert position_from_selection(clicked(point, {**point, "customdata": 9}, {**point, "customdata": 4}), 100) == 9
