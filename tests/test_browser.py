@@ -97,9 +97,10 @@ def page():
         browser.close()
 
 
-def assert_result_rendered(page, tmp_path, slug: str) -> None:
-    """The page's results table is there, with no exception or error element, at its own URL."""
-    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+def assert_result_rendered(page, tmp_path, slug: str, result: str = '[data-testid="stDataFrame"]') -> None:
+    """The page's result (by default its first table) is visible, with no exception or error
+    element, at its own URL."""
+    page.locator(result).first.wait_for()
     page.screenshot(path=tmp_path / f"{slug}.png", full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
@@ -138,3 +139,37 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
     page.wait_for_function(SCRIPT_FINISHED)
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 4")
     assert_result_rendered(page, tmp_path, "anomaly")
+
+
+def drawn_digit_png() -> bytes:
+    """A '7' in dark ink on white paper, bigger than 28x28: what a user photographs or draws."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    paper = Image.new("L", (90, 90), 255)
+    ImageDraw.Draw(paper).line([(18, 15), (70, 15), (38, 78)], fill=15, width=8)
+    buffer = io.BytesIO()
+    paper.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_image_search_by_gallery_image_then_by_upload(page, app_url, tmp_path):
+    page.goto(f"{app_url}/search")
+    page.get_by_role("heading", name="Image search", exact=True).wait_for()
+    page.wait_for_function(SCRIPT_FINISHED)
+    # The default query is gallery image 0: it and its 10 neighbours are shown, and the map.
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 11")
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
+    page.get_by_text("Precision@10 for this query").wait_for()
+
+    # Search with an upload through the real file input.
+    page.locator('[data-testid="stRadio"]', has_text="Search with").get_by_text("Upload an image").click()
+    page.wait_for_function(SCRIPT_FINISHED)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": "seven.png", "mimeType": "image/png", "buffer": drawn_digit_png()}])
+    page.get_by_text("neighbours are labelled").wait_for()
+    page.wait_for_function(SCRIPT_FINISHED)
+    caption = page.get_by_text("neighbours are labelled").inner_text()
+    assert "labelled 7" in caption
+    assert_result_rendered(page, tmp_path, "search", result='[data-testid="stMetric"], [data-testid="stPlotlyChart"]')
