@@ -21,15 +21,21 @@ def examples() -> dict[str, np.ndarray]:
     return engine.denoise_examples()
 
 
+KEEP_PIXELS = 6_000_000  # a decoded upload is kept no larger (72 MB); the engine scales to 1.5 MP
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def load(source: bytes | str) -> np.ndarray:
-    """The upload's bytes decoded, or the built-in example of that name."""
-    return engine.decode_image(source) if isinstance(source, bytes) else examples()[source]
+    """The upload's bytes decoded, or the built-in example of that name. A huge upload (up to
+    40 MP, 480 MB as floats) is scaled down at once, so the cache never holds one."""
+    if not isinstance(source, bytes):
+        return examples()[source]
+    return engine.fit_within(engine.decode_image(source), KEEP_PIXELS)
 
 
 # Keyed on the upload's bytes (or the example's name) and the settings. A photo's result holds
-# four images of up to ~1.5 MP, so keep few entries.
-@st.cache_data(max_entries=6, show_spinner="Running the autoencoder…")
+# four images of up to ~1.5 MP (18 MB each), so keep few entries.
+@st.cache_data(max_entries=4, show_spinner="Running the autoencoder…")
 def compare(
     source: bytes | str, kind: str, amount: float, seed: int, treat_as: str
 ) -> engine.DenoiseComparison:

@@ -1,0 +1,195 @@
+"""What the browser tests and the browser benchmark share: starting the app with `streamlit run`
+on a free local port, Debian's Chromium, and the interactions a user makes on each page.
+
+Uses Debian's chromium (`apt-get install chromium`), never a browser downloaded by Playwright.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STARTUP_SECONDS = 60
+SCRIPT_FINISHED = (
+    "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
+)
+SCRIPT_RUNNING = (
+    "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'running'"
+)
+IMAGES_AT_LEAST = "document.querySelectorAll('[data-testid=\"stImage\"] img').length >= {}"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def rss_mb(self) -> float:
+        """The server's resident memory now, in MB (Linux)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS in /proc status")
+
+
+@contextlib.contextmanager
+def streamlit_server(log_dir: Path | None = None) -> Iterator[Server]:
+    """The app started with `streamlit run` on a free local port, stopped on exit. Raises
+    RuntimeError with the server's log when it does not come up."""
+    port = free_port()
+    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="streamlit-"))
+    log_path = log_dir / "server.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not healthy(server.url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.5)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def drawn_digit_png() -> bytes:
+    """A '7' in dark ink on white paper, bigger than 28x28: what a user photographs or draws."""
+    from PIL import Image, ImageDraw
+
+    paper = Image.new("L", (90, 90), 255)
+    ImageDraw.Draw(paper).line([(18, 15), (70, 15), (38, 78)], fill=15, width=8)
+    buffer = io.BytesIO()
+    paper.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def photo_png() -> bytes:
+    """A 320x240 colour photo (scikit-image's coffee, which no model trained on)."""
+    from PIL import Image
+    from skimage.data import coffee
+
+    buffer = io.BytesIO()
+    Image.fromarray(coffee()).resize((320, 240)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- what a user does on each page
+# Each visit opens a page at its own URL, waits for the built-in example's result, then uploads a
+# file through the real file input and waits for that result: it returns the seconds each took,
+# from the navigation or the upload until the result is visible and the script has finished.
+
+NO_EXCEPTION = "document.querySelectorAll('[data-testid=\"stException\"]').length === 0"
+TEXT_SHOWN = "document.body.innerText.includes({!r})"
+
+
+def _settle(page, ready: str, started: float) -> float:
+    page.wait_for_function(ready, polling="raf")
+    page.wait_for_function(SCRIPT_FINISHED, polling="raf")
+    seconds = time.perf_counter() - started
+    if not page.evaluate(NO_EXCEPTION):
+        raise AssertionError(f"an exception is shown at {page.url}")
+    return seconds
+
+
+def _open(page, url: str, slug: str, ready: str) -> float:
+    started = time.perf_counter()
+    page.goto(f"{url}/{slug}")
+    return _settle(page, ready, started)
+
+
+def _upload(page, files: list[tuple[str, bytes]], ready: str, nth: int = 0) -> float:
+    chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(nth)
+    started = time.perf_counter()
+    chooser.set_input_files(files=[{"name": n, "mimeType": "image/png", "buffer": d} for n, d in files])
+    return _settle(page, ready, started)
+
+
+def _choose(page, group: str, option: str, ready: str) -> None:
+    page.locator('[data-testid="stRadio"]', has_text=group).get_by_text(option, exact=True).click()
+    page.wait_for_function(ready, polling="raf")
+    page.wait_for_function(SCRIPT_FINISHED, polling="raf")
+
+
+def visit_denoising(page, url: str) -> dict[str, float]:
+    times = {"open": _open(page, url, "denoising", IMAGES_AT_LEAST.format(4))}
+    _choose(page, "Image", "Upload your own", TEXT_SHOWN.format("Drop an image above"))
+    times["upload"] = _upload(page, [("photo.png", photo_png())], IMAGES_AT_LEAST.format(4))
+    return times
+
+
+def visit_anomaly(page, url: str) -> dict[str, float]:
+    times = {"open": _open(page, url, "anomaly", IMAGES_AT_LEAST.format(5))}
+    shown = page.evaluate("document.querySelectorAll('[data-testid=\"stImage\"] img').length")
+    # Each character adds its own image and, per model, a reconstruction and an error map.
+    times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], IMAGES_AT_LEAST.format(shown + 5))
+    return times
+
+
+def visit_search(page, url: str) -> dict[str, float]:
+    times = {"open": _open(page, url, "search", TEXT_SHOWN.format("for this query"))}
+    _choose(page, "Search with", "Upload an image", TEXT_SHOWN.format("Drop an image to search the gallery for"))
+    times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], TEXT_SHOWN.format("neighbours are labelled"))
+    return times
+
+
+VISITS = {"denoising": visit_denoising, "anomaly": visit_anomaly, "search": visit_search}
+
+
+def launch_browser(playwright, timeout_ms: int = 90_000):
+    """Headless Debian Chromium with one page of a desktop's size."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(timeout_ms)
+    return browser, page
