@@ -224,7 +224,11 @@ with settings_col:
         )
         / 100
     )
-    detectors = {model: detector(model, scoring, false_positive_rate) for model in MODELS}
+    try:
+        detectors = {model: detector(model, scoring, false_positive_rate) for model in MODELS}
+    except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
+        st.error(str(error), icon=":material/error:")
+        st.stop()
     for column, (model, label) in zip(st.columns(len(MODELS)), MODELS.items(), strict=True):
         column.metric(f"{label} threshold", f"{detectors[model].threshold:.4g}")
     st.caption(f"Calibration: {detectors['anomaly_char'].calibration_data}.")
@@ -236,6 +240,9 @@ else:
     try:
         batch = np.stack(chars)  # (N, 28, 28)
         results = {model: explain(batch, model, scoring, false_positive_rate) for model in MODELS}
+    except engine.ModelError as error:
+        st.error(str(error), icon=":material/error:")
+        st.stop()
     except Exception:
         log.exception("Anomaly detection failed")
         st.error("Something went wrong while scoring these characters. Try other images or settings.")
@@ -293,6 +300,9 @@ for column, (model, label) in zip(st.columns(len(MODELS), gap="large"), MODELS.i
         st.caption(info["summary"])
         try:
             scores = evaluation_scores(model, scoring)
+        except engine.ModelError as error:
+            st.error(str(error), icon=":material/error:")
+            continue
         except Exception:
             log.exception("Scoring the evaluation set with %s failed", model)
             st.error("Something went wrong while scoring the evaluation set.")

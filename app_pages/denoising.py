@@ -120,6 +120,9 @@ try:
 except engine.ImageError as error:
     st.error(str(error), icon=":material/broken_image:")
     st.stop()
+except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
+    st.error(str(error), icon=":material/error:")
+    st.stop()
 except Exception:
     log.exception("Denoising failed")
     st.error("Something went wrong while denoising this image. Try another image or other settings.")

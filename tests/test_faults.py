@@ -1,0 +1,54 @@
+"""Faults: a changed byte in a shipped model is caught by its checksum and reported in the page
+that needs it, while the other pages keep working."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import engine
+from engine import runtime
+
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+
+
+@pytest.fixture
+def damaged_denoiser(tmp_path, monkeypatch):
+    """A copy of pretrained/ in which one byte of the character denoiser is changed."""
+    copy = tmp_path / "pretrained"
+    shutil.copytree(runtime.PRETRAINED_DIR, copy, ignore=shutil.ignore_patterns("*.pt"))
+    model = copy / "denoiser_char.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    model.write_bytes(bytes(data))
+    monkeypatch.setattr(runtime, "PRETRAINED_DIR", copy)
+    st.cache_data.clear()       # results cached by earlier tests would hide the damage
+    st.cache_resource.clear()
+    yield copy
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_engine_names_the_damaged_model_and_the_others_still_run(damaged_denoiser):
+    chars = np.stack(engine.builtin_gallery("digits", count=4).images)
+    with pytest.raises(engine.ModelError, match="denoiser_char.onnx does not match its checksum"):
+        engine.denoise(chars)
+    assert engine.anomaly_scores(chars).shape == (4,)
+    assert engine.embed(chars).shape == (4, 64)
+
+
+def test_pages_report_the_damage_and_the_other_pages_work(damaged_denoiser):
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.switch_page("app_pages/denoising.py").run()
+    assert not at.exception
+    at.selectbox(key="example").set_value(next(o for o in at.selectbox(key="example").options
+                                               if o.startswith("Character"))).run()
+    assert not at.exception
+    assert any("checksum" in e.value and "python -m engine train" in e.value for e in at.error)
+
+    for page in ("app_pages/anomaly.py", "app_pages/search.py"):
+        at.switch_page(page).run()
+        assert not at.exception and not at.error, page
+        assert at.dataframe or at.metric
