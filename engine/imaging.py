@@ -22,6 +22,12 @@ MAX_PIXELS = 40_000_000
 NOISE_KINDS = ("gaussian", "salt_pepper", "mask")
 # File endings the pages' upload widgets accept: what Pillow reads and people have.
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff")
+# The decoders Pillow may use: the upload types (MPO, phones' JPEGs, where a Pillow version has
+# it apart from JPEG). Others, such as EPS, which hands the file to Ghostscript, are never tried.
+DECODERS = ("PNG", "JPEG", "MPO", "GIF", "BMP", "DIB", "WEBP", "TIFF")
+# Signatures of those formats: a file that starts like one but does not open is cut short.
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
+               b"MM\x00*")
 
 ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
 
@@ -79,7 +85,11 @@ def _read_limited(data: ImageSource, max_bytes: int) -> bytes:
             size = data.size
     if len(raw) > max_bytes:
         limit = _size_text(max_bytes)
-        what = f"is {_size_text(size)}; the limit is {limit}" if size else f"is over the limit of {limit}"
+        if size and _size_text(size) == limit:     # just over: words would read "20 MB; the limit is 20 MB"
+            size_words, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+        else:
+            size_words = _size_text(size) if size else ""
+        what = f"is {size_words}; the limit is {limit}" if size else f"is over the limit of {limit}"
         raise ImageTooLargeError(f"This file {what}. Please upload a smaller image.")
     return raw
 
@@ -96,7 +106,8 @@ def decode_image(data: ImageSource, *, max_bytes: int = MAX_UPLOAD_BYTES,
         with warnings.catch_warnings():
             # Pillow only warns between its own pixel limit and twice that: refuse there too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
+            Image.init()  # registers every plugin, so that `formats` can name them
+            image = Image.open(io.BytesIO(raw), formats=[f for f in DECODERS if f in Image.OPEN])
             width, height = image.size
             if width == 0 or height == 0:
                 raise EmptyImageError("This image has no pixels. Please upload another image.")
@@ -109,6 +120,9 @@ def decode_image(data: ImageSource, *, max_bytes: int = MAX_UPLOAD_BYTES,
     except ImageError:
         raise
     except UnidentifiedImageError as err:
+        if raw.startswith(_SIGNATURES) or (raw[:4] == b"RIFF" and raw[8:12] == b"WEBP"):
+            raise CorruptImageError("This image could not be read: the file is damaged or cut "
+                                    "short. Please upload it again or try another file.") from err
         raise NotAnImageError("This file is not an image we can read. Please upload a PNG, JPEG, "
                               "GIF, BMP, WebP or TIFF image.") from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:

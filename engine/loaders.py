@@ -108,7 +108,10 @@ def load_image_folder(source: ZipSource, *, max_files: int = MAX_FOLDER_FILES,
     try:
         with zipfile.ZipFile(source) as archive:
             return _load_zip(archive, max_files, max_total_bytes)
-    except zipfile.BadZipFile as err:
+    except (zipfile.BadZipFile, UnicodeDecodeError, IndexError, NotImplementedError, ValueError,
+            EOFError) as err:  # a damaged directory: names, versions or offsets that make no sense
+        if isinstance(err, DatasetError):
+            raise
         raise DatasetError("This is not a zip archive, or it is damaged. Please upload a zip "
                            "file of images.") from err
     except OSError as err:
@@ -155,8 +158,11 @@ def _load_zip(archive: zipfile.ZipFile, max_files: int, max_total_bytes: int) ->
         elif _hidden(path.parts) or path.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
         elif info.file_size > MAX_UPLOAD_BYTES:
-            folder.skipped.append((info.filename, f"Skipped: it unpacks to {_size_text(info.file_size)}; "
-                                                  f"the limit is {_size_text(MAX_UPLOAD_BYTES)} per image."))
+            size, limit = _size_text(info.file_size), _size_text(MAX_UPLOAD_BYTES)
+            if size == limit:                        # just over: show bytes, or it reads "20 MB; 20 MB"
+                size, limit = f"{info.file_size:,} bytes", f"{MAX_UPLOAD_BYTES:,} bytes"
+            folder.skipped.append((info.filename, f"Skipped: it unpacks to {size}; the limit is {limit} "
+                                                  "per image."))
         elif (info.file_size >= _RATIO_CHECK_FROM_BYTES
               and info.file_size > _MAX_COMPRESSION_RATIO * info.compress_size):
             folder.skipped.append((info.filename, "Skipped: it is compressed suspiciously far "
@@ -168,7 +174,9 @@ def _load_zip(archive: zipfile.ZipFile, max_files: int, max_total_bytes: int) ->
     for info in members:
         try:
             with archive.open(info) as member:
-                data = member.read(MAX_UPLOAD_BYTES + 1)
+                # Never past the size the directory declares (checked above): a member that
+                # lies about its size is cut there, and its CRC then fails.
+                data = member.read(info.file_size + 1)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
                 NotImplementedError) as err:  # bad CRC, damaged data, encrypted, unknown method
             folder.skipped.append((info.filename, f"Skipped: it could not be unpacked ({err})."))
