@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import io
 import os
 import shutil
@@ -21,8 +22,9 @@ import torch
 from . import datasets, runtime
 from .export import atomic_write_bytes, export_onnx, pca_to_onnx, with_metadata
 from .imaging import add_noise
-from .models import (CharAutoencoder, CharAutoencoderConfig, PhotoDenoiser, PhotoDenoiserConfig,
-                     PhotoEmbedder, checkpoint, from_checkpoint)
+from .models import (VAE, CharAutoencoder, CharAutoencoderConfig, DigitClassifier, DigitClassifierConfig,
+                     PhotoDenoiser, PhotoDenoiserConfig, PhotoEmbedder, VAEConfig, checkpoint,
+                     from_checkpoint, vae_terms)
 from .train import TrainConfig, TrainProgress, fit
 
 Progress = Callable[[TrainProgress], None]
@@ -194,12 +196,18 @@ ANOMALY_NOISE = 0.2      # the strongest Gaussian noise in training: a little ke
 CALIBRATION_FPR = 0.05
 
 
+def labelled_digits(scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Only digits: rendered from the training fonts, plus the training handwritten digits
+    (twice: a rarer style). Returns (images (N, 28, 28), labels (N,) int)."""
+    rendered, labels = datasets.render_characters(datasets.DIGITS, max(200, int(20_000 * scale)),
+                                                  fonts=datasets.font_split(held_out=False), seed=seed)
+    handwritten, hand_labels = datasets.handwritten_digits(held_out=False)
+    images = np.concatenate([rendered, handwritten, handwritten])
+    return images, np.concatenate([labels, hand_labels, hand_labels]).astype(np.int64)
+
+
 def digit_training_set(scale: float, seed: int) -> np.ndarray:
-    """Only digits: rendered from the training fonts, plus the training handwritten digits."""
-    rendered, _ = datasets.render_characters(datasets.DIGITS, max(200, int(20_000 * scale)),
-                                             fonts=datasets.font_split(held_out=False), seed=seed)
-    handwritten, _ = datasets.handwritten_digits(held_out=False)
-    return np.concatenate([rendered, handwritten, handwritten])
+    return labelled_digits(scale, seed)[0]
 
 
 def calibration_digits(seed: int, count: int = 1000) -> np.ndarray:
@@ -321,6 +329,127 @@ def build_embed_photo(opts: BuildOptions) -> dict[str, dict]:
         training_data=data_note), opts)}
 
 
+# ------------------------------------------------------------------ VAEs and their judge
+
+DIGITS_NOTE = ("{n} digits: rendered from {fonts} training fonts with random distortions, and "
+               "1,497 scikit-learn handwritten digits")
+VAE_RECIPES = {
+    "vae": VAEConfig(latent_size=16, beta=1.0),
+    "vae_beta4": VAEConfig(latent_size=16, beta=4.0),
+    "vae_2d": VAEConfig(latent_size=2, beta=1.0),
+    "cvae": VAEConfig(latent_size=16, classes=10, beta=1.0),
+}
+VAE_STEPS = 6000
+
+
+class _VAEEncoder(torch.nn.Module):
+    """The encoder alone, as served: (x[, one-hot label]) -> mean, log_var."""
+
+    def __init__(self, vae: VAE):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x: torch.Tensor, *label: torch.Tensor) -> dict[str, torch.Tensor]:
+        mean, log_var = self.vae.encode(x, *label)
+        return {"mean": mean, "log_var": log_var}
+
+
+class _VAEDecoder(torch.nn.Module):
+    """The decoder alone, as served: (z[, one-hot label]) -> pixel probabilities."""
+
+    def __init__(self, vae: VAE):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, z: torch.Tensor, *label: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"image": self.vae.decode(z, *label)}
+
+
+def build_digit_classifier(opts: BuildOptions) -> dict[str, dict]:
+    """A small CNN on real digits, used only to judge generated ones."""
+    images, labels = labelled_digits(opts.scale, opts.seed)
+    train_config = TrainConfig(steps=max(20, int(3000 * opts.scale)), batch_size=128, lr=2e-3,
+                               seed=opts.seed)
+
+    def batch(step: int, rng: np.random.Generator):
+        picks = rng.integers(len(images), size=train_config.batch_size)
+        return images[picks][:, None], labels[picks]
+
+    model = DigitClassifier(DigitClassifierConfig())
+    fit(model, batch, train_config, progress=opts.progress,
+        loss_fn=lambda out, target: torch.nn.functional.cross_entropy(out["logits"], target))
+    note = DIGITS_NOTE.format(n=len(images), fonts=len(datasets.font_split(False)))
+    rng = np.random.default_rng(opts.seed + 1)
+    onnx_bytes = export_onnx(model, opts.out_dir / "digit_classifier.onnx",
+                             example=torch.from_numpy(images[:2, None]), output="probabilities",
+                             metadata={"task": "vae-judge", "input": "(N, 1, 28, 28) float32 in [0, 1]",
+                                       "output": "(N, 10) probabilities", "training_data": note},
+                             parity_inputs=[rng.random((n, 1, 28, 28), dtype=np.float32) for n in (1, 5)])
+    return {"digit_classifier": _write_model(model, "digit_classifier", onnx_bytes, _entry(
+        "digit_classifier", onnx_bytes, task="vae-judge", name="Digit classifier (the judge)",
+        summary=f"A small convolutional classifier trained on {note}; it only judges generated digits.",
+        training_data=note), opts)}
+
+
+def build_vae(name: str, opts: BuildOptions) -> dict[str, dict]:
+    """Train one VAE of VAE_RECIPES on digits and export its encoder and decoder apart."""
+    config = VAE_RECIPES[name]
+    images, labels = labelled_digits(opts.scale, opts.seed)
+    one_hot = np.eye(10, dtype=np.float32)
+    train_config = TrainConfig(steps=max(20, int(VAE_STEPS * opts.scale)), batch_size=128, lr=2e-3,
+                               seed=opts.seed)
+
+    def batch(step: int, rng: np.random.Generator):
+        picks = rng.integers(len(images), size=train_config.batch_size)
+        x = images[picks][:, None]                                       # (B, 1, 28, 28)
+        return ((x, one_hot[labels[picks]]) if config.classes else x), x
+
+    def loss(out: dict, target: torch.Tensor) -> torch.Tensor:
+        reconstruction, kl = vae_terms(target, out["logits"], out["mean"], out["log_var"])
+        return (reconstruction + config.beta * kl).mean()
+
+    model = VAE(config)
+    fit(model, batch, train_config, loss_fn=loss, progress=opts.progress)
+    note = DIGITS_NOTE.format(n=len(images), fonts=len(datasets.font_split(False)))
+    rng = np.random.default_rng(opts.seed + 1)
+    label_example = (torch.from_numpy(one_hot[labels[:2]]),) if config.classes else ()
+
+    def with_labels(*arrays: np.ndarray):
+        return (*arrays, one_hot[np.arange(len(arrays[0])) % 10]) if config.classes else arrays[0]
+
+    label_note = ", one-hot label (N, 10)" if config.classes else ""
+    meta = {"task": "vae", "training_data": note, "config": dataclasses.asdict(config)}
+    encoder = export_onnx(_VAEEncoder(model), opts.out_dir / f"{name}_encoder.onnx",
+                          example=(torch.from_numpy(images[:2, None]), *label_example),
+                          input_names=("input", "label")[:1 + bool(config.classes)], output=("mean", "log_var"),
+                          metadata={**meta, "input": f"(N, 1, 28, 28) float32 in [0, 1]{label_note}"},
+                          parity_inputs=[with_labels(rng.random((n, 1, 28, 28), dtype=np.float32)) for n in (1, 3)])
+    decoder = export_onnx(_VAEDecoder(model), opts.out_dir / f"{name}_decoder.onnx",
+                          example=(torch.zeros(2, config.latent_size), *label_example),
+                          input_names=("z", "label")[:1 + bool(config.classes)], output="image",
+                          metadata={**meta, "input": f"(N, {config.latent_size}) latent points{label_note}"},
+                          parity_inputs=[with_labels(rng.standard_normal((n, config.latent_size)).astype(np.float32))
+                                         for n in (1, 3)])
+    buffer = io.BytesIO()
+    torch.save(checkpoint(model), buffer)
+    atomic_write_bytes(opts.out_dir / f"{name}.pt", buffer.getvalue())
+    kind = "conditional VAE" if config.classes else "VAE"
+    summary = (f"A convolutional {kind} with a {config.latent_size}-number code and KL weight beta "
+               f"{config.beta:g}, trained on {note}.")
+    shared = dict(task="vae", training_data=note, checkpoint=f"{name}.pt",
+                  checkpoint_sha256=runtime.sha256_of(buffer.getvalue()))
+    return {f"{name}_encoder": _entry(f"{name}_encoder", encoder, name=f"{kind} encoder ({name})",
+                                      summary=summary, **shared),
+            f"{name}_decoder": _entry(f"{name}_decoder", decoder, name=f"{kind} decoder ({name})",
+                                      summary=summary, **shared)}
+
+
+def _vae_step(name: str) -> Callable[[BuildOptions], dict]:
+    step = functools.partial(build_vae, name)
+    step.__name__ = f"build_{name}"
+    return step
+
+
 BUILDS: dict[str, tuple[Callable[[BuildOptions], dict], ...]] = {
     "denoiser": (build_denoiser_char, build_denoiser_photo),
     "denoiser-char": (build_denoiser_char,),
@@ -329,9 +458,13 @@ BUILDS: dict[str, tuple[Callable[[BuildOptions], dict], ...]] = {
     "search": (build_search_char, build_embed_photo),
     "search-char": (build_search_char,),
     "embed-photo": (build_embed_photo,),
+    "digit-classifier": (build_digit_classifier,),
+    "vae": (build_digit_classifier, *(_vae_step(name) for name in VAE_RECIPES)),
+    **{name.replace("_", "-"): (_vae_step(name),) for name in VAE_RECIPES if name != "vae"},
+    "vae-beta1": (_vae_step("vae"),),
 }
 BUILDS["all"] = (build_denoiser_char, build_denoiser_photo, build_anomaly_char, build_search_char,
-                 build_embed_photo)
+                 build_embed_photo, *BUILDS["vae"])
 
 
 def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
