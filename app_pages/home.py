@@ -43,7 +43,9 @@ st.page_link(
     label="**Image search**: find the gallery images whose encoder codes lie nearest to yours",
     icon=":material/image_search:",
 )
-st.caption(
-    "Coming next: colorization of grey photos, and generating new characters from a variational "
-    "autoencoder's latent space."
+st.page_link(
+    "app_pages/generate.py",
+    label="**VAE generation**: sample new digits, walk and map the latent space, ask for a digit",
+    icon=":material/auto_awesome:",
 )
+st.caption("Coming next: colorization of grey photos.")

@@ -184,7 +184,17 @@ def visit_search(page, url: str) -> dict[str, float]:
     return times
 
 
-VISITS = {"denoising": visit_denoising, "anomaly": visit_anomaly, "search": visit_search}
+def visit_generate(page, url: str) -> dict[str, float]:
+    # The Sample tab's default grid is 4x4; an upload opens "Your digit & beta" with its
+    # reconstruction and the two beta models' table.
+    times = {"open": _open(page, url, "generate", IMAGES_AT_LEAST.format(16))}
+    ready = TEXT_SHOWN.format("reconstruction of seven.png") + " && " + TEXT_SHOWN.format("The trade-off")
+    times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], ready)
+    return times
+
+
+VISITS = {"denoising": visit_denoising, "anomaly": visit_anomaly, "search": visit_search,
+          "generate": visit_generate}
 
 
 def launch_browser(playwright, timeout_ms: int = 90_000):

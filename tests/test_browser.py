@@ -80,7 +80,7 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
 
 # What shows that each page's result is there, after the upload.
 RESULTS = {"denoising": '[data-testid="stDataFrame"]', "anomaly": '[data-testid="stDataFrame"]',
-           "search": '[data-testid="stPlotlyChart"]'}
+           "search": '[data-testid="stPlotlyChart"]', "generate": '[data-testid="stDataFrame"]'}
 
 
 @pytest.mark.parametrize("slug", list(VISITS))

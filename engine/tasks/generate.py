@@ -185,11 +185,10 @@ def path_roughness(model: str = DEFAULT_VAE, pairs: int = 50, steps: int = 16, s
     1 means every step changes the image equally (perfectly smooth); higher means jumps."""
     size = latent_size(model)
     ends = prior_samples(2 * pairs, size, seed)
-    ratios = []
-    for a, b in zip(ends[:pairs], ends[pairs:]):
-        images = vae_decode(interpolate(a, b, steps), model, labels=None if not is_conditional(model) else 0)
-        step_changes = np.abs(np.diff(images, axis=0)).mean(axis=(1, 2))
-        total = np.abs(images[-1] - images[0]).mean()
-        if total > 1e-3:
-            ratios.append(step_changes.max() / (total / (steps - 1)))
-    return float(np.mean(ratios))
+    paths = np.concatenate([interpolate(a, b, steps) for a, b in zip(ends[:pairs], ends[pairs:])])
+    labels = 0 if is_conditional(model) else None
+    images = vae_decode(paths, model, labels).reshape(pairs, steps, 28, 28)   # one call for all
+    step_changes = np.abs(np.diff(images, axis=1)).mean(axis=(2, 3))        # (pairs, steps - 1)
+    totals = np.abs(images[:, -1] - images[:, 0]).mean(axis=(1, 2))          # (pairs,)
+    moving = totals > 1e-3
+    return float(np.mean(step_changes[moving].max(axis=1) / (totals[moving] / (steps - 1))))

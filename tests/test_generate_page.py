@@ -1,0 +1,295 @@
+"""The VAE generation page, driven by Streamlit's AppTest: the real engine and pretrained models."""
+
+import ast
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+from streamlit.typing import PlotlyState
+
+import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "streamlit_app.py"
+GENERATE = "app_pages/generate.py"
+VERDICT = re.compile(r"^#(\d+): (\d)(\??) · (\d+)%$")  # a sample's caption: number, digit, confidence
+
+
+def open_generate(tab: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.switch_page(GENERATE).run()
+    assert not at.exception
+    if tab is not None:
+        at = show_tab(at, tab)
+    return at
+
+
+def show_tab(at: AppTest, tab: str) -> AppTest:
+    """Open a tab as a click would: only the open tab's content runs."""
+    at.session_state["generate_tab"] = tab
+    at.run()
+    assert not at.exception
+    assert not at.error, [error.value for error in at.error]
+    return at
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def drawn(strokes: list[list[tuple[int, int]]]) -> bytes:
+    """Dark ink on white paper, bigger than 28x28 and off-centre, like a phone photo of a drawing."""
+    paper = Image.new("L", (90, 70), 255)
+    pen = ImageDraw.Draw(paper)
+    for stroke in strokes:
+        pen.line(stroke, fill=20, width=7)
+    return png_bytes(paper)
+
+
+SEVEN = [[(20, 12), (55, 12), (32, 60)]]
+
+
+def images_by_caption(at: AppTest) -> list[tuple[str, str]]:
+    """(caption, image URL) for every image on the page; the URL names the image's content."""
+    return [
+        (caption, url)
+        for image in at.image
+        for caption, url in zip(image.captions, image.value, strict=True)
+    ]
+
+
+def verdicts(at: AppTest) -> list[tuple[int, int, float]]:
+    """The samples' captions read back: (sample number, the judge's digit, its confidence)."""
+    found = [VERDICT.match(caption) for caption, _ in images_by_caption(at)]
+    return [(int(m[1]), int(m[2]), int(m[4]) / 100) for m in found if m]
+
+
+def sample_urls(at: AppTest) -> list[str]:
+    return [url for caption, url in images_by_caption(at) if VERDICT.match(caption)]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def values(data) -> np.ndarray:
+    """A plotly array from a chart's spec: a list, or numpy's bytes as plotly encodes them."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+    return np.asarray(data)
+
+
+def page_function(name: str):
+    """One plain function of the page, without running the page's script."""
+    tree = ast.parse((ROOT / GENERATE).read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    namespace = {"np": np}
+    exec(compile(ast.Module([node], type_ignores=[]), GENERATE, "exec"), namespace)
+    return namespace[name]
+
+
+# --- Sample ----------------------------------------------------------------------------------
+def test_default_page_shows_a_judged_sample_grid():
+    at = open_generate()
+    assert not at.error
+    assert len(at.latex) >= 2  # the reparameterisation trick and the ELBO
+    found = verdicts(at)
+    assert [number for number, _, _ in found] == list(range(1, 17))  # a 4 x 4 grid, in order
+    assert all(0.0 <= confidence <= 1.0 for _, _, confidence in found)
+    shown = float(metric(at, "Judged confidently").rstrip("%")) / 100
+    assert shown == pytest.approx(np.mean([c > 0.9 for _, _, c in found]), abs=0.07)  # captions round
+    assert {button.label for button in at.get("download_button")} >= {
+        "Download sample #1",
+        "Download the whole grid",
+    }
+    # The page's samples are the engine's: seed 0, temperature 1, the default model.
+    expected = engine.judge_samples(engine.vae_sample(16, seed=0, model=engine.DEFAULT_VAE))
+    assert [digit for _, digit, _ in found] == list(expected.predicted)
+
+
+def test_the_seed_decides_the_samples():
+    at = open_generate()
+    first, first_verdicts = sample_urls(at), verdicts(at)
+    at.number_input(key="sample_seed").set_value(1).run()
+    assert not at.exception
+    other = sample_urls(at)
+    assert len(other) == 16 and not set(other) & set(first)  # every sample changed
+    at.number_input(key="sample_seed").set_value(0).run()
+    assert sample_urls(at) == first  # the same pixels again
+    assert verdicts(at) == first_verdicts
+
+
+def test_grid_size_and_temperature():
+    at = open_generate()
+    at.slider(key="sample_grid").set_value(3).run()
+    assert not at.exception
+    assert len(verdicts(at)) == 9
+    before = sample_urls(at)
+    at.slider(key="sample_temperature").set_value(0.0).run()
+    assert not at.exception
+    cold = sample_urls(at)
+    assert len(set(cold)) == 1 and cold[0] not in before  # temperature 0: every code is 0
+
+
+def test_settings_survive_a_trip_to_another_tab():
+    at = open_generate()
+    at.number_input(key="sample_seed").set_value(5).run()
+    samples = sample_urls(at)
+    at = show_tab(at, "Map")
+    assert not verdicts(at)  # a closed tab's content does not run
+    at = show_tab(at, "Sample")
+    assert at.number_input(key="sample_seed").value == 5
+    assert sample_urls(at) == samples
+
+
+# --- Interpolate -----------------------------------------------------------------------------
+def test_interpolation_decodes_every_step_of_both_paths():
+    at = open_generate("Interpolate")
+    steps = [(caption, url) for caption, url in images_by_caption(at) if caption.startswith("t = ")]
+    assert len(steps) == 2 * 8  # eight steps, linear and spherical
+    headings = {"**Linear (a straight line)**", "**Spherical (slerp, along the arc)**"}
+    assert {m.value for m in at.markdown} >= headings
+    linear, spherical = [url for _, url in steps[:8]], [url for _, url in steps[8:]]
+    assert linear[0] == spherical[0] and linear[-1] == spherical[-1]  # the same two ends
+    assert linear[1:-1] != spherical[1:-1]  # by different roads
+    assert len(set(linear)) == 8  # every step draws something new
+
+    at.slider(key="interp_steps").set_value(5).run()
+    assert not at.exception
+    assert sum(caption.startswith("t = ") for caption, _ in images_by_caption(at)) == 2 * 5
+    lengths = next(chart for chart in charts(at) if len(chart["data"]) == 2)["data"]
+    assert all(len(values(line["y"])) == 5 for line in lengths)
+
+
+# --- Walk ------------------------------------------------------------------------------------
+def test_walk_draws_the_map_and_has_a_slider_per_dimension():
+    at = open_generate("Walk")
+    manifold = charts(at)[0]
+    assert manifold["data"][0]["type"] == "image"
+    assert manifold["layout"]["xaxis"]["title"]["text"] == "z1"
+    assert manifold["layout"]["yaxis"]["title"]["text"] == "z2"
+
+    size = engine.latent_size(engine.DEFAULT_VAE)
+    assert size == 16
+    sliders = [at.slider(key=f"walk_z{i}") for i in range(size)]
+    assert [s.label for s in sliders] == [f"z{i + 1}" for i in range(size)]
+    # They start at the code of the built-in 3.
+    gallery = engine.builtin_gallery("digits", 200)
+    three = gallery.images[int(np.flatnonzero(gallery.labels == "3")[0])]
+    code = np.clip(engine.vae_encode(three[None])[0][0], -4, 4)
+    np.testing.assert_allclose([s.value for s in sliders], code, atol=0.006)
+
+    def decoded() -> str:
+        return next(url for caption, url in images_by_caption(at) if caption.startswith("The judge reads"))
+
+    start = decoded()
+    at.slider(key="walk_z0").set_value(-3.5 if code[0] > 0 else 3.5).run()
+    assert not at.exception
+    assert decoded() != start
+    at.button(key="walk_reset").click().run()
+    assert not at.exception
+    assert at.slider(key="walk_z0").value == pytest.approx(code[0], abs=0.006)
+    assert decoded() == start
+
+
+# --- Map -------------------------------------------------------------------------------------
+def test_map_plots_held_out_digits_by_label():
+    at = open_generate("Map")
+    traces = charts(at)[0]["data"]
+    assert [trace["name"] for trace in traces] == [str(d) for d in range(10)]
+    assert sum(len(values(trace["x"])) for trace in traces) == 1000
+    assert at.info  # asks for a click
+    at.selectbox(key="map_model").set_value(engine.DEFAULT_VAE).run()
+    assert not at.exception and not at.error
+    assert any(caption.value.startswith("PCA keeps") for caption in at.caption)
+    assert charts(at)[0]["layout"]["xaxis"]["title"]["text"] == "PCA 1"
+
+
+def test_a_clicked_point_is_found_from_the_selection():
+    selected_point = page_function("selected_point")
+
+    def clicked(*points):
+        """What st.plotly_chart returns as `.selection` after a click."""
+        return PlotlyState({"points": list(points), "point_indices": [], "box": [], "lasso": []})
+
+    point = {"curve_number": 2, "point_number": 1, "point_index": 1, "x": 0.3, "y": -1.2}
+    members = [np.array([0, 5]), np.array([1, 6]), np.array([2, 7, 9])]
+    assert selected_point(clicked({**point, "customdata": 7}), 10, members) == 7
+    assert selected_point(clicked({**point, "customdata": [9]}), 10) == 9
+    assert selected_point(clicked({**point, "customdata": 0.0}), 10) == 0
+    assert selected_point(clicked(point), 10, members) == 7  # no customdata: its trace and place
+    assert selected_point(clicked({**point, "point_index": 5}), 10, members) is None
+    assert selected_point(clicked(point), 10) is None
+    assert selected_point(clicked({**point, "customdata": 12}), 10) is None  # from a bigger chart
+    assert selected_point(clicked({**point, "customdata": -1}), 10) is None
+    assert selected_point(clicked({**point, "customdata": "x"}), 10) is None
+    assert selected_point(clicked(), 10, members) is None  # nothing selected
+    assert selected_point({}, 10) is None
+    assert selected_point(None, 10) is None
+    both = clicked({**point, "customdata": 3}, {**point, "customdata": 4})
+    assert selected_point(both, 10) == 4  # the latest click
+
+
+# --- Choose a digit --------------------------------------------------------------------------
+def test_the_conditional_vae_draws_the_digit_asked_for():
+    at = open_generate("Choose a digit")
+    at.segmented_control(key="cvae_digit").set_value(3).run()
+    assert not at.exception and not at.error
+    found = verdicts(at)
+    assert len(found) == 12
+    threes = sum(digit == 3 for _, digit, _ in found)
+    assert threes > len(found) / 2
+    assert metric(at, "Judged a 3") == f"{threes / len(found):.0%}"
+    every = [caption for caption, _ in images_by_caption(at) if caption.isdigit()]
+    assert every == [str(d) for d in range(10)]  # one code drawn as each digit
+
+
+# --- Your digit & beta -----------------------------------------------------------------------
+def test_an_uploaded_digit_is_reconstructed_and_its_code_shown():
+    at = open_generate()
+    at.file_uploader(key="uploads").set_value([("seven.png", drawn(SEVEN), "image/png")]).run()
+    assert not at.exception
+    assert not at.error
+    assert at.session_state["generate_tab"] == "Your digit & beta"  # the upload is shown at once
+    captions = [caption for caption, _ in images_by_caption(at)]
+    assert "Input: seven.png" in captions and "Reconstruction" in captions
+    bars = next(chart["data"][-1] for chart in charts(at) if "error_y" in chart["data"][-1])
+    assert list(values(bars["x"])) == [f"z{i + 1}" for i in range(16)]
+    spread = values(bars["error_y"]["array"])
+    assert len(spread) == 16 and spread.min() > 0
+    assert float(metric(at, "KL from the prior").split()[0]) > 0
+    # The beta comparison: both 16-number models, their ELBO split into its two terms.
+    table = next(frame.value for frame in at.dataframe if "KL (nats)" in frame.value.columns)
+    assert len(table) == 2
+    np.testing.assert_allclose(
+        table["Reconstruction (nats)"] + table["KL (nats)"], table["−ELBO (nats)"], rtol=1e-6
+    )
+    assert (table["Path roughness"] >= 1).all()
+    assert any("The trade-off" in md.value for md in at.markdown)
+    assert captions.count("Its reconstruction of seven.png") == 2  # by each model
+
+
+def test_a_file_that_is_not_an_image_is_reported():
+    at = open_generate()
+    at.file_uploader(key="uploads").set_value([("x.png", b"hello", "image/png")]).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "x.png" in at.error[0].value
+    assert at.session_state["generate_tab"] == "Sample"  # nothing to show: the tab stays
+    assert len(verdicts(at)) == 16  # and the page goes on
+    at.session_state["generate_tab"] = "Your digit & beta"
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and "x.png" in at.error[0].value
+    assert "Input: Built-in 5" in [caption for caption, _ in images_by_caption(at)]
