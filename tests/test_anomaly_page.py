@@ -1,11 +1,11 @@
 """The anomaly detection page, driven by Streamlit's AppTest: the real engine and pretrained models."""
 
-import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
+from drawing import drawn, png_bytes
 from streamlit.testing.v1 import AppTest
 
 import engine
@@ -20,21 +20,6 @@ def open_anomaly() -> AppTest:
     at.switch_page(ANOMALY).run()
     assert not at.exception
     return at
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def drawn(strokes: list[list[tuple[int, int]]]) -> bytes:
-    """Dark ink on white paper, bigger than 28x28 and off-centre, like a phone photo of a drawing."""
-    paper = Image.new("L", (90, 70), 255)
-    pen = ImageDraw.Draw(paper)
-    for stroke in strokes:
-        pen.line(stroke, fill=20, width=7)
-    return png_bytes(paper)
 
 
 SEVEN = [[(20, 12), (55, 12), (32, 60)]]

@@ -2,14 +2,13 @@
 
 import ast
 import base64
-import io
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from drawing import drawn
 from streamlit.testing.v1 import AppTest
 from streamlit.typing import PlotlyState
 
@@ -37,21 +36,6 @@ def show_tab(at: AppTest, tab: str) -> AppTest:
     assert not at.exception
     assert not at.error, [error.value for error in at.error]
     return at
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def drawn(strokes: list[list[tuple[int, int]]]) -> bytes:
-    """Dark ink on white paper, bigger than 28x28 and off-centre, like a phone photo of a drawing."""
-    paper = Image.new("L", (90, 70), 255)
-    pen = ImageDraw.Draw(paper)
-    for stroke in strokes:
-        pen.line(stroke, fill=20, width=7)
-    return png_bytes(paper)
 
 
 SEVEN = [[(20, 12), (55, 12), (32, 60)]]

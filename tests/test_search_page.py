@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
+from drawing import drawn, png_bytes
 from streamlit.testing.v1 import AppTest
 from streamlit.typing import PlotlyState
 
@@ -51,21 +52,6 @@ def precision_metric(at: AppTest) -> tuple[str, float] | None:
         if metric.label.startswith("Precision@"):
             return metric.label, float(metric.value)
     return None
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def drawn(strokes: list[list[tuple[int, int]]]) -> bytes:
-    """Dark ink on white paper, bigger than 28x28 and off-centre, like a phone photo of a drawing."""
-    paper = Image.new("L", (90, 70), 255)
-    pen = ImageDraw.Draw(paper)
-    for stroke in strokes:
-        pen.line(stroke, fill=20, width=7)
-    return png_bytes(paper)
 
 
 def small(strokes: list[list[tuple[int, int]]]) -> bytes:
