@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
-from drawing import drawn, png_bytes
+from page_helpers import drawn, png_bytes
 from streamlit.testing.v1 import AppTest
 
 import engine

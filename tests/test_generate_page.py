@@ -1,6 +1,5 @@
 """The VAE generation page, driven by Streamlit's AppTest: the real engine and pretrained models."""
 
-import ast
 import base64
 import json
 import re
@@ -8,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drawing import drawn
+from page_helpers import page_function as shared_page_function
+from page_helpers import drawn
 from streamlit.testing.v1 import AppTest
 from streamlit.typing import PlotlyState
 
@@ -76,12 +76,7 @@ def values(data) -> np.ndarray:
 
 
 def page_function(name: str):
-    """One plain function of the page, without running the page's script."""
-    tree = ast.parse((ROOT / GENERATE).read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
-    namespace = {"np": np}
-    exec(compile(ast.Module([node], type_ignores=[]), GENERATE, "exec"), namespace)
-    return namespace[name]
+    return shared_page_function(GENERATE, name, {"np": np})
 
 
 # --- Sample ----------------------------------------------------------------------------------

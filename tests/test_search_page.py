@@ -1,6 +1,5 @@
 """The image search page, driven by Streamlit's AppTest: the real engine and pretrained models."""
 
-import ast
 import io
 import zipfile
 from pathlib import Path
@@ -9,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from drawing import drawn, png_bytes
+from page_helpers import page_function as shared_page_function
+from page_helpers import drawn, png_bytes
 from streamlit.testing.v1 import AppTest
 from streamlit.typing import PlotlyState
 
@@ -343,12 +343,7 @@ def test_changing_gallery_keeps_the_settings_valid():
 
 
 def page_function(name: str):
-    """One plain function of the page, without running the page's script."""
-    tree = ast.parse((ROOT / SEARCH).read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
-    namespace = {"np": np}
-    exec(compile(ast.Module([node], type_ignores=[]), SEARCH, "exec"), namespace)
-    return namespace[name]
+    return shared_page_function(SEARCH, name, {"np": np})
 
 
 def test_a_clicked_point_becomes_the_query_position():
