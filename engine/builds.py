@@ -196,9 +196,10 @@ ANOMALY_NOISE = 0.2      # the strongest Gaussian noise in training: a little ke
 CALIBRATION_FPR = 0.05
 
 
+@functools.lru_cache(maxsize=2)  # the classifier and four VAEs of `train vae` share one rendering
 def labelled_digits(scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Only digits: rendered from the training fonts, plus the training handwritten digits
-    (twice: a rarer style). Returns (images (N, 28, 28), labels (N,) int)."""
+    (twice: a rarer style). Returns (images (N, 28, 28), labels (N,) int); shared, read-only."""
     rendered, labels = datasets.render_characters(datasets.DIGITS, max(200, int(20_000 * scale)),
                                                   fonts=datasets.font_split(held_out=False), seed=seed)
     handwritten, hand_labels = datasets.handwritten_digits(held_out=False)

@@ -121,8 +121,12 @@ def negative_elbo_terms(chars: np.ndarray, probabilities: np.ndarray, mean: np.n
     x = chars.reshape(len(chars), -1).astype(np.float64)
     p = np.clip(probabilities.reshape(len(chars), -1).astype(np.float64), _EPS, 1 - _EPS)
     reconstruction = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(axis=1)
-    kl = -0.5 * (1 + log_var - mean ** 2 - np.exp(log_var)).sum(axis=1)
-    return reconstruction, kl
+    return reconstruction, _kl(mean, log_var)
+
+
+def _kl(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
+    """KL(N(mean, exp(log_var)) || N(0, I)) per row, in nats."""
+    return -0.5 * (1 + log_var - mean ** 2 - np.exp(log_var)).sum(axis=1)
 
 
 @dataclass
@@ -145,7 +149,7 @@ def heldout_elbo(chars: np.ndarray, model: str = DEFAULT_VAE, labels=None, sampl
     for _ in range(samples):
         z = mean + rng.standard_normal(mean.shape).astype(np.float32) * np.exp(0.5 * log_var)
         recon += negative_elbo_terms(chars, vae_decode(z, model, labels), mean, log_var)[0]
-    kl = negative_elbo_terms(chars, chars, mean, log_var)[1]
+    kl = _kl(mean, log_var)
     return ElboReport(float(recon.mean() / samples), float(kl.mean()))
 
 
