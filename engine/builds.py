@@ -22,7 +22,8 @@ import torch
 from . import datasets, runtime
 from .export import atomic_write_bytes, export_onnx, pca_to_onnx, with_metadata
 from .imaging import add_noise
-from .models import (VAE, CharAutoencoder, CharAutoencoderConfig, DigitClassifier, DigitClassifierConfig,
+from .models import (VAE, CharAutoencoder, CharAutoencoderConfig, ColorizerConfig, DigitClassifier,
+                     DigitClassifierConfig,
                      PhotoDenoiser, PhotoDenoiserConfig, PhotoEmbedder, VAEConfig, checkpoint,
                      from_checkpoint, vae_terms)
 from .train import TrainConfig, TrainProgress, fit
@@ -449,6 +450,32 @@ def build_vae(name: str, opts: BuildOptions) -> dict[str, dict]:
                                       summary=summary, **shared)}
 
 
+# ------------------------------------------------------------------ colorizer
+
+COLORIZER_STEPS = 2000
+
+
+def build_colorizer(opts: BuildOptions) -> dict[str, dict]:
+    """A fully convolutional network from Lab lightness to a and b, trained with MSE (the loss
+    PSNR rewards) on patches of the built-in colour photos not held out."""
+    from .tasks.colorize import LabPatches, export_colorizer, new_colorizer, train_colorizer
+
+    names = datasets.colour_training_photos()
+    patches = LabPatches([datasets.load_photo(n) for n in names], size=128, scales=(1.0, 0.7, 0.5, 0.35))
+    model = new_colorizer(ColorizerConfig(), patches.mean_ab())
+    # One thread: the same numbers on any machine, so the shipped model is rebuilt exactly.
+    train_config = TrainConfig(steps=max(20, int(COLORIZER_STEPS * opts.scale)), batch_size=16, lr=1e-3,
+                               weight_decay=0.05, seed=opts.seed, threads=1)
+    train_colorizer(model, patches, train_config, progress=opts.progress)
+    note = (f"128x128 patches of {len(names)} built-in colour photos ({', '.join(names)}) at 4 scales, "
+            "flipped, with exposure, noise and blur jitter")
+    onnx_bytes = export_colorizer(model, opts.out_dir / "colorizer.onnx", patches.mean_ab(), note, opts.seed)
+    return {"colorizer": _write_model(model, "colorizer", onnx_bytes, _entry(
+        "colorizer", onnx_bytes, task="colorize", name="Fully convolutional colorizer",
+        summary=("A U-Net-shaped encoder-decoder that reads a photo's lightness (Lab L) and predicts its "
+                 f"colour (a and b) at any size; trained on {note}."), training_data=note), opts)}
+
+
 def _vae_step(name: str) -> Callable[[BuildOptions], dict]:
     step = functools.partial(build_vae, name)
     step.__name__ = f"build_{name}"
@@ -467,9 +494,10 @@ BUILDS: dict[str, tuple[Callable[[BuildOptions], dict], ...]] = {
     "vae": (build_digit_classifier, *(_vae_step(name) for name in VAE_RECIPES)),
     **{name.replace("_", "-"): (_vae_step(name),) for name in VAE_RECIPES if name != "vae"},
     "vae-beta1": (_vae_step("vae"),),
+    "colorizer": (build_colorizer,),
 }
 BUILDS["all"] = (build_denoiser_char, build_denoiser_photo, build_anomaly_char, build_search_char,
-                 build_embed_photo, *BUILDS["vae"])
+                 build_embed_photo, *BUILDS["vae"], build_colorizer)
 
 
 def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:

@@ -29,7 +29,7 @@ class _Serving(nn.Module):
         return tuple(named[name] for name in self.outputs)
 
 
-def export_onnx(model: nn.Module, path: Path, *, example: torch.Tensor | tuple[torch.Tensor, ...],
+def export_onnx(model: nn.Module, path: Path | None, *, example: torch.Tensor | tuple[torch.Tensor, ...],
                 output: str | tuple[str, ...] = "reconstruction", input_names: tuple[str, ...] = ("input",),
                 spatial_multiple: int | None = None, metadata: dict | None = None,
                 parity_inputs: list | None = None, tolerance: float = 1e-4) -> bytes:
@@ -37,7 +37,8 @@ def export_onnx(model: nn.Module, path: Path, *, example: torch.Tensor | tuple[t
     dynamic batch axis on every input, and dynamic height and width of the first input
     (multiples of `spatial_multiple`) when that is given. One output keeps the name "output";
     several keep their own names. Checks onnxruntime against torch on `parity_inputs` (arrays,
-    or tuples of arrays for several inputs) before the file is written. Returns the bytes."""
+    or tuples of arrays for several inputs) before the file is written. Returns the bytes
+    (with `path` None, nothing is written: a model kept in memory)."""
     model = model.eval().to("cpu")
     outputs = (output,) if isinstance(output, str) else tuple(output)
     examples = (example,) if isinstance(example, torch.Tensor) else tuple(example)
@@ -61,7 +62,8 @@ def export_onnx(model: nn.Module, path: Path, *, example: torch.Tensor | tuple[t
     _finish(proto, metadata)
     data = proto.SerializeToString()
     check_parity(serving, data, parity_inputs or [tuple(e.numpy() for e in examples)], tolerance)
-    atomic_write_bytes(path, data)
+    if path is not None:
+        atomic_write_bytes(path, data)
     return data
 
 

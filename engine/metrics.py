@@ -31,3 +31,18 @@ def mean_psnr(references: np.ndarray, images: np.ndarray) -> float:
 
 def mean_ssim(references: np.ndarray, images: np.ndarray) -> float:
     return float(np.mean([ssim(r, i) for r, i in zip(references, images)]))
+
+
+def colourfulness(image: np.ndarray) -> float:
+    """Hasler and Suesstrunk's colourfulness of an RGB image in [0, 1], on their 0..255 scale:
+    the spread of the opponent channels rg = R - G and yb = (R + G) / 2 - B plus 0.3 times
+    their mean distance from grey. 0 for a grey image; about 40 is "moderately colourful"."""
+    rgb = np.asarray(image, dtype=np.float64)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        return 0.0
+    rgb = np.clip(rgb, 0.0, 1.0) * 255.0
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    spread = np.hypot(rg.std(), yb.std())
+    mean = np.hypot(rg.mean(), yb.mean())
+    return float(spread + 0.3 * mean)

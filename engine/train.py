@@ -50,9 +50,10 @@ def pick_device() -> torch.device:
 def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
         loss_fn: LossFn = reconstruction_mse,
         progress: Callable[[TrainProgress], None] | None = None,
-        report_every: int = 50) -> list[float]:
+        report_every: int = 50, stop: Callable[[], bool] | None = None) -> list[float]:
     """Train `model` in place for config.steps steps; returns the loss of every step.
-    Batches are made on the fly, so noise is fresh at every step."""
+    Batches are made on the fly, so noise is fresh at every step. `stop` is asked before
+    every step; when it answers True training ends there (a user's stop button, a deadline)."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     torch.set_num_threads(config.threads or cpu_count())
@@ -65,6 +66,8 @@ def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
     losses: list[float] = []
     start = time.perf_counter()
     for step in range(config.steps):
+        if stop is not None and stop():
+            break
         inputs, targets = make_batch(step, rng)
         inputs = inputs if isinstance(inputs, tuple) else (inputs,)
         outputs = model(*(torch.from_numpy(x).to(device) for x in inputs))
