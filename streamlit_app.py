@@ -8,6 +8,7 @@ navigation = st.navigation(
     [
         st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("app_pages/denoising.py", title="Denoising", icon=":material/auto_fix_high:"),
+        st.Page("app_pages/colorize.py", title="Colorization", icon=":material/palette:"),
         st.Page("app_pages/anomaly.py", title="Anomaly detection", icon=":material/troubleshoot:"),
         st.Page("app_pages/search.py", title="Image search", icon=":material/image_search:"),
         st.Page("app_pages/generate.py", title="VAE generation", icon=":material/auto_awesome:"),

@@ -34,6 +34,11 @@ st.page_link(
     icon=":material/auto_fix_high:",
 )
 st.page_link(
+    "app_pages/colorize.py",
+    label="**Colorization**: colour a grey photo, measure the guess, and fine-tune the network on your own photos",
+    icon=":material/palette:",
+)
+st.page_link(
     "app_pages/anomaly.py",
     label="**Anomaly detection**: an autoencoder that knows only digits judges whether your character is one",
     icon=":material/troubleshoot:",
@@ -48,4 +53,3 @@ st.page_link(
     label="**VAE generation**: sample new digits, walk and map the latent space, ask for a digit",
     icon=":material/auto_awesome:",
 )
-st.caption("Coming next: colorization of grey photos.")

@@ -100,6 +100,7 @@ _API = {
     "fine_tune_colorizer": "tasks.colorize",
     "FineTuneResult": "tasks.colorize",
     "colourfulness": "metrics",
+    "is_grey": "tasks.colorize",
     # background training jobs
     "Job": "jobs",
     "JobUpdate": "jobs",

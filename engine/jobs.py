@@ -1,8 +1,8 @@
 """Training jobs that run in the background: a page starts one, keeps it in its session and
 shows its progress on every rerun; other sessions are not blocked (each job is a thread, and
-at most JOB_SLOTS train at once; the rest wait their turn). A job always ends: it finishes,
-is stopped (its stop button, or the user leaving: the session's state is dropped and nobody
-asks again) or fails with its error kept for the page to show."""
+at most JOB_SLOTS train at once; the rest wait their turn). A job always ends: it finishes
+(pages bound the steps they ask for, so a user who leaves lets it run to its end), is stopped
+(its stop button) or fails with its error kept for the page to show."""
 from __future__ import annotations
 
 import threading

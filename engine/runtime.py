@@ -160,6 +160,22 @@ def session(model: str | os.PathLike | bytes):
     return cached if cached is not None else _session_for(sha, data or path.read_bytes())
 
 
+def checkpoint_bytes(name: str) -> bytes:
+    """The torch checkpoint shipped beside a pretrained model (for fine-tuning), checked
+    against its sha256 in the manifest."""
+    entry = model_info(name)
+    file, sha = entry.get("torch_file") or entry.get("checkpoint"), entry.get("torch_sha256") or entry.get("checkpoint_sha256")
+    rebuild = entry.get("command", "python -m engine train all")
+    path = PRETRAINED_DIR / str(file)
+    if file is None or not path.is_file():
+        raise ModelError(f"The checkpoint of {name} is missing. Rebuild it with `{rebuild}`.")
+    data = path.read_bytes()
+    if sha256_of(data) != sha:
+        raise ModelError(f"The checkpoint {path.name} does not match its checksum in {MANIFEST_NAME}: "
+                         f"it is damaged or was changed. Rebuild it with `{rebuild}`.")
+    return data
+
+
 def run(model: str | os.PathLike | bytes, inputs: np.ndarray) -> np.ndarray:
     """Run a single-input, single-output model on a float32 batch."""
     sess = session(model)

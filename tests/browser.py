@@ -193,8 +193,15 @@ def visit_generate(page, url: str) -> dict[str, float]:
     return times
 
 
-VISITS = {"denoising": visit_denoising, "anomaly": visit_anomaly, "search": visit_search,
-          "generate": visit_generate}
+def visit_colorize(page, url: str) -> dict[str, float]:
+    # The default example shows original, grey input, mean colour and the autoencoder's colours.
+    times = {"open": _open(page, url, "colorize", IMAGES_AT_LEAST.format(4))}
+    times["upload"] = _upload(page, [("photo.png", photo_png())], TEXT_SHOWN.format("Colours for photo.png"))
+    return times
+
+
+VISITS = {"denoising": visit_denoising, "colorize": visit_colorize, "anomaly": visit_anomaly,
+          "search": visit_search, "generate": visit_generate}
 
 
 def launch_browser(playwright, timeout_ms: int = 90_000):

@@ -79,8 +79,8 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
 
 
 # What shows that each page's result is there, after the upload.
-RESULTS = {"denoising": '[data-testid="stDataFrame"]', "anomaly": '[data-testid="stDataFrame"]',
-           "search": '[data-testid="stPlotlyChart"]', "generate": '[data-testid="stDataFrame"]'}
+TABLE, CHART = '[data-testid="stDataFrame"]', '[data-testid="stPlotlyChart"]'
+RESULTS = {"denoising": TABLE, "colorize": TABLE, "anomaly": TABLE, "search": CHART, "generate": TABLE}
 
 
 @pytest.mark.parametrize("slug", list(VISITS))

@@ -182,3 +182,13 @@ def test_tiny_build_and_eval(tmp_path):
     rows = tables[0]["rows"]
     assert [r[0] for r in rows] == [*datasets.COLOUR_HELD_OUT, "mean"]
     assert all(r[2] < 100 for r in rows) and tables[1]["rows"][0][1] > 0
+
+
+def test_fine_tuning_refuses_a_damaged_checkpoint(monkeypatch):
+    entry = dict(runtime.model_info(col.MODEL), torch_sha256="0" * 64)
+    monkeypatch.setattr(runtime, "model_info", lambda name: entry)
+    with pytest.raises(runtime.ModelError, match="does not match its checksum"):
+        col.fine_tune_colorizer([_photo(64, 64)], steps=2)
+    monkeypatch.setattr(runtime, "model_info", lambda name: dict(entry, torch_file="gone.pt"))
+    with pytest.raises(runtime.ModelError, match="missing"):
+        col.fine_tune_colorizer([_photo(64, 64)], steps=2)

@@ -3,6 +3,7 @@ predicts its colour (a and b); the photo's own lightness is kept exactly, so onl
 invented. Colour conversions are scikit-image's. Numpy in, numpy out."""
 from __future__ import annotations
 
+import io
 import json
 import time
 import warnings
@@ -325,14 +326,16 @@ def colour_loss(outputs: dict, target):
     return torch.nn.functional.mse_loss(outputs["ab"], target)
 
 
-def train_colorizer(model, patches: LabPatches, config, progress=None, stop=None) -> list[float]:
+def train_colorizer(model, patches: LabPatches, config, progress=None, stop=None,
+                    report_every: int = 50) -> list[float]:
     """Train (or fine-tune) a Colorizer on Lab patches with the engine's one training loop."""
     from ..train import fit
 
     def batch(step: int, rng: np.random.Generator):
         return patches.sample(rng, config.batch_size)
 
-    return fit(model, batch, config, loss_fn=colour_loss, progress=progress, stop=stop)
+    return fit(model, batch, config, loss_fn=colour_loss, progress=progress, stop=stop,
+               report_every=report_every)
 
 
 def _serving_metadata(mean: np.ndarray, note: str, config) -> dict:
@@ -377,11 +380,12 @@ def fine_tune_colorizer(photos: list[np.ndarray], *, steps: int = 300, base: str
     if not colour:
         raise ColorizeError("fine-tuning needs colour photos: every photo given is grey")
     entry = runtime.model_info(base)
-    model = from_checkpoint(torch.load(runtime.PRETRAINED_DIR / entry["torch_file"], weights_only=False))
+    model = from_checkpoint(torch.load(io.BytesIO(runtime.checkpoint_bytes(base)), weights_only=False))
     patches = LabPatches(colour, size=size, scales=(1.0, 0.5))
     start = time.perf_counter()
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=max(1, runtime.cpu_count() // 2))
-    losses = train_colorizer(model, patches, config, progress=progress, stop=stop)
+    losses = train_colorizer(model, patches, config, progress=progress, stop=stop,
+                             report_every=max(1, min(50, steps // 30)))   # a live curve of ~30 points
     note = f"{entry['name']} fine-tuned for {len(losses)} steps on {len(colour)} user photos"
     onnx_bytes = export_colorizer(model, None, mean_ab(base), note, seed)
     return FineTuneResult(onnx=onnx_bytes, losses=losses, steps=len(losses), photos=len(colour),

@@ -1,0 +1,496 @@
+"""Colorization: a network that has learnt what colour things usually are paints a grey photo,
+and can be fine-tuned on a user's own photos in the background."""
+
+import dataclasses
+import functools
+import hashlib
+import importlib.util
+import logging
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+import engine
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
+MODEL = "colorizer"
+TRAIN_PIXELS = 1_000_000  # training photos are kept no larger; the engine trains on patches of them
+JOB = "ft_job"  # session-state keys of the fine-tuning run: the Job, and what it was asked
+HOLDOUT = "ft_holdout"  # (name, bytes) of the photo kept out of training, for the comparison
+ASKED = "ft_asked"  # steps asked for
+USE_FINE_TUNED = "use_finetuned"
+STREAMLIT_MAX_WIDTH = 1460  # st.image's widest picture; wider ones are scaled down to it
+HAS_TORCH = importlib.util.find_spec("torch") is not None  # serving-only installs have no torch
+
+
+# --- Cached helpers --------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def examples() -> dict[str, np.ndarray]:
+    return engine.colorize_examples()
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+# Keyed on the upload's bytes (or the example's name), the strength and the model's key; the
+# fine-tuned model's bytes (`_model`) are not hashed, its key is their sha256. Images are kept
+# as 8-bit pixels: a 4-megapixel result holds four of them, 48 MB each as floats.
+@st.cache_data(max_entries=6, show_spinner="Colouring…")
+def compare(
+    source: bytes | str, strength: float, model_key: str, _model: bytes | None
+) -> engine.ColorizeComparison:
+    image = examples()[source] if isinstance(source, str) else engine.decode_image(source)
+    result = engine.compare_colorization(image, strength=strength, model=MODEL if _model is None else _model)
+    return dataclasses.replace(
+        result,
+        original=None if result.original is None else to_uint8(result.original),
+        grey=to_uint8(result.grey),
+        colorized=to_uint8(result.colorized),
+        mean_colour=to_uint8(result.mean_colour),
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def training_photo(data: bytes) -> np.ndarray:
+    """An upload decoded and scaled down to what fine-tuning needs."""
+    return engine.fit_within(engine.decode_image(data), TRAIN_PIXELS)
+
+
+# --- Plain helpers ---------------------------------------------------------------------------
+def png(image: np.ndarray) -> bytes:
+    """PNG bytes of an 8-bit image, for a download button (encoded only when clicked)."""
+    return engine.encode_png(image.astype(np.float32) / 255)
+
+
+def unique_names(files) -> list[str]:
+    """The uploads' file names, numbered where two are the same."""
+    names: list[str] = []
+    for file in files:
+        name, copy = file.name, 1
+        while name in names:
+            copy += 1
+            name = f"{file.name} ({copy})"
+        names.append(name)
+    return names
+
+
+def autoencoder_psnr(result: engine.ColorizeComparison) -> float | None:
+    return next((row["PSNR (dB)"] for row in result.metrics if row["Image"].startswith("Autoencoder")), None)
+
+
+def metrics_table(result: engine.ColorizeComparison) -> list[dict]:
+    """The engine's metrics, with the original's infinite PSNR against itself left blank."""
+    return [
+        {**row, "PSNR (dB)": row["PSNR (dB)"] if np.isfinite(row["PSNR (dB)"]) else None}
+        for row in result.metrics
+    ]
+
+
+def fine_tuned_model() -> engine.FineTuneResult | None:
+    """The finished (or stopped) fine-tuning run's result, if there is one."""
+    job = st.session_state.get(JOB)
+    if job is None or job.running or job.state == "failed":
+        return None
+    return job.result
+
+
+def model_key(onnx: bytes | None) -> str:
+    return MODEL if onnx is None else "fine-tuned-" + hashlib.sha256(onnx).hexdigest()
+
+
+def loss_figure(steps, losses, title: str, markers: bool = False) -> go.Figure:
+    figure = go.Figure(
+        go.Scatter(x=steps, y=losses, mode="lines+markers" if markers else "lines", line={"color": "#3b6fd4"})
+    )
+    figure.update_layout(
+        title=title,
+        xaxis_title="step",
+        yaxis_title="loss (mean squared error of a, b)",
+        height=300,
+        margin={"t": 50, "b": 10},
+        showlegend=False,
+    )
+    return figure
+
+
+def colour(
+    source: bytes | str, name: str, strength: float, onnx: bytes | None
+) -> tuple[engine.ColorizeComparison | None, bool]:
+    """The comparison for one photo (by the fine-tuned model when `onnx` is given), or None
+    after telling the user why not; and whether another photo may fare better (False when the
+    model itself is at fault)."""
+    try:
+        return compare(source, strength, model_key(onnx), onnx), True
+    except engine.ImageError as error:
+        st.error(f"Could not read **{name}**: {error}", icon=":material/broken_image:")
+        return None, True
+    except engine.ColorizeError as error:
+        st.error(f"Could not colour **{name}**: {error}", icon=":material/error:")
+        return None, True
+    except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
+        st.error(str(error), icon=":material/error:")
+    except Exception:
+        log.exception("Colorizing %r failed", name)
+        st.error(
+            f"Something went wrong while colouring **{name}**. Try another photo.", icon=":material/error:"
+        )
+    return None, False
+
+
+def start_fine_tuning(photos: list[np.ndarray], holdout: tuple[str, bytes], steps: int) -> None:
+    def work(job: engine.Job) -> engine.FineTuneResult:
+        try:
+            return engine.fine_tune_colorizer(
+                photos,
+                steps=steps,
+                progress=lambda p: job.report(engine.JobUpdate(p.step, p.steps, p.loss, p.seconds)),
+                stop=job.should_stop,
+            )
+        except engine.ColorizeError:  # photos it cannot use: the page tells the user
+            raise
+        except Exception:  # logged here, once; the job keeps the error for the page to show
+            log.exception("Fine-tuning the colorizer failed")
+            raise
+
+    st.session_state[HOLDOUT] = holdout
+    st.session_state[ASKED] = steps
+    st.session_state[JOB] = engine.start_job(work, name="colorize-finetune")
+    log.info("Fine-tuning the colorizer on %d photos for %d steps", len(photos), steps)
+
+
+def displayable(image: np.ndarray) -> np.ndarray:
+    """st.image shrinks an image wider than 1,460 pixels to that width, and a strip too thin for
+    it to a height of 0, which fails: such a strip is made tall enough by repeating its rows."""
+    height, width = image.shape[:2]
+    if height * STREAMLIT_MAX_WIDTH < width:
+        image = np.repeat(image, -(-width // (STREAMLIT_MAX_WIDTH * height)), axis=0)
+    return image
+
+
+def show_images(panels: list[tuple[str, np.ndarray]]) -> None:
+    for column, (caption, image) in zip(st.columns(len(panels)), panels, strict=True):
+        column.image(displayable(image), caption=caption, width="stretch", output_format="PNG")
+
+
+# --- Page ------------------------------------------------------------------------------------
+st.title("Colorization")
+st.markdown(
+    "A colorization autoencoder sees only the lightness of a photo and must guess its colour: "
+    "sky blue, grass green, skin warm. Drop a photo of your own, colour or grey, or pick one the "
+    "network never trained on. A colour photo is made grey first, so that the guess can be "
+    "measured against the real colours, next to the plainest guess of all: one mean colour everywhere."
+)
+
+fine_tuned = fine_tuned_model()
+use_fine_tuned = fine_tuned is not None and st.session_state.get(USE_FINE_TUNED, False)
+onnx = fine_tuned.onnx if use_fine_tuned else None
+
+upload_col, example_col, strength_col = st.columns([2, 1, 1], gap="large")
+upload = upload_col.file_uploader(
+    f"Drop a photo, colour or grey (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB)",
+    type=list(engine.UPLOAD_TYPES),
+    max_upload_size=MAX_UPLOAD_MB,
+    key="upload",
+)
+strength = strength_col.slider(
+    "Colour strength",
+    0.0,
+    1.0,
+    1.0,
+    0.05,
+    key="strength",
+    help="Blends the predicted colour with grey: 0 keeps the photo grey, 1 is the network's full guess.",
+)
+
+
+result, source_name, try_example = None, None, True
+if upload is not None:
+    result, try_example = colour(upload.getvalue(), upload.name, strength, onnx)
+    source_name = upload.name
+    if result is None and try_example:
+        st.caption("Showing the built-in example instead.")
+example = example_col.selectbox(
+    "Or a built-in example",
+    list(examples()),
+    key="example",
+    disabled=result is not None,
+    help="Remove your photo to use the examples." if result is not None else None,
+)
+if result is None and try_example:
+    (result, _), source_name = colour(example, example, strength, onnx), example
+
+# --- Results ---------------------------------------------------------------------------------
+if result is not None:
+    for note in result.notes:
+        st.info(note, icon=":material/info:")
+    panels = [("Original", result.original)] if result.original is not None else []
+    panels += [
+        ("Grey input (what the network sees)", result.grey),
+        ("Baseline: mean colour", result.mean_colour),
+        ("Autoencoder" + (" (fine-tuned)" if use_fine_tuned else ""), result.colorized),
+    ]
+    st.caption(f"Colours for **{source_name}**")
+    show_images(panels)
+
+    table_col, about_col = st.columns([1, 1])
+    if result.metrics:
+        table_col.dataframe(
+            metrics_table(result),
+            hide_index=True,
+            column_config={
+                "PSNR (dB)": st.column_config.NumberColumn(
+                    format="%.2f",
+                    help="Against the original colours; higher is closer (the original itself is identical)",
+                ),
+                "Colourfulness": st.column_config.NumberColumn(
+                    format="%.1f", help="Hasler and Süsstrunk's measure: 0 is grey, above 50 is vivid"
+                ),
+            },
+        )
+    stem = (source_name or "photo").rsplit(".", 1)[0]
+    table_col.download_button(
+        "Download the colorized photo",
+        functools.partial(png, result.colorized),
+        file_name=f"{stem}_colorized.png",
+        mime="image/png",
+        on_click="ignore",
+        icon=":material/download:",
+        key="download_colorized",
+    )
+    try:
+        model_name = engine.model_info(MODEL)["name"]
+    except engine.ModelError:
+        model_name = "Colorizer"
+    if use_fine_tuned:
+        model_name += f", fine-tuned on your {fine_tuned.photos} photos for {fine_tuned.steps} steps"
+    about_col.markdown(
+        f"**Model:** {model_name}  \n"
+        f"The network took {result.seconds * 1000:.0f} ms on {engine.device_name()}."
+    )
+    if result.metrics:
+        about_col.caption(
+            "PSNR rewards a cautious guess: a wrong bright colour costs more than a dull one, so the mean "
+            "colour is a hard baseline. Colourfulness shows how much colour each guess dares."
+        )
+
+# --- How it works ----------------------------------------------------------------------------
+st.subheader("How colorization works")
+st.markdown(
+    """
+The photo is converted to the **Lab** colour space: $L$ is lightness, $a$ runs from green to red
+and $b$ from blue to yellow. The network reads only $L$ and predicts $a$ and $b$ for every pixel;
+the photo's own lightness is kept exactly, so all detail survives and only colour is invented.
+It is an encoder-decoder: the encoder shrinks the photo to a coarse map of what is where (sky,
+foliage, skin), the decoder spreads colour back out to full size, and skip connections carry the
+edges across. Trained on colour photos made grey, it minimises
+"""
+)
+st.latex(
+    r"\min_{f}\;\mathbb{E}\,\big\lVert (a, b) - f(L) \big\rVert^2,"
+    r"\qquad \text{colorized} = \big(L,\ s \cdot f(L)\big)"
+)
+st.markdown(
+    """
+where $s$ is the strength slider above. Many objects come in several colours (a car may be red
+or blue), and the squared error is smallest for the average of them, so an unsure network
+chooses muted colours: the reason its colourfulness stays below the original's.
+"""
+)
+
+# --- Fine-tuning -----------------------------------------------------------------------------
+
+
+@st.fragment(run_every=1.0)
+def training_progress() -> None:
+    """Redrawn every second while the run goes on; reruns the whole page once it has ended."""
+    job = st.session_state.get(JOB)
+    if job is None:
+        return
+    if not job.running:
+        st.rerun(scope="app")
+    last = job.updates[-1] if job.updates else None
+    if job.should_stop():
+        text = "Stopping: exporting the model as it is after the steps done…"
+    elif job.state == "queued":
+        text = "Waiting for another training run to finish…"
+    elif last is None:
+        text = "Training: the first steps…"
+    else:
+        text = f"Step {last.step} of {last.steps} · loss {last.loss:.4f} · {last.seconds:.0f} s"
+    st.progress(job.fraction, text=text)
+    st.button("Stop", key="ft_stop", on_click=job.stop, disabled=job.should_stop(), icon=":material/stop:")
+    if job.updates:
+        st.plotly_chart(
+            loss_figure(
+                [u.step for u in job.updates],
+                [u.loss for u in job.updates],
+                "Training loss so far",
+                markers=True,
+            ),
+            key="ft_live_loss",
+        )
+
+
+def finished_run(job: engine.Job) -> None:
+    """What a run that has ended shows: its error, or the held-out comparison and the model."""
+    if job.state == "failed":
+        st.error(f"Fine-tuning failed: {job.error}", icon=":material/error:")
+        return
+    result: engine.FineTuneResult | None = job.result
+    if result is None:
+        st.info("The run was stopped before it started.", icon=":material/stop_circle:")
+        return
+    if job.state == "stopped":
+        st.warning(
+            f"Stopped after {result.steps} of {st.session_state.get(ASKED, result.steps)} steps: "
+            "the comparison below uses the model as it was then.",
+            icon=":material/stop_circle:",
+        )
+    else:
+        st.success(
+            f"Fine-tuned for {result.steps} steps on {result.photos} photos in {result.seconds:.0f} s.",
+            icon=":material/check_circle:",
+        )
+    name, data = st.session_state[HOLDOUT]
+    try:
+        shipped = compare(data, strength, MODEL, None)
+        tuned = compare(data, strength, model_key(result.onnx), result.onnx)
+    except (engine.ImageError, engine.ModelError, ValueError) as error:
+        st.error(f"Could not compare the models on **{name}**: {error}", icon=":material/error:")
+        return
+    except Exception:
+        log.exception("Comparing the models on %r failed", name)
+        st.error(f"Something went wrong while comparing the models on **{name}**.", icon=":material/error:")
+        return
+    st.markdown(f"**Before and after, on {name}** (held out: the fine-tuning never saw it)")
+    show_images(
+        ([("Original", shipped.original)] if shipped.original is not None else [])
+        + [("Shipped model", shipped.colorized), ("Fine-tuned model", tuned.colorized)]
+    )
+    before, after = autoencoder_psnr(shipped), autoencoder_psnr(tuned)
+    if before is None or after is None:
+        st.caption(f"{name} is grey, so there are no colours to measure the two models against.")
+    else:
+        shipped_col, tuned_col = st.columns(2)
+        shipped_col.metric("PSNR, shipped model", f"{before:.2f} dB")
+        tuned_col.metric("PSNR, fine-tuned model", f"{after:.2f} dB", delta=f"{after - before:+.2f} dB")
+    if result.losses:
+        # A running mean: single batches of 8 patches make a noisy curve.
+        window = min(20, len(result.losses))
+        curve = np.convolve(result.losses, np.ones(window) / window, mode="valid")
+        steps = np.arange(window, len(result.losses) + 1)
+        title = f"Training loss (running mean of {window} steps)"
+        st.plotly_chart(loss_figure(steps, curve, title), key="ft_final_loss")
+    st.toggle(
+        "Use my fine-tuned model above",
+        key=USE_FINE_TUNED,
+        persist_state="session",  # kept while the user visits other pages
+        help="Colour the photo at the top of the page with this model for the rest of your session. "
+        "The shipped model is never changed.",
+    )
+    st.download_button(
+        "Download the fine-tuned model (ONNX)",
+        result.onnx,
+        file_name="colorizer_finetuned.onnx",
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/download:",
+        key="ft_download",
+    )
+
+
+def fine_tuning() -> None:
+    job = st.session_state.get(JOB)
+    running = job is not None and job.running
+    files = st.file_uploader(
+        f"Colour photos to train on (up to {MAX_UPLOAD_MB} MB each)",
+        type=list(engine.UPLOAD_TYPES),
+        accept_multiple_files=True,
+        max_upload_size=MAX_UPLOAD_MB,
+        key="ft_photos",
+        disabled=running,
+    )
+    photos: dict[str, tuple[np.ndarray, bytes]] = {}
+    grey: list[str] = []
+    for file, name in zip(files or [], unique_names(files or []), strict=True):
+        data = file.getvalue()
+        try:
+            photo = training_photo(data)
+        except engine.ImageError as error:
+            st.error(f"Could not read **{name}**: {error}", icon=":material/broken_image:")
+            continue
+        if engine.is_grey(photo):
+            grey.append(name)
+        else:
+            photos[name] = (photo, data)
+    if grey:
+        st.warning(f"Left out, being grey: {', '.join(grey)}. A grey photo has no colour to learn from.")
+
+    pick_col, steps_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+    steps = steps_col.slider(
+        "Training steps",
+        50,
+        1000,
+        300,
+        50,
+        key="ft_steps",
+        disabled=running,
+        help="Each step shows the network 8 random patches of your photos.",
+    )
+    training, holdout = [], None
+    if len(photos) < 2:
+        have = "no colour photo yet" if not photos else "one colour photo"
+        st.info(
+            f"Fine-tuning needs at least 2 colour photos, one to train on and one to hold out for the "
+            f"before/after comparison; there is {have}.",
+            icon=":material/photo_library:",
+        )
+    else:
+        names = list(photos)
+        holdout = pick_col.selectbox(
+            "Hold out (not trained on, compared before and after)",
+            names,
+            index=len(names) - 1,
+            key="ft_holdout_pick",
+            disabled=running,
+        )
+        training = [photo for name, (photo, _) in photos.items() if name != holdout]
+    if button_col.button(
+        "Fine-tune",
+        key="ft_start",
+        type="primary",
+        disabled=running or not training,
+        icon=":material/model_training:",
+    ):
+        start_fine_tuning(training, (holdout, photos[holdout][1]), steps)
+        st.rerun()  # the run is in the session now: draw its progress
+
+    if job is None:
+        return
+    if running:
+        training_progress()
+    else:
+        finished_run(job)
+
+
+with st.expander(
+    "Train on your own photos", expanded=JOB in st.session_state, icon=":material/model_training:"
+):
+    st.markdown(
+        "Fine-tuning goes on training a copy of the network on your colour photos, a minute or so, in the "
+        "background: you may visit other pages meanwhile. One photo is held out, so that the shipped and "
+        "the fine-tuned network can be compared fairly on a photo neither trained on. The shipped model "
+        "is never changed; the fine-tuned one lives in your session and can be downloaded."
+    )
+    if not HAS_TORCH:
+        st.info(
+            "Fine-tuning needs PyTorch, which this installation (made for serving) does not have. "
+            "Install it with `pip install -r requirements-train.txt` and restart the app.",
+            icon=":material/info:",
+        )
+    else:
+        fine_tuning()

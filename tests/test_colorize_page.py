@@ -1,0 +1,349 @@
+"""The Colorization page, driven by Streamlit's AppTest: the real engine, the shipped colorizer,
+and real (short) fine-tuning runs in the background."""
+
+import importlib.util
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from page_helpers import png_bytes
+from PIL import Image, ImageDraw
+from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+from streamlit.testing.v1 import AppTest
+
+import bad_files
+import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "streamlit_app.py"
+COLORIZE = "app_pages/colorize.py"
+AUTOENCODER = "Autoencoder"
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None, reason="fine-tuning needs PyTorch"
+)
+
+
+def open_colorize() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page(COLORIZE).run()
+    assert not at.exception
+    return at
+
+
+def images_by_caption(at: AppTest) -> dict[str, str]:
+    """Caption -> image URL for every image on the page; the URL names the image's content."""
+    return {
+        caption: url for image in at.image for caption, url in zip(image.captions, image.value, strict=True)
+    }
+
+
+def metrics_table(at: AppTest):
+    return next((frame.value for frame in at.dataframe if "Colourfulness" in frame.value.columns), None)
+
+
+def row_of(rows: list[dict], starts: str) -> dict:
+    return next(r for r in rows if r["Image"].startswith(starts))
+
+
+def row(table, starts: str) -> dict:
+    return row_of(table.to_dict("records"), starts)
+
+
+def colour_photo(width: int = 120, height: int = 90, seed: int = 0) -> bytes:
+    """A small 'photo': a blue sky over green ground, a red disc and a yellow box, with grain."""
+    rng = np.random.default_rng(seed)
+    picture = Image.new("RGB", (width, height), (90, 140, 220))
+    pen = ImageDraw.Draw(picture)
+    horizon = int(height * rng.uniform(0.4, 0.7))
+    pen.rectangle([0, horizon, width, height], fill=(60, 150, 50))
+    x, y = int(rng.integers(5, width // 2)), int(rng.integers(5, horizon))
+    pen.ellipse([x, y, x + width // 4, y + height // 4], fill=(210, 40, 30))
+    pen.rectangle([width // 2, horizon + 5, width // 2 + width // 5, height - 5], fill=(230, 200, 40))
+    pixels = np.asarray(picture, dtype=np.int16) + rng.integers(-8, 9, size=(height, width, 3))
+    return png_bytes(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)))
+
+
+def assert_colour_result(at: AppTest, expected: engine.ColorizeComparison) -> None:
+    """Original, grey input, baseline and autoencoder shown; the table is the engine's metrics."""
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    captions = list(images_by_caption(at))
+    assert captions[:4] == [
+        "Original", "Grey input (what the network sees)", "Baseline: mean colour", AUTOENCODER
+    ]
+    table = metrics_table(at)
+    assert table is not None
+    assert list(table["Image"]) == [r["Image"] for r in expected.metrics]
+    assert list(table["Colourfulness"]) == [r["Colourfulness"] for r in expected.metrics]
+    assert np.isnan(row(table, "Original")["PSNR (dB)"])  # infinite against itself: left blank
+    assert list(table["PSNR (dB)"])[1:] == [r["PSNR (dB)"] for r in expected.metrics][1:]
+    assert any(b.label == "Download the colorized photo" for b in at.get("download_button"))
+
+
+# --- Colouring -------------------------------------------------------------------------------
+def test_default_example_is_coloured_and_measured():
+    at = open_colorize()
+    first, photo = next(iter(engine.colorize_examples().items()))
+    assert at.selectbox(key="example").value == first
+    assert_colour_result(at, engine.compare_colorization(photo))
+    table = metrics_table(at)
+    assert row(table, AUTOENCODER)["PSNR (dB)"] > row(table, "Grey input")["PSNR (dB)"]  # colour helps
+    assert row(table, AUTOENCODER)["Colourfulness"] > 0
+    about = next(m.value for m in at.markdown if m.value.startswith("**Model:**"))
+    assert engine.model_info("colorizer")["name"] in about and " ms on " in about
+    assert len(at.latex) >= 1  # the explanation's formula
+
+
+def test_every_example_can_be_picked():
+    at = open_colorize()
+    for label, photo in engine.colorize_examples().items():
+        at.selectbox(key="example").set_value(label).run()
+        assert not at.exception and not at.error, label
+        shown = images_by_caption(at)
+        assert AUTOENCODER in shown, label
+        if photo.ndim == 2:  # a grey photo: coloured, with nothing to measure against
+            assert "Original" not in shown and metrics_table(at) is None, label
+            assert any("grey" in info.value for info in at.info), label
+        else:
+            assert "Original" in shown and len(metrics_table(at)) == 4, label
+
+
+def test_strength_zero_leaves_the_photo_grey():
+    at = open_colorize()
+    full = images_by_caption(at)
+    at.slider(key="strength").set_value(0.0).run()
+    assert not at.exception
+    autoencoder = row(metrics_table(at), AUTOENCODER)
+    assert autoencoder["Image"] == "Autoencoder (strength 0)"
+    assert autoencoder["Colourfulness"] == pytest.approx(0.0, abs=0.5)
+    shown = images_by_caption(at)
+    assert shown[AUTOENCODER] == shown["Grey input (what the network sees)"] != full[AUTOENCODER]
+
+
+def test_an_uploaded_colour_photo_is_coloured_and_measured():
+    data = colour_photo()
+    at = open_colorize()
+    at.file_uploader(key="upload").upload("garden.png", data, "image/png").run()
+    assert_colour_result(at, engine.compare_colorization(engine.decode_image(data)))
+    assert at.selectbox(key="example").disabled  # the upload takes the example's place
+
+
+def test_a_photo_above_four_megapixels_is_scaled_down_and_says_so():
+    at = open_colorize()
+    picture = Image.open(io.BytesIO(colour_photo(250, 170))).resize((2500, 1700), Image.NEAREST)
+    at.file_uploader(key="upload").upload("big.png", png_bytes(picture), "image/png").run()
+    assert not at.exception and not at.error
+    assert any(info.value.startswith("Scaled down from 2500x1700") for info in at.info)
+    assert len(metrics_table(at)) == 4
+
+
+def test_a_file_that_is_not_an_image_is_reported_by_name():
+    at = open_colorize()
+    at.file_uploader(key="upload").upload("photo.png", b"this is not a picture", "image/png").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "photo.png" in at.error[0].value
+    first, photo = next(iter(engine.colorize_examples().items()))
+    assert not at.selectbox(key="example").disabled
+    assert_shown = images_by_caption(at)  # the page goes on with the example
+    assert {"Original", AUTOENCODER} <= set(assert_shown)
+    assert list(metrics_table(at)["Colourfulness"]) == [
+        r["Colourfulness"] for r in engine.compare_colorization(photo).metrics
+    ]
+    # A good photo afterwards replaces the bad one, and the error goes.
+    at.file_uploader(key="upload").set_value(("good.png", colour_photo(), "image/png")).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="example").disabled
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")  # damaged headers it reads past
+def test_every_kind_of_bad_file_is_reported_and_the_page_goes_on():
+    """One file of each kind in the bad-file corpus, and the two 20000-pixel strips (st.image
+    fails on a strip too thin to shrink), through the photo uploader."""
+    by_kind = {}
+    for case in bad_files.images():
+        by_kind.setdefault(case.kind, case)
+    cases = [*by_kind.values(), *(c for c in bad_files.images() if c.name.startswith("strip-"))]
+    at = open_colorize()
+    refused = 0
+    for case in cases:
+        at.file_uploader(key="upload").set_value((case.name, case.data, "application/octet-stream")).run()
+        assert not at.exception, (case.name, [e.value for e in at.exception])
+        errors = [e.value for e in at.error]
+        assert all(case.name in e and "Traceback" not in e for e in errors), (case.name, errors)
+        try:
+            engine.decode_image(case.data)
+        except engine.ImageError as error:
+            assert len(errors) == 1 and str(error) in errors[0], (case.name, errors)
+            assert at.selectbox(key="example").disabled is False  # the example is shown instead
+            refused += 1
+        assert AUTOENCODER in images_by_caption(at), case.name
+    assert refused >= 30
+
+
+# --- Fine-tuning -----------------------------------------------------------------------------
+def upload_training_photos(at: AppTest, count: int = 3) -> dict[str, bytes]:
+    photos = {f"photo{i}.png": colour_photo(96, 96, seed=i + 1) for i in range(count)}
+    at.file_uploader(key="ft_photos").set_value([(name, data, "image/png") for name, data in photos.items()])
+    at.run()
+    assert not at.exception and not at.error
+    return photos
+
+
+def wait_for_job(at: AppTest, until, timeout: float = 120) -> engine.Job:
+    """Rerun the page, as the page's poller does, until `until(job)` holds."""
+    deadline = time.monotonic() + timeout
+    job = at.session_state["ft_job"]
+    while not until(job):
+        assert time.monotonic() < deadline, f"job still {job.state} after {timeout} s"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception
+    at.run()
+    assert not at.exception
+    return job
+
+
+def assert_before_and_after(at: AppTest, job: engine.Job, holdout: str, data: bytes) -> None:
+    """The held-out photo coloured by both models, measured as the engine measures them."""
+    assert any(m.value.startswith(f"**Before and after, on {holdout}**") for m in at.markdown)
+    assert {"Shipped model", "Fine-tuned model"} <= set(images_by_caption(at))
+    psnr = {m.label: float(m.value.split()[0]) for m in at.metric}
+    photo = engine.decode_image(data)
+    for label, model in (("PSNR, shipped model", "colorizer"), ("PSNR, fine-tuned model", job.result.onnx)):
+        expected = row_of(engine.compare_colorization(photo, model=model).metrics, AUTOENCODER)
+        assert psnr[label] == pytest.approx(expected["PSNR (dB)"], abs=0.006), label
+    download = next(b for b in at.get("download_button") if b.label == "Download the fine-tuned model (ONNX)")
+    # A download's URL names a hash of its bytes, type and file name.
+    file_id = _calculate_file_id(job.result.onnx, "application/octet-stream", "colorizer_finetuned.onnx")
+    assert download.proto.url.rsplit("/", 1)[-1].split(".")[0] == file_id
+    assert at.get("plotly_chart")  # the loss curve
+
+
+@needs_torch
+def test_fine_tuning_compares_the_held_out_photo_and_offers_the_model():
+    at = open_colorize()
+    photos = upload_training_photos(at)
+    holdout = list(photos)[-1]
+    assert at.selectbox(key="ft_holdout_pick").value == holdout  # the last photo is held out
+    at.slider(key="ft_steps").set_value(50).run()
+    at.button(key="ft_start").click().run()
+    job = at.session_state["ft_job"]
+    try:
+        assert not at.exception
+        if job.running:  # the first rerun almost always sees it: progress and a stop button
+            assert at.get("progress") and at.button(key="ft_stop")
+        job = wait_for_job(at, lambda j: not j.running)
+    finally:
+        job.stop()
+    assert job.state == "done", job.error
+    assert job.result.steps == 50 and job.result.photos == 2  # the held-out photo is not trained on
+    assert not at.error
+    assert any("Fine-tuned for 50 steps on 2 photos" in s.value for s in at.success)
+    assert_before_and_after(at, job, holdout, photos[holdout])
+
+    # The photo at the top can be coloured by the fine-tuned model for the rest of the session.
+    shipped = images_by_caption(at)[AUTOENCODER]
+    at.toggle(key="use_finetuned").set_value(True).run()
+    assert not at.exception and not at.error
+    shown = images_by_caption(at)
+    assert "Autoencoder (fine-tuned)" in shown and shown["Autoencoder (fine-tuned)"] != shipped
+    assert any("fine-tuned on your 2 photos for 50 steps" in m.value for m in at.markdown)
+
+    # The run, its comparison and the choice of model outlive a visit to another page.
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page(COLORIZE).run()
+    assert not at.exception and not at.error
+    assert at.toggle(key="use_finetuned").value
+    assert images_by_caption(at)["Autoencoder (fine-tuned)"] == shown["Autoencoder (fine-tuned)"]
+    assert_before_and_after(at, job, holdout, photos[holdout])
+
+
+@needs_torch
+def test_a_stopped_run_keeps_the_steps_done():
+    at = open_colorize()
+    photos = upload_training_photos(at)
+    holdout = list(photos)[-1]
+    at.slider(key="ft_steps").set_value(1000).run()
+    at.button(key="ft_start").click().run()
+    job = at.session_state["ft_job"]
+    try:
+        job = wait_for_job(at, lambda j: j.updates or not j.running)  # the first 50 steps report
+        assert job.running, "1000 steps ended before the stop button could be pressed"
+        at.switch_page("app_pages/home.py").run()  # the run goes on while the user is elsewhere
+        at.switch_page(COLORIZE).run()
+        assert not at.exception
+        assert at.session_state["ft_job"] is job and at.get("progress")
+        at.button(key="ft_stop").click().run()
+        assert not at.exception
+        job = wait_for_job(at, lambda j: not j.running)
+    finally:
+        job.stop()
+    assert job.state == "stopped", job.error
+    assert 50 <= job.result.steps < 1000
+    assert not at.error
+    assert any(f"Stopped after {job.result.steps} of 1000 steps" in w.value for w in at.warning)
+    assert_before_and_after(at, job, holdout, photos[holdout])
+
+
+def test_photos_whose_pixels_are_all_grey_are_left_out_up_front():
+    at = open_colorize()
+    files = [("colour.png", colour_photo(96, 96, seed=4), "image/png")]
+    for seed in (1, 2):
+        grey = Image.open(io.BytesIO(colour_photo(96, 96, seed=seed))).convert("L").convert("RGB")
+        files.append((f"grey{seed}.png", png_bytes(grey), "image/png"))
+    at.file_uploader(key="ft_photos").set_value(files).run()
+    assert not at.exception and not at.error
+    assert any("grey1.png" in w.value and "grey2.png" in w.value for w in at.warning)
+    assert at.button(key="ft_start").disabled     # one colour photo is not enough
+
+
+@needs_torch
+def test_a_failed_run_shows_its_error(monkeypatch):
+    def fails(*args, **kwargs):
+        raise engine.ColorizeError("the photos could not be read into patches")
+
+    monkeypatch.setattr(engine, "fine_tune_colorizer", fails)
+    at = open_colorize()
+    files = [(f"photo{seed}.png", colour_photo(96, 96, seed=seed), "image/png") for seed in (1, 2, 3)]
+    at.file_uploader(key="ft_photos").set_value(files).run()
+    assert not at.exception and not at.error
+    at.button(key="ft_start").click().run()
+    job = at.session_state["ft_job"]
+    try:
+        job = wait_for_job(at, lambda j: not j.running)
+    finally:
+        job.stop()
+    assert job.state == "failed"
+    assert len(at.error) == 1 and at.error[0].value.startswith("Fine-tuning failed:")
+    assert "could not be read into patches" in at.error[0].value
+    assert "Download the fine-tuned model (ONNX)" not in {b.label for b in at.get("download_button")}
+    assert AUTOENCODER in images_by_caption(at)  # the rest of the page is untouched
+
+
+def test_fine_tuning_needs_two_readable_colour_photos():
+    at = open_colorize()
+    at.file_uploader(key="ft_photos").set_value(
+        [
+            ("only.png", colour_photo(96, 96), "image/png"),
+            ("broken.jpg", b"\xff\xd8\xff nonsense", "image/jpeg"),
+        ]
+    ).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "broken.jpg" in at.error[0].value
+    assert any("at least 2 colour photos" in i.value and "one colour photo" in i.value for i in at.info)
+    assert at.button(key="ft_start").disabled
+    assert "ft_job" not in at.session_state
+
+
+def test_without_torch_fine_tuning_points_to_the_training_requirements(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a)
+    )
+    at = open_colorize()
+    assert not at.error
+    assert any("requirements-train.txt" in info.value for info in at.info)
+    assert not [b for b in at.button if b.key == "ft_start"]
+    assert AUTOENCODER in images_by_caption(at)  # colouring needs no torch
