@@ -12,6 +12,10 @@ navigation = st.navigation(
         st.Page("app_pages/anomaly.py", title="Anomaly detection", icon=":material/troubleshoot:"),
         st.Page("app_pages/search.py", title="Image search", icon=":material/image_search:"),
         st.Page("app_pages/generate.py", title="VAE generation", icon=":material/auto_awesome:"),
+        st.Page("app_pages/studio.py", title="Training studio", icon=":material/model_training:"),
+        st.Page("app_pages/sequence.py", title="Sequence autoencoder", icon=":material/timeline:"),
+        st.Page("app_pages/semisupervised.py", title="Semi-supervised learning", icon=":material/school:"),
+        st.Page("app_pages/impute.py", title="Filling in missing values", icon=":material/healing:"),
     ]
 )
 navigation.run()

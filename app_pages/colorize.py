@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import engine
+from app_pages.common import job_panel, running_text
 
 log = logging.getLogger(__name__)
 
@@ -304,35 +305,17 @@ chooses muted colours: the reason its colourfulness stays below the original's.
 # --- Fine-tuning -----------------------------------------------------------------------------
 
 
-@st.fragment(run_every=1.0)
 def training_progress() -> None:
-    """Redrawn every second while the run goes on; reruns the whole page once it has ended."""
     job = st.session_state.get(JOB)
     if job is None:
         return
-    if not job.running:
-        st.rerun(scope="app")
-    last = job.updates[-1] if job.updates else None
-    if job.should_stop():
-        text = "Stopping: exporting the model as it is after the steps done…"
-    elif job.state == "queued":
-        text = "Waiting for another training run to finish…"
-    elif last is None:
-        text = "Training: the first steps…"
-    else:
-        text = f"Step {last.step} of {last.steps} · loss {last.loss:.4f} · {last.seconds:.0f} s"
-    st.progress(job.fraction, text=text)
-    st.button("Stop", key="ft_stop", on_click=job.stop, disabled=job.should_stop(), icon=":material/stop:")
-    if job.updates:
-        st.plotly_chart(
-            loss_figure(
-                [u.step for u in job.updates],
-                [u.loss for u in job.updates],
-                "Training loss so far",
-                markers=True,
-            ),
-            key="ft_live_loss",
-        )
+    job_panel(
+        job,
+        "ft",
+        lambda: running_text(job, "Stopping: exporting the model as it is after the steps done…"),
+        lambda: loss_figure([u.step for u in job.updates], [u.loss for u in job.updates],
+                            "Training loss so far", markers=True) if job.updates else None,
+    )
 
 
 def finished_run(job: engine.Job) -> None:

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import engine
+from app_pages.common import report
 
 log = logging.getLogger(__name__)
 
@@ -259,17 +260,6 @@ def pick_newest_upload() -> None:
         st.session_state["generate_tab"] = "Your digit & beta"
 
 
-def report(error: Exception, what: str) -> None:
-    """An error as a message for the user; the page goes on."""
-    if isinstance(error, engine.ImageError):
-        st.error(str(error), icon=":material/broken_image:")
-    elif isinstance(error, (engine.ModelError, ValueError)):
-        st.error(f"Could not {what}: {error}", icon=":material/error:")
-    else:
-        log.exception("Could not %s", what)
-        st.error(f"Something went wrong while trying to {what}. Try other settings.", icon=":material/error:")
-
-
 def code_figure(mean: np.ndarray, log_var: np.ndarray) -> go.Figure:
     spread = np.exp(0.5 * log_var)
     names = [f"z{i + 1}" for i in range(len(mean))]
@@ -482,7 +472,7 @@ def latent_sliders(choices: dict[str, np.ndarray]) -> None:
             output_format="PNG",
         )
     except Exception as error:
-        report(error, "decode the sliders' code")
+        report(error, "decode the sliders' code", log)
 
 
 def walk_tab(choices: dict[str, np.ndarray]) -> None:
@@ -512,7 +502,7 @@ def walk_tab(choices: dict[str, np.ndarray]) -> None:
         figure.update_layout(width=640, height=640, margin={"t": 10, "b": 10, "l": 10, "r": 10})
         st.plotly_chart(figure, width="content", key="walk_manifold")
     except Exception as error:  # the sliders below need another model: they still run
-        report(error, "draw the map of the 2-number model")
+        report(error, "draw the map of the 2-number model", log)
 
     st.markdown(
         f"**Walk the 16-number model by hand.** Each slider sets one number of the code "
@@ -766,7 +756,7 @@ choices: dict[str, np.ndarray] = {}
 try:
     choices.update(examples())
 except Exception as error:
-    report(error, "render the built-in digits")
+    report(error, "render the built-in digits", log)
 # A bad file is reported and skipped; the others still count.
 for file, name in zip(uploads or [], upload_names(uploads), strict=True):
     try:
@@ -794,4 +784,4 @@ for tab, label in zip(st.tabs(TABS, key="generate_tab", on_change="rerun"), TABS
             try:
                 render()
             except Exception as error:
-                report(error, what)
+                report(error, what, log)

@@ -53,3 +53,23 @@ st.page_link(
     label="**VAE generation**: sample new digits, walk and map the latent space, ask for a digit",
     icon=":material/auto_awesome:",
 )
+st.page_link(
+    "app_pages/studio.py",
+    label="**Training studio**: train each autoencoder of the family yourself, compare them and PCA, download the model",
+    icon=":material/model_training:",
+)
+st.page_link(
+    "app_pages/sequence.py",
+    label="**Sequence autoencoder**: forecast the next hours of electricity load and flag anomalous days",
+    icon=":material/timeline:",
+)
+st.page_link(
+    "app_pages/semisupervised.py",
+    label="**Semi-supervised learning**: a pretrained encoder and a few labels per digit, against PCA and from scratch",
+    icon=":material/school:",
+)
+st.page_link(
+    "app_pages/impute.py",
+    label="**Filling in missing values**: a masking autoencoder completes characters and a table, against mean and PCA",
+    icon=":material/healing:",
+)

@@ -1,6 +1,10 @@
 """The command line.
 
   python -m engine train all|denoiser|anomaly [--scale 1.0] [--out DIR]   rebuild models
+  python -m engine train FAMILY --data digits28|digits8|FOLDER|ZIP [--epochs N] [--code-size K]
+                         [--option KEY=VALUE ...] [--out FILE.onnx]   a studio model of the
+                         autoencoder family (undercomplete, sparse, stacked, convolutional,
+                         denoising, variational)
   python -m engine eval denoise|anomaly [--json] [--count N] [--record]
   python -m engine bench [--json]                                   onnxruntime vs torch latency
 """
@@ -15,11 +19,15 @@ from pathlib import Path
 def _train(args: argparse.Namespace) -> int:
     from . import runtime
     from .builds import BuildOptions, build
+    from .family import FAMILIES
+
+    if args.target in FAMILIES:
+        return _train_family(args)
 
     def progress(p) -> None:
         print(f"  step {p.step:>6}/{p.steps}  loss {p.loss:.5f}  {p.seconds:6.0f}s", flush=True)
 
-    out = Path(args.out)
+    out = Path(args.out or runtime.PRETRAINED_DIR)
     command = f"python -m engine train {args.target}"
     if args.scale != 1.0:
         command += f" --scale {args.scale}"
@@ -35,6 +43,78 @@ def _train(args: argparse.Namespace) -> int:
             _print(result, as_json=False)
             _record_metrics(task, result)
     return 0
+
+
+def _train_family(args: argparse.Namespace) -> int:
+    """Train a studio model on built-in digits or a folder or zip of images and write its ONNX
+    file, with the torch checkpoint (family, config, weights) beside it."""
+    import io
+
+    import torch
+
+    from .family import checkpoint
+    from .loaders import DatasetError, load_image_folder
+    from .runtime import atomic_write_bytes
+    from .studio import STUDIO_DATA, builtin_digits, prepare_images, train_model
+
+    if args.data is None:
+        print("--data is needed: digits28, digits8, or a folder or zip of images", file=sys.stderr)
+        return 2
+    heldout = None
+    if args.data in STUDIO_DATA:
+        data = builtin_digits(args.data)
+        images, heldout, note = data.train, data.heldout, data.note
+    else:
+        try:
+            folder = load_image_folder(args.data)
+        except DatasetError as err:
+            print(err, file=sys.stderr)
+            return 2
+        for name, reason in folder.skipped:
+            print(f"skipped {name}: {reason}")
+        if len(folder.images) < 2:
+            print(f"{args.data} holds {len(folder.images)} usable images; at least 2 are needed.",
+                  file=sys.stderr)
+            return 2
+        images = prepare_images(folder.images, args.side)
+        note = f"{len(images)} images from {Path(args.data).name}, grey, {args.side}x{args.side}"
+    try:
+        options = {key: _option_value(value) for key, _, value in (o.partition("=") for o in args.option)}
+        result = train_model(args.target, images, code_size=args.code_size, epochs=args.epochs,
+                             lr=args.lr, batch_size=args.batch_size, patience=args.patience,
+                             method=args.method, seed=args.seed, options=options, heldout=heldout,
+                             data_note=note, threads=args.threads, progress=_progress_bar)
+    except (TypeError, ValueError) as err:   # a wrong option, or a family that cannot take the data
+        print(f"cannot train {args.target}: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out or f"{args.target}.onnx")
+    atomic_write_bytes(out, result.onnx)
+    buffer = io.BytesIO()
+    torch.save(checkpoint(result.model), buffer)
+    atomic_write_bytes(out.with_suffix(".pt"), buffer.getvalue())
+    stats = result.code_stats
+    print(f"{args.target}: held-out MSE {result.heldout_mse:.5f} on {len(result.heldout)} images; "
+          f"code of {args.code_size}, {stats.near_zero_share:.0%} near zero; "
+          f"{result.parameters:,} parameters; {result.seconds:.0f}s"
+          + ("; stopped early" if result.stopped_early else ""))
+    print(f"wrote {out} and {out.with_suffix('.pt')}")
+    return 0
+
+
+def _option_value(text: str):
+    """A family option's value: JSON where it parses (numbers, true, [128, 64]), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _progress_bar(p) -> None:
+    width = 30
+    filled = round(width * p.step / max(1, p.steps))
+    validation = "" if p.validation is None else f"  validation {p.validation:.5f}"
+    print(f"[{'#' * filled}{'.' * (width - filled)}] epoch {p.epoch:5.1f}  {p.phase}  loss {p.loss:.5f}"
+          f"{validation}  {p.seconds:4.0f}s", flush=True)
 
 
 def _record_metrics(task: str, result: dict) -> None:
@@ -60,13 +140,31 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     from .builds import BUILDS
     from .evaluate import EVALS
+    from .family import FAMILIES
+    from .studio import STUDIO_DATA, TRAINING_METHODS
 
-    train = sub.add_parser("train", help="train, export and record shipped models")
-    train.add_argument("target", choices=sorted(BUILDS))
+    train = sub.add_parser("train", help="train, export and record shipped models, or train a studio "
+                                         "model of the autoencoder family")
+    train.add_argument("target", choices=sorted(BUILDS) + sorted(FAMILIES))
     train.add_argument("--scale", type=float, default=1.0, help="scale steps and data (0.01: smoke test)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "pretrained"))
+    train.add_argument("--out", help="shipped models: a folder (default pretrained/); a family: the "
+                                     "ONNX file (default FAMILY.onnx)")
     train.add_argument("--no-eval", action="store_true", help="skip recording metrics")
+    family = train.add_argument_group("a family model")
+    family.add_argument("--data", help=f"{' or '.join(STUDIO_DATA)}, or a folder or zip of images")
+    family.add_argument("--epochs", type=int, default=10)
+    family.add_argument("--code-size", type=int, default=32)
+    family.add_argument("--side", type=int, default=28, help="users' images are resized to SIDE x SIDE")
+    family.add_argument("--batch-size", type=int, default=128)
+    family.add_argument("--lr", type=float, default=3e-3)
+    family.add_argument("--patience", type=int, help="stop after this many epochs without a better "
+                                                      "validation error")
+    family.add_argument("--method", choices=TRAINING_METHODS, default="all-at-once")
+    family.add_argument("--threads", type=int, help="torch CPU threads (default: every CPU this process "
+                                                     "may use; 1 is faster on a busy machine)")
+    family.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a field of the family's config, e.g. penalty=kl, tied=true, noise=mask")
     ev = sub.add_parser("eval", help="evaluate on held-out data")
     ev.add_argument("task", choices=sorted(EVALS))
     ev.add_argument("--json", action="store_true")

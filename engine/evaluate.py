@@ -12,6 +12,7 @@ from . import datasets, runtime
 from .baselines import best_classical_filter
 from .imaging import add_noise, fit_within
 from .metrics import mean_psnr, mean_ssim, psnr, ssim
+from .studio import eval_family
 from .tasks.denoise import CHAR_BASELINE, denoise
 
 PHOTO_SIGMA = 25 / 255
@@ -278,8 +279,178 @@ def eval_colorize(seed: int = 0) -> dict:
                ["Input", "Seconds (median of 3)"], [["1024x1024 photo", round(seconds, 3)]])]}
 
 
+# Injected anomalies `eval sequence` counts: (kind, size in standard deviations, duration in hours).
+SEQUENCE_DETECTION_CASES = (("spike", 0.5, 1), ("spike", 1.0, 1), ("spike", 2.0, 1),
+                            ("level shift", 0.25, 6), ("level shift", 0.5, 6), ("level shift", 1.0, 6),
+                            ("flat line", 0.0, 3), ("flat line", 0.0, 6), ("flat line", 0.0, 12),
+                            ("dropout", 0.0, 1), ("dropout", 0.0, 3))
+
+
+def eval_sequence(count: int = 300, seed: int = 8) -> dict:
+    """The held-out months of the built-in load series: forecast error by horizon against the
+    seasonal-naive baselines, false alarms of the anomaly threshold, and detection of `count`
+    injected anomalies of each kind and size (one at a time, at random hours)."""
+    from .series import default_split, synthetic_load_series
+    from .tasks.sequence import (DEFAULT_THRESHOLD_PERCENTILE, FORECAST_HORIZON, SEQUENCE_AUTOENCODER,
+                                 SEQUENCE_FORECASTER, detect_sequence_anomalies, detection_trials,
+                                 forecast_heldout)
+
+    series = synthetic_load_series()
+    split = default_split(series)
+    parts = split.describe(series)
+    forecast = forecast_heldout(series, split)
+    horizons = range(1, FORECAST_HORIZON + 1)
+    forecast_rows = [[r["Method"], *(round(r[f"MAE {h} h"], 1) for h in horizons),
+                      *(round(r[f"RMSE {h} h"], 1) for h in horizons)] for r in forecast.errors()]
+    alarm_rows = []
+    for percentile in (95.0, 99.0, 99.9):
+        found = detect_sequence_anomalies(series, split=split, percentile=percentile)
+        alarm_rows.append([percentile, round(found.threshold, 3), found.false_alarms, int(found.normal.sum()),
+                           round(found.false_alarms_per_1000, 1)])
+    threshold = detect_sequence_anomalies(series, split=split).threshold
+    detection_rows = []
+    for kind, size, duration in SEQUENCE_DETECTION_CASES:
+        trial = detection_trials(series, kind, size=size, duration=duration, trials=count, seed=seed,
+                                 split=split, threshold=threshold)
+        detection_rows.append([kind, size if kind in ("spike", "level shift") else "-", duration,
+                               trial.trials, round(trial.detected, 3), round(trial.chance, 3)])
+    return {"command": "eval sequence", "device": runtime.device_name(), "tables": [
+        _table(f"Forecast error (MW) on the held-out part, {parts['test']}, every hour forecast from the "
+               f"6 hours before it ({runtime.model_info(SEQUENCE_FORECASTER)['name']})",
+               ["Method", *(f"MAE {h} h" for h in horizons), *(f"RMSE {h} h" for h in horizons)], forecast_rows),
+        _table(f"False alarms: every 24-hour window of the held-out part, nothing injected; thresholds "
+               f"from the scores of the validation windows, {parts['validation']} "
+               f"({runtime.model_info(SEQUENCE_AUTOENCODER)['name']})",
+               ["Percentile", "Threshold (%)", "Flagged", "Windows", "Per 1,000 windows"], alarm_rows),
+        _table(f"Injected anomalies, one at a time at {count} random hours of the held-out part each, at the "
+               f"{DEFAULT_THRESHOLD_PERCENTILE:g}th-percentile threshold; detected: a window overlapping it "
+               "is flagged; chance: the same at the same hours with nothing injected",
+               ["Kind", "Size (std)", "Hours", "Trials", "Detected", "Chance"], detection_rows),
+    ]}
+
+
+def eval_semisupervised(count: int = 1000, draws: int | None = None) -> dict:
+    """Held-out accuracy of each semi-supervised classifier for 10, 50 and 100 labels per digit,
+    over random label draws. The networks that train the encoder (fine-tuned, from scratch)
+    need torch; without it their rows are left out."""
+    import importlib.util
+
+    from .tasks.semisupervised import (CURVE_TITLE, DRAWS, LABELS_PER_DIGIT, LIVE_METHODS, POOL_RENDERED,
+                                       SEMISUPERVISED_METHODS, TORCH_METHODS, run_labels,
+                                       semisupervised_data)
+
+    draws = draws or DRAWS
+    data = semisupervised_data(POOL_RENDERED, count)
+    methods = LIVE_METHODS + (TORCH_METHODS if importlib.util.find_spec("torch") else ())
+    truth, hand = data.heldout.labels, data.heldout.handwritten
+    scores: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    seconds: dict[str, list[float]] = {m: [] for m in methods}
+    for k in LABELS_PER_DIGIT:
+        for seed in range(draws):
+            run = run_labels(data, k, seed, methods=methods)
+            for m in methods:
+                scores.setdefault((m, k), []).append((run.accuracy(m, truth), run.accuracy(m, truth, ~hand),
+                                                      run.accuracy(m, truth, hand)))
+                seconds[m].append(run.seconds[m])
+    rows = []
+    for m in SEMISUPERVISED_METHODS:
+        for k in LABELS_PER_DIGIT:
+            if m in methods:
+                s = np.array(scores[(m, k)])
+                rows.append([SEMISUPERVISED_METHODS[m], k, round(float(s[:, 0].mean()), 4), round(float(s[:, 0].std()), 4),
+                             round(float(s[:, 0].min()), 4), round(float(s[:, 0].max()), 4),
+                             round(float(s[:, 1].mean()), 4), round(float(s[:, 2].mean()), 4),
+                             [round(float(a), 4) for a in s[:, 0]]])
+    mean = {(m, k): float(np.mean([a[0] for a in v])) for (m, k), v in scores.items()}
+    gains = [[k, *(None if other not in methods else round(100 * (mean[(m, k)] - mean[(other, k)]), 1)
+                   for m, other in (("encoder", "scratch"), ("finetuned", "scratch"), ("encoder", "pca")))]
+             for k in LABELS_PER_DIGIT]
+    pool = data.pool
+    return {"command": "eval semisupervised", "device": runtime.device_name(), "tables": [
+        _table(f"{CURVE_TITLE} on {len(truth)} held-out digits ({int((~hand).sum())} in held-out fonts with wider "
+               f"distortions, the 300 held-out handwritten digits), over {draws} random label draws from "
+               f"{len(pool.images)} unlabelled digits",
+               ["Method", "Labels per digit", "Mean accuracy", "Spread (std)", "Min", "Max", "Held-out fonts",
+                "Handwritten", "Accuracy of each draw"], rows),
+        _table("Gain in accuracy points (mean over the draws)",
+               ["Labels per digit", "Frozen encoder - scratch", "Fine-tuned - scratch", "Frozen encoder - PCA"],
+               gains),
+        _table("Training time per label draw, median (s)", ["Method", "Seconds"],
+               [[SEMISUPERVISED_METHODS[m], round(float(np.median(seconds[m])), 2)] for m in methods]),
+    ]}
+
+
+IMPUTE_CASES = (("pixels", 0.25), ("pixels", 0.5), ("pixels", 0.8), ("blocks", 0.25), ("blocks", 0.5),
+                ("rectangle", (9, 19)))
+
+
+def _impute_mask(kind: str, amount, shape: tuple[int, ...], seed: int) -> tuple[str, np.ndarray]:
+    from .tasks.impute import random_mask, rectangle_mask
+
+    if kind == "rectangle":
+        return (f"rectangle rows and columns {amount[0]}-{amount[1] - 1} (the centre)",
+                np.broadcast_to(rectangle_mask(amount, amount), shape))
+    return f"{kind} {100 * amount:.0f}%", random_mask(shape, kind, amount, seed)
+
+
+def eval_impute(count: int = 1000, seed: int = 77) -> dict:
+    """Characters never trained on with pixels missing, and the digits table's held-out rows
+    with entries missing: mean filling, PCA completion and the masking autoencoder, by RMSE on
+    the hidden values only."""
+    import importlib
+    import warnings
+
+    importlib.import_module("sklearn.experimental.enable_iterative_imputer")  # IterativeImputer is experimental
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.impute import IterativeImputer
+
+    from .tasks.impute import IMPUTE_METHODS, compare_character_filling, compare_table_filling, hidden_rmse, load_table
+
+    fonts = heldout_characters(count, seed)
+    hand = datasets.handwritten_digits(held_out=True)[0]
+    rows = []
+    for i, (kind, amount) in enumerate(IMPUTE_CASES):
+        for title, chars in ((f"{count} characters, held-out fonts", fonts), ("300 held-out handwritten digits", hand)):
+            name, missing = _impute_mask(kind, amount, chars.shape, seed + i)
+            result = compare_character_filling(chars, missing)
+            best = min(result.rmse["mean"], result.rmse["pca"])
+            rows.append([name, title, round(float(missing.mean()), 3), *(round(result.rmse[m], 4) for m in IMPUTE_METHODS),
+                         f"{100 * (1 - result.rmse['autoencoder'] / best):.0f}%"])
+    table = load_table("digits")
+    table_rows = []
+    for fraction in (0.2, 0.5, 0.8):
+        result = compare_table_filling("digits", fraction, seed)
+        matrix = np.concatenate([table.values[:table.training_rows], result.truth])
+        hidden = np.concatenate([np.zeros((table.training_rows, matrix.shape[1]), dtype=bool), result.missing])
+        imputer = IterativeImputer(max_iter=10, random_state=seed, keep_empty_features=True)
+        start = time.perf_counter()
+        with warnings.catch_warnings():  # it stops at max_iter short of its own tolerance: said in the table
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            iterative = imputer.fit_transform(np.where(hidden, np.nan, matrix))[table.training_rows:]
+        iterative_s = time.perf_counter() - start
+        table_rows.append([f"{100 * fraction:.0f}%", round(result.rmse["mean"], 3),
+                           f"{result.rmse['pca']:.3f} (rank {result.pca_rank}, {result.pca_iterations} rounds)",
+                           round(hidden_rmse(result.truth, iterative, result.missing), 3),
+                           round(result.rmse["autoencoder"], 3),
+                           f"{1000 * result.seconds['pca']:.0f} / {1000 * iterative_s:.0f} / "
+                           f"{1000 * result.seconds['autoencoder']:.0f}"])
+    return {"command": "eval impute", "device": runtime.device_name(), "tables": [
+        _table(f"Characters never trained on ({count} digits and letters in held-out fonts with wider distortions; "
+               "the 300 held-out handwritten digits) with pixels missing: RMSE on the hidden pixels only (pixels "
+               "in [0, 1]). Gain: the autoencoder's error below the better baseline",
+               ["Missing", "Data", "Share missing", *IMPUTE_METHODS.values(), "Gain"], rows),
+        _table(f"The digits table ({table.title}): the {len(table.heldout)} held-out rows with entries hidden at "
+               "random, RMSE on the hidden entries (0 to 16). Baselines see the whole matrix (training rows "
+               "complete); PCA rank and rounds chosen on a further 10% of observed entries",
+               ["Hidden", "Mean filling", "PCA completion", "IterativeImputer (BayesianRidge, 10 rounds)",
+                "Masking autoencoder", "ms: PCA / IterativeImputer / autoencoder"], table_rows),
+    ]}
+
+
 EVALS = {"denoise": eval_denoise, "anomaly": eval_anomaly, "search": eval_search, "vae": eval_vae,
-         "colorize": eval_colorize}
+         "colorize": eval_colorize,
+         "sequence": eval_sequence,
+         "semisupervised": eval_semisupervised, "impute": eval_impute, "family": eval_family}
 
 
 def bench(repeats: int = 5) -> dict:

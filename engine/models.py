@@ -241,12 +241,188 @@ class DigitClassifierConfig:
     classes: int = 10
 
 
+# ------------------------------------------------------------------ sequence autoencoders (time series)
+
+@dataclass
+class SequenceAutoencoderConfig:
+    features: int = 3          # load, temperature (z-scores) and 1 where temperature is known
+    window: int = 24           # hours in
+    output_steps: int = 24     # hours out: the window itself (reconstruction)
+    hidden: int = 64
+    code_size: int = 8         # the bottleneck: too small to copy a window, big enough for its shape
+
+
+class SequenceAutoencoder(nn.Module):
+    """An LSTM encoder-decoder: the encoder reads the window hour by hour and its last state
+    becomes the code; the code is repeated once per output hour and an LSTM decoder turns the
+    repeated code into the output sequence (the lecture's LSTM -> RepeatVector -> LSTM ->
+    TimeDistributed(Dense)). This one rebuilds the window's load: its error scores anomalies."""
+    output_name = "reconstruction"
+
+    def __init__(self, config: SequenceAutoencoderConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = nn.LSTM(config.features, config.hidden, batch_first=True)
+        self.to_code = nn.Linear(config.hidden, config.code_size)
+        self.decoder = nn.LSTM(config.code_size, config.hidden, batch_first=True)
+        self.head = nn.Linear(config.hidden, 1)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        _, (state, _) = self.encoder(x)                      # x (N, window, features); state (1, N, hidden)
+        return self.to_code(state[-1])                       # (N, code_size)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        repeated = code[:, None].expand(-1, self.config.output_steps, -1)   # (N, steps, code_size)
+        hidden, _ = self.decoder(repeated)                   # (N, steps, hidden)
+        return self.head(hidden)[..., 0]                     # (N, steps)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        code = self.encode(x)
+        return {self.output_name: self.decode(code), "code": code}
+
+
+@dataclass
+class SequenceForecasterConfig(SequenceAutoencoderConfig):
+    window: int = 6            # the lecture's six hours of load and temperature in
+    output_steps: int = 3      # and the next three hours of load out
+    hidden: int = 64
+    code_size: int = 32
+
+
+class SequenceForecaster(SequenceAutoencoder):
+    """The same encoder-decoder decoding the next hours instead of the window. The decoder
+    predicts the change from the last hour seen, so an untrained network starts from the
+    persistence forecast and learns the daily shape on top of it."""
+    output_name = "forecast"
+
+    def decode_from(self, code: torch.Tensor, last_load: torch.Tensor) -> torch.Tensor:
+        return last_load[:, None] + self.decode(code)        # (N, output_steps)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        code = self.encode(x)
+        return {self.output_name: self.decode_from(code, x[:, -1, 0]), "code": code}
+
+
+@dataclass
+class CodeClassifierConfig:
+    code_size: int = 64        # a CharAutoencoder's code: its encoder's weights load as they are
+    channels: tuple = (32, 64)
+    classes: int = 10
+
+
+class CodeClassifier(nn.Module):
+    """A CharAutoencoder's encoder with a linear head on its standardised code: the network that
+    semi-supervised learning fine-tunes (encoder from a pretrained autoencoder, head from a
+    linear probe) or trains from scratch, so both have the same architecture."""
+
+    def __init__(self, config: CodeClassifierConfig):
+        super().__init__()
+        self.config = config
+        c1, c2 = config.channels
+        self.encoder = nn.Sequential(*_conv_down(c1, c2), nn.Linear(c2 * 49, config.code_size))
+        self.register_buffer("code_mean", torch.zeros(config.code_size))
+        self.register_buffer("code_scale", torch.ones(config.code_size))
+        self.head = nn.Linear(config.code_size, config.classes)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        code = self.encoder(x)                                           # (N, code_size)
+        logits = self.head((code - self.code_mean) / self.code_scale)    # (N, classes)
+        return {"logits": logits, "probabilities": torch.softmax(logits, dim=1), "code": code}
+
+
+def _keep_observed(values: torch.Tensor, observed: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+    """Observed entries exactly as given, predictions only where entries are missing."""
+    return observed * values + (1 - observed) * predicted
+
+
+@dataclass
+class MaskedCharAutoencoderConfig:
+    code_size: int = 64
+    channels: tuple = (32, 64)
+
+
+class MaskedCharAutoencoder(nn.Module):
+    """A masking denoising autoencoder that fills in missing pixels of 28x28 characters.
+    Input (N, 2, 28, 28): channel 0 the character with missing pixels set to 0, channel 1 the
+    mask, 1 where a pixel is observed and 0 where it is missing (so a dark pixel and a missing
+    one differ). The encoder squeezes both into a code; the decoder redraws the character,
+    with skip connections at 14x14 and 28x28 so that thin strokes around small holes survive
+    while the code supplies the shape of large ones. Output "filled" keeps every observed
+    pixel and takes the decoder's pixels only where the mask is 0."""
+
+    def __init__(self, config: MaskedCharAutoencoderConfig):
+        super().__init__()
+        self.config = config
+        c1, c2 = config.channels
+        self.enc0 = nn.Sequential(nn.Conv2d(2, c1, 3, padding=1), nn.ReLU())               # (N, c1, 28, 28)
+        self.enc1 = nn.Sequential(nn.Conv2d(c1, c1, 3, stride=2, padding=1), nn.ReLU())    # (N, c1, 14, 14)
+        self.enc2 = nn.Sequential(nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),    # (N, c2, 7, 7)
+                                  nn.Flatten(), nn.Linear(c2 * 49, config.code_size))
+        self.dec2 = nn.Sequential(nn.Linear(config.code_size, c2 * 49), nn.ReLU(), nn.Unflatten(1, (c2, 7, 7)),
+                                  nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU())  # (N, c1, 14, 14)
+        self.dec1 = nn.Sequential(nn.ConvTranspose2d(c1, c1, 4, stride=2, padding=1), nn.ReLU())  # (N, c1, 28, 28)
+        self.out = nn.Conv2d(c1, 1, 3, padding=1)                                          # (N, 1, 28, 28)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        full = self.enc0(x)
+        half = self.enc1(full)
+        return self.enc2(half), half, full
+
+    def decode(self, code: torch.Tensor, half: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.out(self.dec1(self.dec2(code) + half) + full))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        code, half, full = self.encode(x)
+        reconstruction = self.decode(code, half, full)
+        return {"filled": _keep_observed(x[:, :1], x[:, 1:], reconstruction),
+                "reconstruction": reconstruction, "code": code}
+
+
+@dataclass
+class MaskedTableAutoencoderConfig:
+    features: int = 64
+    hidden: int = 256
+    code_size: int = 32
+
+
+class MaskedTableAutoencoder(nn.Module):
+    """A masking denoising autoencoder for the rows of a numeric table. Input (N, 2, D): row 0
+    the values with missing entries set to 0, row 1 the mask, 1 where observed, 0 where missing.
+    Values are standardised inside (the training rows' column means and spreads are buffers),
+    so missing entries enter as the column mean; an MLP encodes values and mask to a code and
+    decodes every entry. Output "filled" (N, D) in the table's units keeps observed entries."""
+
+    def __init__(self, config: MaskedTableAutoencoderConfig):
+        super().__init__()
+        self.config = config
+        d, h = config.features, config.hidden
+        self.register_buffer("column_mean", torch.zeros(d))
+        self.register_buffer("column_scale", torch.ones(d))
+        self.encoder = nn.Sequential(nn.Linear(2 * d, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+                                     nn.Linear(h, config.code_size))
+        self.decoder = nn.Sequential(nn.Linear(config.code_size, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+                                     nn.Linear(h, d))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        values, observed = x[:, 0], x[:, 1]                                 # (N, D) each
+        standard = (values - self.column_mean) / self.column_scale * observed
+        code = self.encoder(torch.cat([standard, observed], dim=1))       # (N, code_size)
+        reconstruction = self.decoder(code) * self.column_scale + self.column_mean
+        return {"filled": _keep_observed(values, observed, reconstruction),
+                "reconstruction": reconstruction, "code": code}
+
+
 MODEL_CLASSES = {"CharAutoencoder": (CharAutoencoder, CharAutoencoderConfig),
                  "PhotoDenoiser": (PhotoDenoiser, PhotoDenoiserConfig),
                  "PhotoEmbedder": (PhotoEmbedder, PhotoDenoiserConfig),
                  "VAE": (VAE, VAEConfig),
                  "Colorizer": (Colorizer, ColorizerConfig),
-                 "DigitClassifier": (DigitClassifier, DigitClassifierConfig)}
+                 "DigitClassifier": (DigitClassifier, DigitClassifierConfig),
+                 "SequenceAutoencoder": (SequenceAutoencoder, SequenceAutoencoderConfig),
+                 "SequenceForecaster": (SequenceForecaster, SequenceForecasterConfig),
+                 "CodeClassifier": (CodeClassifier, CodeClassifierConfig),
+                 "MaskedCharAutoencoder": (MaskedCharAutoencoder, MaskedCharAutoencoderConfig),
+                 "MaskedTableAutoencoder": (MaskedTableAutoencoder, MaskedTableAutoencoderConfig)}
 
 
 def checkpoint(model: nn.Module) -> dict:

@@ -186,3 +186,6 @@ def run(model: str | os.PathLike | bytes, inputs: np.ndarray) -> np.ndarray:
 def metadata(model: str | os.PathLike | bytes) -> dict[str, str]:
     """The metadata_props the exporter wrote (task, input layout, training data, metrics)."""
     return dict(session(model).get_modelmeta().custom_metadata_map)
+
+
+model_metadata = metadata   # the public name: a model's own description of itself

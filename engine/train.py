@@ -1,4 +1,5 @@
-"""One training loop for every model: seeded, with a progress callback and a cosine schedule."""
+"""One training loop for every model: seeded, with a progress callback, a cosine schedule,
+and optionally a validation at every report with early stopping."""
 from __future__ import annotations
 
 import math
@@ -30,6 +31,20 @@ class TrainProgress:
     steps: int
     loss: float          # running mean of the recent training loss
     seconds: float
+    validation: float | None = None   # validate(model) at this report, when fit was given one
+
+
+class TrainHistory(list):
+    """What fit returns: the loss of every step (a plain list of floats to every caller that
+    only wants that), plus every report, the best one when early stopping watched, whether
+    patience ran out and whether the stop callable ended training."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[TrainProgress] = []
+        self.best: TrainProgress | None = None
+        self.stopped_early = False      # patience ran out; the best report's weights were restored
+        self.stopped = False            # `stop` answered True
 
 
 # A batch maker gets (step, numpy Generator) and returns (inputs, targets) as float32 arrays;
@@ -50,10 +65,19 @@ def pick_device() -> torch.device:
 def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
         loss_fn: LossFn = reconstruction_mse,
         progress: Callable[[TrainProgress], None] | None = None,
-        report_every: int = 50, stop: Callable[[], bool] | None = None) -> list[float]:
-    """Train `model` in place for config.steps steps; returns the loss of every step.
-    Batches are made on the fly, so noise is fresh at every step. `stop` is asked before
-    every step; when it answers True training ends there (a user's stop button, a deadline)."""
+        report_every: int = 50, stop: Callable[[], bool] | None = None,
+        validate: Callable[[nn.Module], float] | None = None,
+        patience: int | None = None) -> TrainHistory:
+    """Train `model` in place for config.steps steps; returns the loss of every step (a
+    TrainHistory: a list that also keeps the reports). Batches are made on the fly, so noise
+    is fresh at every step. `stop` is asked before every step; when it answers True training
+    ends there (a user's stop button, a deadline). A report comes every `report_every` steps
+    and at the last; `validate(model)` (lower is better) is asked at each, with the model in
+    eval mode, without gradients and on the training device, and its value goes into the
+    report. With `patience`, training ends once that many reports in a row bring no better
+    validation, and however it ends the model keeps the weights of its best report."""
+    if patience is not None and (validate is None or patience < 1):
+        raise ValueError("early stopping needs a validate callable and a patience of at least 1")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     torch.set_num_threads(config.threads or cpu_count())
@@ -63,10 +87,12 @@ def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
     warmup = max(1, config.steps // 50)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / config.steps)))
-    losses: list[float] = []
+    losses = TrainHistory()
+    best_state: dict[str, torch.Tensor] | None = None
     start = time.perf_counter()
     for step in range(config.steps):
         if stop is not None and stop():
+            losses.stopped = True
             break
         inputs, targets = make_batch(step, rng)
         inputs = inputs if isinstance(inputs, tuple) else (inputs,)
@@ -80,9 +106,30 @@ def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
         optimizer.step()
         schedule.step()
         losses.append(float(loss.detach()))
-        if progress and ((step + 1) % report_every == 0 or step + 1 == config.steps):
-            recent = losses[-report_every:]
-            progress(TrainProgress(step + 1, config.steps, float(np.mean(recent)),
-                                   time.perf_counter() - start))
+        if (step + 1) % report_every == 0 or step + 1 == config.steps:
+            report = TrainProgress(step + 1, config.steps, float(np.mean(losses[-report_every:])),
+                                   time.perf_counter() - start, _validation(model, validate))
+            losses.reports.append(report)
+            if progress:
+                progress(report)
+            if patience is not None:
+                if losses.best is None or report.validation < losses.best.validation:
+                    losses.best = report
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                elif sum(r.step > losses.best.step for r in losses.reports) >= patience:
+                    losses.stopped_early = True
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.to("cpu").eval()
     return losses
+
+
+def _validation(model: nn.Module, validate: Callable[[nn.Module], float] | None) -> float | None:
+    if validate is None:
+        return None
+    model.eval()
+    with torch.no_grad():
+        value = float(validate(model))
+    model.train()
+    return value

@@ -200,8 +200,46 @@ def visit_colorize(page, url: str) -> dict[str, float]:
     return times
 
 
+def load_csv() -> bytes:
+    """Six weeks of the synthetic hourly load and temperature, as a user's CSV."""
+    import engine
+
+    series = engine.synthetic_load_series(years=1, seed=5)
+    lines = ["timestamp,load_mw,temperature_c"]
+    for t, load, temp in list(zip(series.timestamps, series.load, series.temperature))[:42 * 24]:
+        lines.append(f"{str(t.astype('datetime64[m]')).replace('T', ' ')},{load:.2f},{temp:.2f}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+CHARTS_AT_LEAST = "document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= {}"
+
+
+def visit_sequence(page, url: str) -> dict[str, float]:
+    times = {"open": _open(page, url, "sequence", CHARTS_AT_LEAST.format(2))}
+    chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
+    started = time.perf_counter()
+    chooser.set_input_files(files=[{"name": "load.csv", "mimeType": "text/csv", "buffer": load_csv()}])
+    times["upload"] = _settle(page, TEXT_SHOWN.format("load.csv") + " && " + CHARTS_AT_LEAST.format(2), started)
+    return times
+
+
+def visit_semisupervised(page, url: str) -> dict[str, float]:
+    times = {"open": _open(page, url, "semisupervised", CHARTS_AT_LEAST.format(1) + " && "
+                           + IMAGES_AT_LEAST.format(12))}
+    shown = page.evaluate("document.querySelectorAll('[data-testid=\"stImage\"] img').length")
+    times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], IMAGES_AT_LEAST.format(shown + 1))
+    return times
+
+
+def visit_impute(page, url: str) -> dict[str, float]:
+    times = {"open": _open(page, url, "impute", IMAGES_AT_LEAST.format(5))}
+    times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], TEXT_SHOWN.format("seven.png: RMSE"))
+    return times
+
+
 VISITS = {"denoising": visit_denoising, "colorize": visit_colorize, "anomaly": visit_anomaly,
-          "search": visit_search, "generate": visit_generate}
+          "search": visit_search, "generate": visit_generate, "sequence": visit_sequence,
+          "semisupervised": visit_semisupervised, "impute": visit_impute}
 
 
 def launch_browser(playwright, timeout_ms: int = 90_000):

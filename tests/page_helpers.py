@@ -31,3 +31,21 @@ def page_function(page: str, name: str, namespace: dict | None = None):
     namespace = dict(namespace or {})
     exec(compile(ast.Module([node], type_ignores=[]), page, "exec"), namespace)
     return namespace[name]
+
+
+def wait_for_job(at, key: str, until, timeout: float = 240):
+    """Rerun the page, as its once-a-second poller does, until `until(job)` holds for the
+    engine.Job in session_state[key] (or the .job of what is kept there)."""
+    import time
+
+    kept = at.session_state[key]
+    job = getattr(kept, "job", kept)
+    deadline = time.monotonic() + timeout
+    while not until(job):
+        assert time.monotonic() < deadline, f"job still {job.state} after {timeout} s"
+        job.wait(0.5)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return job

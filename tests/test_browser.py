@@ -80,7 +80,8 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
 
 # What shows that each page's result is there, after the upload.
 TABLE, CHART = '[data-testid="stDataFrame"]', '[data-testid="stPlotlyChart"]'
-RESULTS = {"denoising": TABLE, "colorize": TABLE, "anomaly": TABLE, "search": CHART, "generate": TABLE}
+RESULTS = {"denoising": TABLE, "colorize": TABLE, "anomaly": TABLE, "search": CHART, "generate": TABLE,
+           "sequence": CHART, "semisupervised": CHART, "impute": TABLE}
 
 
 @pytest.mark.parametrize("slug", list(VISITS))

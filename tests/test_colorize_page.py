@@ -3,12 +3,11 @@ and real (short) fine-tuning runs in the background."""
 
 import importlib.util
 import io
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from page_helpers import png_bytes
+from page_helpers import png_bytes, wait_for_job
 from PIL import Image, ImageDraw
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
@@ -191,20 +190,6 @@ def upload_training_photos(at: AppTest, count: int = 3) -> dict[str, bytes]:
     return photos
 
 
-def wait_for_job(at: AppTest, until, timeout: float = 120) -> engine.Job:
-    """Rerun the page, as the page's poller does, until `until(job)` holds."""
-    deadline = time.monotonic() + timeout
-    job = at.session_state["ft_job"]
-    while not until(job):
-        assert time.monotonic() < deadline, f"job still {job.state} after {timeout} s"
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception
-    at.run()
-    assert not at.exception
-    return job
-
-
 def assert_before_and_after(at: AppTest, job: engine.Job, holdout: str, data: bytes) -> None:
     """The held-out photo coloured by both models, measured as the engine measures them."""
     assert any(m.value.startswith(f"**Before and after, on {holdout}**") for m in at.markdown)
@@ -234,7 +219,7 @@ def test_fine_tuning_compares_the_held_out_photo_and_offers_the_model():
         assert not at.exception
         if job.running:  # the first rerun almost always sees it: progress and a stop button
             assert at.get("progress") and at.button(key="ft_stop")
-        job = wait_for_job(at, lambda j: not j.running)
+        job = wait_for_job(at, "ft_job", lambda j: not j.running)
     finally:
         job.stop()
     assert job.state == "done", job.error
@@ -269,7 +254,7 @@ def test_a_stopped_run_keeps_the_steps_done():
     at.button(key="ft_start").click().run()
     job = at.session_state["ft_job"]
     try:
-        job = wait_for_job(at, lambda j: j.updates or not j.running)  # the first 50 steps report
+        job = wait_for_job(at, "ft_job", lambda j: j.updates or not j.running)  # the first 50 steps report
         assert job.running, "1000 steps ended before the stop button could be pressed"
         at.switch_page("app_pages/home.py").run()  # the run goes on while the user is elsewhere
         at.switch_page(COLORIZE).run()
@@ -277,7 +262,7 @@ def test_a_stopped_run_keeps_the_steps_done():
         assert at.session_state["ft_job"] is job and at.get("progress")
         at.button(key="ft_stop").click().run()
         assert not at.exception
-        job = wait_for_job(at, lambda j: not j.running)
+        job = wait_for_job(at, "ft_job", lambda j: not j.running)
     finally:
         job.stop()
     assert job.state == "stopped", job.error
@@ -312,7 +297,7 @@ def test_a_failed_run_shows_its_error(monkeypatch):
     at.button(key="ft_start").click().run()
     job = at.session_state["ft_job"]
     try:
-        job = wait_for_job(at, lambda j: not j.running)
+        job = wait_for_job(at, "ft_job", lambda j: not j.running)
     finally:
         job.stop()
     assert job.state == "failed"

@@ -1,0 +1,59 @@
+"""Pieces several pages share: the panel of a background training job (a progress bar, a stop
+button and a live chart, redrawn every second; the whole page reruns once the job has ended)
+and the messages for errors and unreadable uploads."""
+
+import logging
+from typing import Any, Callable
+
+import streamlit as st
+
+import engine
+
+
+def running_text(job: engine.Job, stopping: str) -> str:
+    """The progress bar's words for a job that reports engine.JobUpdate."""
+    last = job.updates[-1] if job.updates else None
+    if job.should_stop():
+        return stopping
+    if job.state == "queued":
+        return "Waiting for another training run to finish…"
+    if last is None:
+        return "Training: the first steps…"
+    return f"Step {last.step} of {last.steps} · loss {last.loss:.4f} · {last.seconds:.0f} s"
+
+
+@st.fragment(run_every=1.0)
+def job_panel(job: engine.Job, key: str, text: Callable[[], str], figure: Callable[[], object | None]) -> None:
+    """`text` gives the progress bar's words and `figure` the live chart (None: none yet); `key`
+    keeps this panel's widgets apart from another's on the same page."""
+    if not job.running:
+        st.rerun(scope="app")
+    st.progress(job.fraction, text=text())
+    st.button("Stop", key=f"{key}_stop", on_click=job.stop, disabled=job.should_stop(), icon=":material/stop:")
+    chart = figure()
+    if chart is not None:
+        st.plotly_chart(chart, key=f"{key}_live")
+
+
+def report(error: Exception, what: str, log: logging.Logger) -> None:
+    """An error as a message for the user; the page goes on."""
+    if isinstance(error, engine.ImageError):
+        st.error(str(error), icon=":material/broken_image:")
+    elif isinstance(error, (engine.ModelError, ValueError)):
+        st.error(f"Could not {what}: {error}", icon=":material/error:")
+    else:
+        log.exception("Could not %s", what)
+        st.error(f"Something went wrong while trying to {what}. Try other settings.", icon=":material/error:")
+
+
+def read_upload(upload, prepare: Callable[[bytes], Any], log: logging.Logger) -> Any | None:
+    """prepare(the upload's bytes), or None after an error message naming the file."""
+    try:
+        return prepare(upload.getvalue())
+    except engine.ImageError as error:
+        st.error(f"Could not read **{upload.name}**: {error}", icon=":material/broken_image:")
+    except Exception:
+        log.exception("Preparing %r failed", upload.name)
+        st.error(f"Something went wrong while reading **{upload.name}**. Try another picture.",
+                 icon=":material/error:")
+    return None

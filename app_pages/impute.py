@@ -1,0 +1,206 @@
+"""Filling in missing values: a masking denoising autoencoder completes characters with missing
+pixels and a table with missing entries, against mean filling and PCA completion."""
+
+import logging
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+import engine
+from app_pages.common import read_upload
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
+METHODS = engine.IMPUTE_METHODS
+KINDS = {**engine.MASK_KINDS, "rectangle": "A rectangle (sliders)", "upload": "Your mask (an image)"}
+MISSING_COLOUR = np.array([0.85, 0.25, 0.2], dtype=np.float32)  # missing pixels in the masked view
+SCALE = 5  # 28x28 characters are shown 140 pixels wide, pixels kept sharp
+TABLE_ENTRIES_SHOWN = 12
+
+
+# --- Cached helpers --------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def examples() -> dict[str, np.ndarray]:
+    return engine.impute_examples()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def prepare(upload: bytes) -> np.ndarray:
+    return engine.prepare_character(engine.decode_image(upload))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def uploaded_mask(upload: bytes) -> np.ndarray:
+    return engine.mask_from_image(upload)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def fill(character: np.ndarray, missing: np.ndarray) -> engine.Filling:
+    return engine.compare_character_filling(character[None], missing[None])
+
+
+@st.cache_data(max_entries=16, show_spinner="Completing the table…")
+def table_result(name: str, fraction: float, seed: int) -> engine.TableFilling:
+    return engine.compare_table_filling(name, fraction, seed)
+
+
+# --- Plain helpers ---------------------------------------------------------------------------
+def masked_view(character: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """The character in grey with its missing pixels in colour, as RGB."""
+    grey = np.repeat(np.clip(character, 0, 1)[..., None], 3, axis=2)
+    return np.where(missing[..., None], MISSING_COLOUR, grey)
+
+
+def enlarged(image: np.ndarray) -> np.ndarray:
+    block = np.ones((SCALE, SCALE) + (1,) * (image.ndim - 2), dtype=np.float32)
+    return np.kron(np.clip(image, 0, 1), block)
+
+
+def error_rows(result: engine.Filling) -> list[dict]:
+    best = min(result.rmse, key=result.rmse.get)
+    return [{**row, "Best": "★" if method == best else ""} for method, row in zip(result.fills, result.summary())]
+
+
+def rmse_figure(result: engine.Filling, title: str) -> go.Figure:
+    figure = go.Figure(go.Bar(x=[METHODS[m] for m in result.rmse], y=list(result.rmse.values()),
+                              marker_color=["#bab0ac", "#9c755f", "#3b6fd4"]))
+    figure.update_layout(title=title, yaxis_title="RMSE on hidden values", height=300, margin={"t": 50, "b": 10})
+    return figure
+
+
+def hidden_entries(result: engine.TableFilling, count: int) -> list[dict]:
+    """The first `count` hidden entries: where, the true value and each method's guess."""
+    rows, columns = np.nonzero(result.missing)
+    table = result.table
+    return [{"Row": table.training_rows + int(r), "Column": table.columns[c], "True value": float(result.truth[r, c]),
+             **{METHODS[m]: round(float(f[r, c]), 2) for m, f in result.fills.items()}}
+            for r, c in list(zip(rows, columns))[:count]]
+
+
+def character_mask(kind: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The mask the widgets describe, or None after telling the user why there is none."""
+    if kind in engine.MASK_KINDS:
+        fraction_col, seed_col = st.columns(2)
+        fraction = fraction_col.slider("Share missing", 0.05, 0.95, 0.5, 0.05, key="mask_fraction")
+        seed = seed_col.number_input("Random seed", 0, 10_000, 0, key="mask_seed")
+        return engine.random_mask(shape, kind, fraction, int(seed))
+    if kind == "rectangle":
+        rows_col, cols_col = st.columns(2)
+        rows = rows_col.slider("Rows missing", 0, 28, (8, 18), key="rect_rows")
+        columns = cols_col.slider("Columns missing", 0, 28, (6, 22), key="rect_cols")
+        missing = engine.rectangle_mask(rows, columns)
+        if not missing.any():
+            st.warning("The rectangle is empty: widen both ranges.", icon=":material/warning:")
+            return None
+        return missing
+    upload = st.file_uploader(
+        "Drop a mask: any image, scaled to 28x28; its light pixels are the missing ones "
+        f"(PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB)",
+        type=list(engine.UPLOAD_TYPES), max_upload_size=MAX_UPLOAD_MB, key="mask_upload",
+    )
+    if upload is None:
+        st.info("Paint the region to erase in white on a black image, in any editor, and drop it here.",
+                icon=":material/brush:")
+        return None
+    try:
+        return uploaded_mask(upload.getvalue())
+    except (engine.ImageError, engine.ImputeError) as error:
+        st.error(f"Could not use **{upload.name}** as a mask: {error}", icon=":material/broken_image:")
+    except Exception:
+        log.exception("Reading the mask %r failed", upload.name)
+        st.error(f"Something went wrong while reading **{upload.name}**. Try another image.", icon=":material/error:")
+    return None
+
+
+# --- Page ------------------------------------------------------------------------------------
+st.title("Filling in missing values")
+st.markdown(
+    "A **masking denoising autoencoder** is trained on complete characters from which random pixels, "
+    "blocks and rectangles were hidden, and learns to put them back. Hide part of a character it has "
+    "never seen and compare its guess with two classics: filling each missing pixel with its mean, and "
+    "PCA completion. The same idea completes a table with missing entries (matrix completion). Errors "
+    "count only the hidden values: the observed ones are kept exactly as they were."
+)
+
+# --- A character -----------------------------------------------------------------------------
+st.subheader("A character with missing pixels")
+source_col, upload_col = st.columns([1, 2])
+upload = upload_col.file_uploader(
+    f"Drop a picture of one character (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB)",
+    type=list(engine.UPLOAD_TYPES), max_upload_size=MAX_UPLOAD_MB, key="impute_upload",
+)
+character, name = None, None
+if upload is not None:
+    character = read_upload(upload, prepare, log)
+    name = None if character is None else upload.name
+example = source_col.selectbox(
+    "Or a character never trained on", list(examples()), key="impute_example", disabled=character is not None,
+    help="Remove your picture to use the examples." if character is not None else None,
+)
+if character is None:
+    character, name = examples()[example], example
+
+kind = st.radio("What is missing", list(KINDS), format_func=KINDS.get, horizontal=True, key="mask_kind")
+missing = character_mask(kind, character.shape)
+if missing is not None:
+    try:
+        result = fill(character, missing)
+    except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
+        st.error(str(error), icon=":material/error:")
+        st.stop()
+    panels = [("Original", character), (f"Input: {missing.mean():.0%} missing", masked_view(character, missing))]
+    panels += [(f"{METHODS[m]} (RMSE {result.rmse[m]:.3f})", result.fills[m][0]) for m in result.fills]
+    for column, (caption, image) in zip(st.columns(len(panels)), panels):
+        column.image(enlarged(image), caption=caption, width="stretch")
+    table_col, chart_col = st.columns([1, 1])
+    table_col.dataframe(error_rows(result), hide_index=True)
+    table_col.caption(f"**{name}**: RMSE over the {int(missing.sum())} hidden pixels only (pixels in [0, 1]).")
+    chart_col.plotly_chart(rmse_figure(result, "Error on the hidden pixels"), key="character_chart")
+
+# --- A table ---------------------------------------------------------------------------------
+st.subheader("A table with missing entries")
+table_name = st.selectbox("Table", list(engine.TABLES), format_func=lambda n: engine.load_table(n).title,
+                          key="table_name")
+fraction_col, seed_col = st.columns(2)
+table_fraction = fraction_col.slider("Share of entries hidden", 0.1, 0.9, 0.5, 0.1, key="table_fraction")
+table_seed = seed_col.number_input("Random seed", 0, 10_000, 0, key="table_seed")
+try:
+    completed = table_result(table_name, table_fraction, int(table_seed))
+except engine.ModelError as error:
+    st.error(str(error), icon=":material/error:")
+    st.stop()
+table_col, chart_col = st.columns([1, 1])
+table_col.dataframe(error_rows(completed), hide_index=True)
+table_col.caption(
+    f"The {len(completed.truth)} held-out rows (the autoencoder trained on the other "
+    f"{completed.table.training_rows}) with {completed.missing.mean():.0%} of their entries hidden. "
+    f"PCA completion used rank {completed.pca_rank} and {completed.pca_iterations} rounds, chosen on a "
+    "further 10% of the observed entries; it and mean filling see the whole matrix."
+)
+chart_col.plotly_chart(rmse_figure(completed, "Error on the hidden entries"), key="table_chart")
+with st.expander("The first hidden entries and each method's guess"):
+    st.dataframe(hidden_entries(completed, TABLE_ENTRIES_SHOWN), hide_index=True)
+
+# --- How it works ----------------------------------------------------------------------------
+st.subheader("How filling in works")
+st.markdown(
+    r"""
+The autoencoder reads two things: the values with the missing ones set to 0, and the mask $m$
+(1 where a value is observed, 0 where it is missing), as a second channel, so that a missing pixel
+and a black one differ. It is trained to rebuild the complete input from random masks, and its answer
+keeps every observed value:
+"""
+)
+st.latex(r"\hat{x} = m \odot x + (1 - m) \odot g\big(f(m \odot x,\ m)\big)")
+st.markdown(
+    r"""
+**Mean filling** puts each column's mean (each pixel's mean over the training characters) in every
+hole. **PCA completion** starts from the means, projects onto the first principal components,
+reconstructs, puts the observed values back, and repeats: it fills holes with the nearest
+*linear* combination of typical patterns. The autoencoder's decoder is not linear, so it can redraw a
+stroke that curves through a hole. The error counts the hidden values only:
+"""
+)
+st.latex(r"\mathrm{RMSE} = \sqrt{\frac{1}{|\{m = 0\}|} \sum_{m_i = 0} (\hat{x}_i - x_i)^2}")

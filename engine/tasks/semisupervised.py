@@ -1,0 +1,320 @@
+"""Semi-supervised learning: many unlabelled digits, a few labelled ones.
+
+An autoencoder trained without labels has already learnt what makes digits differ; a small
+classifier on its code then needs few labels. Four classifiers meet on the same labels:
+
+  encoder    the pretrained encoder, frozen, with a linear head on its code (a linear probe)
+  finetuned  the same network, then trained end to end, encoder included, from the probe
+  scratch    the same network (encoder architecture + linear head) from random weights
+  pca        a linear head on PCA features of the same size, PCA fit on the unlabelled digits
+
+The linear heads are scikit-learn logistic regressions on standardised codes, so the probe
+needs no torch (codes come through ONNX); the two networks that train the encoder need torch.
+Accuracy is measured on digits no model saw: digits in held-out fonts with wider distortions,
+and the 300 held-out handwritten digits.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import datasets, runtime
+
+ENCODER = "search_char"          # a 64-number code learnt without labels (distorted -> upright glyphs)
+PCA_ENCODER = "semisup_pca"      # PCA with the code's size, fit on the unlabelled digits
+LABELS_PER_DIGIT = (10, 50, 100)
+DRAWS = 5                        # random label draws per point of the curve
+POOL_RENDERED = 3000             # digits rendered from the training fonts in the unlabelled pool
+POOL_SEED = 20_250
+HELDOUT_RENDERED = 1000
+HELDOUT_SEED = 7_919
+SEMISUPERVISED_METHODS = {
+    "encoder": "Pretrained encoder (frozen) + linear head",
+    "finetuned": "Pretrained encoder fine-tuned",
+    "scratch": "Same network from scratch",
+    "pca": "PCA features + linear head",
+}
+LIVE_METHODS = ("encoder", "pca")            # no torch needed
+SPACES = {"encoder": ENCODER, "pca": PCA_ENCODER}   # the feature space of each linear head
+TORCH_METHODS = ("finetuned", "scratch")
+SCRATCH_STEPS = 500
+FINETUNE_STEPS = 300
+CURVE_TITLE = "Semi-supervised accuracy"     # the eval table the page reads back from the manifest
+
+
+@dataclass
+class DigitSet:
+    images: np.ndarray           # (N, 28, 28)
+    labels: np.ndarray           # (N,) int
+    handwritten: np.ndarray      # (N,) bool: a scikit-learn handwritten digit, else rendered
+
+
+@functools.lru_cache(maxsize=2)
+def unlabelled_digits(rendered: int = POOL_RENDERED, seed: int = POOL_SEED) -> DigitSet:
+    """The unlabelled pool: digits rendered from the training fonts with the training
+    distortions, and the 1,497 training handwritten digits. Labels are kept only to draw the
+    few labelled examples; PCA is fit on the pool without them. Shared, read-only."""
+    images, labels = datasets.render_characters(datasets.DIGITS, rendered, fonts=datasets.font_split(False),
+                                                seed=seed)
+    hand, hand_labels = datasets.handwritten_digits(held_out=False)
+    return DigitSet(np.concatenate([images, hand]), np.concatenate([labels, hand_labels]).astype(np.int64),
+                    np.arange(len(images) + len(hand)) >= len(images))
+
+
+@functools.lru_cache(maxsize=2)
+def heldout_digits(rendered: int = HELDOUT_RENDERED, seed: int = HELDOUT_SEED) -> DigitSet:
+    """Digits never seen in pretraining nor labelled: rendered from the held-out fonts with
+    the evaluation's wider distortions, and the 300 held-out handwritten digits."""
+    images, labels = datasets.render_characters(datasets.DIGITS, rendered, fonts=datasets.font_split(True),
+                                                seed=seed, distortion=datasets.EVAL_DISTORTION)
+    hand, hand_labels = datasets.handwritten_digits(held_out=True)
+    return DigitSet(np.concatenate([images, hand]), np.concatenate([labels, hand_labels]).astype(np.int64),
+                    np.arange(len(images) + len(hand)) >= len(images))
+
+
+def sample_labels(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Indices of exactly `per_class` examples of every class in `labels`, drawn without
+    replacement; the same seed gives the same draw. Sorted by class, then drawn order."""
+    labels = np.asarray(labels)
+    if per_class < 1:
+        raise ValueError(f"per_class must be at least 1, got {per_class}")
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) < per_class:
+            raise ValueError(f"class {c} has {len(members)} examples, fewer than {per_class}")
+        picks.append(rng.choice(members, per_class, replace=False))
+    return np.concatenate(picks)
+
+
+def encode(images: np.ndarray, model: str = ENCODER) -> np.ndarray:
+    """Characters (N, 28, 28) -> codes (N, D) through an ONNX encoder."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"expected characters (N, 28, 28), got shape {images.shape}")
+    return runtime.run(model, images[:, None])
+
+
+@dataclass
+class Features:
+    """Codes of the pool and of the held-out digits in one feature space, and the pool's
+    mean and spread (unlabelled data: every classifier may standardise with them)."""
+    pool: np.ndarray
+    heldout: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def standardise(self, codes: np.ndarray) -> np.ndarray:
+        return (codes - self.mean) / self.scale
+
+
+def _features(pool: np.ndarray, heldout: np.ndarray, model: str) -> Features:
+    codes = encode(pool, model)
+    scale = codes.std(axis=0)
+    return Features(codes, encode(heldout, model), codes.mean(axis=0), np.where(scale > 1e-6, scale, 1.0))
+
+
+@dataclass
+class LinearHead:
+    """A multinomial logistic regression on standardised codes: logits = W z + b."""
+    weight: np.ndarray           # (classes, D)
+    bias: np.ndarray             # (classes,)
+
+    def logits(self, standardised: np.ndarray) -> np.ndarray:
+        return standardised @ self.weight.T + self.bias
+
+    def predict(self, standardised: np.ndarray) -> np.ndarray:
+        return self.logits(standardised).argmax(axis=1)
+
+
+def fit_linear_head(standardised: np.ndarray, labels: np.ndarray, seed: int = 0) -> LinearHead:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(standardised, labels)
+    if model.coef_.shape[0] != 10:
+        raise ValueError("the labelled examples must cover all ten digits")
+    return LinearHead(model.coef_.astype(np.float32), model.intercept_.astype(np.float32))
+
+
+# ------------------------------------------------------------------ the two trained networks
+
+def _classifier(pretrained: bool, features: Features | None, head: LinearHead | None):
+    import torch
+
+    from ..models import CharAutoencoder, CodeClassifier, CodeClassifierConfig, from_checkpoint
+
+    model = CodeClassifier(CodeClassifierConfig())
+    if pretrained:
+        autoencoder = from_checkpoint(torch.load(io.BytesIO(runtime.checkpoint_bytes(ENCODER)),
+                                                 weights_only=False))
+        if not isinstance(autoencoder, CharAutoencoder):
+            raise runtime.ModelError(f"{ENCODER}'s checkpoint is not a character autoencoder")
+        model.encoder.load_state_dict(autoencoder.encoder.state_dict())
+        with torch.no_grad():     # start from the linear probe: fine-tuning only improves on it
+            model.code_mean.copy_(torch.from_numpy(features.mean))
+            model.code_scale.copy_(torch.from_numpy(features.scale))
+            model.head.weight.copy_(torch.from_numpy(head.weight))
+            model.head.bias.copy_(torch.from_numpy(head.bias))
+    return model
+
+
+def train_classifier(images: np.ndarray, labels: np.ndarray, *, pretrained: bool, seed: int = 0,
+                     features: Features | None = None, head: LinearHead | None = None,
+                     steps: int | None = None, threads: int | None = 1, stop=None):
+    """Train the CodeClassifier on a few labelled digits: from the pretrained encoder and its
+    linear probe (`features` and `head` from the encoder's codes) with a small learning rate,
+    or from random weights. Returns the model (torch, eval mode). Needs PyTorch."""
+    import torch
+
+    from ..train import TrainConfig, fit
+
+    if pretrained and (features is None or head is None):
+        raise ValueError("fine-tuning starts from the probe: give the encoder's features and head")
+    model = _classifier(pretrained, features, head)
+    config = TrainConfig(steps=steps or (FINETUNE_STEPS if pretrained else SCRATCH_STEPS), batch_size=64,
+                         lr=1e-4 if pretrained else 2e-3, weight_decay=1e-2, seed=seed, threads=threads)
+    x = np.ascontiguousarray(images[:, None], dtype=np.float32)                # (n, 1, 28, 28)
+    y = np.asarray(labels, dtype=np.int64)
+
+    def batch(step: int, rng: np.random.Generator):
+        picks = rng.integers(len(x), size=config.batch_size)
+        return x[picks], y[picks]
+
+    fit(model, batch, config, stop=stop,
+        loss_fn=lambda out, target: torch.nn.functional.cross_entropy(out["logits"], target))
+    return model
+
+
+def predict_torch(model, images: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return model(torch.from_numpy(np.ascontiguousarray(images[:, None], dtype=np.float32)))["logits"].argmax(1).numpy()
+
+
+# ------------------------------------------------------------------ the comparison
+
+@dataclass
+class SemiSupervisedData:
+    pool: DigitSet
+    heldout: DigitSet
+    features: dict[str, Features]        # "encoder" and "pca"
+
+
+@functools.lru_cache(maxsize=2)
+def semisupervised_data(pool_rendered: int = POOL_RENDERED, heldout_rendered: int = HELDOUT_RENDERED) -> SemiSupervisedData:
+    """The pool, the held-out digits and their codes in both feature spaces (cached)."""
+    pool, heldout = unlabelled_digits(pool_rendered), heldout_digits(heldout_rendered)
+    return SemiSupervisedData(pool, heldout, {
+        space: _features(pool.images, heldout.images, model) for space, model in SPACES.items()})
+
+
+@dataclass
+class LabelRun:
+    """Every classifier trained on one draw of labels, judged on the held-out digits."""
+    per_class: int
+    seed: int
+    labelled: np.ndarray                                   # indices into the pool
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)   # method -> (M,) held-out
+    heads: dict[str, LinearHead] = field(default_factory=dict)         # the linear heads
+    networks: dict = field(default_factory=dict)           # method -> torch model (with torch)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def accuracy(self, method: str, truth: np.ndarray, subset: np.ndarray | None = None) -> float:
+        hits = self.predictions[method] == truth
+        return float(hits[subset].mean() if subset is not None else hits.mean())
+
+
+def run_labels(data: SemiSupervisedData, per_class: int, seed: int, *,
+               methods: tuple[str, ...] = LIVE_METHODS, threads: int | None = 1) -> LabelRun:
+    """Draw `per_class` labels of every digit from the pool (seeded) and train each method on
+    them. The torch methods ("finetuned", "scratch") need PyTorch."""
+    unknown = set(methods) - set(SEMISUPERVISED_METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {tuple(SEMISUPERVISED_METHODS)}")
+    labelled = sample_labels(data.pool.labels, per_class, seed)
+    labels = data.pool.labels[labelled]
+    run = LabelRun(per_class, seed, labelled)
+    for space in SPACES:
+        if space in methods or (space == "encoder" and "finetuned" in methods):
+            start = time.perf_counter()
+            f = data.features[space]
+            run.heads[space] = fit_linear_head(f.standardise(f.pool[labelled]), labels, seed)
+            run.predictions[space] = run.heads[space].predict(f.standardise(f.heldout))
+            run.seconds[space] = time.perf_counter() - start
+    for method in TORCH_METHODS:
+        if method in methods:
+            start = time.perf_counter()
+            pretrained = method == "finetuned"
+            model = train_classifier(data.pool.images[labelled], labels, pretrained=pretrained, seed=seed,
+                                     features=data.features["encoder"] if pretrained else None,
+                                     head=run.heads.get("encoder"), threads=threads)
+            run.networks[method] = model
+            run.predictions[method] = predict_torch(model, data.heldout.images)
+            run.seconds[method] = time.perf_counter() - start
+    if "encoder" not in methods:
+        run.predictions.pop("encoder", None)
+    return run
+
+
+@dataclass
+class CurvePoint:
+    method: str
+    per_class: int
+    accuracies: list[float]              # one per draw
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+    @property
+    def spread(self) -> float:
+        """Standard deviation over the draws."""
+        return float(np.std(self.accuracies))
+
+
+def accuracy_curve(data: SemiSupervisedData, *, per_class: tuple[int, ...] = LABELS_PER_DIGIT,
+                   draws: int = DRAWS, methods: tuple[str, ...] = LIVE_METHODS,
+                   threads: int | None = 1) -> list[CurvePoint]:
+    """Held-out accuracy of each method for each number of labels per digit, over `draws`
+    random label draws (seeds 0..draws-1)."""
+    points = {(m, k): CurvePoint(m, k, []) for k in per_class for m in methods}
+    for k in per_class:
+        for seed in range(draws):
+            run = run_labels(data, k, seed, methods=methods, threads=threads)
+            for m in methods:
+                points[(m, k)].accuracies.append(run.accuracy(m, data.heldout.labels))
+    return list(points.values())
+
+
+def recorded_curve() -> list[CurvePoint] | None:
+    """The curve `python -m engine eval semisupervised --record` stored in the manifest (every
+    method, the torch ones included), or None when none was recorded."""
+    try:
+        metrics = runtime.model_info(PCA_ENCODER).get("metrics", {})
+    except runtime.ModelError:
+        return None
+    table = next((t for title, t in metrics.items() if title.startswith(CURVE_TITLE)), None)
+    if table is None:
+        return None
+    names = {v: k for k, v in SEMISUPERVISED_METHODS.items()}
+    col = {c: i for i, c in enumerate(table["columns"])}
+    return [CurvePoint(names[row[col["Method"]]], int(row[col["Labels per digit"]]),
+                       [float(a) for a in row[col["Accuracy of each draw"]]]) for row in table["rows"]
+            if row[col["Method"]] in names]
+
+
+def predict_digits(images: np.ndarray, run: LabelRun, data: SemiSupervisedData) -> dict[str, np.ndarray]:
+    """Predictions of every classifier of `run` for new characters (N, 28, 28)."""
+    out = {}
+    for space, head in run.heads.items():
+        if space in run.predictions:
+            out[space] = head.predict(data.features[space].standardise(encode(images, SPACES[space])))
+    for method, model in run.networks.items():
+        out[method] = predict_torch(model, np.asarray(images, dtype=np.float32))
+    return out

@@ -1,0 +1,128 @@
+"""The Filling in missing values page, driven by Streamlit's AppTest: the real engine and the
+shipped masking autoencoders."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from page_helpers import drawn, png_bytes
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "streamlit_app.py"
+PAGE = "app_pages/impute.py"
+AUTOENCODER = engine.IMPUTE_METHODS["autoencoder"]
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def images_by_caption(at: AppTest) -> dict[str, str]:
+    return {caption: url for image in at.image for caption, url in zip(image.captions, image.value, strict=True)}
+
+
+def errors(at: AppTest, which: str = "character") -> dict[str, float]:
+    """Method -> RMSE from the page's error table for the character (shown first) or the table."""
+    frames = [f.value for f in at.dataframe if "RMSE on hidden values" in f.value.columns]
+    assert len(frames) == 2, "the character's and the table's errors"
+    table = frames[0 if which == "character" else 1]
+    return dict(zip(table["Method"], table["RMSE on hidden values"]))
+
+
+def expected_errors(character: np.ndarray, missing: np.ndarray) -> dict[str, float]:
+    result = engine.compare_character_filling(character[None], missing[None])
+    return {row["Method"]: row["RMSE on hidden values"] for row in result.summary()}
+
+
+def first_example() -> np.ndarray:
+    return next(iter(engine.impute_examples().values()))
+
+
+def test_the_page_fills_an_example_and_a_table():
+    at = open_page()
+    assert not at.error
+    missing = engine.random_mask((28, 28), "pixels", 0.5, 0)
+    captions = list(images_by_caption(at))
+    assert captions[:2] == ["Original", f"Input: {missing.mean():.0%} missing"]
+    assert any(c.startswith(AUTOENCODER) for c in captions) and len(captions) == 5
+    assert errors(at) == expected_errors(first_example(), missing)
+    table = engine.compare_table_filling("digits", 0.5, 0)
+    assert errors(at, "table") == {r["Method"]: r["RMSE on hidden values"] for r in table.summary()}
+
+
+@pytest.mark.parametrize("change", ["kind", "fraction", "seed"])
+def test_changing_the_mask_changes_the_result(change):
+    at = open_page()
+    before, shown = errors(at), images_by_caption(at)
+    if change == "kind":
+        at.radio(key="mask_kind").set_value("blocks").run()
+        missing = engine.random_mask((28, 28), "blocks", 0.5, 0)
+    elif change == "fraction":
+        at.slider(key="mask_fraction").set_value(0.8).run()
+        missing = engine.random_mask((28, 28), "pixels", 0.8, 0)
+    else:
+        at.number_input(key="mask_seed").set_value(5).run()
+        missing = engine.random_mask((28, 28), "pixels", 0.5, 5)
+    assert not at.exception and not at.error
+    assert errors(at) == expected_errors(first_example(), missing) != before
+    assert images_by_caption(at) != shown
+
+
+def test_a_rectangle_chosen_with_sliders_is_what_goes_missing():
+    at = open_page()
+    at.radio(key="mask_kind").set_value("rectangle").run()
+    at.slider(key="rect_rows").set_value((4, 14)).run()
+    at.slider(key="rect_cols").set_value((10, 24)).run()
+    assert not at.exception and not at.error
+    missing = engine.rectangle_mask((4, 14), (10, 24))
+    assert f"Input: {missing.mean():.0%} missing" in images_by_caption(at)
+    assert errors(at) == expected_errors(first_example(), missing)
+    at.slider(key="rect_rows").set_value((4, 4)).run()  # an empty rectangle: said, not filled
+    assert not at.exception and not at.error and at.warning
+
+
+def test_an_uploaded_mask_is_used_and_a_bad_one_shows_an_error():
+    at = open_page()
+    at.radio(key="mask_kind").set_value("upload").run()
+    assert not at.exception and at.info  # asks for a mask first
+    picture = Image.new("L", (56, 56), 0)
+    picture.paste(255, (0, 28, 56, 56))  # the bottom half
+    mask = png_bytes(picture)
+    at.file_uploader(key="mask_upload").upload("mask.png", mask, "image/png").run()
+    assert not at.exception and not at.error
+    assert errors(at) == expected_errors(first_example(), engine.mask_from_image(mask))
+    at.file_uploader(key="mask_upload").upload("mask.png", b"not an image", "image/png").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "mask.png" in at.error[0].value
+    at.file_uploader(key="mask_upload").upload("black.png", png_bytes(Image.new("L", (9, 9), 0)), "image/png").run()
+    assert len(at.error) == 1 and "no pixel" in at.error[0].value
+
+
+def test_an_uploaded_character_is_filled_and_a_bad_one_shows_an_error():
+    at = open_page()
+    seven = drawn([[(15, 10), (75, 10), (40, 62)]])
+    at.file_uploader(key="impute_upload").upload("seven.png", seven, "image/png").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="impute_example").disabled
+    character = engine.prepare_character(engine.decode_image(seven))
+    assert errors(at) == expected_errors(character, engine.random_mask((28, 28), "pixels", 0.5, 0))
+    at.file_uploader(key="impute_upload").upload("char.png", b"\x89PNG broken", "image/png").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "char.png" in at.error[0].value
+    assert errors(at) == expected_errors(first_example(), engine.random_mask((28, 28), "pixels", 0.5, 0))
+
+
+def test_changing_the_hidden_share_of_the_table_changes_its_result():
+    at = open_page()
+    before = errors(at, "table")
+    at.slider(key="table_fraction").set_value(0.2).run()
+    assert not at.exception and not at.error
+    table = engine.compare_table_filling("digits", 0.2, 0)
+    after = errors(at, "table")
+    assert after == {r["Method"]: r["RMSE on hidden values"] for r in table.summary()} != before

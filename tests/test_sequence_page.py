@@ -1,0 +1,236 @@
+"""The Sequence autoencoder page, driven by Streamlit's AppTest: the real engine and the shipped
+forecaster and autoencoder, the built-in series and uploaded CSV files."""
+
+import datetime as dt
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from page_helpers import wait_for_job
+from series_helpers import BAD_CSVS, csv_bytes, short_series
+from streamlit.testing.v1 import AppTest
+
+import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "streamlit_app.py"
+PAGE = "app_pages/sequence.py"
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="training needs PyTorch")
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def trace_names(at: AppTest) -> list[str]:
+    """The names of every trace of every chart on the page."""
+    return [trace.get("name") for chart in at.get("plotly_chart") for trace in json.loads(chart.proto.spec)["data"]]
+
+
+def assert_forecast_shown(at: AppTest, series: engine.LoadSeries) -> None:
+    """The MAE metrics and the error table are the engine's figures for this series."""
+    rows = {r["Method"]: r for r in engine.forecast_heldout(series).errors()}
+    lstm = rows[engine.SEQUENCE_LSTM_LABEL]
+    shown = metrics(at)
+    for h in (1, 2, 3):
+        assert shown[f"MAE {h} h ahead"].startswith(f"{lstm[f'MAE {h} h']:,.1f}"), (h, shown)
+    table = next(frame.value for frame in at.dataframe if "Method" in frame.value.columns)
+    assert list(table["Method"]) == list(rows)
+    assert table["MAE 3 h"].tolist() == [round(r["MAE 3 h"], 1) for r in rows.values()]
+
+
+def test_the_built_in_series_shows_forecasts_and_detection():
+    at = open_page()
+    assert not at.error
+    synthetic = engine.synthetic_load_series()
+    assert_forecast_shown(at, synthetic)
+    deltas = [m.delta for m in at.metric if m.label.startswith("MAE")]
+    assert len(deltas) == 3 and all(d.startswith("-") for d in deltas)     # below the seasonal naive
+    clean = engine.detect_sequence_anomalies(synthetic)
+    shown = metrics(at)
+    assert shown["Injected anomalies detected"] == "0 of 0"
+    assert shown["False alarms"] == f"{clean.false_alarms} of {len(clean.starts):,} windows"
+    assert shown["Threshold"] == f"{clean.threshold:.2f} %"
+    assert len(at.get("plotly_chart")) == 3            # overview, forecast, detection
+    names = trace_names(at)
+    assert "LSTM, 1 h ahead" in names and "window score" in names
+    assert any("held out 2014-11-01T00 to 2014-12-31T23" in c.value for c in at.caption)
+    at.segmented_control(key="seq_hours").set_value(3).run()
+    assert not at.exception and "LSTM, 3 h ahead" in trace_names(at)
+
+
+def test_an_injected_spike_is_flagged_and_can_be_removed():
+    at = open_page()
+    synthetic = engine.synthetic_load_series()
+    split = engine.default_split(synthetic)
+    when = dt.datetime(2014, 12, 3, 14)
+    at.selectbox(key="seq_kind").set_value("spike")
+    at.slider(key="seq_position").set_value(when)
+    at.slider(key="seq_size").set_value(4.0)
+    at.button(key="seq_inject").click().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Injected anomalies detected"] == "1 of 1"
+    table = next(frame.value for frame in at.dataframe if "Detected" in frame.value.columns)
+    assert table.to_dict("records") == [
+        {"Start": "2014-12-03T14", "Kind": "spike", "Size (std)": 4.0, "Hours": 1, "Detected": True}]
+    start = int(np.searchsorted(synthetic.timestamps, np.datetime64(when, "h")))
+    expected = engine.detect_sequence_anomalies(synthetic, [engine.InjectedAnomaly(start, "spike", 4.0, 6)])
+    assert start >= split.test.start and expected.detected == [True]
+    assert metrics(at)["False alarms"] == f"{expected.false_alarms} of {int(expected.normal.sum()):,} windows"
+    assert "before injection" in trace_names(at)
+
+    # A second anomaly, a tiny one that goes unnoticed, then a stricter threshold.
+    at.selectbox(key="seq_kind").set_value("level shift").run()    # its duration slider comes alive
+    at.slider(key="seq_position").set_value(dt.datetime(2014, 11, 20, 3))
+    at.slider(key="seq_size").set_value(0.25)
+    at.slider(key="seq_duration").set_value(2)
+    at.button(key="seq_inject").click().run()
+    assert not at.exception
+    assert metrics(at)["Injected anomalies detected"] == "1 of 2"
+    at.select_slider(key="seq_percentile").set_value(99.9).run()
+    strict = engine.detect_sequence_anomalies(synthetic, percentile=99.9)
+    assert metrics(at)["Threshold"] == f"{strict.threshold:.2f} %"
+
+    at.button(key="seq_clear").click().run()
+    assert not at.exception
+    assert metrics(at)["Injected anomalies detected"] == "0 of 0"
+    assert not [f for f in at.dataframe if "Detected" in f.value.columns]
+
+
+def test_an_uploaded_csv_is_forecast_and_scored():
+    at = open_page()
+    series = short_series(days=60)
+    at.file_uploader(key="seq_csv").upload("site.csv", csv_bytes(series), "text/csv").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="seq_load_column").options == ["load_mw", "temperature_c"]
+    assert at.selectbox(key="seq_temperature_column").value == "temperature_c"    # guessed by its name
+    loaded = engine.load_series_csv(csv_bytes(series), "load_mw", "temperature_c")
+    assert_forecast_shown(at, loaded)
+    assert any("site.csv: load_mw with temperature_c" in c.value for c in at.caption)
+    assert any("own training part" in c.value for c in at.caption)
+    # An anomaly placed in the upload's held-out part is found.
+    split = engine.default_split(loaded)
+    when = loaded.timestamps[split.test.start + 100].astype("datetime64[s]").astype(dt.datetime)
+    at.slider(key="seq_position").set_value(when)
+    at.selectbox(key="seq_kind").set_value("dropout")
+    at.button(key="seq_inject").click().run()
+    assert not at.exception and metrics(at)["Injected anomalies detected"] == "1 of 1"
+    # Without its temperature the page says so and goes on.
+    at.selectbox(key="seq_temperature_column").set_value("(none)").run()
+    assert not at.exception and not at.error
+    assert any("No temperature column" in i.value for i in at.info)
+    assert_forecast_shown(at, engine.load_series_csv(csv_bytes(series), "load_mw"))
+    assert metrics(at)["Injected anomalies detected"] == "0 of 0"    # another series: its own anomalies
+
+
+def test_a_csv_with_a_short_gap_says_it_was_filled():
+    at = open_page()
+    series = short_series(days=40)
+    at.file_uploader(key="seq_csv").upload("gappy.csv", csv_bytes(series, drop=slice(300, 303)), "text/csv").run()
+    assert not at.exception and not at.error
+    assert any("Filled 3 missing hours of 'load_mw'" in i.value for i in at.info)
+
+
+def test_a_bad_csv_shows_an_error_and_the_page_goes_on():
+    at = open_page()
+    at.file_uploader(key="seq_csv").upload("photo.csv", BAD_CSVS["png bytes"][0], "text/csv").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "photo.csv" in at.error[0].value and "binary" in at.error[0].value
+    assert any("Showing the built-in series instead." in c.value for c in at.caption)
+    assert_forecast_shown(at, engine.synthetic_load_series())
+    at.button(key="seq_inject").click().run()         # the anomaly tools work on the built-in series
+    assert not at.exception and metrics(at)["Injected anomalies detected"] == "1 of 1"
+    # A good file afterwards replaces the bad one, and the error goes.
+    at.file_uploader(key="seq_csv").set_value(("good.csv", csv_bytes(short_series(days=40)), "text/csv")).run()
+    assert not at.exception and not at.error
+    assert any("good.csv: load_mw" in c.value for c in at.caption)
+
+
+def test_every_kind_of_bad_csv_is_reported_by_name():
+    at = open_page()
+    gap = csv_bytes(short_series(days=40), drop=slice(200, 220))
+    cases = {**{name: data for name, (data, _, _) in BAD_CSVS.items() if name != "huge"}, "long gap": gap}
+    for name, data in cases.items():
+        at.file_uploader(key="seq_csv").set_value((f"{name}.csv", data, "text/csv")).run()
+        assert not at.exception, (name, [e.value for e in at.exception])
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1 and f"{name}.csv" in errors[0] and "Traceback" not in errors[0], (name, errors)
+        with pytest.raises(engine.SeriesError) as caught:
+            engine.load_series_csv(data)
+        assert str(caught.value) in errors[0], name
+        assert len(at.get("plotly_chart")) == 3, name      # the built-in series is shown instead
+
+
+def test_without_torch_training_points_to_the_training_requirements(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a)
+    )
+    at = open_page()
+    at.file_uploader(key="seq_csv").upload("site.csv", csv_bytes(short_series(days=40)), "text/csv").run()
+    assert not at.exception and not at.error
+    assert any("requirements-train.txt" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "seq_train"]
+    assert len(at.get("plotly_chart")) == 3            # serving needs no torch
+
+
+@needs_torch
+def test_training_on_an_uploaded_csv_and_using_the_trained_models():
+    at = open_page()
+    data = csv_bytes(short_series(days=35))
+    at.file_uploader(key="seq_csv").upload("site.csv", data, "text/csv").run()
+    assert not at.exception and not at.error
+    at.slider(key="seq_steps").set_value(100).run()
+    at.button(key="seq_train").click().run()
+    job = at.session_state["seq_job"]
+    try:
+        assert not at.exception
+        if job.running:
+            assert at.get("progress") and at.button(key="seq_stop")
+        job = wait_for_job(at, "seq_job", lambda j: not j.running)
+    finally:
+        job.stop()
+    assert job.state == "done", job.error
+    assert not at.error
+    assert any("Trained each network for 100 steps" in s.value for s in at.success)
+    table = next(f.value for f in at.dataframe if "Model" in f.value.columns)
+    assert list(table["Model"]) == ["Shipped forecaster", "Trained on your data"]
+    series = engine.load_series_csv(data, "load_mw", "temperature_c")
+    trained = {r["Method"]: r for r in engine.forecast_heldout(series, model=job.result.forecaster).errors()}
+    assert table["MAE 1 h"].tolist()[1] == round(trained[engine.SEQUENCE_LSTM_LABEL]["MAE 1 h"], 1)
+
+    at.toggle(key="seq_use_trained").set_value(True).run()
+    assert not at.exception and not at.error
+    assert any("Using the models you trained" in i.value for i in at.info)
+    assert metrics(at)["MAE 1 h ahead"].startswith(f"{trained[engine.SEQUENCE_LSTM_LABEL]['MAE 1 h']:,.1f}")
+    detection = engine.detect_sequence_anomalies(series, model=job.result.autoencoder)
+    assert metrics(at)["Threshold"] == f"{detection.threshold:.2f} %"
+
+
+@needs_torch
+def test_a_stopped_training_run_keeps_the_steps_done():
+    at = open_page()
+    at.file_uploader(key="seq_csv").upload("site.csv", csv_bytes(short_series(days=35)), "text/csv").run()
+    at.slider(key="seq_steps").set_value(2000).run()
+    at.button(key="seq_train").click().run()
+    job = at.session_state["seq_job"]
+    try:
+        job = wait_for_job(at, "seq_job", lambda j: j.updates or not j.running)
+        assert job.running, "2000 steps ended before the stop button could be pressed"
+        at.button(key="seq_stop").click().run()
+        assert not at.exception
+        job = wait_for_job(at, "seq_job", lambda j: not j.running)
+    finally:
+        job.stop()
+    assert job.state == "stopped", job.error
+    assert job.result.stopped and job.result.steps_done < 4000
+    assert any(f"Stopped after {job.result.steps_done} of 4000 steps" in w.value for w in at.warning)
