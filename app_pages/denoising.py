@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_pepper": "Salt and pepper", "mask": "Random masking"}
 TREAT_AS_LABELS = {"auto": "Decide for me", "character": "A single character", "photo": "A photo or document"}
+STUDIO_RUNS = "studio_runs"  # the Training studio page keeps the session's models here (each .label, .result.onnx)
+SHIPPED = "The shipped model"
 CHARACTER_DISPLAY_SCALE = 6  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
 
 
@@ -37,9 +39,21 @@ def load(source: bytes | str) -> np.ndarray:
 # four images of up to ~1.5 MP (18 MB each), so keep few entries.
 @st.cache_data(max_entries=4, show_spinner="Running the autoencoder…")
 def compare(
-    source: bytes | str, kind: str, amount: float, seed: int, treat_as: str
+    source: bytes | str, kind: str, amount: float, seed: int, treat_as: str,
+    char_model: tuple[str, bytes] | None = None,
 ) -> engine.DenoiseComparison:
-    return engine.compare_denoising(load(source), kind=kind, amount=amount, seed=seed, treat_as=treat_as)
+    return engine.compare_denoising(load(source), kind=kind, amount=amount, seed=seed, treat_as=treat_as,
+                                    char_model=char_model)
+
+
+def studio_models() -> dict[str, bytes]:
+    """Character models trained on the Training studio page in this session (28x28 input)."""
+    found = {}
+    for run in st.session_state.get(STUDIO_RUNS, []):
+        onnx = getattr(getattr(run, "result", None), "onnx", None)
+        if onnx and engine.takes_characters(onnx):
+            found[f"Training studio: {run.label}"] = onnx
+    return found
 
 
 def for_display(image: np.ndarray, target: str, close_up: bool) -> np.ndarray:
@@ -106,6 +120,16 @@ with settings_col:
     seed = seed_col.number_input(
         "Seed", 0, 9_999, key="noise_seed", help="The same seed gives the same noise."
     )
+    own_models = studio_models() if target == "character" else {}
+    char_model = None
+    if own_models:
+        chosen = st.selectbox(
+            "Character model",
+            [SHIPPED, *own_models],
+            key="char_model",
+            help="Models you trained on the Training studio page stay here for the rest of the session.",
+        )
+        char_model = None if chosen == SHIPPED else (chosen, own_models[chosen])
 
 if source is None:
     st.info("Drop an image above, or choose a built-in example.")
@@ -116,7 +140,7 @@ if load_error is not None:
 
 # --- Run -------------------------------------------------------------------------------------
 try:
-    result = compare(source, kind, amount, seed, treat_as)
+    result = compare(source, kind, amount, seed, treat_as, char_model)
 except engine.ImageError as error:
     st.error(str(error), icon=":material/broken_image:")
     st.stop()

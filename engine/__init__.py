@@ -46,6 +46,7 @@ _API = {
     "denoise_examples": "tasks.denoise",
     "DenoiseComparison": "tasks.denoise",
     "denoise_target": "tasks.denoise",
+    "takes_characters": "tasks.denoise",
     "DEFAULT_NOISE_AMOUNT": "tasks.denoise",
     # anomaly detection
     "anomaly_scores": "tasks.anomaly",

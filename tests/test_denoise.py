@@ -97,3 +97,19 @@ def test_denoise_target_picks_the_model_by_size_unless_told():
     with pytest.raises(ValueError):
         engine.denoise_target(np.zeros((20, 20)), "both")
     assert set(engine.DEFAULT_NOISE_AMOUNT) == {"character", "photo"}
+
+
+def test_another_character_model_can_stand_in_but_not_a_photo_model():
+    from engine import runtime
+
+    char_bytes = (runtime.PRETRAINED_DIR / "anomaly_char.onnx").read_bytes()   # any 28x28 autoencoder
+    photo_bytes = (runtime.PRETRAINED_DIR / "denoiser_photo.onnx").read_bytes()
+    assert engine.takes_characters(char_bytes) and not engine.takes_characters(photo_bytes)
+    clean = engine.denoise_examples()
+    character = next(im for im in clean.values() if im.shape == (28, 28))
+    shipped = engine.compare_denoising(character, seed=3)
+    other = engine.compare_denoising(character, seed=3, char_model=("Digits-only model", char_bytes))
+    assert other.model_name == "Digits-only model" and other.model_id == "session"
+    assert np.array_equal(other.noisy, shipped.noisy) and not np.allclose(other.denoised, shipped.denoised)
+    with pytest.raises(engine.ModelError, match="does not take 28x28"):
+        engine.compare_denoising(character, char_model=("Photo model", photo_bytes))

@@ -154,3 +154,26 @@ def test_blank_character_shows_an_error():
     at.selectbox(key="treat_as").set_value("character").run()
     assert not at.exception
     assert at.error
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("torch") is None, reason="training needs PyTorch")
+def test_a_model_trained_in_the_studio_serves_the_denoising_page():
+    from types import SimpleNamespace
+
+    digits = engine.builtin_digits("digits8").train          # any small images will do; resized below
+    images = engine.prepare_images(list(digits[:200]), side=28)
+    trained = engine.train_model("convolutional", images, epochs=1, batch_size=64, threads=1)
+    at = run_app()
+    at.session_state["studio_runs"] = [SimpleNamespace(label="#1 tiny convolutional", result=trained)]
+    at.switch_page(DENOISING).run()
+    at.selectbox(key="example").set_value(example_named("character")).run()
+    shipped = at.dataframe[0].value
+    assert at.selectbox(key="char_model").options[0] == "The shipped model"
+    at.selectbox(key="char_model").set_value("Training studio: #1 tiny convolutional").run()
+    assert not at.exception and not at.error
+    assert any("#1 tiny convolutional" in m.value for m in at.markdown)
+    own = at.dataframe[0].value
+    assert own["PSNR (dB)"].iloc[-1] != shipped["PSNR (dB)"].iloc[-1]       # another model answered
+    assert own["PSNR (dB)"].iloc[0] == shipped["PSNR (dB)"].iloc[0]          # on the same noisy input
+    at.selectbox(key="example").set_value(example_named("photo")).run()
+    assert not at.exception and not [s for s in at.selectbox if s.key == "char_model"]  # photos: shipped only

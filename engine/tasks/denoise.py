@@ -27,6 +27,13 @@ def _is_character_batch(images: np.ndarray) -> bool:
     return images.ndim == 3 and images.shape[1:] == (28, 28)
 
 
+def takes_characters(model: str | bytes) -> bool:
+    """Whether a model (a name, a path or ONNX bytes, such as a training-studio model) takes
+    28x28 characters as (N, 1, 28, 28)."""
+    shape = runtime.session(model).get_inputs()[0].shape
+    return list(shape[1:]) == [1, 28, 28]
+
+
 def _denoise_photo(image: np.ndarray, model: str) -> np.ndarray:
     """One (H, W) or (H, W, 3) image: grey goes through as three equal channels; the sides are
     padded by reflection to the model's multiple of 4 and cropped back."""
@@ -50,8 +57,8 @@ def denoise(images: np.ndarray, model: str | None = None) -> np.ndarray:
         raise ValueError(f"expected (N, H, W) or (N, H, W, 3) images, got shape {images.shape}")
     if len(images) == 0:
         return images.copy()
-    if _is_character_batch(images) and model in (None, CHAR_MODEL):
-        return runtime.run(CHAR_MODEL, images[:, None])[:, 0]          # (N, 28, 28)
+    if _is_character_batch(images) and (model is None or takes_characters(model)):
+        return runtime.run(model or CHAR_MODEL, images[:, None])[:, 0]  # (N, 28, 28)
     return np.stack([_denoise_photo(im, model or PHOTO_MODEL) for im in images])
 
 
@@ -86,10 +93,12 @@ def _row(name: str, clean: np.ndarray, image: np.ndarray) -> dict:
 
 
 def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: float = 0.5,
-                      seed: int | None = 0, treat_as: str = "auto") -> DenoiseComparison:
+                      seed: int | None = 0, treat_as: str = "auto",
+                      char_model: tuple[str, bytes] | None = None) -> DenoiseComparison:
     """Add noise to `image`, then denoise it with the autoencoder and with the baseline, and
     measure both against the clean image. A character is first centred into 28x28; a photo
-    larger than MAX_PHOTO_PIXELS is downscaled first."""
+    larger than MAX_PHOTO_PIXELS is downscaled first. `char_model` (a name to show, ONNX
+    bytes) replaces the shipped character model, e.g. one trained in the training studio."""
     image = np.asarray(image, dtype=np.float32)
     treat_as = denoise_target(image, treat_as)
     notes: list[str] = []
@@ -103,6 +112,11 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
                          f"{clean.shape[1]}x{clean.shape[0]} pixels to keep it fast.")
         model = PHOTO_MODEL
     noisy = add_noise(clean, kind=kind, amount=amount, seed=seed)
+    own_name = None
+    if treat_as == "character" and char_model is not None:
+        own_name, model = char_model
+        if not takes_characters(model):
+            raise runtime.ModelError(f"{own_name} does not take 28x28 characters.")
     start = time.perf_counter()
     denoised = denoise(noisy[None], model=model)[0]
     seconds = time.perf_counter() - start
@@ -111,11 +125,12 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
         baseline_name = runtime.model_info(baseline_model)["name"]
     else:
         baseline_name, baseline = best_classical_filter(clean, noisy)
-    info = runtime.model_info(model)
+    info = runtime.model_info(model) if own_name is None else {
+        "name": own_name, "summary": f"{own_name}, trained in this session (not a shipped model)."}
     metrics = [_row("Noisy input", clean, noisy), _row(baseline_name, clean, baseline),
                _row("Autoencoder", clean, denoised)]
-    return DenoiseComparison(target=treat_as, model_id=model, model_name=info["name"],
-                             model_summary=info["summary"],
+    return DenoiseComparison(target=treat_as, model_id=model if own_name is None else "session",
+                             model_name=info["name"], model_summary=info["summary"],
                              clean=clean, noisy=noisy, denoised=denoised, baseline=baseline,
                              baseline_name=baseline_name, metrics=metrics, notes=notes,
                              seconds=seconds)
