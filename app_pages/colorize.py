@@ -148,7 +148,7 @@ def start_fine_tuning(photos: list[np.ndarray], holdout: tuple[str, bytes], step
             return engine.fine_tune_colorizer(
                 photos,
                 steps=steps,
-                progress=lambda p: job.report(engine.JobUpdate(p.step, p.steps, p.loss, p.seconds)),
+                progress=job.reporter(),
                 stop=job.should_stop,
             )
         except engine.ColorizeError:  # photos it cannot use: the page tells the user

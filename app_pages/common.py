@@ -57,3 +57,17 @@ def read_upload(upload, prepare: Callable[[bytes], Any], log: logging.Logger) ->
         st.error(f"Something went wrong while reading **{upload.name}**. Try another picture.",
                  icon=":material/error:")
     return None
+
+
+def render_open_tab(names: list[str], render: dict[str, tuple[Callable[[], None], str]], key: str,
+                    log: logging.Logger) -> None:
+    """Tabs of which only the open one runs (on_change="rerun"), so a rerun costs what one tab
+    costs; `render` maps a tab to (its function, what it does, for an error message)."""
+    for tab, label in zip(st.tabs(names, key=key, on_change="rerun"), names, strict=True):
+        if tab.open:
+            run, what = render[label]
+            with tab:
+                try:
+                    run()
+                except Exception as error:
+                    report(error, what, log)

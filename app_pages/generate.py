@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import engine
-from app_pages.common import report
+from app_pages.common import render_open_tab, report
 
 log = logging.getLogger(__name__)
 
@@ -776,12 +776,4 @@ RENDER = {
     "Choose a digit": (conditional_tab, "draw the chosen digit"),
     "Your digit & beta": (lambda: own_tab(choices), "encode this digit"),
 }
-# Only the open tab runs (on_change="rerun"), so a rerun costs what one tab costs.
-for tab, label in zip(st.tabs(TABS, key="generate_tab", on_change="rerun"), TABS, strict=True):
-    if tab.open:
-        render, what = RENDER[label]
-        with tab:
-            try:
-                render()
-            except Exception as error:
-                report(error, what, log)
+render_open_tab(TABS, RENDER, "generate_tab", log)

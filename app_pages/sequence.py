@@ -422,7 +422,7 @@ def start_training(series: engine.LoadSeries, source: str, steps: int) -> None:
             return engine.train_sequence_models(
                 series,
                 steps=steps,
-                progress=lambda p: job.report(engine.JobUpdate(p.step, p.steps, p.loss, p.seconds)),
+                progress=job.reporter(),
                 stop=job.should_stop,
             )
         except Exception:  # logged here, once; the job keeps the error for the page to show

@@ -17,7 +17,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import engine
-from app_pages.common import job_panel, report, running_text
+from app_pages.common import job_panel, render_open_tab, report, running_text
 
 log = logging.getLogger(__name__)
 
@@ -931,12 +931,4 @@ st.markdown(
 RENDER = {"Train": (train_tab, "train"), "Compare runs": (compare_tab, "compare the runs"),
           "Training methods": (methods_tab, "compare the training methods"),
           "PCA vs autoencoders": (pca_tab, "compare PCA and autoencoders")}
-# Only the open tab runs (on_change="rerun"), so a rerun costs what one tab costs.
-for tab, label in zip(st.tabs(TABS, key="studio_tab", on_change="rerun"), TABS, strict=True):
-    if tab.open:
-        render, what = RENDER[label]
-        with tab:
-            try:
-                render()
-            except Exception as error:
-                report(error, what, log)
+render_open_tab(TABS, RENDER, "studio_tab", log)

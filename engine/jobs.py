@@ -63,6 +63,11 @@ class Job:
     def report(self, update: JobUpdate) -> None:
         self.updates.append(update)
 
+    def reporter(self) -> Callable[[Any], None]:
+        """A progress callback for engine.train.fit, or for anything that reports step, steps,
+        loss and seconds (and perhaps validation)."""
+        return lambda p: self.report(JobUpdate(p.step, p.steps, p.loss, p.seconds, getattr(p, "validation", None)))
+
     def stop(self) -> None:
         """Ask the job to stop at its next step (a queued job never starts)."""
         self._stop.set()

@@ -71,3 +71,14 @@ def test_jobs_beyond_the_slots_wait_and_a_stopped_queued_job_never_runs(monkeypa
                                             ("stopped", False), ("failed", False)])
 def test_running_follows_the_state(state, running):
     assert jobs.Job(work=lambda job: None, state=state).running is running
+
+
+def test_the_reporter_turns_training_progress_into_updates():
+    from engine.train import TrainProgress
+
+    job = jobs.Job(work=lambda job: None)
+    report = job.reporter()
+    report(TrainProgress(10, 100, 0.5, 1.5))
+    report(TrainProgress(20, 100, 0.25, 3.0, validation=0.3))
+    assert job.updates == [jobs.JobUpdate(10, 100, 0.5, 1.5, None), jobs.JobUpdate(20, 100, 0.25, 3.0, 0.3)]
+    assert job.fraction == 0.2
