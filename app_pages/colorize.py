@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import engine
-from app_pages.common import job_panel, running_text
+from app_pages.common import job_panel, running_text, start_logged_job
 
 log = logging.getLogger(__name__)
 
@@ -144,22 +144,13 @@ def colour(
 
 def start_fine_tuning(photos: list[np.ndarray], holdout: tuple[str, bytes], steps: int) -> None:
     def work(job: engine.Job) -> engine.FineTuneResult:
-        try:
-            return engine.fine_tune_colorizer(
-                photos,
-                steps=steps,
-                progress=job.reporter(),
-                stop=job.should_stop,
-            )
-        except engine.ColorizeError:  # photos it cannot use: the page tells the user
-            raise
-        except Exception:  # logged here, once; the job keeps the error for the page to show
-            log.exception("Fine-tuning the colorizer failed")
-            raise
+        return engine.fine_tune_colorizer(photos, steps=steps, progress=job.reporter(), stop=job.should_stop)
 
     st.session_state[HOLDOUT] = holdout
     st.session_state[ASKED] = steps
-    st.session_state[JOB] = engine.start_job(work, name="colorize-finetune")
+    # Photos it cannot use (engine.ColorizeError) are the user's to read, not a failure to log.
+    st.session_state[JOB] = start_logged_job(work, "colorize-finetune", "Fine-tuning the colorizer", log,
+                                             expected=(engine.ColorizeError,))
     log.info("Fine-tuning the colorizer on %d photos for %d steps", len(photos), steps)
 
 

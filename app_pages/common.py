@@ -59,6 +59,22 @@ def read_upload(upload, prepare: Callable[[bytes], Any], log: logging.Logger) ->
     return None
 
 
+def start_logged_job(work: Callable[[engine.Job], Any], name: str, what: str, log: logging.Logger,
+                     expected: tuple[type[Exception], ...] = ()) -> engine.Job:
+    """engine.start_job, with an unexpected error logged here, once (the job keeps it for the
+    page to show); errors of the `expected` types are the user's to read and are not logged."""
+    def logged(job: engine.Job) -> Any:
+        try:
+            return work(job)
+        except expected:
+            raise
+        except Exception:
+            log.exception("%s failed", what)
+            raise
+
+    return engine.start_job(logged, name=name)
+
+
 def render_open_tab(names: list[str], render: dict[str, tuple[Callable[[], None], str]], key: str,
                     log: logging.Logger) -> None:
     """Tabs of which only the open one runs (on_change="rerun"), so a rerun costs what one tab

@@ -12,7 +12,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import engine
-from app_pages.common import job_panel, running_text
+from app_pages.common import job_panel, running_text, start_logged_job
 
 log = logging.getLogger(__name__)
 
@@ -418,20 +418,11 @@ def training_progress() -> None:
 
 def start_training(series: engine.LoadSeries, source: str, steps: int) -> None:
     def work(job: engine.Job) -> engine.TrainedSequenceModels:
-        try:
-            return engine.train_sequence_models(
-                series,
-                steps=steps,
-                progress=job.reporter(),
-                stop=job.should_stop,
-            )
-        except Exception:  # logged here, once; the job keeps the error for the page to show
-            log.exception("Training the sequence models failed")
-            raise
+        return engine.train_sequence_models(series, steps=steps, progress=job.reporter(), stop=job.should_stop)
 
     st.session_state[JOB_SOURCE] = source
     st.session_state[ASKED] = steps
-    st.session_state[JOB] = engine.start_job(work, name="sequence-train")
+    st.session_state[JOB] = start_logged_job(work, "sequence-train", "Training the sequence models", log)
 
 
 def finished_run(job: engine.Job, series: engine.LoadSeries, source: str) -> None:

@@ -17,7 +17,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import engine
-from app_pages.common import job_panel, render_open_tab, report, running_text
+from app_pages.common import job_panel, render_open_tab, report, running_text, start_logged_job
 
 log = logging.getLogger(__name__)
 
@@ -269,14 +269,10 @@ def start_training(spec: RunSpec, choice: DataChoice) -> None:
     runs, reports = st.session_state.setdefault(RUNS, []), []
 
     def work(job: engine.Job) -> Run:
-        try:
-            return train_one(spec, choice, job, reports, runs)
-        except Exception:  # logged here, once; the job keeps the error for the page to show
-            log.exception("Training a %s autoencoder failed", spec.family)
-            raise
+        return train_one(spec, choice, job, reports, runs)
 
-    st.session_state[TRAIN_JOB] = Pending(engine.start_job(work, name=f"studio-{spec.family}"), reports,
-                                          spec.epochs, choice.label)
+    job = start_logged_job(work, f"studio-{spec.family}", f"Training a {spec.family} autoencoder", log)
+    st.session_state[TRAIN_JOB] = Pending(job, reports, spec.epochs, choice.label)
     log.info("Training a %s autoencoder on %s for %d epochs", spec.family, choice.label, spec.epochs)
 
 
@@ -286,20 +282,16 @@ def start_methods(choice: DataChoice, code_size: int, epochs: int, lr: float) ->
 
     def work(job: engine.Job) -> list[Run]:
         done = []
-        try:
-            for i, (variant, label) in enumerate(METHOD_LABELS.items()):
-                if job.should_stop():
-                    break
-                family, options, method = engine.VARIANTS[variant]
-                spec = RunSpec(family, dict(options), method, code_size, epochs, lr, None)
-                done.append(train_one(spec, choice, job, reports, runs, label, i, len(METHOD_LABELS), group))
-        except Exception:
-            log.exception("Comparing the training methods failed")
-            raise
+        for i, (variant, label) in enumerate(METHOD_LABELS.items()):
+            if job.should_stop():
+                break
+            family, options, method = engine.VARIANTS[variant]
+            spec = RunSpec(family, dict(options), method, code_size, epochs, lr, None)
+            done.append(train_one(spec, choice, job, reports, runs, label, i, len(METHOD_LABELS), group))
         return done
 
-    st.session_state[METHODS_JOB] = Pending(engine.start_job(work, name="studio-methods"), reports, epochs,
-                                            choice.label)
+    job = start_logged_job(work, "studio-methods", "Comparing the training methods", log)
+    st.session_state[METHODS_JOB] = Pending(job, reports, epochs, choice.label)
 
 
 def job_progress(key: str) -> None:

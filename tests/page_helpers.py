@@ -49,3 +49,11 @@ def wait_for_job(at, key: str, until, timeout: float = 240):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return job
+
+
+def without_torch(monkeypatch) -> None:
+    """Make the pages believe PyTorch is not installed (a serving-only install)."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))

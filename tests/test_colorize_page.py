@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from page_helpers import png_bytes, wait_for_job
+from page_helpers import png_bytes, wait_for_job, without_torch
 from PIL import Image, ImageDraw
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
@@ -323,10 +323,7 @@ def test_fine_tuning_needs_two_readable_colour_photos():
 
 
 def test_without_torch_fine_tuning_points_to_the_training_requirements(monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a)
-    )
+    without_torch(monkeypatch)
     at = open_colorize()
     assert not at.error
     assert any("requirements-train.txt" in info.value for info in at.info)

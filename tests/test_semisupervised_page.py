@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from page_helpers import drawn
+from page_helpers import drawn, without_torch
 from streamlit.testing.v1 import AppTest
 
 import engine
@@ -119,9 +119,7 @@ def test_the_two_networks_train_in_the_page():
 
 
 def test_without_torch_the_networks_come_from_the_manifest(monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    without_torch(monkeypatch)
     at = open_page()
     assert not at.error
     assert any("requirements-train.txt" in info.value for info in at.info)

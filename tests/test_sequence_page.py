@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from page_helpers import wait_for_job
+from page_helpers import wait_for_job, without_torch
 from series_helpers import BAD_CSVS, csv_bytes, short_series
 from streamlit.testing.v1 import AppTest
 
@@ -171,10 +171,7 @@ def test_every_kind_of_bad_csv_is_reported_by_name():
 
 
 def test_without_torch_training_points_to_the_training_requirements(monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a)
-    )
+    without_torch(monkeypatch)
     at = open_page()
     at.file_uploader(key="seq_csv").upload("site.csv", csv_bytes(short_series(days=40)), "text/csv").run()
     assert not at.exception and not at.error

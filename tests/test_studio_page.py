@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from page_helpers import drawn, png_bytes, wait_for_job
+from page_helpers import drawn, png_bytes, wait_for_job, without_torch
 from PIL import Image, ImageDraw
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
@@ -291,10 +291,7 @@ def test_pca_rebuilds_the_plane_exactly_and_the_digits_are_projected():
 
 
 def test_without_torch_training_points_to_the_training_requirements(monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a)
-    )
+    without_torch(monkeypatch)
     at = open_studio()
     assert not at.error
     for tab in ("Train", "Training methods", "PCA vs autoencoders"):
