@@ -215,6 +215,8 @@ __all__ = sorted(_API)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "training":  # the torch API, a module of its own
+        return importlib.import_module(".training", __name__)
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'engine' has no attribute {name!r}")

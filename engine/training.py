@@ -1,0 +1,62 @@
+"""The torch API: everything that trains or fine-tunes a model. A call site that reads
+`engine.training.X` needs PyTorch; `engine.X` never does.
+
+    from engine import training
+    if training.available():
+        result = training.train_model("convolutional", images, epochs=5)
+
+On a serving-only install (requirements.txt, no torch) `available()` is False and using any
+other name raises TrainingUnavailable, whose message names the install command.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+INSTALL_COMMAND = "pip install -r requirements-train.txt"
+
+# public name -> module (relative to this package) that defines it
+_API = {
+    "train_model": "studio",
+    "compare_family": "studio",
+    "plane_and_curve": "studio",
+    "digits_projection": "studio",
+    "fine_tune_colorizer": "tasks.colorize",
+    "train_sequence_models": "tasks.sequence",
+    "run_labels": "tasks.semisupervised",
+    "accuracy_curve": "tasks.semisupervised",
+}
+
+__all__ = sorted([*_API, "available", "TrainingUnavailable", "INSTALL_COMMAND"])
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names resolve on first use
+    from .studio import compare_family, digits_projection, plane_and_curve, train_model  # noqa: F401
+    from .tasks.colorize import fine_tune_colorizer  # noqa: F401
+    from .tasks.semisupervised import accuracy_curve, run_labels  # noqa: F401
+    from .tasks.sequence import train_sequence_models  # noqa: F401
+
+
+class TrainingUnavailable(ImportError):
+    """PyTorch is not installed: this install can serve models but not train them."""
+
+
+def available() -> bool:
+    """Whether PyTorch is installed, so that training and fine-tuning can run here."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.training' has no attribute {name!r}")
+    if not available():
+        raise TrainingUnavailable(f"Training needs PyTorch, which is not installed here. "
+                                  f"Install it with `{INSTALL_COMMAND}`.")
+    value = getattr(importlib.import_module(f"..{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
