@@ -17,9 +17,10 @@ from pathlib import Path
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import runtime
-    from .builds import BuildOptions, build
-    from .family import FAMILIES
+    from .builds import build
+    from .core import runtime
+    from .nn.recipes import BuildOptions
+    from .tasks.studio.model import FAMILIES
 
     if args.target in FAMILIES:
         return _train_family(args)
@@ -52,10 +53,11 @@ def _train_family(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .family import checkpoint
-    from .loaders import DatasetError, load_image_folder
-    from .runtime import atomic_write_bytes
-    from .studio import STUDIO_DATA, builtin_digits, prepare_images, train_model
+    from .core.loaders import DatasetError, load_image_folder
+    from .core.runtime import atomic_write_bytes
+    from .nn.checkpoints import checkpoint
+    from .tasks.studio.build import train_model
+    from .tasks.studio.serve import STUDIO_DATA, builtin_digits, prepare_images
 
     if args.data is None:
         print("--data is needed: digits28, digits8, or a folder or zip of images", file=sys.stderr)
@@ -119,8 +121,8 @@ def _progress_bar(p) -> None:
 
 def _record_metrics(task: str, result: dict) -> None:
     """Store an evaluation's tables in the manifest entries of the task's shipped models."""
-    from . import runtime
     from .builds import update_manifest
+    from .core import runtime
 
     metrics = {t["title"]: {"columns": t["columns"], "rows": t["rows"]} for t in result["tables"]}
     entries = {name: {**entry, "metrics": metrics} for name, entry in runtime.available_models().items()
@@ -140,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     from .builds import BUILDS
     from .evaluate import EVALS
-    from .family import FAMILIES
-    from .studio import STUDIO_DATA, TRAINING_METHODS
+    from .tasks.studio.model import FAMILIES
+    from .tasks.studio.serve import STUDIO_DATA, TRAINING_METHODS
 
     train = sub.add_parser("train", help="train, export and record shipped models, or train a studio "
                                          "model of the autoencoder family")

@@ -18,23 +18,25 @@ INSTALL_COMMAND = "pip install -r requirements-train.txt"
 
 # public name -> module (relative to this package) that defines it
 _API = {
-    "train_model": "studio",
-    "compare_family": "studio",
-    "plane_and_curve": "studio",
-    "digits_projection": "studio",
-    "fine_tune_colorizer": "tasks.colorize",
-    "train_sequence_models": "tasks.sequence",
-    "run_labels": "tasks.semisupervised",
-    "accuracy_curve": "tasks.semisupervised",
+    "train_model": "tasks.studio.build",
+    "compare_family": "tasks.studio.build",
+    "plane_and_curve": "tasks.studio.build",
+    "digits_projection": "tasks.studio.build",
+    "FAMILIES": "tasks.studio.model",
+    "fine_tune_colorizer": "tasks.colorize.build",
+    "train_sequence_models": "tasks.sequence.build",
+    "run_labels": "tasks.semisupervised.build",
+    "accuracy_curve": "tasks.semisupervised.build",
 }
 
 __all__ = sorted([*_API, "available", "TrainingUnavailable", "INSTALL_COMMAND"])
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names resolve on first use
-    from .studio import compare_family, digits_projection, plane_and_curve, train_model  # noqa: F401
-    from .tasks.colorize import fine_tune_colorizer  # noqa: F401
-    from .tasks.semisupervised import accuracy_curve, run_labels  # noqa: F401
-    from .tasks.sequence import train_sequence_models  # noqa: F401
+    from .tasks.colorize.build import fine_tune_colorizer  # noqa: F401
+    from .tasks.semisupervised.build import accuracy_curve, run_labels  # noqa: F401
+    from .tasks.sequence.build import train_sequence_models  # noqa: F401
+    from .tasks.studio.build import compare_family, digits_projection, plane_and_curve, train_model  # noqa: F401
+    from .tasks.studio.model import FAMILIES  # noqa: F401
 
 
 class TrainingUnavailable(ImportError):
@@ -53,7 +55,7 @@ def __getattr__(name: str) -> Any:
     if not available():
         raise TrainingUnavailable(f"Training needs PyTorch, which is not installed here. "
                                   f"Install it with `{INSTALL_COMMAND}`.")
-    value = getattr(importlib.import_module(f"..{module}", __name__), name)
+    value = getattr(importlib.import_module(f"engine.{module}"), name)
     globals()[name] = value  # later look-ups skip this hook
     return value
 

@@ -269,7 +269,7 @@ def halves(left, right, height: int, width: int) -> np.ndarray:
 
 def same_pixels_as(clean: bytes) -> Callable[[np.ndarray], None]:
     def check(out: np.ndarray) -> None:
-        from engine.imaging import decode_image
+        from engine.core.imaging import decode_image
         np.testing.assert_array_equal(out, decode_image(clean))
     return check
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import engine
-from engine import runtime
-from engine.tasks.anomaly import ANOMALY_SCORINGS, pixel_errors, threshold_for
+from engine.core import runtime
+from engine.tasks.anomaly.serve import ANOMALY_SCORINGS, pixel_errors, threshold_for
 
 
 def stroke(col: int) -> np.ndarray:

@@ -20,8 +20,8 @@ from streamlit.testing.v1 import AppTest
 
 import bad_files
 import engine
-from engine import imaging
-from engine.loaders import DatasetError
+from engine.core import imaging
+from engine.core.loaders import DatasetError
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"

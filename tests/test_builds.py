@@ -6,9 +6,11 @@ import sys
 import numpy as np
 import torch
 
-from engine import builds, runtime
-from engine.models import CharAutoencoder, CharAutoencoderConfig
-from engine.train import TrainConfig, fit
+from engine import builds as builds
+from engine.nn import recipes as recipes
+from engine.core import runtime
+from engine.nn.layers import CharAutoencoder, CharAutoencoderConfig
+from engine.nn.train import TrainConfig, fit
 
 
 def test_training_loop_lowers_the_loss_and_reports_progress():
@@ -23,7 +25,7 @@ def test_training_loop_lowers_the_loss_and_reports_progress():
 
 
 def test_tiny_char_build_writes_models_and_manifest(tmp_path):
-    opts = builds.BuildOptions(out_dir=tmp_path, scale=0.005)
+    opts = recipes.BuildOptions(out_dir=tmp_path, scale=0.005)
     entries = builds.build("denoiser-char", opts, "python -m engine train denoiser-char")
     assert set(entries) == {"denoiser_char", "pca_char"}
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -60,7 +62,7 @@ def test_a_build_that_dies_leaves_the_shipped_models_alone(tmp_path, monkeypatch
 
     monkeypatch.setitem(builds.BUILDS, "dying", (dies_after_writing,))
     try:
-        builds.build("dying", builds.BuildOptions(out_dir=tmp_path), "python -m engine train dying")
+        builds.build("dying", recipes.BuildOptions(out_dir=tmp_path), "python -m engine train dying")
     except KeyboardInterrupt:
         pass
     assert (tmp_path / "old.onnx").read_bytes() == b"old"
@@ -68,9 +70,9 @@ def test_a_build_that_dies_leaves_the_shipped_models_alone(tmp_path, monkeypatch
 
 
 def test_tiny_anomaly_build_carries_its_calibration(tmp_path):
-    from engine.tasks.anomaly import ANOMALY_DEFAULT_SCORING, threshold_for
+    from engine.tasks.anomaly.serve import ANOMALY_DEFAULT_SCORING, threshold_for
 
-    entries = builds.build("anomaly", builds.BuildOptions(out_dir=tmp_path, scale=0.005),
+    entries = builds.build("anomaly", recipes.BuildOptions(out_dir=tmp_path, scale=0.005),
                            "python -m engine train anomaly")
     calibration = entries["anomaly_char"]["calibration"]
     scores = calibration["scores"][ANOMALY_DEFAULT_SCORING]

@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine import builds, datasets, runtime
-from engine.metrics import colourfulness
-from engine.models import from_checkpoint
-from engine.tasks import colorize as col
+from engine import builds as builds
+from engine.tasks.colorize import build as colorize_build
+from engine.tasks.colorize import serve as colorize_serve
+from engine.nn import recipes as recipes
+from engine.core import datasets, runtime
+from engine.core.metrics import colourfulness
+from engine.nn.checkpoints import from_checkpoint
 
 
 def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -21,12 +24,12 @@ def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def test_lab_round_trip_and_grey_has_no_colour():
     rgb = np.random.default_rng(1).random((40, 30, 3)).astype(np.float32)
-    lab = col.to_lab(rgb)
+    lab = colorize_serve.to_lab(rgb)
     assert lab.shape == (40, 30, 3) and lab[..., 0].min() >= 0 and lab[..., 0].max() <= 100
-    assert np.abs(col.from_lab(lab) - rgb).max() < 1e-3
-    grey = col.to_lab(rgb.mean(axis=2))
+    assert np.abs(colorize_serve.from_lab(lab) - rgb).max() < 1e-3
+    grey = colorize_serve.to_lab(rgb.mean(axis=2))
     assert np.abs(grey[..., 1:]).max() < 0.01     # a and b run about -110..110
-    assert np.abs(col.from_lab(grey) - rgb.mean(axis=2)[..., None]).max() < 1e-3
+    assert np.abs(colorize_serve.from_lab(grey) - rgb.mean(axis=2)[..., None]).max() < 1e-3
 
 
 def test_colourfulness_by_hand():
@@ -44,94 +47,94 @@ def test_colourfulness_by_hand():
 @pytest.mark.parametrize("shape", [(1, 1), (3, 500), (1000, 7), (33, 47), (16, 16)])
 def test_odd_sizes_keep_shape_and_lightness(shape):
     image = _photo(*shape, seed=sum(shape))
-    out = col.colorize_one(image)
+    out = colorize_serve.colorize_one(image)
     assert out.shape == (*shape, 3) and out.dtype == np.float32
     assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
     # only colour is invented: the lightness is the input's (up to colours clipped into sRGB)
-    assert np.abs(col.lightness(out) - col.lightness(image)).mean() < 1.5
+    assert np.abs(colorize_serve.lightness(out) - colorize_serve.lightness(image)).mean() < 1.5
 
 
 def test_grey_rgba_and_batch_inputs():
     grey = _photo(40, 56).mean(axis=2)
-    out = col.colorize(grey[None])
+    out = colorize_serve.colorize(grey[None])
     assert out.shape == (1, 40, 56, 3)
     rgba = np.concatenate([_photo(40, 56), np.zeros((40, 56, 1), np.float32)], axis=2)
-    white = col.colorize_one(rgba)          # fully transparent: white, as the decoder shows it
+    white = colorize_serve.colorize_one(rgba)          # fully transparent: white, as the decoder shows it
     assert white.shape == (40, 56, 3) and white.min() > 0.9
-    mixed = col.colorize([grey, _photo(20, 30)])
+    mixed = colorize_serve.colorize([grey, _photo(20, 30)])
     assert [m.shape for m in mixed] == [(40, 56, 3), (20, 30, 3)]
-    assert col.colorize(np.zeros((0, 8, 8), np.float32)).shape == (0, 8, 8, 3)
+    assert colorize_serve.colorize(np.zeros((0, 8, 8), np.float32)).shape == (0, 8, 8, 3)
     for bad in (np.zeros((4, 4, 2)), np.zeros((0, 5, 3)), np.zeros(7)):
-        with pytest.raises(col.ColorizeError):
-            col.colorize_one(bad)
+        with pytest.raises(colorize_serve.ColorizeError):
+            colorize_serve.colorize_one(bad)
 
 
 def test_strength_blends_from_grey_to_the_prediction():
     image = datasets.load_photo("coffee")[::4, ::4]
-    grey = col.colorize_one(image, strength=0.0)
-    assert np.abs(col.to_lab(grey)[..., 1:]).max() < 1.0
-    full = col.to_lab(col.colorize_one(image, strength=1.0))[..., 1:]
-    half = col.to_lab(col.colorize_one(image, strength=0.5))[..., 1:]
+    grey = colorize_serve.colorize_one(image, strength=0.0)
+    assert np.abs(colorize_serve.to_lab(grey)[..., 1:]).max() < 1.0
+    full = colorize_serve.to_lab(colorize_serve.colorize_one(image, strength=1.0))[..., 1:]
+    half = colorize_serve.to_lab(colorize_serve.colorize_one(image, strength=0.5))[..., 1:]
     assert np.abs(full).mean() > 2.0   # it does invent colour
     assert np.abs(half).mean() == pytest.approx(np.abs(full).mean() / 2, rel=0.15)
 
 
 def test_tiles_agree_with_one_pass():
-    L = col.lightness(datasets.load_photo("astronaut")[:300, :500])
-    whole = col.predict_ab(L, tile=2048)
-    tiled = col.predict_ab(L, tile=160, overlap=48)
+    L = colorize_serve.lightness(datasets.load_photo("astronaut")[:300, :500])
+    whole = colorize_serve.predict_ab(L, tile=2048)
+    tiled = colorize_serve.predict_ab(L, tile=160, overlap=48)
     assert tiled.shape == whole.shape == (300, 500, 2)
     assert np.abs(tiled - whole).mean() < 1.5          # ab units (about -110..110)
-    assert col._starts(520, 160, 48)[-1] == 360 and col._starts(100, 160, 48) == [0]
+    assert colorize_serve._starts(520, 160, 48)[-1] == 360 and colorize_serve._starts(100, 160, 48) == [0]
 
 
 def test_onnx_parity_with_checkpoint_on_two_sizes():
-    entry = runtime.model_info(col.MODEL)
+    entry = runtime.model_info(colorize_serve.MODEL)
     model = from_checkpoint(torch.load(runtime.PRETRAINED_DIR / entry["torch_file"], weights_only=False))
     rng = np.random.default_rng(3)
     for shape in ((1, 1, 48, 80), (2, 1, 160, 224)):
         x = rng.random(shape, dtype=np.float32)
         with torch.no_grad():
             expected = model(torch.from_numpy(x))["ab"].numpy()
-        got = runtime.run(col.MODEL, x)
+        got = runtime.run(colorize_serve.MODEL, x)
         assert got.shape == (shape[0], 2, *shape[2:])
         assert np.abs(got - expected).max() < 1e-4
 
 
 def test_comparison_measures_against_both_baselines():
     photo = datasets.load_photo("coffee")[::2, ::2]
-    result = col.compare_colorization(photo, strength=0.8)
+    result = colorize_serve.compare_colorization(photo, strength=0.8)
     names = [r["Image"] for r in result.metrics]
     assert names == ["Original", "Grey input", "Mean colour (baseline)", "Autoencoder (strength 0.8)"]
     assert result.original is not None and result.colorized.shape == photo.shape
     assert result.metrics[0]["PSNR (dB)"] == float("inf") and result.metrics[1]["Colourfulness"] == 0.0
-    grey = col.compare_colorization(photo.mean(axis=2))
+    grey = colorize_serve.compare_colorization(photo.mean(axis=2))
     assert grey.original is None and grey.metrics == [] and "grey" in grey.notes[0]
     assert grey.colorized.shape == (*photo.shape[:2], 3)
 
 
 def test_large_photos_are_scaled_down_with_a_note(monkeypatch):
-    monkeypatch.setattr(col, "MAX_PIXELS", 10_000)
-    result = col.compare_colorization(_photo(200, 300))
+    monkeypatch.setattr(colorize_serve, "MAX_PIXELS", 10_000)
+    result = colorize_serve.compare_colorization(_photo(200, 300))
     assert result.colorized.shape[0] * result.colorized.shape[1] <= 10_000
     assert "Scaled down from 300x200" in result.notes[0]
 
 
 def test_examples_are_held_out_photos():
-    examples = col.colorize_examples()
-    assert set(col.EXAMPLES.values()) - {"camera"} == set(datasets.COLOUR_HELD_OUT)
-    assert not set(col.EXAMPLES.values()) & set(datasets.colour_training_photos())
+    examples = colorize_serve.colorize_examples()
+    assert set(colorize_serve.EXAMPLES.values()) - {"camera"} == set(datasets.COLOUR_HELD_OUT)
+    assert not set(colorize_serve.EXAMPLES.values()) & set(datasets.colour_training_photos())
     assert all(im.ndim in (2, 3) for im in examples.values())
 
 
 def test_patches_are_lab_with_flips_and_small_photos_padded():
-    patches = col.LabPatches([_photo(50, 40), _photo(300, 200, 1)], size=64, jitter=False)
+    patches = colorize_build.LabPatches([_photo(50, 40), _photo(300, 200, 1)], size=64, jitter=False)
     L, ab = patches.sample(np.random.default_rng(0), 12)
     assert L.shape == (12, 1, 64, 64) and ab.shape == (12, 2, 64, 64)
     assert 0 <= L.min() and L.max() <= 1 and np.abs(ab).max() < 1.3
     assert patches.mean_ab().shape == (2,)
-    with pytest.raises(col.ColorizeError):
-        col.LabPatches([])
+    with pytest.raises(colorize_serve.ColorizeError):
+        colorize_build.LabPatches([])
 
 
 def _lightness_coded(seed: int) -> np.ndarray:
@@ -139,44 +142,44 @@ def _lightness_coded(seed: int) -> np.ndarray:
     light is yellow; fine-tuning can learn it fast."""
     L = np.clip(_photo(96, 96, seed).mean(axis=2) * 100, 5, 95)
     lab = np.stack([L, np.zeros_like(L), (L - 50) * 1.2], axis=-1)
-    return col.from_lab(lab)
+    return colorize_serve.from_lab(lab)
 
 
 def test_fine_tuning_lowers_the_loss_and_never_touches_the_shipped_model():
     shipped = (runtime.PRETRAINED_DIR / "colorizer.onnx").read_bytes()
     photos = [_lightness_coded(s) for s in range(3)]
     seen = []
-    result = col.fine_tune_colorizer(photos, steps=40, size=64, batch_size=4, lr=1e-3, progress=seen.append)
+    result = colorize_build.fine_tune_colorizer(photos, steps=40, size=64, batch_size=4, lr=1e-3, progress=seen.append)
     assert result.steps == 40 and len(result.losses) == 40 and result.photos == 3 and seen
 
     def error(model) -> float:
-        return float(np.mean([np.mean((col.colorize_one(p, model) - p) ** 2) for p in photos]))
+        return float(np.mean([np.mean((colorize_serve.colorize_one(p, model) - p) ** 2) for p in photos]))
 
-    assert error(result.onnx) < error(col.MODEL) * 0.8
+    assert error(result.onnx) < error(colorize_serve.MODEL) * 0.8
     assert (runtime.PRETRAINED_DIR / "colorizer.onnx").read_bytes() == shipped
     assert runtime.metadata(result.onnx)["task"] == "colorize"
 
 
 def test_fine_tuning_stops_when_asked_and_refuses_grey_photos():
     calls = []
-    result = col.fine_tune_colorizer([_photo(64, 64)], steps=50, size=64, batch_size=2,
+    result = colorize_build.fine_tune_colorizer([_photo(64, 64)], steps=50, size=64, batch_size=2,
                            stop=lambda: calls.append(1) or len(calls) > 5)
     assert result.steps == 5
-    with pytest.raises(col.ColorizeError, match="colour photos"):
-        col.fine_tune_colorizer([_photo(64, 64).mean(axis=2)], steps=5)
+    with pytest.raises(colorize_serve.ColorizeError, match="colour photos"):
+        colorize_build.fine_tune_colorizer([_photo(64, 64).mean(axis=2)], steps=5)
 
 
 def test_tiny_build_and_eval(tmp_path):
-    entries = builds.build("colorizer", builds.BuildOptions(out_dir=tmp_path, scale=0.005),
+    entries = builds.build("colorizer", recipes.BuildOptions(out_dir=tmp_path, scale=0.005),
                            "python -m engine train colorizer")
     entry = entries["colorizer"]
     assert runtime.sha256_of((tmp_path / "colorizer.onnx").read_bytes()) == entry["sha256"]
     meta = runtime.metadata(str(tmp_path / "colorizer.onnx"))
-    assert len(col.mean_ab(str(tmp_path / "colorizer.onnx"))) == 2 and meta["task"] == "colorize"
+    assert len(colorize_serve.mean_ab(str(tmp_path / "colorizer.onnx"))) == 2 and meta["task"] == "colorize"
     out = runtime.run(str(tmp_path / "colorizer.onnx"), np.zeros((1, 1, 32, 48), np.float32))
     assert out.shape == (1, 2, 32, 48)
 
-    from engine.evaluate import eval_colorize
+    from engine.tasks.colorize.evaluate import eval_colorize
 
     tables = eval_colorize()["tables"]
     rows = tables[0]["rows"]
@@ -185,10 +188,10 @@ def test_tiny_build_and_eval(tmp_path):
 
 
 def test_fine_tuning_refuses_a_damaged_checkpoint(monkeypatch):
-    entry = dict(runtime.model_info(col.MODEL), torch_sha256="0" * 64)
+    entry = dict(runtime.model_info(colorize_serve.MODEL), torch_sha256="0" * 64)
     monkeypatch.setattr(runtime, "model_info", lambda name: entry)
     with pytest.raises(runtime.ModelError, match="does not match its checksum"):
-        col.fine_tune_colorizer([_photo(64, 64)], steps=2)
+        colorize_build.fine_tune_colorizer([_photo(64, 64)], steps=2)
     monkeypatch.setattr(runtime, "model_info", lambda name: dict(entry, torch_file="gone.pt"))
     with pytest.raises(runtime.ModelError, match="missing"):
-        col.fine_tune_colorizer([_photo(64, 64)], steps=2)
+        colorize_build.fine_tune_colorizer([_photo(64, 64)], steps=2)

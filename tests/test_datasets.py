@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine import datasets
+from engine.core import datasets
 
 
 def test_fonts_are_found_and_split_by_whole_family():

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 import engine
-from engine import datasets
-from engine.evaluate import heldout_characters
-from engine.metrics import mean_psnr
+from engine.core import datasets
+from engine.tasks.denoise.evaluate import heldout_characters
+from engine.core.metrics import mean_psnr
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def test_character_denoiser_beats_noise_and_pca_on_unseen_fonts(held_out_chars):
     noisy = engine.add_noise(held_out_chars, "gaussian", 0.5, seed=0)
     out = engine.denoise(noisy)
     assert out.shape == held_out_chars.shape and out.dtype == np.float32
-    from engine import runtime
+    from engine.core import runtime
     pca = runtime.run("pca_char", noisy[:, None])[:, 0]
     assert mean_psnr(held_out_chars, out) > mean_psnr(held_out_chars, noisy) + 8
     assert mean_psnr(held_out_chars, out) > mean_psnr(held_out_chars, pca) + 2
@@ -100,7 +100,7 @@ def test_denoise_target_picks_the_model_by_size_unless_told():
 
 
 def test_another_character_model_can_stand_in_but_not_a_photo_model():
-    from engine import runtime
+    from engine.core import runtime
 
     char_bytes = (runtime.PRETRAINED_DIR / "anomaly_char.onnx").read_bytes()   # any 28x28 autoencoder
     photo_bytes = (runtime.PRETRAINED_DIR / "denoiser_photo.onnx").read_bytes()

@@ -5,9 +5,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from engine.export import ParityError, atomic_write_bytes, check_parity, export_onnx, pca_to_onnx
-from engine.models import (CharAutoencoder, CharAutoencoderConfig, PhotoDenoiser, PhotoDenoiserConfig,
-                           checkpoint, from_checkpoint)
+from engine.nn.export import ParityError, check_parity, export_onnx, pca_to_onnx
+from engine.core.runtime import atomic_write_bytes
+from engine.nn.layers import CharAutoencoder, CharAutoencoderConfig
+from engine.tasks.denoise.model import PhotoDenoiser, PhotoDenoiserConfig
+from engine.nn.checkpoints import checkpoint, from_checkpoint
 
 
 def _run(path, x):
@@ -57,7 +59,7 @@ def test_parity_check_catches_a_different_model(tmp_path):
     a = CharAutoencoder(CharAutoencoderConfig(code_size=8, channels=(8, 16)))
     b = CharAutoencoder(CharAutoencoderConfig(code_size=8, channels=(8, 16)))
     data = export_onnx(a, tmp_path / "a.onnx", example=torch.rand(2, 1, 28, 28))
-    from engine.export import _Serving
+    from engine.nn.export import _Serving
     with pytest.raises(ParityError):
         check_parity(_Serving(b, ("reconstruction",)), data, [np.random.rand(2, 1, 28, 28).astype(np.float32)], 1e-4)
 

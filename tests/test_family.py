@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine import family, studio
-from engine.export import export_onnx
-from engine.train import TrainConfig, fit
+from engine.nn import checkpoints as checkpoints
+from engine.tasks.studio import model as studio_model
+from engine.tasks.studio import serve as studio_serve
+from engine.nn.export import export_onnx
+from engine.nn.train import TrainConfig, fit
 
 VARIANTS = [("undercomplete", {}), ("sparse", {"penalty": "l1"}), ("sparse", {"penalty": "kl"}),
             ("stacked", {}), ("stacked", {"tied": True}), ("convolutional", {}),
@@ -15,7 +17,7 @@ VARIANTS = [("undercomplete", {}), ("sparse", {"penalty": "l1"}), ("sparse", {"p
 
 @pytest.fixture(scope="module")
 def digits() -> np.ndarray:
-    return studio.builtin_digits("digits8").train[:300, None]                        # (300, 1, 8, 8)
+    return studio_serve.builtin_digits("digits8").train[:300, None]                        # (300, 1, 8, 8)
 
 
 def _batches(model, data):
@@ -27,7 +29,7 @@ def _batches(model, data):
 
 @pytest.mark.parametrize("name,options", VARIANTS, ids=[f"{n}-{'-'.join(map(str, o.values()))}" for n, o in VARIANTS])
 def test_each_family_learns_with_fit_and_exports_with_parity(digits, name, options):
-    model = family.make_model(name, input_shape=(1, 8, 8), code_size=8, **options)
+    model = studio_model.make_model(name, input_shape=(1, 8, 8), code_size=8, **options)
     losses = fit(model, _batches(model, digits), TrainConfig(steps=60, batch_size=32, lr=3e-3, threads=1),
                  loss_fn=model.loss)
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
@@ -36,7 +38,7 @@ def test_each_family_learns_with_fit_and_exports_with_parity(digits, name, optio
     assert torch.equal(model.decode(model.encode(torch.from_numpy(digits[:5]))), outputs["reconstruction"])
     onnx = export_onnx(model, None, example=torch.from_numpy(digits[:2]), output=("reconstruction", "code"),
                        parity_inputs=[digits[:1], digits[:7]])
-    recon, code = studio.reconstruct_and_encode(onnx, digits[:9, 0])
+    recon, code = studio_serve.reconstruct_and_encode(onnx, digits[:9, 0])
     with torch.no_grad():
         expected = model(torch.from_numpy(digits[:9]))
     assert np.abs(recon - expected["reconstruction"].numpy()[:, 0]).max() < 1e-4
@@ -44,12 +46,12 @@ def test_each_family_learns_with_fit_and_exports_with_parity(digits, name, optio
 
 
 def test_tied_weights_are_one_parameter_shared_by_encoder_and_decoder():
-    tied = family.make_model("stacked", input_shape=(64,), code_size=8, tied=True)
-    untied = family.make_model("stacked", input_shape=(64,), code_size=8)
+    tied = studio_model.make_model("stacked", input_shape=(64,), code_size=8, tied=True)
+    untied = studio_model.make_model("stacked", input_shape=(64,), code_size=8)
     for encoder_layer, decoder_layer in zip(tied.encoder, reversed(tied.decoder)):
         assert decoder_layer.weight is encoder_layer.weight
     shared = sum(layer.weight.numel() for layer in tied.encoder)
-    assert family.parameter_count(untied) - family.parameter_count(tied) == shared
+    assert studio_model.parameter_count(untied) - studio_model.parameter_count(tied) == shared
     with torch.no_grad():
         tied.encoder[0].weight[0, 0] = 7.0
     assert tied.decoder[-1].weight[0, 0] == 7.0
@@ -57,13 +59,13 @@ def test_tied_weights_are_one_parameter_shared_by_encoder_and_decoder():
     loss = tied.loss(tied(x), x)
     loss.backward()    # one gradient, from both uses
     assert tied.encoder[0].weight.grad is tied.decoder[-1].weight.grad
-    restored = family.from_checkpoint(family.checkpoint(tied))
+    restored = checkpoints.from_checkpoint(checkpoints.checkpoint(tied))
     assert restored.decoder[0].weight is restored.encoder[-1].weight
     assert torch.equal(restored.encoder[0].weight, tied.encoder[0].weight)
 
 
 def test_layer_pairs_train_the_stacks_own_parameters():
-    stack = family.make_model("stacked", input_shape=(1, 8, 8), code_size=4, hidden=(16, 8))
+    stack = studio_model.make_model("stacked", input_shape=(1, 8, 8), code_size=4, hidden=(16, 8))
     own = {id(p) for p in stack.parameters()}
     for i in range(stack.depth):
         pair = stack.layer_pair(i)
@@ -77,22 +79,22 @@ def test_layer_pairs_train_the_stacks_own_parameters():
 
 def test_denoising_noise_is_applied_to_training_batches_only(digits):
     rng = np.random.default_rng(0)
-    gaussian = family.make_model("denoising", input_shape=(1, 8, 8), code_size=8)
+    gaussian = studio_model.make_model("denoising", input_shape=(1, 8, 8), code_size=8)
     noisy = gaussian.corrupt(digits, rng)
     assert noisy.shape == digits.shape and 0.2 < np.abs(noisy - digits).mean() < 0.5
-    masked = family.make_model("denoising", input_shape=(1, 8, 8), code_size=8, noise="mask",
+    masked = studio_model.make_model("denoising", input_shape=(1, 8, 8), code_size=8, noise="mask",
                                mask_fraction=0.5).corrupt(digits, rng)
     hit = masked != digits
     assert np.all(masked[hit] == 0) and 0.4 < hit.sum() / np.count_nonzero(digits) < 0.6
     x = torch.from_numpy(digits[:4])
     gaussian.train()
     assert torch.equal(gaussian(x)["reconstruction"], gaussian(x)["reconstruction"])   # no noise in forward
-    plain = family.make_model("convolutional", input_shape=(1, 8, 8), code_size=8)
+    plain = studio_model.make_model("convolutional", input_shape=(1, 8, 8), code_size=8)
     assert plain.corrupt(digits, rng) is digits
 
 
 def test_variational_samples_in_training_and_uses_the_mean_at_inference(digits):
-    vae = family.make_model("variational", input_shape=(1, 8, 8), code_size=4, beta=2.0)
+    vae = studio_model.make_model("variational", input_shape=(1, 8, 8), code_size=4, beta=2.0)
     x = torch.from_numpy(digits[:4])
     vae.train()
     assert not torch.equal(vae(x)["reconstruction"], vae(x)["reconstruction"])
@@ -103,31 +105,31 @@ def test_variational_samples_in_training_and_uses_the_mean_at_inference(digits):
 
 
 def test_configs_check_what_they_are_given():
-    assert family.SparseConfig(penalty="kl").code_activation == "sigmoid"
-    assert family.SparseConfig().code_activation == "relu"
-    assert family.SparseConfig(penalty="kl").weight == family.SPARSE_WEIGHTS["kl"]
+    assert studio_model.SparseConfig(penalty="kl").code_activation == "sigmoid"
+    assert studio_model.SparseConfig().code_activation == "relu"
+    assert studio_model.SparseConfig(penalty="kl").weight == studio_model.SPARSE_WEIGHTS["kl"]
     with pytest.raises(ValueError, match="sigmoid"):
-        family.SparseConfig(penalty="kl", code_activation="relu")
+        studio_model.SparseConfig(penalty="kl", code_activation="relu")
     with pytest.raises(ValueError, match="penalty"):
-        family.SparseConfig(penalty="l2")
+        studio_model.SparseConfig(penalty="l2")
     with pytest.raises(ValueError, match="multiple of 4"):
-        family.make_model("convolutional", input_shape=(1, 30, 30))
+        studio_model.make_model("convolutional", input_shape=(1, 30, 30))
     with pytest.raises(ValueError, match="square images"):
-        family.make_model("variational", input_shape=(64,))
+        studio_model.make_model("variational", input_shape=(64,))
     with pytest.raises(ValueError, match="unknown family"):
-        family.make_model("recurrent")
+        studio_model.make_model("recurrent")
     with pytest.raises(TypeError):
-        family.make_model("undercomplete", tied=True)
-    assert set(family.FAMILIES) == {"undercomplete", "sparse", "stacked", "convolutional", "denoising",
+        studio_model.make_model("undercomplete", tied=True)
+    assert set(studio_model.FAMILIES) == {"undercomplete", "sparse", "stacked", "convolutional", "denoising",
                                     "variational"}
-    assert all(isinstance(description, str) for _, _, description in family.FAMILIES.values())
+    assert all(isinstance(description, str) for _, _, description in studio_model.FAMILIES.values())
 
 
 # ------------------------------------------------------------------ fit: validation, early stopping, stop
 
 def _tiny_fit(validate=None, patience=None, stop=None, steps=40):
     data = np.random.default_rng(0).random((64, 16), dtype=np.float32)
-    model = family.make_model("undercomplete", input_shape=(16,), code_size=4)
+    model = studio_model.make_model("undercomplete", input_shape=(16,), code_size=4)
     history = fit(model, lambda step, rng: (data[rng.integers(64, size=8)],) * 2,
                   TrainConfig(steps=steps, batch_size=8, threads=1), loss_fn=model.loss, report_every=5,
                   validate=validate, patience=patience, stop=stop)

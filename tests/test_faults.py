@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import engine
-from engine import runtime
+from engine.core import runtime
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 

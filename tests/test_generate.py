@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from engine import builds as builds
+from engine.tasks.generate import evaluate as generate_evaluate
+from engine.nn import recipes as recipes
 import engine
-from engine import builds, evaluate, runtime
-from engine.models import from_checkpoint
+from engine.core import runtime
+from engine.nn.checkpoints import from_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -125,14 +128,14 @@ def test_sharpness_and_roughness_measure_what_they_say():
 
 
 def test_eval_vae_at_a_small_scale():
-    elbo, samples, judge = evaluate.eval_vae(count=40)["tables"]
+    elbo, samples, judge = generate_evaluate.eval_vae(count=40)["tables"]
     assert len(elbo["rows"]) == 2 * len(engine.VAE_MODELS) and all(r[4] > 0 for r in elbo["rows"])
     assert [r[0] for r in samples["rows"]] == list(engine.VAE_MODELS.values())
     assert all(0 <= r[1] <= 1 for r in samples["rows"])
 
 
 def test_tiny_vae_builds_export_both_graphs(tmp_path):
-    entries = builds.build("cvae", builds.BuildOptions(out_dir=tmp_path, scale=0.005), "cmd")
+    entries = builds.build("cvae", recipes.BuildOptions(out_dir=tmp_path, scale=0.005), "cmd")
     assert set(entries) == {"cvae_encoder", "cvae_decoder"}
     encoder = runtime.session(str(tmp_path / "cvae_encoder.onnx"))
     assert [i.name for i in encoder.get_inputs()] == ["input", "label"]

@@ -9,9 +9,9 @@ from page_helpers import png_bytes
 from PIL import Image
 
 import engine
-from engine import datasets, runtime
-from engine.evaluate import heldout_characters
-from engine.tasks.impute import BLOCK_SIDE, IMAGE_BASELINE, model_input
+from engine.core import datasets, runtime
+from engine.tasks.denoise.evaluate import heldout_characters
+from engine.tasks.impute.serve import BLOCK_SIDE, IMAGE_BASELINE, model_input
 
 
 # --- Masks -----------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def test_the_pca_completion_graph_computes_the_documented_rounds(heldout):
 @pytest.mark.parametrize("name, shape", [("impute_char", (28, 28)), ("impute_table_digits", (64,))])
 def test_onnx_matches_torch_for_the_shipped_masking_autoencoders(name, shape):
     torch = pytest.importorskip("torch")
-    from engine.models import from_checkpoint
+    from engine.nn.checkpoints import from_checkpoint
 
     entry = runtime.model_info(name)
     model = from_checkpoint(torch.load(io.BytesIO(runtime.checkpoint_bytes(name)), weights_only=False))

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from engine import jobs
+from engine.core import jobs
 
 
 def _counting(steps: int, pause: float = 0.0):
@@ -74,7 +74,7 @@ def test_running_follows_the_state(state, running):
 
 
 def test_the_reporter_turns_training_progress_into_updates():
-    from engine.train import TrainProgress
+    from engine.nn.train import TrainProgress
 
     job = jobs.Job(work=lambda job: None)
     report = job.reporter()

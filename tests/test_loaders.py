@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.loaders import DatasetError, ImageFolder, load_idx, load_image_folder
+from engine.core.loaders import DatasetError, ImageFolder, load_idx, load_image_folder
 
 IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D,
              np.float64: 0x0E}

@@ -162,7 +162,7 @@ def test_a_model_trained_in_the_studio_serves_the_denoising_page():
 
     digits = engine.builtin_digits("digits8").train          # any small images will do; resized below
     images = engine.prepare_images(list(digits[:200]), side=28)
-    trained = engine.train_model("convolutional", images, epochs=1, batch_size=64, threads=1)
+    trained = engine.training.train_model("convolutional", images, epochs=1, batch_size=64, threads=1)
     at = run_app()
     at.session_state["studio_runs"] = [SimpleNamespace(label="#1 tiny convolutional", result=trained)]
     at.switch_page(DENOISING).run()

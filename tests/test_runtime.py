@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine import runtime
+from engine.core import runtime
 
 
 @pytest.fixture()

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine import builds as builds
+from engine.nn import recipes as recipes
+from engine.tasks.search import evaluate as search_evaluate
 import engine
-from engine import builds, evaluate, runtime
-from engine.index import SearchIndex, SearchIndexError
+from engine.core import runtime
+from engine.core.index import SearchIndex, SearchIndexError
 
 
 def reference(codes: np.ndarray, queries: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +205,7 @@ def test_projections():
 
 
 def test_eval_search_at_a_small_scale():
-    result = evaluate.eval_search(count=60, latency_sizes=(500, 2000))
+    result = search_evaluate.eval_search(count=60, latency_sizes=(500, 2000))
     precision, latency = result["tables"]
     spaces = {row[1] for row in precision["rows"]}
     assert spaces == set(engine.SPACE_NAMES.values())
@@ -211,7 +214,7 @@ def test_eval_search_at_a_small_scale():
 
 
 def test_tiny_search_build(tmp_path):
-    entries = builds.build("search", builds.BuildOptions(out_dir=tmp_path, scale=0.005), "cmd")
+    entries = builds.build("search", recipes.BuildOptions(out_dir=tmp_path, scale=0.005), "cmd")
     assert set(entries) == {"search_char", "search_pca", "embed_photo"}
     codes = runtime.run(str(tmp_path / "search_char.onnx"), np.zeros((3, 1, 28, 28), np.float32))
     assert codes.shape == (3, 64)
@@ -230,7 +233,7 @@ def test_blank_character_is_skipped_not_fatal():
 
 
 def test_photos_are_shrunk_as_they_load(monkeypatch):
-    monkeypatch.setattr("engine.tasks.search.MAX_PHOTO_GALLERY", 2)
+    monkeypatch.setattr("engine.tasks.search.serve.MAX_PHOTO_GALLERY", 2)
     big = png(np.random.default_rng(0).integers(0, 255, (900, 1200, 3), dtype=np.uint8))
     gallery = engine.load_gallery([("big.png", big)])
     assert gallery.images[0].shape[0] * gallery.images[0].shape[1] <= 160 * 160

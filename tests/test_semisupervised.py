@@ -4,13 +4,16 @@ acceptance inequality on the shipped encoder (two label draws) and on the record
 import numpy as np
 import pytest
 
+from engine.nn import recipes as recipes
+from engine.tasks.search import build as search_build
+from engine.tasks.semisupervised import build as semisupervised_build
+from engine.tasks.semisupervised import serve as semisupervised_serve
 import engine
-from engine import builds, datasets, runtime
-from engine.tasks import semisupervised as semi
+from engine.core import datasets, runtime
 
 
 @pytest.fixture(scope="module")
-def data() -> semi.SemiSupervisedData:
+def data() -> semisupervised_serve.SemiSupervisedData:
     """The page's and the eval's data (1,000 digits in held-out fonts, 300 handwritten): the
     acceptance holds for this mix."""
     return engine.semisupervised_data()
@@ -58,15 +61,15 @@ def test_no_heldout_digit_is_in_pretraining_or_the_label_sets(data, monkeypatch,
         return render(chars, count, fonts=fonts, **kwargs)
 
     monkeypatch.setattr(datasets, "render_characters", recording)
-    semi.unlabelled_digits.__wrapped__(50, 1)
-    semi.heldout_digits.__wrapped__(50, 1)
+    semisupervised_serve.unlabelled_digits.__wrapped__(50, 1)
+    semisupervised_serve.heldout_digits.__wrapped__(50, 1)
 
     def stop(images, *args, **kwargs):  # build_search_char renders, then trains: stop it there
         raise _Stop(images)
 
-    monkeypatch.setattr(builds, "_train_char_model", stop)
+    monkeypatch.setattr(recipes, "train_char_model", stop)
     with pytest.raises(_Stop) as stopped:
-        builds.build_search_char(builds.BuildOptions(out_dir=tmp_path, scale=0.01))
+        search_build.build_search_char(recipes.BuildOptions(out_dir=tmp_path, scale=0.01))
     (pool_fonts, pool_distortion), (heldout_fonts, heldout_distortion), (pretrain_fonts, _) = calls
     training, held_out = set(datasets.font_split(False)), set(datasets.font_split(True))
     assert held_out and not training & held_out
@@ -86,11 +89,11 @@ def test_no_heldout_digit_is_in_pretraining_or_the_label_sets(data, monkeypatch,
 
 # --- Classifiers -----------------------------------------------------------------------------
 def test_the_linear_heads_train_and_beat_chance(data):
-    run = engine.run_labels(data, 10, seed=0)
+    run = engine.training.run_labels(data, 10, seed=0)
     truth = data.heldout.labels
     assert set(run.predictions) == {"encoder", "pca"}
     assert run.accuracy("encoder", truth) > 0.6 and run.accuracy("pca", truth) > 0.3  # chance: 0.1
-    assert np.array_equal(run.predictions["encoder"], engine.run_labels(data, 10, seed=0).predictions["encoder"])
+    assert np.array_equal(run.predictions["encoder"], engine.training.run_labels(data, 10, seed=0).predictions["encoder"])
     guesses = engine.predict_digits(data.heldout.images[:20], run, data)
     assert np.array_equal(guesses["encoder"], run.predictions["encoder"][:20])
 
@@ -98,9 +101,9 @@ def test_the_linear_heads_train_and_beat_chance(data):
 def test_the_network_from_scratch_trains_and_beats_chance(data):
     pytest.importorskip("torch")
     picks = engine.sample_labels(data.pool.labels, 10, seed=0)
-    model = semi.train_classifier(data.pool.images[picks], data.pool.labels[picks], pretrained=False,
+    model = semisupervised_build.train_classifier(data.pool.images[picks], data.pool.labels[picks], pretrained=False,
                                   steps=150)
-    accuracy = (semi.predict_torch(model, data.heldout.images) == data.heldout.labels).mean()
+    accuracy = (semisupervised_build.predict_torch(model, data.heldout.images) == data.heldout.labels).mean()
     assert accuracy > 0.3
 
 
@@ -108,17 +111,17 @@ def test_fine_tuning_starts_from_the_linear_probe(data):
     pytest.importorskip("torch")
     features = data.features["encoder"]
     picks = engine.sample_labels(data.pool.labels, 10, seed=0)
-    head = semi.fit_linear_head(features.standardise(features.pool[picks]), data.pool.labels[picks])
-    untrained = semi.train_classifier(data.pool.images[picks], data.pool.labels[picks], pretrained=True,
+    head = semisupervised_serve.fit_linear_head(features.standardise(features.pool[picks]), data.pool.labels[picks])
+    untrained = semisupervised_build.train_classifier(data.pool.images[picks], data.pool.labels[picks], pretrained=True,
                                       features=features, head=head, steps=1, stop=lambda: True)
     probe = head.predict(features.standardise(features.heldout))
-    assert (semi.predict_torch(untrained, data.heldout.images) == probe).mean() > 0.99
+    assert (semisupervised_build.predict_torch(untrained, data.heldout.images) == probe).mean() > 0.99
 
 
 def test_with_10_labels_per_digit_the_pretrained_encoder_beats_scratch_by_10_points(data):
     pytest.importorskip("torch")
     truth = data.heldout.labels
-    runs = [engine.run_labels(data, 10, seed, methods=("encoder", "scratch")) for seed in (0, 1)]
+    runs = [engine.training.run_labels(data, 10, seed, methods=("encoder", "scratch")) for seed in (0, 1)]
     encoder = np.mean([r.accuracy("encoder", truth) for r in runs])
     scratch = np.mean([r.accuracy("scratch", truth) for r in runs])
     assert encoder - scratch >= 0.10, (encoder, scratch)
@@ -130,7 +133,7 @@ def test_the_recorded_curve_meets_the_acceptance_and_covers_every_method():
     mean = {(p.method, p.per_class): p.mean for p in curve}
     assert set(mean) == {(m, k) for m in engine.SEMISUPERVISED_METHODS for k in engine.LABELS_PER_DIGIT}
     assert mean[("encoder", 10)] - mean[("scratch", 10)] >= 0.10
-    assert all(len(p.accuracies) == semi.DRAWS for p in curve)
+    assert all(len(p.accuracies) == semisupervised_serve.DRAWS for p in curve)
 
 
 # --- The shipped PCA graph -------------------------------------------------------------------
@@ -138,9 +141,9 @@ def test_the_pca_graph_is_its_formula(data):
     import onnx
     from onnx import numpy_helper
 
-    path = runtime.PRETRAINED_DIR / runtime.model_info(semi.PCA_ENCODER)["file"]
+    path = runtime.PRETRAINED_DIR / runtime.model_info(semisupervised_serve.PCA_ENCODER)["file"]
     weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
     x = data.heldout.images[:40].reshape(40, -1)
     expected = (x - weights["mean"]) @ weights["encoder"]
-    assert np.abs(semi.encode(data.heldout.images[:40], semi.PCA_ENCODER) - expected).max() < 1e-4
-    assert weights["encoder"].shape[1] == runtime.session(semi.ENCODER).get_outputs()[0].shape[1]
+    assert np.abs(semisupervised_serve.encode(data.heldout.images[:40], semisupervised_serve.PCA_ENCODER) - expected).max() < 1e-4
+    assert weights["encoder"].shape[1] == runtime.session(semisupervised_serve.ENCODER).get_outputs()[0].shape[1]

@@ -37,7 +37,7 @@ def chart_traces(at: AppTest) -> dict[str, dict]:
 
 
 def expected_probe(per_class: int) -> dict[str, float]:
-    curve = engine.accuracy_curve(engine.semisupervised_data(), per_class=(per_class,))
+    curve = engine.training.accuracy_curve(engine.semisupervised_data(), per_class=(per_class,))
     return {p.method: p.mean for p in curve}
 
 
@@ -85,7 +85,7 @@ def test_an_uploaded_digit_gets_a_guess_from_each_classifier():
     at.file_uploader(key="semi_upload").upload("seven.png", seven, "image/png").run()
     assert not at.exception and not at.error
     character = engine.prepare_character(engine.decode_image(seven))
-    run = engine.run_labels(engine.semisupervised_data(), 10, 0)
+    run = engine.training.run_labels(engine.semisupervised_data(), 10, 0)
     guesses = engine.predict_digits(character[None], run, engine.semisupervised_data())
     assert captions(at)[-1] == " · ".join(f"{n} {int(guesses[m][0])}" for m, n in (("encoder", "Encoder"), ("pca", "PCA")))
 

@@ -7,9 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from engine import builds as builds
+from engine.nn import recipes as recipes
+from engine.tasks.sequence import build as sequence_build
+from engine.tasks.sequence import serve as sequence_serve
+from engine.tasks.sequence import series as series
 import engine
-from engine import runtime, series as seriesmod
-from engine.tasks import sequence as seq
+from engine.core import runtime
 from series_helpers import BAD_CSVS, csv_bytes, short_series
 
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="training needs PyTorch")
@@ -71,12 +75,12 @@ def test_time_split_keeps_held_out_hours_out_of_training_windows(synthetic):
     users = engine.LoadSeries(synthetic.timestamps[-5000:], synthetic.load[-5000:])
     assert engine.default_split(users).test == slice(4000, 5000)
     features = engine.SeriesStats.of(synthetic, split.train).features(synthetic)
-    batch = seq.forecast_training_batch(features, split.train, batch_size=4096)
-    origins = seriesmod.forecast_origins(split.train, engine.FORECAST_WINDOW, engine.FORECAST_HORIZON)
+    batch = sequence_build.forecast_training_batch(features, split.train, batch_size=4096)
+    origins = series.forecast_origins(split.train, engine.FORECAST_WINDOW, engine.FORECAST_HORIZON)
     last_hour_used = origins.max() + engine.FORECAST_HORIZON
     first_hour_used = origins.min() - engine.FORECAST_WINDOW + 1
     assert first_hour_used == 0 and last_hour_used == split.train.stop - 1
-    starts = seriesmod.window_starts(split.train, engine.RECONSTRUCTION_WINDOW)
+    starts = series.window_starts(split.train, engine.RECONSTRUCTION_WINDOW)
     assert starts.max() + engine.RECONSTRUCTION_WINDOW - 1 == split.train.stop - 1
     # The batches really come from there: every target is a training hour's load.
     x, y = batch(0, np.random.default_rng(0))
@@ -150,7 +154,7 @@ def test_a_big_spike_is_flagged_and_normal_windows_mostly_are_not(synthetic):
     spike = engine.InjectedAnomaly(split.test.start + 500, "spike", size=4.0)
     found = engine.detect_sequence_anomalies(synthetic, [spike])
     assert found.detected == [True]
-    around = seq.overlaps(found.starts, spike)
+    around = sequence_serve.overlaps(found.starts, spike)
     assert around.sum() == 24 and found.flagged[around].mean() > 0.9     # every window holding it
     assert found.scores[around].min() > 2 * clean.scores[around].max()
     assert found.series.load[spike.start] == pytest.approx(
@@ -176,12 +180,12 @@ def test_the_shipped_forecaster_beats_seasonal_naive_at_every_horizon(synthetic)
     rows = {row["Method"]: row for row in result.errors()}
     lstm = rows[engine.SEQUENCE_LSTM_LABEL]
     for h in (1, 2, 3):
-        for name in seq.NAIVE_LAGS:
+        for name in sequence_serve.NAIVE_LAGS:
             assert lstm[f"MAE {h} h"] < rows[name][f"MAE {h} h"], (h, name)
             assert lstm[f"RMSE {h} h"] < rows[name][f"RMSE {h} h"], (h, name)
     assert lstm["MAE 3 h"] < 0.6 * rows[result.strongest_seasonal_naive()]["MAE 3 h"]
     # The baselines are what they say: the same hour a day and a week earlier.
-    day, week = (result.baselines[name] for name in seq.NAIVE_LAGS)
+    day, week = (result.baselines[name] for name in sequence_serve.NAIVE_LAGS)
     assert day[0, 0] == pytest.approx(synthetic.load[result.origins[0] + 1 - 24])
     assert week[5, 2] == pytest.approx(synthetic.load[result.origins[5] + 3 - 168])
 
@@ -189,8 +193,8 @@ def test_the_shipped_forecaster_beats_seasonal_naive_at_every_horizon(synthetic)
 def test_the_shipped_forecaster_serves_a_series_without_temperature():
     with_temperature, without = short_series(days=60), short_series(days=60, temperature=False)
     rows = {r["Method"]: r for r in engine.forecast_heldout(without).errors()}
-    assert rows[engine.SEQUENCE_LSTM_LABEL]["MAE 1 h"] < rows[seq.PERSISTENCE]["MAE 1 h"]
-    assert rows[engine.SEQUENCE_LSTM_LABEL]["MAE 3 h"] < min(rows[n]["MAE 3 h"] for n in seq.NAIVE_LAGS)
+    assert rows[engine.SEQUENCE_LSTM_LABEL]["MAE 1 h"] < rows[sequence_serve.PERSISTENCE]["MAE 1 h"]
+    assert rows[engine.SEQUENCE_LSTM_LABEL]["MAE 3 h"] < min(rows[n]["MAE 3 h"] for n in sequence_serve.NAIVE_LAGS)
     forecast = engine.forecast_heldout(with_temperature).forecast
     assert not np.allclose(forecast, engine.forecast_heldout(without).forecast)   # temperature is used
 
@@ -208,7 +212,7 @@ def test_model_inputs_are_checked():
 def test_onnx_matches_torch_for_both_shipped_graphs(synthetic, name):
     import torch
 
-    from engine.models import from_checkpoint
+    from engine.nn.checkpoints import from_checkpoint
 
     module = from_checkpoint(torch.load(io.BytesIO(runtime.checkpoint_bytes(name)), weights_only=False))
     window = module.config.window
@@ -216,7 +220,7 @@ def test_onnx_matches_torch_for_both_shipped_graphs(synthetic, name):
     features = engine.SeriesStats.of(synthetic, split.train).features(synthetic)
     for batch in (1, 37):
         starts = np.random.default_rng(batch).integers(split.test.start, split.test.stop - window, size=batch)
-        x = seriesmod.windows(features, starts, window)
+        x = series.windows(features, starts, window)
         with torch.no_grad():
             expected = module(torch.from_numpy(x))[module.output_name].numpy()
         served = runtime.run(name, x)
@@ -228,7 +232,7 @@ def test_onnx_matches_torch_for_both_shipped_graphs(synthetic, name):
 @needs_torch
 @pytest.mark.parametrize("kind", ["forecast", "reconstruct"])
 def test_the_model_trains_and_its_loss_falls(kind):
-    from engine.models import SequenceAutoencoderConfig, SequenceForecasterConfig
+    from engine.tasks.sequence.model import SequenceAutoencoderConfig, SequenceForecasterConfig
 
     series = short_series(days=40)
     split = engine.default_split(series)
@@ -236,7 +240,7 @@ def test_the_model_trains_and_its_loss_falls(kind):
     config = (SequenceForecasterConfig(hidden=32, code_size=8) if kind == "forecast"
               else SequenceAutoencoderConfig(hidden=32, code_size=4))
     seen = []
-    model, losses = seq.train_sequence_model(kind, series, split, stats, steps=300, batch_size=32, lr=1e-2,
+    model, losses = sequence_build.train_sequence_model(kind, series, split, stats, steps=300, batch_size=32, lr=1e-2,
                                              threads=1, progress=seen.append, report_every=100, config=config)
     assert len(losses) == 300 and [p.step for p in seen] == [100, 200, 300]
     assert np.mean(losses[-20:]) < 0.6 * np.mean(losses[:20])
@@ -247,7 +251,7 @@ def test_the_model_trains_and_its_loss_falls(kind):
 def test_training_on_a_users_series_gives_servable_models_and_stops_when_asked():
     series = short_series(days=35)
     reports = []
-    result = engine.train_sequence_models(series, steps=20, progress=reports.append)
+    result = engine.training.train_sequence_models(series, steps=20, progress=reports.append)
     assert not result.stopped and result.steps_done == 40
     assert [r.step for r in reports][-1] == 40 and reports[-1].steps == 40
     rows = {r["Method"]: r for r in engine.forecast_heldout(series, model=result.forecaster).errors()}
@@ -255,15 +259,14 @@ def test_training_on_a_users_series_gives_servable_models_and_stops_when_asked()
     found = engine.detect_sequence_anomalies(series, model=result.autoencoder)
     assert np.isfinite(found.scores).all()
     calls = []
-    stopped = engine.train_sequence_models(series, steps=20, stop=lambda: calls.append(1) or len(calls) > 5)
+    stopped = engine.training.train_sequence_models(series, steps=20, stop=lambda: calls.append(1) or len(calls) > 5)
     assert stopped.stopped and stopped.autoencoder is None and len(stopped.losses["forecast"]) == 5
 
 
 @needs_torch
 def test_a_tiny_build_writes_both_models_with_calibration(tmp_path):
-    from engine import builds
 
-    entries = builds.build("sequence", builds.BuildOptions(out_dir=tmp_path, scale=0.005),
+    entries = builds.build("sequence", recipes.BuildOptions(out_dir=tmp_path, scale=0.005),
                            "python -m engine train sequence")
     assert set(entries) == {engine.SEQUENCE_FORECASTER, engine.SEQUENCE_AUTOENCODER}
     manifest = json.loads((tmp_path / "manifest.json").read_text())["models"]

@@ -10,18 +10,23 @@ import pytest
 import torch
 from PIL import Image
 
+from engine import builds as builds
+from engine.nn import checkpoints as checkpoints
+from engine.tasks.studio import build as studio_build
+from engine.tasks.studio import model as studio_model
+from engine.tasks.studio import serve as studio_serve
 import engine
-from engine import family, runtime, studio
+from engine.core import runtime
 
 
 @pytest.fixture(scope="module")
-def digits() -> studio.StudioData:
-    return studio.builtin_digits("digits8")
+def digits() -> studio_serve.StudioData:
+    return studio_serve.builtin_digits("digits8")
 
 
 def test_training_reports_every_epoch_and_exports_a_model_that_matches_torch(digits):
     seen = []
-    result = studio.train_model("undercomplete", digits.train[:400], code_size=8, epochs=3, batch_size=50,
+    result = studio_build.train_model("undercomplete", digits.train[:400], code_size=8, epochs=3, batch_size=50,
                                 heldout=digits.heldout[:60], data_note="400 digits", progress=seen.append,
                                 threads=1)
     assert [round(p.epoch) for p in result.history] == [1, 2, 3] and seen == result.history
@@ -31,7 +36,7 @@ def test_training_reports_every_epoch_and_exports_a_model_that_matches_torch(dig
     assert result.heldout.shape == result.reconstructions.shape == (60, 8, 8) and result.codes.shape == (60, 8)
     assert result.heldout_mse == pytest.approx(float(np.mean((result.reconstructions - digits.heldout[:60]) ** 2)))
     assert result.parameters == 64 * 8 + 8 + 8 * 64 + 64 and not result.stopped and not result.stopped_early
-    recon, codes = studio.reconstruct_and_encode(result.onnx, digits.heldout[:60])
+    recon, codes = studio_serve.reconstruct_and_encode(result.onnx, digits.heldout[:60])
     assert np.abs(recon - result.reconstructions).max() < 1e-4 and np.abs(codes - result.codes).max() < 1e-4
     meta = runtime.metadata(result.onnx)
     assert meta["family"] == "undercomplete" and json.loads(meta["config"])["code_size"] == 8
@@ -41,16 +46,16 @@ def test_training_reports_every_epoch_and_exports_a_model_that_matches_torch(dig
 def test_sparse_codes_are_sparser_than_plain_ones_on_the_same_data(digits):
     # The default weights suit the 28x28 digits' 784 pixels; 64-pixel digits need stronger ones.
     shared = dict(code_size=32, epochs=20, batch_size=64, heldout=digits.heldout, export=False, threads=1)
-    plain = studio.train_model("undercomplete", digits.train, **shared)
-    l1 = studio.train_model("sparse", digits.train, options={"penalty": "l1", "weight": 3e-3}, **shared)
-    kl = studio.train_model("sparse", digits.train, options={"penalty": "kl", "weight": 0.3}, **shared)
+    plain = studio_build.train_model("undercomplete", digits.train, **shared)
+    l1 = studio_build.train_model("sparse", digits.train, options={"penalty": "l1", "weight": 3e-3}, **shared)
+    kl = studio_build.train_model("sparse", digits.train, options={"penalty": "kl", "weight": 0.3}, **shared)
     assert l1.code_stats.near_zero_share > plain.code_stats.near_zero_share + 0.1
     assert kl.code_stats.near_zero_share > plain.code_stats.near_zero_share + 0.1
     assert l1.code_stats.mean_activation < plain.code_stats.mean_activation
 
 
 def test_layer_wise_pretraining_then_fine_tuning_in_the_same_step_budget(digits):
-    result = studio.train_model("stacked", digits.train[:512], code_size=8, epochs=4, batch_size=64,
+    result = studio_build.train_model("stacked", digits.train[:512], code_size=8, epochs=4, batch_size=64,
                                 method="layer-wise", export=False, threads=1)
     phases = [p.phase for p in result.history]
     assert phases[0] == "pretraining layer 1 of 3" and "pretraining layer 3 of 3" in phases
@@ -58,41 +63,41 @@ def test_layer_wise_pretraining_then_fine_tuning_in_the_same_step_budget(digits)
     assert all(p.validation is None for p in result.history if p.phase.startswith("pretraining"))
     assert np.isfinite(result.heldout_mse) and result.heldout_mse < 0.2
     with pytest.raises(ValueError, match="stacked"):
-        studio.train_model("convolutional", digits.train[:64], method="layer-wise")
+        studio_build.train_model("convolutional", digits.train[:64], method="layer-wise")
 
 
 def test_stop_ends_training_early_with_a_usable_result(digits):
     asked = []
-    result = studio.train_model("convolutional", digits.train[:400], code_size=8, epochs=50, batch_size=32,
+    result = studio_build.train_model("convolutional", digits.train[:400], code_size=8, epochs=50, batch_size=32,
                                 stop=lambda: len(asked) > 30 or asked.append(1), threads=1)
     assert result.stopped and result.history[-1].step < result.history[-1].steps
     assert np.all(np.isfinite(result.reconstructions)) and result.onnx
-    assert studio.reconstruct_and_encode(result.onnx, digits.heldout[:3])[0].shape == (3, 8, 8)
-    pretraining = studio.train_model("stacked", digits.train[:400], code_size=8, epochs=6, batch_size=32,
+    assert studio_serve.reconstruct_and_encode(result.onnx, digits.heldout[:3])[0].shape == (3, 8, 8)
+    pretraining = studio_build.train_model("stacked", digits.train[:400], code_size=8, epochs=6, batch_size=32,
                                      method="layer-wise", export=False, stop=lambda: True, threads=1)
     assert pretraining.stopped and pretraining.history == [] and np.isfinite(pretraining.heldout_mse)
 
 
 def test_early_stopping_triggers_after_patience_epochs_without_improvement(digits):
-    result = studio.train_model("undercomplete", digits.train[:300], code_size=8, epochs=20, batch_size=100,
+    result = studio_build.train_model("undercomplete", digits.train[:300], code_size=8, epochs=20, batch_size=100,
                                 lr=0.0, patience=2, export=False, threads=1)   # lr 0: the validation error never improves
     assert result.stopped_early and len(result.history) == 3 and not result.stopped
     with pytest.raises(ValueError, match="validation"):
-        studio.train_model("undercomplete", digits.train[:300], validation_fraction=0.0, patience=2)
+        studio_build.train_model("undercomplete", digits.train[:300], validation_fraction=0.0, patience=2)
 
 
 def test_compare_family_has_a_row_per_variant_and_pca(digits):
-    rows = studio.compare_family(digits.train[:300], digits.heldout[:50], code_size=8, epochs=1,
+    rows = studio_build.compare_family(digits.train[:300], digits.heldout[:50], code_size=8, epochs=1,
                                  families=("undercomplete", "stacked-tied"), threads=1)
     assert [r["variant"] for r in rows] == ["undercomplete", "stacked-tied", "PCA-8"]
     assert all(r["code_size"] == 8 and r["heldout_mse"] > 0 and r["noisy_mse"] > 0 for r in rows)
     assert list(rows[0]) == ["variant", "code_size", "parameters", "heldout_mse", "noisy_mse",
-                             "near_zero_share", "seconds"] and len(studio.COMPARISON_COLUMNS) == len(rows[0])
+                             "near_zero_share", "seconds"] and len(studio_serve.COMPARISON_COLUMNS) == len(rows[0])
     assert rows[-1]["parameters"] == 8 * 64 + 64
 
 
 def test_pca_rebuilds_a_plane_exactly_but_an_autoencoder_wins_on_a_curved_surface():
-    fits = studio.plane_and_curve(n=400, epochs=60, threads=1)
+    fits = studio_build.plane_and_curve(n=400, epochs=60, threads=1)
     plane, curve = fits["plane"], fits["curve"]
     assert plane.pca_mse < 1e-20
     assert curve.autoencoder_mse < curve.pca_mse / 5
@@ -101,26 +106,26 @@ def test_pca_rebuilds_a_plane_exactly_but_an_autoencoder_wins_on_a_curved_surfac
 
 
 def test_digits_projection_gives_labelled_points_in_3d():
-    projection = studio.digits_projection(dims=3, epochs=3, threads=1)
+    projection = studio_build.digits_projection(dims=3, epochs=3, threads=1)
     assert projection.pca.shape == projection.autoencoder.shape == (1797, 3)
     assert projection.labels.shape == (1797,) and projection.held_out.sum() == 300
     assert 0 < projection.pca_mse < 1 and 0 <= projection.autoencoder_neighbour_agreement <= 1
 
 
 def test_builtin_digits28_holds_out_fonts_and_handwriting(monkeypatch):
-    monkeypatch.setattr(studio, "DIGITS28_SCALE", 0.01)                    # 200 rendered digits
-    studio._digits28.cache_clear()
+    monkeypatch.setattr(studio_serve, "DIGITS28_SCALE", 0.01)                    # 200 rendered digits
+    studio_serve._digits28.cache_clear()
     try:
-        data = studio.builtin_digits("digits28", heldout_count=20)
+        data = studio_serve.builtin_digits("digits28", heldout_count=20)
     finally:
-        studio._digits28.cache_clear()
+        studio_serve._digits28.cache_clear()
     assert data.train.shape == (200 + 1497, 28, 28) and data.heldout.shape == (20 + 300, 28, 28)
     assert len(data.train_labels) == len(data.train) and set(data.heldout_labels) <= set(range(10))
-    eight = studio.builtin_digits("digits8")
+    eight = studio_serve.builtin_digits("digits8")
     assert eight.train.shape == (1497, 8, 8) and eight.heldout.shape == (300, 8, 8)
     assert eight.train.max() <= 1.0
     with pytest.raises(ValueError, match="digits28"):
-        studio.builtin_digits("mnist")
+        studio_serve.builtin_digits("mnist")
 
 
 def _png(image: Image.Image) -> bytes:
@@ -137,13 +142,13 @@ def test_users_images_of_any_size_and_mode_become_the_input_size():
                Image.new("I;16", (17, 40), 65535)]
     decoded = [engine.decode_image(_png(im)) for im in uploads]
     arrays = [rng.integers(0, 255, (31, 64, 3), dtype=np.uint8), rng.random((3, 3)).astype(np.float64)]
-    images = studio.prepare_images(decoded + arrays, side=28)
+    images = studio_serve.prepare_images(decoded + arrays, side=28)
     assert images.shape == (6, 28, 28) and images.dtype == np.float32
     assert images.min() >= 0 and images.max() <= 1
     assert np.allclose(images[3], 1.0)                                       # white stays white
-    assert studio.prepare_images(decoded, side=8).shape == (4, 8, 8)
+    assert studio_serve.prepare_images(decoded, side=8).shape == (4, 8, 8)
     with pytest.raises(ValueError, match="no images"):
-        studio.prepare_images([])
+        studio_serve.prepare_images([])
 
 
 def test_cli_trains_a_family_model_from_a_folder_of_pngs(tmp_path, capsys):
@@ -165,20 +170,19 @@ def test_cli_trains_a_family_model_from_a_folder_of_pngs(tmp_path, capsys):
     assert "skipped notes.png" in printed and "epoch" in printed and "held-out MSE" in printed
     meta = runtime.metadata(str(out))
     assert meta["family"] == "stacked" and json.loads(meta["config"])["tied"] is True
-    images = studio.prepare_images([rng.random((40, 40))], side=12)
-    recon, code = studio.reconstruct_and_encode(str(out), images)
+    images = studio_serve.prepare_images([rng.random((40, 40))], side=12)
+    recon, code = studio_serve.reconstruct_and_encode(str(out), images)
     assert recon.shape == (1, 12, 12) and code.shape == (1, 4)
-    model = family.from_checkpoint(torch.load(out.with_suffix(".pt"), weights_only=False))
+    model = checkpoints.from_checkpoint(torch.load(out.with_suffix(".pt"), weights_only=False))
     assert model.config.hidden == (32,) and model.decoder[0].weight is model.encoder[-1].weight
     assert main(["train", "convolutional", "--data", str(tmp_path / "missing")]) == 2
     assert main(["train", "undercomplete", "--data", str(folder), "--option", "colour=red"]) == 2
 
 
 def test_cli_family_names_leave_the_build_targets_alone(monkeypatch, tmp_path):
-    from engine import builds
     from engine.__main__ import main
 
-    assert not set(builds.BUILDS) & set(family.FAMILIES)
+    assert not set(builds.BUILDS) & set(studio_model.FAMILIES)
     built = []
     monkeypatch.setattr(builds, "build", lambda target, opts, command: built.append(target) or {})
     assert main(["train", "denoiser", "--out", str(tmp_path), "--no-eval"]) == 0

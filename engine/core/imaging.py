@@ -1,0 +1,321 @@
+"""Safe decoding of uploaded images, MNIST-style character preparation, and noise.
+
+Images are numpy float32 in [0, 1]: grey (H, W), colour (H, W, 3) RGB. A last axis of
+length 3 always means colour. Characters are 28x28, light strokes on a dark ground (MNIST).
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+from skimage.color import rgb2gray
+from skimage.filters import threshold_otsu
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+MAX_PIXELS = 40_000_000
+
+
+NOISE_KINDS = ("gaussian", "salt_pepper", "mask")
+
+
+# File endings the pages' upload widgets accept: what Pillow reads and people have.
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff")
+
+
+# The decoders Pillow may use: the upload types (MPO, phones' JPEGs, where a Pillow version has
+# it apart from JPEG). Others, such as EPS, which hands the file to Ghostscript, are never tried.
+DECODERS = ("PNG", "JPEG", "MPO", "GIF", "BMP", "DIB", "WEBP", "TIFF")
+
+
+# Signatures of those formats: a file that starts like one but does not open is cut short.
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
+               b"MM\x00*")
+
+
+ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+
+
+_CHAR_SIDE = 28
+
+
+_CHAR_BOX = 20           # MNIST fits each character in a 20x20 box inside the 28x28 field
+
+
+_CHAR_CENTRE = 13.5      # the field's centre in array indices (14 counting pixel edges)
+
+
+_MIN_CONTRAST = 0.1      # strokes closer than this to their ground: a blank image
+
+
+_INK_FLOOR = 0.15        # after normalising, weaker values are paper grain or JPEG noise
+
+
+class ImageError(ValueError):
+    """An image that cannot be used. The message is written to be shown to the user."""
+
+
+class NotAnImageError(ImageError):
+    """The data is not an image in a format we can read (text, PDF, empty, unknown)."""
+
+
+class CorruptImageError(ImageError):
+    """The data starts like an image but is truncated or damaged."""
+
+
+class ImageTooLargeError(ImageError):
+    """Over the byte or pixel limit (including decompression bombs)."""
+
+
+class EmptyImageError(ImageError):
+    """An image with no pixels, or (for characters) no ink."""
+
+
+def size_text(n: int) -> str:
+    """A byte count in words: '38.2 MB', '512 KB', '300 bytes'."""
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
+def _read_limited(data: ImageSource, max_bytes: int) -> bytes:
+    """The bytes of `data`, reading at most max_bytes + 1 so that a huge file costs nothing."""
+    size: int | None = None  # the whole size, where it is known without reading it all
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+        size = len(raw)
+    elif isinstance(data, (str, os.PathLike)):
+        try:
+            size = os.path.getsize(data)
+            with open(data, "rb") as file:
+                raw = file.read(max_bytes + 1)
+        except OSError as err:
+            raise ImageError(f"Could not open {os.fspath(data)}: {err.strerror or err}.") from err
+    else:
+        raw = data.read(max_bytes + 1)  # the caller's file stays open
+        if isinstance(getattr(data, "size", None), int):  # Streamlit's UploadedFile
+            size = data.size
+    if len(raw) > max_bytes:
+        limit = size_text(max_bytes)
+        if size and size_text(size) == limit:     # just over: words would read "20 MB; the limit is 20 MB"
+            size_words, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+        else:
+            size_words = size_text(size) if size else ""
+        what = f"is {size_words}; the limit is {limit}" if size else f"is over the limit of {limit}"
+        raise ImageTooLargeError(f"This file {what}. Please upload a smaller image.")
+    return raw
+
+
+def decode_image(data: ImageSource, *, max_bytes: int = MAX_UPLOAD_BYTES,
+                 max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode an upload (bytes, a path, or a binary file-like) to float32 (H, W) for grey
+    sources or (H, W, 3) for colour, upright by its EXIF orientation, first frame only,
+    transparency over white. Raises an ImageError subclass whose message suits the user."""
+    raw = _read_limited(data, max_bytes)
+    if not raw:
+        raise NotAnImageError("The file is empty. Please upload an image such as a PNG or JPEG.")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its own pixel limit and twice that: refuse there too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.init()  # registers every plugin, so that `formats` can name them
+            image = Image.open(io.BytesIO(raw), formats=[f for f in DECODERS if f in Image.OPEN])
+            width, height = image.size
+            if width == 0 or height == 0:
+                raise EmptyImageError("This image has no pixels. Please upload another image.")
+            if width * height > max_pixels:  # from the header, before any pixel is decoded
+                raise ImageTooLargeError(
+                    f"This image is {width} x {height} pixels; the limit is "
+                    f"{max_pixels / 1e6:g} million pixels. Please upload a smaller image.")
+            image.load()  # the first frame only; truncated data fails here
+            return as_float_image(ImageOps.exif_transpose(image))
+    except ImageError:
+        raise
+    except UnidentifiedImageError as err:
+        if raw.startswith(_SIGNATURES) or (raw[:4] == b"RIFF" and raw[8:12] == b"WEBP"):
+            raise CorruptImageError("This image could not be read: the file is damaged or cut "
+                                    "short. Please upload it again or try another file.") from err
+        raise NotAnImageError("This file is not an image we can read. Please upload a PNG, JPEG, "
+                              "GIF, BMP, WebP or TIFF image.") from err
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageTooLargeError("This image has far too many pixels to open safely. "
+                                 "Please upload a smaller image.") from err
+    except Exception as err:  # Pillow's decoders fail with OSError, SyntaxError, struct.error, ...
+        raise CorruptImageError("This image could not be read: the file is damaged or cut short. "
+                                "Please upload it again or try another file.") from err
+
+
+def _pillow_pixels(image: Image.Image) -> np.ndarray:
+    """The pixels of any Pillow mode as an array as_float_image understands: 16-bit data keeps
+    its depth; palettes, transparency and other colour spaces become L, LA, RGB or RGBA."""
+    mode = image.mode
+    if mode == "I":
+        pixels = np.asarray(image)
+        # Pillow holds 16-bit PNG and TIFF data in 32-bit "I": keep 65535 as the scale.
+        fits16 = pixels.size and pixels.min() >= 0 and pixels.max() <= 65535
+        return pixels.astype(np.uint16) if fits16 else pixels
+    if mode.startswith("I;16") or mode in ("1", "F", "LA", "RGBA") or (
+            mode in ("L", "RGB") and not image.has_transparency_data):
+        return np.asarray(image)
+    grey = mode in ("L", "La")
+    if mode in ("P", "PA"):
+        palette = np.asarray(image.getpalette("RGB"), dtype=np.int16).reshape(-1, 3)
+        grey = bool((palette == palette[:, :1]).all())
+    alpha = image.has_transparency_data
+    return np.asarray(image.convert(("LA" if alpha else "L") if grey else ("RGBA" if alpha else "RGB")))
+
+
+def _unit_range(pixels: np.ndarray) -> np.ndarray:
+    """Values as float32 in [0, 1]: integers by their bit depth (wide integer types by the
+    8- or 16-bit range their values fit), floats as they are when already in [0, 1], and
+    anything else min-max scaled."""
+    if pixels.dtype == bool or pixels.size == 0:
+        return pixels.astype(np.float32)
+    if pixels.dtype.kind in "ui" and pixels.min() >= 0:
+        top = int(pixels.max())
+        peak = {1: 255, 2: 65535}.get(pixels.dtype.itemsize) or next(
+            (p for p in (255, 65535) if top <= p), None)
+        if peak:
+            return pixels.astype(np.float32) / np.float32(peak)
+    values = pixels.astype(np.float32)
+    values[~np.isfinite(values)] = 0.0
+    low, high = values.min(), values.max()
+    if low >= 0.0 and high <= 1.0:
+        return values
+    return (values - low) / (high - low) if high > low else np.clip(values, 0.0, 1.0)
+
+
+def as_float_image(image: np.ndarray | Image.Image) -> np.ndarray:
+    """Any image (a Pillow image of any mode, or an array of any dtype with 1 to 4 channels)
+    as float32 (H, W) or (H, W, 3) in [0, 1], with transparency composited over white."""
+    pixels = _pillow_pixels(image) if isinstance(image, Image.Image) else np.asarray(image)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] > 4):
+        raise ValueError(f"expected an (H, W) image with 1 to 4 channels, got shape {pixels.shape}")
+    values = _unit_range(pixels)
+    if values.ndim == 3 and values.shape[2] in (2, 4):  # grey or RGB plus alpha
+        alpha = values[..., -1:]
+        values = values[..., :-1] * alpha + (1.0 - alpha)  # over white paper
+        if values.shape[2] == 1:
+            values = values[..., 0]
+    return values
+
+
+def _is_colour(images: np.ndarray) -> bool:
+    return images.ndim >= 3 and images.shape[-1] == 3
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """Colour (..., H, W, 3) to grey (..., H, W) by luminance (skimage.color.rgb2gray), so
+    batches work too; grey passes through. Returns float32."""
+    image = np.asarray(image, dtype=np.float32)
+    return rgb2gray(image).astype(np.float32, copy=False) if _is_colour(image) else image
+
+
+def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Anti-aliased resize of (H, W) or (H, W, C) to `shape` with Pillow's Lanczos filter on
+    float planes, clipped to [0, 1] because Lanczos rings slightly past its input's range."""
+    planes = image[..., None] if image.ndim == 2 else image
+    size = (shape[1], shape[0])
+    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., k], dtype=np.float32))
+                               .resize(size, Image.Resampling.LANCZOS))
+                    for k in range(planes.shape[2])], axis=2)
+    out = np.clip(out, 0.0, 1.0)
+    return out[..., 0] if image.ndim == 2 else out
+
+
+def fit_within(image: np.ndarray, max_pixels: int) -> np.ndarray:
+    """Downscale (H, W) or (H, W, 3) keeping its aspect ratio so that H * W <= max_pixels;
+    an image already small enough is returned unchanged."""
+    if max_pixels < 1:
+        raise ValueError("max_pixels must be at least 1")
+    height, width = image.shape[:2]
+    if height * width <= max_pixels:
+        return image
+    scale = math.sqrt(max_pixels / (height * width))
+    new_height = max(1, int(height * scale))
+    new_width = max(1, min(int(width * scale), max_pixels // new_height))  # extreme aspect ratios
+    return resize(np.asarray(image, dtype=np.float32), (new_height, new_width))
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """A float [0, 1] (H, W) or (H, W, 3) image as PNG bytes (for download buttons)."""
+    image = np.asarray(image)
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
+    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def prepare_character(image: np.ndarray | Image.Image) -> np.ndarray:
+    """Prepare a picture of one character the way MNIST was made: light strokes on black,
+    cropped to the ink, scaled to fit 20x20 (aspect kept, anti-aliased) and placed in 28x28
+    with its centre of mass at the field's centre, (13.5, 13.5) as array indices. Accepts a
+    Pillow image or an array (bool, integer, or float in [0, 1] or any other range), grey,
+    RGB or RGBA, of any size, dark-on-light or light-on-dark. Returns float32 (28, 28).
+    Raises EmptyImageError when there is no ink."""
+    grey = to_grey(as_float_image(image))
+    if grey.size == 0 or np.ptp(grey) < _MIN_CONTRAST:
+        raise EmptyImageError("No character found: the image is blank. Please upload a picture of "
+                              "one character that is darker or lighter than its background.")
+    # Otsu splits ground from strokes; the ground is the class the border mostly falls in,
+    # which holds however thick the strokes are and however unevenly the paper is lit.
+    threshold = threshold_otsu(grey)
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    strokes = grey > threshold
+    if np.median(border) > threshold:  # dark ink on light paper: turn it into MNIST's polarity
+        grey, strokes = 1.0 - grey, ~strokes
+    ground = np.median(grey[~strokes])
+    ink = np.percentile(grey[strokes], 99)  # a robust peak: one hot pixel does not set the scale
+    if ink - ground < _MIN_CONTRAST:
+        raise EmptyImageError("No character found: the strokes are too faint to tell from the "
+                              "background. Please upload a clearer picture.")
+    levels = np.clip((grey - ground) / (ink - ground), 0.0, 1.0)
+    levels[levels < _INK_FLOOR] = 0.0
+    rows, cols = np.nonzero(levels)
+    crop = levels[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    scale = _CHAR_BOX / max(crop.shape)
+    glyph = resize(crop, (max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))))
+    # Integer placement, as MNIST did, so the strokes stay sharp; kept inside the field.
+    centre_row, centre_col = ndimage.center_of_mass(glyph)
+    top = int(np.clip(round(_CHAR_CENTRE - centre_row), 0, _CHAR_SIDE - glyph.shape[0]))
+    left = int(np.clip(round(_CHAR_CENTRE - centre_col), 0, _CHAR_SIDE - glyph.shape[1]))
+    character = np.zeros((_CHAR_SIDE, _CHAR_SIDE), dtype=np.float32)
+    character[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+    return character
+
+
+def add_noise(images: np.ndarray, kind: str = "gaussian", amount: float = 0.5,
+              seed: int | None = None) -> np.ndarray:
+    """Noisy float32 copies of images of any shape in [0, 1]. "gaussian" adds amount * N(0, 1)
+    to every value (amount is the standard deviation, the Keras tutorials' noise factor) and
+    clips; "salt_pepper" sets a fraction `amount` of pixels to 0 or 1, half each; "mask" sets
+    a fraction `amount` of pixels to 0. For colour (..., 3) whole pixels are hit, not channels.
+    The same seed gives the same noise."""
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"kind must be one of {NOISE_KINDS}, got {kind!r}")
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(f"amount must be between 0 and 1, got {amount}")
+    noisy = np.array(images, dtype=np.float32)  # a copy: the caller's images stay clean
+    rng = np.random.default_rng(seed)
+    if kind == "gaussian":
+        return np.clip(noisy + amount * rng.standard_normal(noisy.shape, dtype=np.float32), 0.0, 1.0)
+    colour = _is_colour(noisy)
+    pixels = noisy.shape[:-1] if colour else noisy.shape
+    hit = rng.random(pixels) < amount
+    value = (rng.random(pixels) < 0.5).astype(np.float32) if kind == "salt_pepper" \
+        else np.zeros(pixels, dtype=np.float32)
+    if colour:
+        hit, value = hit[..., None], value[..., None]
+    return np.where(hit, value, noisy)

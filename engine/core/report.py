@@ -1,0 +1,35 @@
+"""The shape of every evaluation and benchmark result: tables of rows, timed medians, and
+their plain-text form for the terminal."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+
+def result_table(title: str, columns: list[str], rows: list[list]) -> dict:
+    return {"title": title, "columns": columns, "rows": rows}
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: first runs pay for allocation and kernel selection
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def format_tables(result: dict) -> str:
+    lines = [f"# {result['command']}  (device: {result['device']})"]
+    for table in result["tables"]:
+        cells = [table["columns"]] + [["-" if v is None else str(v) for v in row] for row in table["rows"]]
+        widths = [max(len(str(r[i])) for r in cells) for i in range(len(table["columns"]))]
+        lines += ["", table["title"]]
+        for j, row in enumerate(cells):
+            lines.append("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+            if j == 0:
+                lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

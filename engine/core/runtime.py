@@ -1,0 +1,199 @@
+"""onnxruntime sessions and the registry of pretrained models (pretrained/manifest.json).
+
+Sessions verify the manifest's sha256 before loading, prefer CUDA and fall back to the CPU,
+size their thread pool from the CPUs this process may use, and are cached.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
+
+
+MANIFEST_NAME = "manifest.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and rename: a killed process never
+    leaves a half-written file where a model is expected."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; models are for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ModelError(RuntimeError):
+    """A model is missing, fails its checksum, or cannot be loaded."""
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on: a container's share, not the host's core count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_manifests: dict[tuple, dict] = {}  # (path, mtime_ns, size) -> parsed manifest
+
+
+def load_manifest(directory: Path | None = None) -> dict:
+    """The manifest, parsed once per version of the file (every model call looks it up).
+    Shared: treat it as read-only."""
+    path = Path(directory or PRETRAINED_DIR) / MANIFEST_NAME
+    if not path.is_file():
+        return {"models": {}}
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _manifests:
+        _manifests.clear()
+        _manifests[key] = json.loads(path.read_text())
+    return _manifests[key]
+
+
+def available_models() -> dict[str, dict]:
+    """Name -> manifest entry for every shipped model."""
+    return dict(load_manifest()["models"])
+
+
+def model_info(name: str) -> dict:
+    try:
+        return dict(available_models()[name])
+    except KeyError:
+        raise ModelError(f"No pretrained model named {name!r}. Rebuild pretrained models with "
+                         "`python -m engine train all`.") from None
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _providers() -> list[str]:
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+def device_name() -> str:
+    """'CUDA' when onnxruntime can use a GPU here, else 'CPU'."""
+    return "CUDA" if "CUDAExecutionProvider" in _providers() else "CPU"
+
+
+_lock = threading.Lock()
+
+
+_MAX_SESSIONS = 32                           # every shipped graph stays loaded
+
+
+_sessions: dict[str, object] = {}            # sha256 of the ONNX bytes -> session
+
+
+_file_shas: dict[tuple, str] = {}            # (path, mtime_ns, size) -> sha256 already read
+
+
+def _session_for(sha: str, data: bytes):
+    import onnxruntime as ort
+
+    with _lock:  # one session per model even when several pages ask at once
+        if sha not in _sessions:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = cpu_count()
+            options.inter_op_num_threads = 1
+            # The arena and the per-shape memory plans keep the largest run's buffers for the
+            # life of the process; with photos of any size that is hundreds of MB on a small
+            # hosted container, for a few per cent of speed.
+            options.enable_cpu_mem_arena = False
+            options.enable_mem_pattern = False
+            try:
+                sess = ort.InferenceSession(data, sess_options=options, providers=_providers())
+            except Exception as err:  # onnxruntime raises its own untyped errors
+                raise ModelError(f"The model could not be loaded by onnxruntime: {err}") from err
+            if len(_sessions) >= _MAX_SESSIONS:
+                _sessions.pop(next(iter(_sessions)))
+            _sessions[sha] = sess
+        return _sessions[sha]
+
+
+def _read(path: Path) -> tuple[str, bytes | None]:
+    """The file's sha256, and its bytes unless an unchanged file was hashed before."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key in _file_shas and _file_shas[key] in _sessions:
+        return _file_shas[key], None
+    data = path.read_bytes()
+    _file_shas[key] = sha256_of(data)
+    return _file_shas[key], data
+
+
+def session(model: str | os.PathLike | bytes):
+    """An onnxruntime session for a pretrained model's name, an .onnx path or ONNX bytes.
+    A pretrained model's bytes must match the sha256 in the manifest."""
+    if isinstance(model, (bytes, bytearray)):
+        data = bytes(model)
+        return _session_for(sha256_of(data), data)
+    if isinstance(model, str) and not model.endswith(".onnx"):
+        entry = model_info(model)
+        path = PRETRAINED_DIR / entry["file"]
+        rebuild = entry.get("command", "python -m engine train all")
+        if not path.is_file():
+            raise ModelError(f"The model file {path.name} is missing. Rebuild it with `{rebuild}`.")
+        sha, data = _read(path)
+        if sha != entry["sha256"]:
+            raise ModelError(f"The model file {path.name} does not match its checksum in "
+                             f"{MANIFEST_NAME}: it is damaged or was changed. Rebuild it with "
+                             f"`{rebuild}`.")
+    else:
+        path = Path(model)
+        if not path.is_file():
+            raise ModelError(f"No model file at {path}.")
+        sha, data = _read(path)
+    cached = _sessions.get(sha) if data is None else None
+    return cached if cached is not None else _session_for(sha, data or path.read_bytes())
+
+
+def checkpoint_bytes(name: str) -> bytes:
+    """The torch checkpoint shipped beside a pretrained model (for fine-tuning), checked
+    against its sha256 in the manifest."""
+    entry = model_info(name)
+    file, sha = entry.get("torch_file") or entry.get("checkpoint"), entry.get("torch_sha256") or entry.get("checkpoint_sha256")
+    rebuild = entry.get("command", "python -m engine train all")
+    path = PRETRAINED_DIR / str(file)
+    if file is None or not path.is_file():
+        raise ModelError(f"The checkpoint of {name} is missing. Rebuild it with `{rebuild}`.")
+    data = path.read_bytes()
+    if sha256_of(data) != sha:
+        raise ModelError(f"The checkpoint {path.name} does not match its checksum in {MANIFEST_NAME}: "
+                         f"it is damaged or was changed. Rebuild it with `{rebuild}`.")
+    return data
+
+
+def run(model: str | os.PathLike | bytes, inputs: np.ndarray) -> np.ndarray:
+    """Run a single-input, single-output model on a float32 batch."""
+    sess = session(model)
+    name = sess.get_inputs()[0].name
+    return sess.run(None, {name: np.ascontiguousarray(inputs, dtype=np.float32)})[0]
+
+
+def metadata(model: str | os.PathLike | bytes) -> dict[str, str]:
+    """The metadata_props the exporter wrote (task, input layout, training data, metrics)."""
+    return dict(session(model).get_modelmeta().custom_metadata_map)
+
+
+model_metadata = metadata   # the public name: a model's own description of itself

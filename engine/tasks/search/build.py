@@ -1,0 +1,103 @@
+"""How the search encoders are built: `python -m engine train search`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.core import datasets
+from engine.core.imaging import add_noise
+from engine.nn.checkpoints import from_checkpoint
+from engine.nn.export import export_onnx
+from engine.nn.layers import CharAutoencoderConfig
+from engine.nn.recipes import (
+    BuildOptions,
+    export_char_model,
+    manifest_entry,
+    pca_baseline,
+    train_char_model,
+    write_model,
+)
+from engine.tasks.denoise.model import PhotoDenoiser
+from engine.tasks.search.model import PhotoEmbedder
+
+SEARCH_CODE_SIZE = 64
+
+
+SEARCH_NOISE = 0.3
+
+
+def _light_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Half the time Gaussian noise up to SEARCH_NOISE, so scanned or noisy queries still match."""
+    if rng.random() < 0.5:
+        return image
+    return add_noise(image, "gaussian", float(rng.uniform(0, SEARCH_NOISE)), seed=int(rng.integers(2**31)))
+
+
+def build_search_char(opts: BuildOptions) -> dict[str, dict]:
+    """An autoencoder that turns each distorted glyph back into the same glyph upright (same
+    font, no rotation, shear, stretch, blur or extra weight). It never sees a label: the
+    distortions are its noise. Its code keeps what the character is and drops how it was
+    distorted, which is what a search for "the same character" needs."""
+    count = max(200, int(40_000 * opts.scale))
+    distorted, _, upright = datasets.render_characters(
+        datasets.DIGITS + datasets.LETTERS, count, fonts=datasets.font_split(held_out=False),
+        seed=opts.seed, upright=True)
+    config = CharAutoencoderConfig(code_size=SEARCH_CODE_SIZE)
+    model = train_char_model(distorted, config, 6_000, _light_noise, opts, targets=upright)
+    data_note = (f"{count} digits and letters rendered from {len(datasets.font_split(False))} training "
+                 "fonts with random distortions, each paired with the same glyph upright")
+    onnx_bytes = export_char_model(model, "search_char", distorted, "search", data_note, opts,
+                                    output="code")
+    entry = write_model(model, "search_char", onnx_bytes, manifest_entry(
+        "search_char", onnx_bytes, task="search", name="Distortion-undoing convolutional autoencoder",
+        summary=(f"A convolutional autoencoder trained to redraw each distorted character upright "
+                 f"from a {config.code_size}-number code; the code is what search compares. "
+                 f"Trained on {data_note}."), training_data=data_note), opts)
+    # The graph serves the encoder alone, the checkpoint's forward runs the decoder too: not a
+    # like-for-like pair for `bench`, so the checkpoint is recorded under another key.
+    entry["checkpoint"], entry["checkpoint_sha256"] = entry.pop("torch_file"), entry.pop("torch_sha256")
+    entries = {"search_char": entry}
+    entries["search_pca"] = pca_baseline("search_pca", distorted, config.code_size, "search-baseline",
+                                          data_note, opts, code_only=True)[1]
+    return entries
+
+
+def build_embed_photo(opts: BuildOptions) -> dict[str, dict]:
+    """The photo denoiser's encoder pooled to a fixed-size code (no training of its own: it
+    reuses the denoiser's weights, so build that first)."""
+    for folder in (opts.out_dir, opts.models_dir):   # a build of "all" has it in staging
+        source = Path(folder) / "denoiser_photo.pt"
+        if source.exists():
+            break
+    else:
+        raise FileNotFoundError("embed-photo needs denoiser_photo.pt: run `python -m engine train "
+                                "denoiser-photo` first")
+    denoiser = from_checkpoint(torch.load(source, weights_only=False))
+    model = PhotoEmbedder(denoiser.config)
+    model.load_state_dict(denoiser.state_dict())
+    rng = np.random.default_rng(opts.seed + 1)
+    parity = [rng.random(s, dtype=np.float32) for s in ((1, 3, 32, 44), (2, 3, 64, 64), (1, 3, 128, 92))]
+    data_note = "the photo denoiser's training data (its encoder, reused)"
+    meta = {"task": "search", "input": "(N, 3, H, W) float32 RGB in [0, 1], H and W multiples of 4",
+            "preprocessing": "longer side resized to 128; grey repeated over 3 channels",
+            "output": f"(N, {4 * denoiser.config.width}) mean and spread of each deepest feature map",
+            "training_data": data_note, "config": denoiser.config.__dict__}
+    onnx_bytes = export_onnx(model, opts.out_dir / "embed_photo.onnx", example=torch.from_numpy(parity[1]),
+                             output="code", spatial_multiple=PhotoDenoiser.multiple, metadata=meta,
+                             parity_inputs=parity)
+    return {"embed_photo": write_model(model, "embed_photo", onnx_bytes, manifest_entry(
+        "embed_photo", onnx_bytes, task="search", name="Pooled photo encoder",
+        summary=("The photo denoiser's fully convolutional encoder; the mean and spread of each of "
+                 f"its {2 * denoiser.config.width} deepest feature maps make a "
+                 f"{4 * denoiser.config.width}-number code for a photo of any size."),
+        training_data=data_note), opts)}
+
+
+# `python -m engine train NAME`: the build steps of each target
+TARGETS = {
+    "search": (build_search_char, build_embed_photo),
+    "search-char": (build_search_char,),
+    "embed-photo": (build_embed_photo,),
+}

@@ -1,0 +1,277 @@
+"""The training studio: train any autoencoder of the family (engine.family) on built-in
+digits or a user's images, watch it learn, set it beside the other variants and PCA, and take
+it away as one ONNX file. Also the two demonstrations of the lecture notes: PCA against an
+autoencoder on a plane and on a curved surface, and the 8x8 digits in 2 or 3 dimensions.
+
+Numpy in, numpy out. Images are float32 in [0, 1], grey (N, S, S); the models see them as
+(N, 1, S, S). Plain vectors (N, D) work with the fully connected families. torch is imported
+only inside the functions that train, so reading data and running an exported model
+(reconstruct_and_encode) need none.
+
+An exported studio model is one ONNX graph: input "input" (N, 1, S, S) (or (N, D)), outputs
+"reconstruction" (the input's shape) and "code" (N, K) (the VAE's code is its mean), with
+metadata_props naming the family, its config, the training settings and data, and the
+held-out error.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from engine.core import datasets, runtime
+from engine.core.imaging import as_float_image, resize, to_grey
+
+NEAR_ZERO = 0.05             # |code| below this counts as a unit at rest (the sparsity measure)
+
+
+TRAINING_METHODS = ("all-at-once", "layer-wise")
+
+
+PRETRAIN_SHARE = 0.5         # layer-wise: the share of the step budget spent pretraining pairs
+
+
+STUDIO_DATA = {
+    "digits28": "28x28 digits rendered from the training fonts and scikit-learn's handwritten digits",
+    "digits8": "scikit-learn's 8x8 handwritten digits (64 numbers each)",
+}
+
+
+DIGITS28_SCALE = 0.5         # builds.labelled_digits renders 20,000 * scale digits
+
+
+HELDOUT_SEED = 1234
+
+
+NOISY_EVAL = 0.5             # the gaussian noise of the table's "from noisy input" column
+
+
+@dataclass(frozen=True)
+class StudioData:
+    """A built-in data set: training and held-out images (N, S, S) with their digit labels.
+    Shared between callers: treat the arrays as read-only."""
+    name: str
+    train: np.ndarray
+    train_labels: np.ndarray
+    heldout: np.ndarray
+    heldout_labels: np.ndarray
+    note: str
+    heldout_note: str
+
+
+def builtin_digits(kind: str = "digits28", heldout_count: int = 1000) -> StudioData:
+    """'digits28': digits rendered from the training fonts with random distortions plus the
+    1,497 training handwritten digits of scikit-learn, all 28x28 (builds.labelled_digits);
+    held out are `heldout_count` digits in fonts never trained on with wider distortions and
+    the 300 held-out handwritten digits. 'digits8': scikit-learn's 8x8 digits as they are,
+    the first 1,497 for training and the last 300 held out."""
+    if kind not in STUDIO_DATA:
+        raise ValueError(f"unknown built-in data {kind!r}; choose one of {', '.join(STUDIO_DATA)}")
+    return _digits28(heldout_count) if kind == "digits28" else _digits8()
+
+
+@functools.lru_cache(maxsize=2)
+def _digits28(heldout_count: int) -> StudioData:
+    from engine.core.datasets import labelled_digits
+
+    images, labels = labelled_digits(DIGITS28_SCALE, 0)
+    hand = len(datasets.handwritten_digits(held_out=False)[0])
+    if np.array_equal(images[-hand:], images[-2 * hand:-hand]):   # handwritten twice: once is enough here
+        images, labels = images[:-hand], labels[:-hand]
+    fonts = datasets.font_split(held_out=True)
+    rendered, rendered_labels = datasets.render_characters(
+        datasets.DIGITS, heldout_count, fonts=fonts, seed=HELDOUT_SEED, distortion=datasets.EVAL_DISTORTION)
+    hand_images, hand_labels = datasets.handwritten_digits(held_out=True)
+    return StudioData(
+        "digits28", images, labels,
+        np.concatenate([rendered, hand_images]),
+        np.concatenate([rendered_labels, hand_labels]).astype(np.int64),
+        note=(f"{len(images):,} 28x28 digits: {len(images) - hand:,} rendered from "
+              f"{len(datasets.font_split(False))} training fonts with random distortions and "
+              f"{hand:,} scikit-learn handwritten digits"),
+        heldout_note=(f"{heldout_count:,} digits in {len(fonts)} held-out fonts with wider "
+                      f"distortions and {len(hand_images)} held-out handwritten digits"))
+
+
+@functools.lru_cache(maxsize=1)
+def _digits8() -> StudioData:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)                               # (1797, 8, 8)
+    labels = digits.target.astype(np.int64)
+    cut = len(images) - datasets._HANDWRITTEN_HELD_OUT     # the split handwritten_digits uses
+    return StudioData("digits8", images[:cut], labels[:cut], images[cut:], labels[cut:],
+                      note=f"the first {cut:,} of scikit-learn's 8x8 handwritten digits",
+                      heldout_note=f"the last {len(images) - cut} of them")
+
+
+def prepare_images(images: Sequence[np.ndarray] | np.ndarray, side: int = 28) -> np.ndarray:
+    """Users' images (any size; grey, RGB or with alpha; integer or float) as studio input
+    (N, side, side) float32 in [0, 1]: grey by luminance, centre-cropped to a square and
+    resized with an anti-aliasing filter."""
+    if len(images) == 0:
+        raise ValueError("There are no images to train on.")
+    if side < 4:
+        raise ValueError("side must be at least 4")
+    out = np.empty((len(images), side, side), dtype=np.float32)
+    for i, image in enumerate(images):
+        grey = to_grey(as_float_image(image))
+        height, width = grey.shape
+        crop = min(height, width)
+        top, left = (height - crop) // 2, (width - crop) // 2
+        out[i] = resize(grey[top:top + crop, left:left + crop], (side, side))
+    return out
+
+
+def as_batch(images: np.ndarray) -> np.ndarray:
+    """(N, S, S) images -> (N, 1, S, S); (N, D) vectors and (N, C, S, S) pass through."""
+    data = np.ascontiguousarray(images, dtype=np.float32)
+    if data.ndim not in (2, 3, 4) or len(data) == 0:
+        raise ValueError(f"expected (N, S, S) images or (N, D) vectors, got shape {data.shape}")
+    return data[:, None] if data.ndim == 3 else data
+
+
+@dataclass
+class StudioConfig:
+    """Everything that decides a studio run (saved in the exported model's metadata)."""
+    family: str
+    code_size: int = 32
+    epochs: int = 10
+    lr: float = 3e-3
+    batch_size: int = 128
+    validation_fraction: float = 0.1
+    patience: int | None = None        # epochs without a better validation error before stopping
+    method: str = "all-at-once"        # or "layer-wise": greedy pretraining, then fine-tuning (stacked)
+    seed: int = 0
+    options: dict = field(default_factory=dict)   # the family config's own fields (penalty, tied, noise...)
+
+
+@dataclass
+class StudioProgress:
+    """One report: at the end of every epoch (and of every pretraining phase)."""
+    phase: str                         # "training", "pretraining layer 2 of 3", "fine-tuning"
+    step: int                          # steps done, counted over all phases
+    steps: int
+    epoch: float                       # step / steps per epoch
+    loss: float                        # the family's training objective, mean since the last report
+    validation: float | None           # reconstruction MSE on the validation images
+    seconds: float
+
+
+@dataclass
+class CodeStats:
+    mean_activation: float             # mean |code| over units and images
+    near_zero_share: float             # share of (image, unit) values with |code| < NEAR_ZERO
+    active_units: float                # units with |code| >= NEAR_ZERO per image, on average
+    dead_units: int                    # units under NEAR_ZERO for every image
+
+
+def code_stats(codes: np.ndarray) -> CodeStats:
+    magnitude = np.abs(np.asarray(codes, dtype=np.float32))                         # (N, K)
+    active = magnitude >= NEAR_ZERO
+    return CodeStats(float(magnitude.mean()), float(1.0 - active.mean()),
+                     float(active.sum(1).mean()), int((~active.any(0)).sum()))
+
+
+@dataclass
+class StudioResult:
+    settings: StudioConfig
+    config: dict                       # the family config, as saved with the weights
+    model: Any                         # the trained torch module, on the CPU, in eval mode
+    history: list[StudioProgress]
+    seconds: float                     # training time
+    stopped: bool                      # the stop callable ended training (the result is still whole)
+    stopped_early: bool                # patience ran out; the best epoch's weights were kept
+    heldout: np.ndarray                # the images it is judged on, (N, S, S) or (N, D)
+    reconstructions: np.ndarray        # their reconstructions, same shape
+    codes: np.ndarray                  # (N, K)
+    heldout_mse: float
+    code_stats: CodeStats
+    parameters: int
+    onnx: bytes | None                 # the exported model (None when export=False)
+    data_note: str
+
+    @property
+    def family(self) -> str:
+        return self.settings.family
+
+    @property
+    def train_losses(self) -> list[float]:
+        return [p.loss for p in self.history]
+
+    @property
+    def validation_losses(self) -> list[float]:
+        return [p.validation for p in self.history if p.validation is not None]
+
+
+def reconstruct_and_encode(model: str | bytes, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run an exported studio model (ONNX bytes or a path) with onnxruntime, no torch:
+    returns (reconstructions shaped like `images`, codes (N, K))."""
+    session = runtime.session(model)
+    images = np.asarray(images, dtype=np.float32)
+    rank = len(session.get_inputs()[0].shape)
+    batch = images[:, None] if rank == 4 and images.ndim == 3 else images
+    reconstructions, codes = session.run(["reconstruction", "code"],
+                                         {session.get_inputs()[0].name: np.ascontiguousarray(batch)})
+    return reconstructions.reshape(images.shape), codes
+
+
+# name -> (family, config options, method): every variant the comparison trains.
+VARIANTS: dict[str, tuple[str, dict, str]] = {
+    "undercomplete": ("undercomplete", {}, "all-at-once"),
+    "sparse-l1": ("sparse", {"penalty": "l1"}, "all-at-once"),
+    "sparse-kl": ("sparse", {"penalty": "kl"}, "all-at-once"),
+    "stacked": ("stacked", {}, "all-at-once"),
+    "stacked-tied": ("stacked", {"tied": True}, "all-at-once"),
+    "stacked-layer-wise": ("stacked", {}, "layer-wise"),
+    "convolutional": ("convolutional", {}, "all-at-once"),
+    "denoising-gaussian": ("denoising", {"noise": "gaussian"}, "all-at-once"),
+    "denoising-mask": ("denoising", {"noise": "mask"}, "all-at-once"),
+    "variational": ("variational", {}, "all-at-once"),
+}
+
+
+COMPARISON_COLUMNS = ["Variant", "Code size", "Parameters", "Held-out MSE", "MSE from noisy input",
+                      "Near-zero code share", "Seconds"]
+
+
+@dataclass
+class SurfaceFit:
+    """3-D points reduced to 2 numbers each and rebuilt, by PCA and by an autoencoder."""
+    name: str
+    points: np.ndarray                 # (n, 3)
+    pca_codes: np.ndarray              # (n, 2)
+    pca_reconstruction: np.ndarray     # (n, 3)
+    pca_mse: float
+    autoencoder_codes: np.ndarray      # (n, 2)
+    autoencoder_reconstruction: np.ndarray
+    autoencoder_mse: float
+
+
+def surface_points(n: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+    """n points (n, 3) on a tilted plane (exactly: PCA with 2 components loses nothing), and
+    on a curved surface, a paraboloid bowl z = x^2 + y^2 with a little noise (no plane holds it)."""
+    rng = np.random.default_rng(seed)
+    u, v = rng.uniform(-1, 1, (2, n))
+    plane = np.stack([u, v, 0.5 * u - 0.3 * v + 0.2], axis=1)
+    u, v = rng.uniform(-1, 1, (2, n))
+    curve = np.stack([u, v, u ** 2 + v ** 2 - 0.7], axis=1) + rng.normal(0, 0.01, (n, 3))
+    return {"plane": plane, "curve": curve}
+
+
+@dataclass
+class DigitsProjection:
+    """scikit-learn's 8x8 digits reduced to `dims` numbers by PCA and by an autoencoder, both
+    fit on the training digits, for a scatter plot coloured by digit."""
+    dims: int
+    labels: np.ndarray                 # (1797,) the digit of each point
+    held_out: np.ndarray               # (1797,) bool: not used in fitting
+    pca: np.ndarray                    # (1797, dims)
+    autoencoder: np.ndarray            # (1797, dims)
+    pca_mse: float                     # held-out reconstruction MSE from `dims` numbers
+    autoencoder_mse: float
+    pca_neighbour_agreement: float     # share of points whose nearest neighbour shows the same digit
+    autoencoder_neighbour_agreement: float
