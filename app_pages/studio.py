@@ -20,8 +20,6 @@ from app_pages.parts.studio_pca import pca_tab
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
-
 
 # --- Data --------------------------------------------------------------------------------------
 @st.cache_data(max_entries=16, show_spinner="Reading your images…")
@@ -76,11 +74,11 @@ def data_choice(running: bool) -> logic.DataChoice | None:
     side = count_col.select_slider("Resize to", logic.SIDES, value=28, key="studio_side", persist_state="session",
                                    format_func=lambda s: f"{s}x{s}", disabled=running)
     files = st.file_uploader(
-        f"Drop images, or zip files of images (up to {MAX_UPLOAD_MB} MB each). They are made grey, "
+        f"Drop images, or zip files of images (up to {logic.MAX_UPLOAD_MB} MB each). They are made grey, "
         "cropped to a square and resized.",
         type=[*engine.UPLOAD_TYPES, "zip"],
         accept_multiple_files=True,
-        max_upload_size=MAX_UPLOAD_MB,
+        max_upload_size=logic.MAX_UPLOAD_MB,
         key="studio_files",
         disabled=running,
     )

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 import engine
 from app_pages import display
 
+MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 TABS = ["Train", "Compare runs", "Training methods", "PCA vs autoencoders"]
 TRAIN_JOB = "studio_job"  # session-state keys: the Train tab's run and the Training methods tab's
 METHODS_JOB = "methods_job"
@@ -480,8 +481,8 @@ def validation_figure(runs: list[Run]) -> go.Figure | None:
     return figure
 
 
-def run_on_image(onnx: bytes, data: bytes, side: int, as_character: bool) -> tuple[np.ndarray, np.ndarray,
-                                                                                    np.ndarray]:
+def run_on_image(onnx: bytes, data: bytes, side: int,
+                 as_character: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An uploaded image as the model's input, its reconstruction and its code."""
     image = engine.decode_image(data)
     if as_character:  # digits models: centred like the digits they learnt, light on dark
@@ -527,7 +528,7 @@ def methods_curves(runs: list[Run]) -> go.Figure:
 
 
 # --- PCA against autoencoders ------------------------------------------------------------------
-def surface_figure(fit, title: str) -> go.Figure:
+def surface_figure(fit: engine.SurfaceFit, title: str) -> go.Figure:
     """The points of one surface in 3-D with PCA's and the autoencoder's reconstructions."""
     figure = go.Figure()
     for name, points, colour in (("original points", fit.points, "#9c9c9c"),
@@ -540,7 +541,7 @@ def surface_figure(fit, title: str) -> go.Figure:
     return figure
 
 
-def surface_rows(fits: dict) -> list[dict]:
+def surface_rows(fits: dict[str, engine.SurfaceFit]) -> list[dict]:
     """Both methods' reconstruction error on each surface, in scientific notation."""
     return [{"Surface": {"plane": "Plane", "curve": "Curved surface"}[name], "PCA MSE": f"{fit.pca_mse:.2e}",
              "Autoencoder MSE": f"{fit.autoencoder_mse:.2e}"} for name, fit in fits.items()]
@@ -562,7 +563,7 @@ def projection_figure(points: np.ndarray, labels: np.ndarray, title: str) -> go.
     return figure
 
 
-def projection_rows(result) -> list[dict]:
+def projection_rows(result: engine.DigitsProjection) -> list[dict]:
     """PCA's and the autoencoder's held-out error and neighbour agreement on the digits."""
     return [{"Method": "PCA", "Held-out MSE": round(result.pca_mse, 4),
              "Neighbour agreement": round(result.pca_neighbour_agreement, 3)},

@@ -8,8 +8,9 @@ from app_pages.common import job_panel, running_text
 from app_pages.logic import studio as logic
 
 
-def show_image(pixels: np.ndarray, caption: str, where=st) -> None:
-    """At its own size (enlarged by logic.strip): st.image would otherwise fit it to its caption."""
+def show_image(pixels: np.ndarray, caption: str, where: Any = st) -> None:
+    """At its own size (enlarged by logic.strip): st.image would otherwise fit it to its caption.
+    `where` is st or a column."""
     where.image(pixels, caption=caption, width=int(pixels.shape[1]), output_format="PNG")
 
 

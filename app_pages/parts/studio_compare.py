@@ -8,12 +8,10 @@ from app_pages import session_models
 from app_pages.logic import studio as logic
 from app_pages.parts.studio_common import show_image, show_run
 
-MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
-
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def run_on_image(onnx: bytes, data: bytes, side: int, as_character: bool) -> tuple[np.ndarray, np.ndarray,
-                                                                                    np.ndarray]:
+def run_on_image(onnx: bytes, data: bytes, side: int,
+                 as_character: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An uploaded image as the model's input, its reconstruction and its code."""
     return logic.run_on_image(onnx, data, side, as_character)
 
@@ -25,8 +23,8 @@ def try_a_model(runs: list[logic.Run]) -> None:
     labels = logic.latest_first(runs)
     run = labels[pick_col.selectbox("Model", list(labels), key="studio_try_model")]
     upload = upload_col.file_uploader(
-        f"Drop an image (up to {MAX_UPLOAD_MB} MB)", type=list(engine.UPLOAD_TYPES),
-        max_upload_size=MAX_UPLOAD_MB, key="studio_try_upload")
+        f"Drop an image (up to {logic.MAX_UPLOAD_MB} MB)", type=list(engine.UPLOAD_TYPES),
+        max_upload_size=logic.MAX_UPLOAD_MB, key="studio_try_upload")
     side = run.result.heldout.shape[-1]
     if upload is None:
         st.caption("Without an image, the first held-out image is shown.")

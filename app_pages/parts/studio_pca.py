@@ -1,5 +1,7 @@
 """The Training studio's PCA vs autoencoders tab: a plane and a curved surface rebuilt from 2
 numbers, and the 8x8 digits reduced to 2 or 3 numbers, by PCA and by an autoencoder."""
+from __future__ import annotations
+
 import logging
 
 import streamlit as st
@@ -12,13 +14,13 @@ log = logging.getLogger(__name__)
 
 
 @st.cache_data(max_entries=8, show_spinner="Fitting PCA and an autoencoder to the points…")
-def surfaces(points: int, epochs: int) -> dict:
+def surfaces(points: int, epochs: int) -> dict[str, engine.SurfaceFit]:
     """PCA and an autoencoder fit to points on a plane and on a curved surface."""
     return engine.training.plane_and_curve(n=points, epochs=epochs)
 
 
 @st.cache_data(max_entries=8, show_spinner="Reducing the 8x8 digits with PCA and an autoencoder…")
-def projection(dims: int, epochs: int):
+def projection(dims: int, epochs: int) -> engine.DigitsProjection:
     """The 8x8 digits reduced to `dims` numbers by PCA and by an autoencoder."""
     return engine.training.digits_projection(dims=dims, epochs=epochs)
 
