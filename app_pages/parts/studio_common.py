@@ -1,5 +1,7 @@
 """What several tabs of the Training studio show alike: a picture at its own size, a finished
 run in full (Train, Compare runs), and a background run's progress (Train, Training methods)."""
+from typing import Any
+
 import numpy as np
 import streamlit as st
 
