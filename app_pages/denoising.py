@@ -7,13 +7,13 @@ import numpy as np
 import streamlit as st
 
 import engine
+from app_pages import session_models
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_pepper": "Salt and pepper", "mask": "Random masking"}
 TREAT_AS_LABELS = {"auto": "Decide for me", "character": "A single character", "photo": "A photo or document"}
-STUDIO_RUNS = "studio_runs"  # the Training studio page keeps the session's models here (each .label, .result.onnx)
 SHIPPED = "The shipped model"
 CHARACTER_DISPLAY_SCALE = 6  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
 
@@ -44,16 +44,6 @@ def compare(
 ) -> engine.DenoiseComparison:
     return engine.compare_denoising(load(source), kind=kind, amount=amount, seed=seed, treat_as=treat_as,
                                     char_model=char_model)
-
-
-def studio_models() -> dict[str, bytes]:
-    """Character models trained on the Training studio page in this session (28x28 input)."""
-    found = {}
-    for run in st.session_state.get(STUDIO_RUNS, []):
-        onnx = getattr(getattr(run, "result", None), "onnx", None)
-        if onnx and engine.takes_characters(onnx):
-            found[f"Training studio: {run.label}"] = onnx
-    return found
 
 
 def for_display(image: np.ndarray, target: str, close_up: bool) -> np.ndarray:
@@ -120,7 +110,7 @@ with settings_col:
     seed = seed_col.number_input(
         "Seed", 0, 9_999, key="noise_seed", help="The same seed gives the same noise."
     )
-    own_models = studio_models() if target == "character" else {}
+    own_models = session_models.character_models() if target == "character" else {}
     char_model = None
     if own_models:
         chosen = st.selectbox(

@@ -2,13 +2,13 @@
 background on the built-in 8x8 digits and on uploaded images, the comparison with PCA, the
 training methods, and PCA against an autoencoder on a plane and a curved surface."""
 
-import ast
-import importlib.util
 import io
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,11 +19,13 @@ from streamlit.testing.v1 import AppTest
 
 from engine.tasks.studio import serve as studio_serve
 import engine
+from app_pages import session_models
+from app_pages.logic import studio as logic
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
 STUDIO = "app_pages/studio.py"
-needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="training needs PyTorch")
+needs_torch = pytest.mark.skipif(not engine.training.available(), reason="training needs PyTorch")
 
 
 def open_studio(tab: str | None = None) -> AppTest:
@@ -39,13 +41,6 @@ def show_tab(at: AppTest, tab: str) -> None:
     at.session_state["studio_tab"] = tab
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-
-
-def page_constant(name: str):
-    tree = ast.parse((ROOT / STUDIO).read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == name
-                                                                          for t in n.targets))
-    return ast.literal_eval(node.value)
 
 
 def choose(at: AppTest, family: str = "convolutional", data: str = "digits8", count: int = 250, epochs: int = 1,
@@ -133,8 +128,8 @@ def test_the_page_renders_every_tab_without_training():
 
 def test_the_noisy_input_matches_the_engines_comparison():
 
-    assert page_constant("NOISY_EVAL") == studio_serve.NOISY_EVAL
-    assert page_constant("NOISY_SEED") == studio_serve.HELDOUT_SEED
+    assert logic.NOISY_EVAL == studio_serve.NOISY_EVAL
+    assert logic.NOISY_SEED == studio_serve.HELDOUT_SEED
 
 
 # --- Training ------------------------------------------------------------------------------------
@@ -152,20 +147,31 @@ def test_a_small_convolutional_run_shows_reconstructions_code_stats_and_the_mode
     assert any("trained for 1 epoch in" in s.value for s in at.success)
     assert_run_shown(at, run)
     assert metrics(at)["PCA, code 8"] == f"{run.pca['heldout_mse']:.4f}"
-    recon, codes = engine.reconstruct_and_encode(run.result.onnx, run.result.heldout[:4])
+    recon, _ = engine.reconstruct_and_encode(run.result.onnx, run.result.heldout[:4])
     assert np.abs(recon - run.result.reconstructions[:4]).max() < 1e-4
-    assert at.session_state["studio_runs"] == [run]
+    assert at.session_state[session_models.STUDIO_RUNS] == [run]
 
 
 @needs_torch
-def test_a_stopped_run_says_so_and_still_yields_a_usable_model():
+def test_a_stopped_run_says_so_and_still_yields_a_usable_model(monkeypatch):
+    # The job holds after each report until the stop button is pressed: the run is still going
+    # when the test presses it, however fast the machine.
+    report = engine.Job.report
+
+    def report_and_hold(job: engine.Job, update: engine.JobUpdate) -> None:
+        report(job, update)
+        deadline = time.monotonic() + 240  # only if the test failed before pressing stop
+        while not job.should_stop() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    monkeypatch.setattr(engine.Job, "report", report_and_hold)
     at = open_studio()
-    choose(at, "convolutional", "digits8", count=12000, epochs=30)
+    choose(at, "convolutional", "digits8", count=250, epochs=30)
     at.button(key="studio_train").click().run()
     job = at.session_state["studio_job"].job
     try:
         job = wait_for_job(at, "studio_job", lambda j: j.updates or not j.running)  # the first epoch reports
-        assert job.running, "30 epochs ended before the stop button could be pressed"
+        assert job.running, job.error
         at.switch_page("app_pages/home.py").run()  # the run goes on while the user is elsewhere
         at.switch_page(STUDIO).run()
         assert not at.exception and at.get("progress")
@@ -199,7 +205,7 @@ def test_a_sparse_code_has_more_units_at_rest_than_a_plain_one_in_the_comparison
     assert list(table.index) == ["#1 undercomplete, code 16", "#2 sparse (L1, λ=0.01), code 16", "PCA-16"]
     share = table["Near-zero code share"]
     assert share["#2 sparse (L1, λ=0.01), code 16"] > share["#1 undercomplete, code 16"] + 0.1
-    runs = at.session_state["studio_runs"]
+    runs = at.session_state[session_models.STUDIO_RUNS]
     assert table.loc["PCA-16", "Held-out MSE"] == runs[0].pca["heldout_mse"] == runs[1].pca["heldout_mse"]
     assert table.loc["#1 undercomplete, code 16", "Held-out MSE"] == round(runs[0].result.heldout_mse, 5)
 
@@ -318,3 +324,159 @@ assert not at.exception, [e.value for e in at.exception]
 assert "torch" not in sys.modules, "torch imported"
 """
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=300)
+
+
+# --- The page's logic, without streamlit ---------------------------------------------------------
+def progress(epoch: float, validation: float | None = 0.02, phase: str = "training") -> engine.StudioProgress:
+    return engine.StudioProgress(phase, int(epoch * 10), 100, epoch, 0.3, validation, 2.0 * epoch)
+
+
+def fake_run(number: int, family: str = "undercomplete", config: dict | None = None, key: str = "digits8:250",
+             ended: str = "finished", pca: dict | None = None, history: list | None = None, method: str = "all-at-once",
+             epochs: int = 10, patience: int | None = 3) -> logic.Run:
+    """A run as the page keeps it, with just the numbers the logic reads (no training)."""
+    config = {"code_size": 8, **(config or {})}
+    result = SimpleNamespace(
+        family=family, config=config, settings=SimpleNamespace(method=method, epochs=epochs, patience=patience),
+        parameters=1000 * number, heldout_mse=0.0123456, seconds=3.21, history=history or [progress(1.0)],
+        code_stats=engine.CodeStats(0.5, 0.25, 6.0, 1), codes=np.zeros((4, config["code_size"])),
+        heldout=np.zeros((4, 8, 8), np.float32), onnx=b"model",
+    )
+    data = logic.DataChoice(key, f"data {key}", "digits8", 250)
+    return logic.Run(number, f"#{number} {logic.run_label(result)}", data, result, 0.0456789, pca, ended)
+
+
+def test_run_labels_name_the_family_and_its_settings():
+    def label(family: str, method: str = "all-at-once", **config) -> str:
+        return logic.run_label(SimpleNamespace(family=family, config={"code_size": 16, **config},
+                                               settings=SimpleNamespace(method=method)))
+
+    assert label("undercomplete") == "undercomplete, code 16"
+    assert label("sparse", penalty="l1", weight=0.01) == "sparse (L1, λ=0.01), code 16"
+    assert label("sparse", penalty="kl", weight=0.1, rho=0.05) == "sparse (KL, λ=0.1, ρ=0.05), code 16"
+    assert label("stacked", hidden=(128, 64), tied=True) == "stacked 128-64, tied, code 16"
+    assert label("stacked", "layer-wise", hidden=(64,), tied=False) == "stacked 64, layer-wise, code 16"
+    assert label("denoising", noise="mask", mask_fraction=0.3) == "denoising (mask 0.3), code 16"
+    assert label("denoising", noise="gaussian", noise_factor=0.5) == "denoising (gaussian 0.5), code 16"
+    assert label("variational", beta=2.0) == "variational (β=2), code 16"
+
+
+def test_how_a_run_ended_tells_the_users_stop_from_the_time_limit():
+    def ended(stopped: bool, early: bool, asked: bool) -> str:
+        return logic.how_it_ended(SimpleNamespace(stopped=stopped, stopped_early=early),
+                                  SimpleNamespace(should_stop=lambda: asked))
+
+    assert ended(True, False, True) == "stopped"
+    assert ended(True, False, False) == "time limit"
+    assert ended(False, True, False) == "early stopping"
+    assert ended(False, False, False) == "finished"
+
+
+def test_the_users_images_are_split_and_named_by_their_bytes_and_side():
+    images = np.arange(25, dtype=np.float32)[:, None, None] * np.ones((1, 4, 4), np.float32)
+    train, heldout = logic.split_heldout(images)
+    assert len(heldout) == round(25 * logic.HELDOUT_SHARE) and len(train) + len(heldout) == 25
+    assert sorted(np.concatenate([train, heldout])[:, 0, 0]) == list(range(25))  # each image once
+    assert np.array_equal(logic.split_heldout(images)[1], heldout)  # seeded
+    assert len(logic.split_heldout(images[:3])[1]) == 1  # at least one held out
+    choice = logic.uploaded_choice(images, ["a", "b"], ["1.png", "2.png", "3.png", "4.png"], 16)
+    assert choice.builtin is None and choice.count == len(choice.train) == len(train)
+    assert choice.label == "your 25 images (1.png, 2.png, 3.png and 1 more) at 16x16, 2 held out"
+    assert choice.key == logic.uploaded_choice(images, ["a", "b"], ["other.png"], 16).key
+    assert choice.key != logic.uploaded_choice(images, ["a", "b"], ["other.png"], 28).key
+    assert choice.key != logic.uploaded_choice(images, ["a", "c"], ["other.png"], 16).key
+
+
+def test_upload_messages_count_what_was_passed_over():
+    skipped = [(f"m{i}.txt", "not an image") for i in range(7)]
+    assert logic.skipped_text("a.zip", skipped) == ("In **a.zip**, 7 files were passed over: " + "; ".join(
+        f"m{i}.txt: not an image" for i in range(5)) + " (and 2 more)")
+    assert logic.skipped_text("a.zip", skipped[:1]) == "In **a.zip**, 1 files were passed over: m0.txt: not an image"
+    assert logic.too_many_text(20000) == "Your files hold 20,000 images; the first 12,000 are used."
+    assert logic.too_few_text(1).endswith("There is 1.") and logic.too_few_text(2).endswith("There are 2.")
+    assert logic.builtin_choice("digits8", 2000).label == "built-in handwritten digits, 8x8, 2,000 training images at most"
+
+
+def test_the_comparison_lists_the_runs_then_pca_once_per_code_size():
+    pca8 = {"variant": "PCA-8", "code_size": 8, "parameters": 100, "heldout_mse": 0.02, "noisy_mse": 0.03,
+            "near_zero_share": 0.0, "seconds": 0.1}  # as engine.training.compare_family gives PCA's row
+    pca4 = {**pca8, "variant": "PCA-4", "code_size": 4}
+    runs = [fake_run(1, pca=pca8), fake_run(2, family="sparse", config={"penalty": "l1", "weight": 0.01}, pca=pca8),
+            fake_run(3, config={"code_size": 4}, pca=pca4, ended="stopped")]
+    rows = logic.comparison_rows(runs)
+    assert [row["Variant"] for row in rows] == ["#1 undercomplete, code 8", "#2 sparse (L1, λ=0.01), code 8",
+                                                "#3 undercomplete, code 4", "PCA-4", "PCA-8"]
+    assert rows[0] == {"Variant": "#1 undercomplete, code 8", "Code size": 8, "Parameters": 1000,
+                       "Held-out MSE": 0.01235, "MSE from noisy input": 0.04568, "Near-zero code share": 0.25,
+                       "Seconds": 3.2, "Ended": "finished"}
+    assert rows[2]["Ended"] == "stopped" and rows[3]["Ended"] == rows[4]["Ended"] == ""
+    assert len(logic.comparison_rows([fake_run(1)])) == 1  # no PCA (too few images for it): no row
+
+
+def test_runs_are_grouped_by_their_data_and_picked_latest_first():
+    runs = [fake_run(1, key="a"), fake_run(2, key="b"), fake_run(3, key="a")]
+    assert list(logic.data_groups(runs)) == ["a", "b"]
+    assert [run.number for run in logic.trained_on(runs, "a")] == [1, 3]
+    assert [run.number for run in logic.latest_first(runs).values()] == [3, 2, 1]
+    assert logic.validation_figure([fake_run(1, history=[progress(1.0, None)])]) is None
+    figure = logic.validation_figure(runs)
+    assert [trace.name for trace in figure.data] == [run.label for run in runs]
+
+
+def test_a_runs_status_says_how_it_ended_in_epochs():
+    history = [progress(1.0), progress(2.5)]
+    assert logic.run_status(fake_run(1, ended="stopped", history=history, epochs=30)) == (
+        "warning", "**#1 undercomplete, code 8**: stopped after 2.5 of 30 epochs; below is the model as it was then.",
+        ":material/stop_circle:")
+    kind, words, icon = logic.run_status(fake_run(1, ended="time limit", history=history))
+    assert (kind, icon) == ("warning", ":material/timer:")
+    assert "reached the 5-minute limit after 2.5 of 10 epochs" in words
+    kind, words, icon = logic.run_status(fake_run(1, ended="early stopping", history=history, patience=1))
+    assert (kind, icon) == ("info", ":material/trending_flat:")
+    assert "early stopping after 2 of 10 epochs" in words and "for 1 epoch)" in words
+    assert logic.run_status(fake_run(1, epochs=1)) == (
+        "success", "**#1 undercomplete, code 8**: trained for 1 epoch in 3.2 s.", ":material/check_circle:")
+    assert logic.plural(2, "epoch") == "2 epochs"
+    assert logic.model_file_name(fake_run(4, family="sparse", config={"penalty": "l1", "weight": 0.1})) == (
+        "studio_4_sparse.onnx")
+    assert logic.units_caption(fake_run(1).result) == "6.0 of 8 units are active for an average image; 1 never are."
+
+
+def test_the_progress_words_follow_the_latest_report():
+    pending = logic.Pending(SimpleNamespace(), [], 10, "data")
+    assert logic.progress_words(pending) == "Preparing the data and training the first epoch…"
+    pending.reports.append(("Tied weights", progress(2.0)))
+    assert logic.progress_words(pending) == ("Tied weights · training, epoch 2 of 10 · loss 0.3000 · validation MSE "
+                                             "0.0200 · 4 s")
+    pending.reports.append(("", progress(3.0, None, "pretraining layer 1 of 2")))
+    assert logic.progress_words(pending) == "pretraining layer 1 of 2, epoch 3 of 10 · loss 0.3000 · 6 s"
+
+
+def test_the_methods_table_names_each_method_and_warns_when_one_was_cut_short():
+    runs = [fake_run(5), fake_run(6), fake_run(7)]
+    assert list(logic.method_names(runs).values()) == list(logic.METHOD_LABELS.values())
+    assert [row["Method"] for row in logic.methods_rows(runs)] == list(logic.METHOD_LABELS.values())
+    assert logic.methods_rows(runs)[0]["Held-out MSE"] == 0.01235
+    assert not logic.methods_incomplete(runs)
+    assert logic.methods_incomplete(runs[:2])
+    assert logic.methods_incomplete([*runs[:2], fake_run(7, ended="time limit")])
+    assert len(logic.methods_curves(runs).data) == 6  # objective and validation per method
+    stopped = SimpleNamespace(should_stop=lambda: True)
+    assert logic.train_methods(logic.builtin_choice("digits8", 250), 8, 1, 1e-3, stopped, [], []) == []
+
+
+def test_a_strip_lays_images_side_by_side_enlarged_with_white_gaps():
+    images = np.stack([np.zeros((8, 8)), np.full((8, 8), 0.5), np.full((8, 8), 2.0)]).astype(np.float32)
+    pixels = logic.strip(images)  # 56-pixel tiles: each pixel as a 7x7 block
+    assert pixels.dtype == np.uint8 and pixels.shape == (56, 3 * 56 + 2 * 2)
+    assert (pixels[:, :56] == 0).all() and (pixels[:, 56:58] == 255).all() and (pixels[:, 58:114] == 128).all()
+    assert (pixels[:, -56:] == 255).all()  # clipped to [0, 1]
+    assert logic.strip(images[:1], 112).shape == (112, 112)
+
+
+def test_other_pages_see_a_studio_run_as_its_model():
+    model = session_models.as_model(fake_run(2))
+    assert model == session_models.StudioModel("#2 undercomplete, code 8", b"model", 8)
+    assert session_models.as_model(SimpleNamespace(label="#1 failed", result=SimpleNamespace(onnx=None))) is None
+    with pytest.raises(AttributeError):
+        model.label = "another"  # frozen: other pages read, only the studio records

@@ -1,0 +1,571 @@
+"""What the Training studio page decides, without streamlit: what a run is and how one trains in
+a background job, the data it trains on, the comparison's rows, the texts made of a run's
+numbers, and the page's plotly figures."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+import engine
+from app_pages import display
+
+MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
+TABS = ["Train", "Compare runs", "Training methods", "PCA vs autoencoders"]
+TRAIN_JOB = "studio_job"  # session-state keys: the Train tab's run and the Training methods tab's
+METHODS_JOB = "methods_job"
+MAX_RUNS = 12  # runs kept per session; older ones are dropped
+# Bounds on what one run may ask for, so that it ends in a few minutes on a small CPU.
+MAX_EPOCHS = 30
+COUNTS = (250, 500, 1000, 2000, 5000, 12000)  # training images; the built-in 28x28 digits hold 11,497
+MAX_SECONDS = 300  # a run that reaches this keeps what it has learnt (the methods: each of the three)
+BATCH_SIZE = 128
+HELDOUT_RENDERED = 200  # built-in 28x28 digits are judged on these many in unseen fonts + 300 handwritten
+HELDOUT_SHARE = 0.1  # of the user's images, held out for judging
+MIN_UPLOADED = 3  # one held out, one for validation, one to train on
+# The comparison's "from noisy input" column: the noise engine.studio.compare_family gives PCA's
+# row (its NOISY_EVAL and HELDOUT_SEED, not in engine's public API yet; the tests check they agree).
+NOISY_EVAL = 0.5
+NOISY_SEED = 1234
+SHOWN = 10  # held-out images shown with their reconstructions
+DATA_LABELS = {
+    "digits28": "Built-in digits, 28x28",
+    "digits8": "Built-in handwritten digits, 8x8",
+    "upload": "Your images",
+}
+FAMILY_LABELS = {
+    "undercomplete": "Undercomplete (one hidden layer)",
+    "sparse": "Sparse (L1 or KL penalty on the code)",
+    "stacked": "Stacked / deep (symmetric layers)",
+    "convolutional": "Convolutional",
+    "denoising": "Denoising (noise or masking)",
+    "variational": "Variational (VAE)",
+}
+METHOD_LABELS = {
+    "stacked": "All layers at once",
+    "stacked-layer-wise": "Layer-wise pretraining, then fine-tuning",
+    "stacked-tied": "Tied weights (decoder = encoder transposed)",
+}
+HIDDEN_CHOICES = {"128-64": (128, 64), "256-128-64": (256, 128, 64), "64": (64,)}
+SIDES = (16, 28, 32)  # the side users' images are resized to (the convolutional families need a multiple of 4)
+DIGIT_COLOURS = [  # Tableau 10, one colour per digit
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+]  # fmt: skip
+NO_TORCH = (
+    "Training needs PyTorch, which this installation (made for serving) does not have. Install it "
+    f"with `{engine.training.INSTALL_COMMAND}` and restart the app."
+)
+STOPPING = "Stopping: exporting the model as it is after the steps done…"
+FAMILY_NOTES = {  # the family's idea in words, and its formula (None: the words say it)
+    "undercomplete": (
+        "One hidden layer narrower than the input: $D$ pixels in, a code of $K < D$ numbers, $D$ pixels out. "
+        "It cannot copy, so it keeps what matters most. With linear layers and squared error it would "
+        "find PCA's subspace; the nonlinearity lets it do more.",
+        r"z = \mathrm{ReLU}(W x + b),\qquad \hat x = \sigma(W' z + b'),\qquad "
+        r"\mathcal{L} = \mathrm{BCE}(x, \hat x)",
+    ),
+    "sparse": (
+        "The undercomplete network with a penalty on the code, so that few units fire for any one image "
+        "and each comes to stand for a feature. **L1** adds the code's absolute values; **KL** pulls each "
+        "unit's mean activation $\\hat\\rho_j$ over a batch towards a small target $\\rho$.",
+        r"\mathcal{L}_{L1} = \mathrm{BCE}(x, \hat x) + \lambda \sum_j |z_j|,\qquad "
+        r"\mathcal{L}_{KL} = \mathrm{BCE}(x, \hat x) + \lambda \sum_j \Big[\rho \log\frac{\rho}{\hat\rho_j}"
+        r" + (1-\rho)\log\frac{1-\rho}{1-\hat\rho_j}\Big]",
+    ),
+    "stacked": (
+        "Several dense layers, symmetric about the code. Deeper encoders can bend the data into a code "
+        "more freely. With **tied weights** each decoder layer uses its encoder layer's matrix transposed: "
+        "half the weights, and a built-in symmetry.",
+        r"h_{l} = \mathrm{ReLU}(W_l h_{l-1} + b_l),\qquad \text{tied: } \hat h_{l-1} = \mathrm{ReLU}(W_l^{\top} "
+        r"\hat h_l + c_l)",
+    ),
+    "convolutional": (
+        "Convolutions instead of dense layers: two stride-2 convolutions down to feature maps a quarter "
+        "of the side, a dense layer to the code, and transposed convolutions back up. Filters are shared "
+        "over the image, so it needs fewer weights and keeps strokes sharp.",
+        None,
+    ),
+    "denoising": (
+        "The convolutional network trained to rebuild the **clean** image from a corrupted one (gaussian "
+        "noise, or a share of pixels masked to 0). It cannot just copy its input, so it learns what the "
+        "images look like; compare its *MSE from noisy input* with the others' in **Compare runs**.",
+        r"\tilde x = \mathrm{corrupt}(x),\qquad \mathcal{L} = \mathrm{BCE}\big(x, g(f(\tilde x))\big)",
+    ),
+    "variational": (
+        "The encoder gives a Gaussian over codes, not one code. Training decodes a sample drawn by the "
+        "reparameterization trick and adds a KL term that keeps the codes near a standard normal, so the "
+        "code space can be sampled (the **VAE generation** page). Its code here is the mean $\\mu$.",
+        r"z = \mu(x) + \sigma(x) \odot \varepsilon,\ \varepsilon \sim \mathcal{N}(0, I),\qquad "
+        r"\mathcal{L} = \mathrm{BCE}\big(x, g(z)\big) + \beta\, \mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2) "
+        r"\,\|\, \mathcal{N}(0, I)\big)",
+    ),
+}
+
+
+# --- What a run is -----------------------------------------------------------------------------
+@dataclasses.dataclass
+class DataChoice:
+    """The images a run trains on. Runs with the same key saw the same training images and are
+    judged on the same held-out ones, so the comparison puts them in one table."""
+
+    key: str
+    label: str
+    builtin: str | None  # "digits28" or "digits8": loaded inside the job; None: the user's images
+    count: int  # at most this many training images
+    train: np.ndarray | None = None  # the user's images (N, S, S)
+    heldout: np.ndarray | None = None
+
+
+@dataclasses.dataclass
+class RunSpec:
+    """What the user asked for: a model of the family and its training settings."""
+
+    family: str
+    options: dict
+    method: str
+    code_size: int
+    epochs: int
+    lr: float
+    patience: int | None
+
+
+@dataclasses.dataclass
+class Run:
+    """A trained model kept in the session, with what the comparison needs beside it."""
+
+    number: int
+    label: str
+    data: DataChoice
+    result: engine.StudioResult  # with the ONNX model in result.onnx
+    noisy_mse: float  # held-out reconstruction error from gaussian-noisy input (the clean image is the target)
+    pca: dict | None  # PCA's row of the comparison at this code size (None: too few images for it)
+    ended: str  # "finished", "stopped", "early stopping" or "time limit"
+    group: int | None = None  # the Training methods comparison it belongs to
+
+
+@dataclasses.dataclass
+class Pending:
+    """A background run kept in the session: the job, its reports as they come, what was asked."""
+
+    job: engine.Job
+    reports: list  # (label, engine.StudioProgress) in the order they came
+    epochs: int
+    data_label: str
+
+
+# --- Data --------------------------------------------------------------------------------------
+def builtin_data(kind: str, count: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """The first `count` of a seeded shuffle of the built-in training digits, and the held-out
+    digits; called inside the job (the engine keeps the rendered digits for the process)."""
+    data = engine.builtin_digits(kind, heldout_count=HELDOUT_RENDERED)
+    chosen = np.sort(np.random.default_rng(0).permutation(len(data.train))[:count])
+    picked = data.note if len(chosen) == len(data.train) else f"{len(chosen):,} chosen at random from {data.note}"
+    note = f"{picked}; judged on {data.heldout_note}"
+    return data.train[chosen], data.heldout, note
+
+
+def builtin_choice(kind: str, count: int) -> DataChoice:
+    """At most `count` of the built-in digits of `kind`, loaded later, inside the job."""
+    return DataChoice(f"{kind}:{count}", f"{DATA_LABELS[kind].lower()}, {count:,} training images at most",
+                      kind, count)
+
+
+def materialize(choice: DataChoice) -> tuple[np.ndarray, np.ndarray, str]:
+    """The choice's training images, held-out images and a note on where they come from."""
+    if choice.builtin is not None:
+        return builtin_data(choice.builtin, choice.count)
+    return choice.train, choice.heldout, choice.label
+
+
+def read_images(data: bytes, name: str, side: int) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """An uploaded image or zip of images as studio input (N, side, side), with the zip's
+    members passed over as (name, reason)."""
+    if name.lower().endswith(".zip"):
+        folder = engine.load_image_folder(data)
+        if not folder.images:
+            return np.zeros((0, side, side), np.float32), folder.skipped
+        return engine.prepare_images(folder.images, side), folder.skipped
+    return engine.prepare_images([engine.decode_image(data)], side), []
+
+
+def split_heldout(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded share of the user's images held out for judging, the rest to train on."""
+    order = np.random.default_rng(0).permutation(len(images))
+    held = max(1, round(len(images) * HELDOUT_SHARE))
+    return images[np.sort(order[held:])], images[np.sort(order[:held])]
+
+
+def skipped_text(name: str, skipped: list[tuple[str, str]]) -> str:
+    """The warning for a zip's members that were passed over: the first five, and how many more."""
+    listed = "; ".join(f"{member}: {reason}" for member, reason in skipped[:5])
+    more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
+    return f"In **{name}**, {len(skipped)} files were passed over: {listed}{more}"
+
+
+def too_many_text(count: int) -> str:
+    """The warning for uploads holding more images than a run may train on."""
+    return f"Your files hold {count:,} images; the first {COUNTS[-1]:,} are used."
+
+
+def too_few_text(count: int) -> str:
+    """Why `count` uploaded images are not enough to train on."""
+    return (f"Training on your images needs at least {MIN_UPLOADED}: one held out to judge the model, one for "
+            f"validation and one to train on. There {'is' if count == 1 else 'are'} {count}.")
+
+
+def uploaded_choice(images: np.ndarray, digests: list[str], names: list[str], side: int) -> DataChoice:
+    """The user's images (at least MIN_UPLOADED) as training data, a share held out; `digests`
+    (of the files' bytes) make its key, so the same files at the same side compare together."""
+    train, heldout = split_heldout(images)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    key = "upload:" + hashlib.sha256("".join(digests).encode()).hexdigest()[:16] + f":{side}"
+    label = f"your {len(images):,} images ({shown}) at {side}x{side}, {len(heldout)} held out"
+    return DataChoice(key, label, None, len(train), train, heldout)
+
+
+# --- Training in the background ----------------------------------------------------------------
+def run_label(result: engine.StudioResult) -> str:
+    """A run's model in words, from the config it was trained with (defaults filled in)."""
+    config, family = result.config, result.family
+    if family == "sparse":
+        what = f"sparse ({config['penalty'].upper()}, λ={config['weight']:g}"
+        what += f", ρ={config['rho']:g})" if config["penalty"] == "kl" else ")"
+    elif family == "stacked":
+        what = "stacked " + "-".join(map(str, config["hidden"]))
+        what += ", tied" if config["tied"] else ""
+        what += ", layer-wise" if result.settings.method == "layer-wise" else ""
+    elif family == "denoising":
+        amount = config["noise_factor"] if config["noise"] == "gaussian" else config["mask_fraction"]
+        what = f"denoising ({config['noise']} {amount:g})"
+    elif family == "variational":
+        what = f"variational (β={config['beta']:g})"
+    else:
+        what = family
+    return f"{what}, code {config['code_size']}"
+
+
+def how_it_ended(result: engine.StudioResult, job: engine.Job) -> str:
+    """"stopped" (by the user), "time limit", "early stopping" or "finished"."""
+    if result.stopped:
+        return "stopped" if job.should_stop() else "time limit"
+    return "early stopping" if result.stopped_early else "finished"
+
+
+def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list, runs: list,
+              label: str = "", part: int = 0, parts: int = 1, group: int | None = None) -> Run:
+    """Train one model inside a job and add it to the session's runs. Reports go to `reports`
+    and to the job, counted as part `part` of `parts` equal ones (the methods train three)."""
+    train, heldout, note = materialize(choice)
+    deadline = time.monotonic() + MAX_SECONDS
+
+    def progress(p: engine.StudioProgress) -> None:
+        reports.append((label, p))
+        job.report(engine.JobUpdate(part * p.steps + p.step, parts * p.steps, p.loss, p.seconds, p.validation))
+
+    result = engine.training.train_model(
+        spec.family, train, code_size=spec.code_size, epochs=spec.epochs, lr=spec.lr,
+        batch_size=BATCH_SIZE, patience=spec.patience, method=spec.method, options=spec.options,
+        heldout=heldout, data_note=note, progress=progress,
+        stop=lambda: job.should_stop() or time.monotonic() > deadline,
+    )  # fmt: skip
+    noisy = engine.add_noise(heldout, "gaussian", NOISY_EVAL, seed=NOISY_SEED)
+    noisy_mse = float(np.mean((engine.reconstruct_and_encode(result.onnx, noisy)[0] - heldout) ** 2))
+    # PCA is fit once per data and code size.
+    known = [r.pca for r in runs if r.data.key == choice.key and r.pca and r.pca["code_size"] == spec.code_size]
+    pca = known[0] if known else None
+    if pca is None:
+        try:
+            pca = engine.training.compare_family(train, heldout, code_size=spec.code_size, families=())[0]
+        except ValueError:  # more components than images
+            pca = None
+    number = max((r.number for r in runs), default=0) + 1
+    # The run keeps its data's name, not its images: the held-out ones are in the result.
+    data = dataclasses.replace(choice, train=None, heldout=None)
+    run = Run(number, f"#{number} {run_label(result)}", data, result, noisy_mse, pca, how_it_ended(result, job),
+              group)
+    runs.append(run)
+    del runs[:-MAX_RUNS]
+    return run
+
+
+def train_methods(choice: DataChoice, code_size: int, epochs: int, lr: float, job: engine.Job, reports: list,
+                  runs: list) -> list[Run]:
+    """The three ways of training a stacked autoencoder (METHOD_LABELS) one after the other,
+    inside a job, as one group of the session's runs; stops between them when asked."""
+    group = max((r.group or 0 for r in runs), default=0) + 1
+    done = []
+    for i, variant in enumerate(METHOD_LABELS):
+        if job.should_stop():
+            break
+        family, options, method = engine.VARIANTS[variant]
+        spec = RunSpec(family, dict(options), method, code_size, epochs, lr, None)
+        done.append(train_one(spec, choice, job, reports, runs, METHOD_LABELS[variant], i, len(METHOD_LABELS),
+                              group))
+    return done
+
+
+def progress_words(pending: Pending) -> str:
+    """The progress bar's words while a run trains: its latest report (the page words the
+    queued and stopping states itself)."""
+    if not pending.reports:
+        return "Preparing the data and training the first epoch…"
+    label, p = pending.reports[-1]
+    words = f"{label} · " if label else ""
+    words += f"{p.phase}, epoch {p.epoch:.0f} of {pending.epochs} · loss {p.loss:.4f}"
+    words += f" · validation MSE {p.validation:.4f}" if p.validation is not None else ""
+    return words + f" · {p.seconds:.0f} s"
+
+
+# --- What a run shows --------------------------------------------------------------------------
+def plural(count: int, noun: str) -> str:
+    """`count` and the noun, in the plural unless the count is 1."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def run_status(run: Run) -> tuple[str, str, str]:
+    """How the run ended, as (kind of message: "warning", "info" or "success", its text, icon)."""
+    result = run.result
+    epochs = result.history[-1].epoch if result.history else 0
+    asked = result.settings.epochs
+    if run.ended == "stopped":
+        words = f"**{run.label}**: stopped after {epochs:.1f} of {asked} epochs; below is the model as it was then."
+        return "warning", words, ":material/stop_circle:"
+    if run.ended == "time limit":
+        words = (f"**{run.label}**: reached the {MAX_SECONDS // 60}-minute limit after {epochs:.1f} of {asked} "
+                 "epochs; below is the model as it was then.")
+        return "warning", words, ":material/timer:"
+    if run.ended == "early stopping":
+        words = (f"**{run.label}**: early stopping after {epochs:.0f} of {asked} epochs (the validation error "
+                 f"did not improve for {plural(result.settings.patience, 'epoch')}); the best epoch's weights "
+                 "were kept.")
+        return "info", words, ":material/trending_flat:"
+    words = f"**{run.label}**: trained for {plural(asked, 'epoch')} in {result.seconds:.1f} s."
+    return "success", words, ":material/check_circle:"
+
+
+def units_caption(result: engine.StudioResult) -> str:
+    """How many code units an average image uses, and how many none does."""
+    stats = result.code_stats
+    return (f"{stats.active_units:.1f} of {result.codes.shape[1]} units are active for an average image; "
+            f"{stats.dead_units} never are.")
+
+
+def model_file_name(run: Run) -> str:
+    """The downloaded ONNX file's name."""
+    return f"studio_{run.number}_{run.result.family}.onnx"
+
+
+def model_about(result: engine.StudioResult) -> str:
+    """The exported model's size and its inputs and outputs, beside its download."""
+    return (f"One ONNX file ({len(result.onnx) / 1024:,.0f} KB): input `input` "
+            f"(N, 1, {result.heldout.shape[-2]}, {result.heldout.shape[-1]}), outputs `reconstruction` and "
+            "`code`. It runs with onnxruntime alone; its metadata says how it was trained.")
+
+
+def onnx_metadata(onnx: bytes) -> dict:
+    """The exported model's metadata_props, with JSON values read back."""
+    shown = {}
+    for key, value in engine.model_metadata(onnx).items():
+        try:
+            shown[key] = json.loads(value)
+        except ValueError:
+            shown[key] = value
+    return shown
+
+
+def strip(images: np.ndarray, tile: int = 56) -> np.ndarray:
+    """Grey images (n, S, S) side by side, each enlarged by a whole factor to about `tile`
+    pixels (nearest neighbour: the pixels the network sees), as 8-bit pixels."""
+    factor = max(1, round(tile / images.shape[-1]))
+    big = [display.enlarge(image, factor) for image in images]
+    gap = np.ones((big[0].shape[0], 2), dtype=big[0].dtype)
+    pieces = [piece for image in big for piece in (image, gap)][:-1]
+    return display.to_uint8(np.concatenate(pieces, axis=1))
+
+
+def curves_figure(entries: list, title: str) -> go.Figure:
+    """Training objective (left axis) and validation MSE (right axis) against epochs, one pair
+    of lines per label. Pretraining reports (layer pairs' own losses) are left out and shaded."""
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    labels = list(dict.fromkeys(label for label, _ in entries))
+    for i, label in enumerate(labels):
+        colour = DIGIT_COLOURS[i % len(DIGIT_COLOURS)]
+        ours = [p for name, p in entries if name == label]
+        trained = [p for p in ours if not p.phase.startswith("pretraining")]
+        prefix = f"{label}: " if label else ""
+        figure.add_trace(go.Scatter(x=[p.epoch for p in trained], y=[p.loss for p in trained],
+                                    mode="lines+markers", name=f"{prefix}training objective",
+                                    line={"color": colour}), secondary_y=False)
+        checked = [p for p in trained if p.validation is not None]
+        figure.add_trace(go.Scatter(x=[p.epoch for p in checked], y=[p.validation for p in checked],
+                                    mode="lines+markers", name=f"{prefix}validation MSE",
+                                    line={"color": colour, "dash": "dot"}), secondary_y=True)
+        pretraining = [p.epoch for p in ours if p.phase.startswith("pretraining")]
+        if pretraining:
+            figure.add_vrect(x0=0, x1=max(pretraining), fillcolor=colour, opacity=0.08, line_width=0,
+                             annotation_text="layer-wise pretraining", annotation_position="top left")
+    figure.update_layout(title=title, height=330, margin={"t": 50, "b": 10},
+                         legend={"orientation": "h", "y": -0.25})
+    figure.update_xaxes(title_text="epoch")
+    figure.update_yaxes(title_text="training objective", secondary_y=False)
+    figure.update_yaxes(title_text="validation MSE", secondary_y=True)
+    return figure
+
+
+def code_figures(codes: np.ndarray) -> tuple[go.Figure, go.Figure]:
+    """A histogram of code values with the near-zero band shaded, and each unit's mean |value|."""
+    values = codes.ravel()
+    histogram = go.Figure(go.Histogram(x=values, nbinsx=60, marker_color="#3b6fd4"))
+    histogram.add_vrect(x0=-engine.NEAR_ZERO, x1=engine.NEAR_ZERO, fillcolor="#e15759", opacity=0.15,
+                        line_width=0, annotation_text="near zero", annotation_position="top left")
+    histogram.update_layout(title="Code values over the held-out images", xaxis_title="code value",
+                            yaxis_title="count", height=300, margin={"t": 50, "b": 10})
+    means = np.sort(np.abs(codes).mean(axis=0))[::-1]
+    units = go.Figure(go.Bar(x=np.arange(1, len(means) + 1), y=means, marker_color="#59a14f"))
+    units.add_hline(y=engine.NEAR_ZERO, line_dash="dot", line_color="#e15759")
+    units.update_layout(title="Mean |value| of each code unit, largest first", xaxis_title="unit (sorted)",
+                        yaxis_title="mean |code|", height=300, margin={"t": 50, "b": 10})
+    return histogram, units
+
+
+# --- Comparing runs ----------------------------------------------------------------------------
+def data_groups(runs: list[Run]) -> dict[str, str]:
+    """The data the runs trained on: key -> label, in the order first used."""
+    return {run.data.key: run.data.label for run in runs}
+
+
+def trained_on(runs: list[Run], key: str) -> list[Run]:
+    """The runs that trained on the data of `key`."""
+    return [run for run in runs if run.data.key == key]
+
+
+def latest_first(runs: list[Run]) -> dict[str, Run]:
+    """The runs by label, the latest first."""
+    return {run.label: run for run in reversed(runs)}
+
+
+def comparison_rows(runs: list[Run]) -> list[dict]:
+    """One row per run, then PCA at each code size the runs used, in engine.COMPARISON_COLUMNS."""
+    rows = []
+    for run in runs:
+        result = run.result
+        values = [run.label, result.config["code_size"], result.parameters, round(result.heldout_mse, 5),
+                  round(run.noisy_mse, 5), round(result.code_stats.near_zero_share, 3), round(result.seconds, 1)]
+        rows.append({**dict(zip(engine.COMPARISON_COLUMNS, values, strict=True)), "Ended": run.ended})
+    pcas = {run.pca["code_size"]: run.pca for run in runs if run.pca is not None}
+    for size in sorted(pcas):
+        rows.append({**dict(zip(engine.COMPARISON_COLUMNS, pcas[size].values(), strict=True)), "Ended": ""})
+    return rows
+
+
+def validation_figure(runs: list[Run]) -> go.Figure | None:
+    """Each run's validation MSE against epochs, one line per run (None: no run checked any)."""
+    entries = [(run.label, p) for run in runs for p in run.result.history if p.validation is not None]
+    if not entries:
+        return None
+    figure = go.Figure()
+    for i, run in enumerate(runs):
+        checked = [p for label, p in entries if label == run.label]
+        figure.add_trace(go.Scatter(x=[p.epoch for p in checked], y=[p.validation for p in checked],
+                                    mode="lines+markers", name=run.label,
+                                    line={"color": DIGIT_COLOURS[i % len(DIGIT_COLOURS)]}))
+    figure.update_layout(title="Validation MSE while training", xaxis_title="epoch", yaxis_title="MSE",
+                         height=330, margin={"t": 50, "b": 10})
+    return figure
+
+
+def run_on_image(onnx: bytes, data: bytes, side: int,
+                 as_character: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An uploaded image as the model's input, its reconstruction and its code."""
+    image = engine.decode_image(data)
+    if as_character:  # digits models: centred like the digits they learnt, light on dark
+        image = engine.prepare_character(image)
+    prepared = engine.prepare_images([image], side)
+    reconstruction, code = engine.reconstruct_and_encode(onnx, prepared)
+    return prepared[0], reconstruction[0], code[0]
+
+
+def code_bar_figure(image: np.ndarray, reconstruction: np.ndarray, code: np.ndarray) -> go.Figure:
+    """One image's code as bars, titled with its reconstruction error."""
+    figure = go.Figure(go.Bar(x=np.arange(1, len(code) + 1), y=code, marker_color="#3b6fd4"))
+    figure.update_layout(title=f"Its code ({len(code)} numbers); reconstruction MSE "
+                               f"{float(np.mean((reconstruction - image) ** 2)):.4f}",
+                         xaxis_title="unit", yaxis_title="value", height=260, margin={"t": 50, "b": 10})
+    return figure
+
+
+# --- Training methods --------------------------------------------------------------------------
+def method_names(runs: list[Run]) -> dict[int, str]:
+    """Each run of a methods comparison (by number) -> the method it was trained with."""
+    return {run.number: label for run, label in zip(runs, METHOD_LABELS.values())}
+
+
+def methods_incomplete(runs: list[Run]) -> bool:
+    """Whether a method is missing or was cut short, so the comparison is not like for like."""
+    return len(runs) < len(METHOD_LABELS) or any(run.ended in ("stopped", "time limit") for run in runs)
+
+
+def methods_rows(runs: list[Run]) -> list[dict]:
+    """The methods table: one row per run."""
+    names = method_names(runs)
+    return [{"Method": names[run.number], "Model": run.label, "Held-out MSE": round(run.result.heldout_mse, 5),
+             "Parameters": run.result.parameters, "Seconds": round(run.result.seconds, 1), "Ended": run.ended}
+            for run in runs]
+
+
+def methods_curves(runs: list[Run]) -> go.Figure:
+    """The methods' learning curves, labelled by method."""
+    names = method_names(runs)
+    return curves_figure([(names[run.number], p) for run in runs for p in run.result.history],
+                         "The three methods learning")
+
+
+# --- PCA against autoencoders ------------------------------------------------------------------
+def surface_figure(fit: engine.SurfaceFit, title: str) -> go.Figure:
+    """The points of one surface in 3-D with PCA's and the autoencoder's reconstructions."""
+    figure = go.Figure()
+    for name, points, colour in (("original points", fit.points, "#9c9c9c"),
+                                 ("PCA's reconstruction", fit.pca_reconstruction, "#3b6fd4"),
+                                 ("autoencoder's reconstruction", fit.autoencoder_reconstruction, "#f28e2b")):
+        figure.add_trace(go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers", name=name,
+                                      marker={"size": 2, "color": colour, "opacity": 0.7}))
+    figure.update_layout(title=title, height=420, margin={"t": 40, "b": 0, "l": 0, "r": 0},
+                         legend={"orientation": "h", "itemsizing": "constant"})
+    return figure
+
+
+def surface_rows(fits: dict[str, engine.SurfaceFit]) -> list[dict]:
+    """Both methods' reconstruction error on each surface, in scientific notation."""
+    return [{"Surface": {"plane": "Plane", "curve": "Curved surface"}[name], "PCA MSE": f"{fit.pca_mse:.2e}",
+             "Autoencoder MSE": f"{fit.autoencoder_mse:.2e}"} for name, fit in fits.items()]
+
+
+def projection_figure(points: np.ndarray, labels: np.ndarray, title: str) -> go.Figure:
+    """Digits reduced to 2 or 3 numbers, coloured by the digit they show."""
+    digits = labels.astype(str)
+    order = [str(d) for d in range(10)]
+    options = {"color": digits, "category_orders": {"color": order}, "color_discrete_sequence": DIGIT_COLOURS,
+               "title": title, "labels": {"color": "digit"}, "opacity": 0.7}
+    if points.shape[1] == 3:
+        figure = px.scatter_3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], **options)
+        figure.update_traces(marker={"size": 2})
+    else:
+        figure = px.scatter(x=points[:, 0], y=points[:, 1], **options)
+        figure.update_traces(marker={"size": 4})
+    figure.update_layout(height=420, margin={"t": 40, "b": 0})
+    return figure
+
+
+def projection_rows(result: engine.DigitsProjection) -> list[dict]:
+    """PCA's and the autoencoder's held-out error and neighbour agreement on the digits."""
+    return [{"Method": "PCA", "Held-out MSE": round(result.pca_mse, 4),
+             "Neighbour agreement": round(result.pca_neighbour_agreement, 3)},
+            {"Method": "Autoencoder", "Held-out MSE": round(result.autoencoder_mse, 4),
+             "Neighbour agreement": round(result.autoencoder_neighbour_agreement, 3)}]

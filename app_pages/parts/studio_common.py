@@ -1,0 +1,79 @@
+"""What several tabs of the Training studio show alike: a picture at its own size, a finished
+run in full (Train, Compare runs), and a background run's progress (Train, Training methods)."""
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+import engine
+from app_pages.common import job_panel, running_text
+from app_pages.logic import studio as logic
+
+
+def show_image(pixels: np.ndarray, caption: str, where: Any = st) -> None:
+    """At its own size (enlarged by logic.strip): st.image would otherwise fit it to its caption.
+    `where` is st or a column."""
+    where.image(pixels, caption=caption, width=int(pixels.shape[1]), output_format="PNG")
+
+
+def job_progress(key: str) -> None:
+    """The panel of the background run kept in the session under `key`, if any."""
+    pending: logic.Pending | None = st.session_state.get(key)
+    if pending is None:
+        return
+
+    def text() -> str:
+        if pending.job.should_stop() or pending.job.state == "queued":
+            return running_text(pending.job, logic.STOPPING)
+        return logic.progress_words(pending)
+
+    job_panel(pending.job, key, text,
+              lambda: logic.curves_figure(list(pending.reports), "Learning so far") if pending.reports else None)
+
+
+def show_run(run: logic.Run, key: str) -> None:
+    """A finished run: how it ended, its numbers beside PCA's, held-out reconstructions, the
+    code's statistics, its learning curves, and the ONNX model with its metadata."""
+    result = run.result
+    kind, words, icon = logic.run_status(run)
+    getattr(st, kind)(words, icon=icon)
+    st.caption(f"Trained on {result.data_note}.")
+    stats = result.code_stats
+    columns = st.columns(6)
+    columns[0].metric("Held-out MSE", f"{result.heldout_mse:.4f}", help="Mean squared error of the held-out "
+                      "images' reconstructions, pixels in [0, 1]")
+    if run.pca is not None:
+        columns[1].metric(f"PCA, code {run.pca['code_size']}", f"{run.pca['heldout_mse']:.4f}",
+                          help="PCA with the same code size, fit on the same training images")
+    columns[2].metric("Near-zero share", f"{stats.near_zero_share:.0%}",
+                      help=f"Share of code values with |value| < {engine.NEAR_ZERO}: units at rest")
+    columns[3].metric("Mean |code|", f"{stats.mean_activation:.3f}")
+    columns[4].metric("Parameters", f"{result.parameters:,}")
+    columns[5].metric("Training time", f"{result.seconds:.1f} s")
+
+    shown = min(logic.SHOWN, len(result.heldout))
+    show_image(logic.strip(result.heldout[:shown]), "Held-out originals")
+    show_image(logic.strip(result.reconstructions[:shown]), "Reconstructions")
+
+    histogram, units = logic.code_figures(result.codes)
+    left, right = st.columns(2)
+    left.plotly_chart(histogram, key=f"{key}_histogram")
+    right.plotly_chart(units, key=f"{key}_units")
+    st.caption(logic.units_caption(result))
+    if result.history:
+        st.plotly_chart(logic.curves_figure([("", p) for p in result.history], "Learning curves"),
+                        key=f"{key}_curves")
+
+    download, about = st.columns([1, 2])
+    download.download_button(
+        "Download the model (ONNX)",
+        result.onnx,
+        file_name=logic.model_file_name(run),
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/download:",
+        key=f"{key}_download",
+    )
+    about.caption(logic.model_about(result))
+    with st.expander("Model metadata", icon=":material/info:"):
+        st.json(logic.onnx_metadata(result.onnx), expanded=1)

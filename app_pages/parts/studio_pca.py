@@ -1,0 +1,76 @@
+"""The Training studio's PCA vs autoencoders tab: a plane and a curved surface rebuilt from 2
+numbers, and the 8x8 digits reduced to 2 or 3 numbers, by PCA and by an autoencoder."""
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+import engine
+from app_pages.common import report
+from app_pages.logic import studio as logic
+
+log = logging.getLogger(__name__)
+
+
+@st.cache_data(max_entries=8, show_spinner="Fitting PCA and an autoencoder to the points…")
+def surfaces(points: int, epochs: int) -> dict[str, engine.SurfaceFit]:
+    """PCA and an autoencoder fit to points on a plane and on a curved surface."""
+    return engine.training.plane_and_curve(n=points, epochs=epochs)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reducing the 8x8 digits with PCA and an autoencoder…")
+def projection(dims: int, epochs: int) -> engine.DigitsProjection:
+    """The 8x8 digits reduced to `dims` numbers by PCA and by an autoencoder."""
+    return engine.training.digits_projection(dims=dims, epochs=epochs)
+
+
+def pca_tab() -> None:
+    """The PCA vs autoencoders tab."""
+    st.markdown(
+        "PCA finds the flat subspace (here a plane) that keeps the most variance; an autoencoder with "
+        "nonlinear layers can learn a curved one. On points that lie on a plane both should rebuild them "
+        "from 2 numbers, PCA exactly; on points on a curved bowl PCA must flatten them, while the "
+        "autoencoder ($3 \\to 32 \\to 32 \\to 2 \\to 32 \\to 32 \\to 3$) can follow the curve."
+    )
+    st.latex(r"\text{PCA: } \min_{W^{\top} W = I} \sum_i \big\lVert x_i - \mu - W W^{\top}(x_i - \mu)\big\rVert^2"
+             r"\qquad \text{autoencoder: } \min_{f, g} \sum_i \big\lVert x_i - g(f(x_i))\big\rVert^2")
+    if not engine.training.available():
+        st.info(logic.NO_TORCH, icon=":material/info:")
+        return
+    # Set before the widgets (not as their value): what the user or a test put in the session wins.
+    for key, default in (("pc_points", 500), ("pc_epochs", 100), ("proj_dims", 2), ("proj_epochs", 50)):
+        st.session_state.setdefault(key, default)
+    points_col, epochs_col = st.columns(2)
+    points = points_col.slider("Points per surface", 200, 2000, step=100, key="pc_points", persist_state="session")
+    epochs = epochs_col.slider("Autoencoder epochs", 10, 300, step=10, key="pc_epochs", persist_state="session")
+    try:
+        fits = surfaces(points, epochs)
+    except Exception as error:
+        report(error, "fit the surfaces", log)
+    else:
+        left, right = st.columns(2)
+        left.plotly_chart(logic.surface_figure(fits["plane"], "Points on a plane"), key="pc_plane")
+        right.plotly_chart(logic.surface_figure(fits["curve"], "Points on a curved surface"), key="pc_curve")
+        st.dataframe(logic.surface_rows(fits), hide_index=True, key="pc_table")
+        st.caption("Reconstruction mean squared error from 2 numbers per point. PCA's error on the plane is "
+                   "floating-point rounding: the plane *is* its subspace.")
+
+    st.subheader("Handwritten digits in 2 or 3 numbers")
+    st.markdown("scikit-learn's 8x8 digits (64 numbers each), reduced by PCA and by a stacked autoencoder "
+                "($64 \\to 128 \\to 64 \\to$ code) fit on the training digits, coloured by the digit they show. "
+                "Neighbour agreement is the share of digits whose nearest neighbour in the code shows the "
+                "same digit.")
+    dims_col, epochs_col = st.columns(2)
+    dims = dims_col.radio("Dimensions", (2, 3), horizontal=True, key="proj_dims", persist_state="session")
+    proj_epochs = epochs_col.slider("Autoencoder epochs", 5, 200, step=5, key="proj_epochs",
+                                    persist_state="session")
+    try:
+        result = projection(dims, proj_epochs)
+    except Exception as error:
+        report(error, "reduce the digits", log)
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(logic.projection_figure(result.pca, result.labels, "PCA"), key="proj_pca")
+    right.plotly_chart(logic.projection_figure(result.autoencoder, result.labels, "Autoencoder"), key="proj_ae")
+    st.dataframe(logic.projection_rows(result), hide_index=True, key="proj_table")
