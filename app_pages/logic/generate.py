@@ -3,7 +3,7 @@ picks, captions and stories made of the measurements, and its plotly figures. Pl
 plotly (no streamlit), so tests import it like any module."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -26,6 +26,9 @@ DIGIT_COLOURS = [  # Tableau 10, one colour per digit on the map
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
 ]  # fmt: skip
+# The page's cached model calls, as its tab renderers are handed them
+Encode = Callable[[np.ndarray, str], tuple[np.ndarray, np.ndarray]]  # (characters, model) -> mean, log-variance
+Decode = Callable[[np.ndarray, str], np.ndarray]  # (codes, model) -> characters
 BETA_COLUMNS = {  # the beta table's column -> (report entry, number format)
     "Reconstruction (nats)": ("reconstruction", "%.1f"),
     "KL (nats)": ("kl", "%.1f"),

@@ -13,7 +13,7 @@ def map_tab(
     held_out: Callable[[int], tuple[np.ndarray, np.ndarray]],
     held_out_codes: Callable[[str], np.ndarray],
     map_points: Callable[[str], tuple[np.ndarray, float | None]],
-    decode: Callable[[np.ndarray, str], np.ndarray],
+    decode: logic.Decode,
 ) -> None:
     """The tab; `held_out(count)` gives held-out digits and their labels, `held_out_codes(model)`
     their codes, and `map_points(model)` those codes in 2-D with the share of variance kept."""

@@ -13,11 +13,7 @@ from app_pages.logic import generate as logic
 
 log = logging.getLogger(__name__)
 
-Encode = Callable[[np.ndarray, str], tuple[np.ndarray, np.ndarray]]
-Decode = Callable[[np.ndarray, str], np.ndarray]
-
-
-def reset_walk(choices: dict[str, np.ndarray], encode: Encode) -> None:
+def reset_walk(choices: dict[str, np.ndarray], encode: logic.Encode) -> None:
     """Set the walk's sliders to the code (the mean) of the digit picked to start from."""
     name = st.session_state.get("walk_start")
     if name not in choices:
@@ -32,7 +28,7 @@ def reset_walk(choices: dict[str, np.ndarray], encode: Encode) -> None:
 
 
 @st.fragment
-def latent_sliders(choices: dict[str, np.ndarray], encode: Encode, decode: Decode) -> None:
+def latent_sliders(choices: dict[str, np.ndarray], encode: logic.Encode, decode: logic.Decode) -> None:
     """One slider per number of the 16-number code; moving one reruns only this fragment."""
     if not choices:
         st.info("There are no digits to start from: drop your own at the top of the page.")
@@ -87,8 +83,8 @@ def latent_sliders(choices: dict[str, np.ndarray], encode: Encode, decode: Decod
 def walk_tab(
     choices: dict[str, np.ndarray],
     manifold: Callable[[int], tuple[np.ndarray, np.ndarray]],
-    encode: Encode,
-    decode: Decode,
+    encode: logic.Encode,
+    decode: logic.Decode,
 ) -> None:
     """The tab; `manifold(size)` gives the 2-number model's decoded grid and its values."""
     st.markdown(

@@ -9,14 +9,11 @@ import engine
 from app_pages.display import enlarge, mosaic
 from app_pages.logic import generate as logic
 
-Encode = Callable[[np.ndarray, str], tuple[np.ndarray, np.ndarray]]
-Decode = Callable[[np.ndarray, str], np.ndarray]
-
 
 def own_tab(
     choices: dict[str, np.ndarray],
-    encode: Encode,
-    decode: Decode,
+    encode: logic.Encode,
+    decode: logic.Decode,
     samples: Callable[[str, int, int, float], tuple[np.ndarray, np.ndarray, np.ndarray]],
     beta_report: Callable[[str], dict[str, float]],
     real_sharpness: Callable[[], float],
