@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from page_helpers import page_function as shared_page_function
 from page_helpers import drawn
 from streamlit.testing.v1 import AppTest
 from streamlit.typing import PlotlyState
 
 import engine
+from app_pages.logic import generate as logic
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -73,10 +73,6 @@ def values(data) -> np.ndarray:
     if isinstance(data, dict) and "bdata" in data:
         return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
     return np.asarray(data)
-
-
-def page_function(name: str):
-    return shared_page_function(GENERATE, name, {"np": np})
 
 
 # --- Sample ----------------------------------------------------------------------------------
@@ -197,7 +193,7 @@ def test_map_plots_held_out_digits_by_label():
 
 
 def test_a_clicked_point_is_found_from_the_selection():
-    selected_point = page_function("selected_point")
+    selected_point = logic.selected_point
 
     def clicked(*points):
         """What st.plotly_chart returns as `.selection` after a click."""
@@ -272,3 +268,96 @@ def test_a_file_that_is_not_an_image_is_reported():
     assert not at.exception
     assert len(at.error) == 1 and "x.png" in at.error[0].value
     assert "Input: Built-in 5" in [caption for caption, _ in images_by_caption(at)]
+
+
+# --- The page's logic ------------------------------------------------------------------------
+def test_captions_and_download_names():
+    assert logic.verdict(0, 7, 0.95) == "#1: 7 · 95%"
+    assert logic.verdict(11, 3, 0.5) == "#12: 3? · 50%"  # unsure below CONFIDENT
+    assert logic.verdicts(np.array([1, 2]), np.array([0.99, 0.2])) == ["#1: 1 · 99%", "#2: 2? · 20%"]
+    assert logic.confident_share(np.array([0.95, 0.5, 0.91, 0.9])) == "50%"  # 0.9 itself is not sure
+    assert logic.sample_file_name("vae", 3, 1.25, "grid") == "vae_seed3_t1.2_grid.png"
+    assert "In 16 dimensions" in logic.why_two_paths(16) and "\\approx 4.0$" in logic.why_two_paths(16)
+
+
+def test_upload_names_are_unique():
+    taken = {"Built-in 3", "a.png"}
+    assert logic.unique_names(["a.png", "b.png", "a.png", "Built-in 3"], taken) == [
+        "a.png (2)", "b.png", "a.png (3)", "Built-in 3 (2)",
+    ]
+    assert logic.unique_names([], taken) == []
+    assert taken == {"Built-in 3", "a.png"}  # the caller's set is left alone
+
+
+def test_examples_members_and_slider_values():
+    labels = np.array(["3", "1", "3", "x", "1"])
+    images = [np.full((2, 2), i, dtype=np.float32) for i in range(5)]
+    found = logic.first_of_each_digit(images, labels)
+    assert list(found) == ["Built-in 1", "Built-in 3"]
+    assert found["Built-in 3"][0, 0] == 0 and found["Built-in 1"][0, 0] == 1
+    members = logic.members_by_digit(np.array([2, 0, 2, 9]))
+    assert len(members) == 10 and list(members[2]) == [0, 2] and list(members[9]) == [3] and not len(members[5])
+    assert logic.slider_values(np.array([0.123, -7.0, 5.5, -1.005])) == [0.12, -4.0, 4.0, -1.0]
+
+
+def test_manifold_picture_tiles_the_cells_row_by_row():
+    cells = np.arange(6, dtype=np.float32)[:, None, None] * np.ones((6, 28, 28), dtype=np.float32)
+    picture = logic.manifold_picture(cells[:4], 2)
+    assert picture.shape == (56, 56)
+    assert [picture[0, 0], picture[0, 28], picture[28, 0], picture[55, 55]] == [0, 1, 2, 3]
+
+
+def test_project_2d_is_scikit_learns_pca():
+    from sklearn.decomposition import PCA
+
+    codes = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32) * np.linspace(3, 0.5, 16)
+    points, kept = logic.project_2d(codes)
+    pca = PCA(n_components=2, random_state=0).fit(codes)
+    np.testing.assert_allclose(points, pca.transform(codes), atol=1e-4)  # signs included
+    assert kept == pytest.approx(float(pca.explained_variance_ratio_.sum()), rel=1e-5)
+    two = codes[:, :2]
+    assert logic.project_2d(two)[0] is two and logic.project_2d(two)[1] is None  # already 2-D
+
+
+def test_beta_story_follows_the_numbers():
+    low = {"kl": 20.0, "reconstruction": 60.0, "negative_elbo": 80.0, "rebuilt_sharpness": 0.2, "roughness": 1.5}
+    high = {"kl": 10.0, "reconstruction": 75.0, "negative_elbo": 85.0, "rebuilt_sharpness": 0.1, "roughness": 1.2}
+    story = logic.beta_story(low, high)
+    assert "lowers the KL from 20.0 to 10.0 nats" in story
+    assert "raises the reconstruction term from 60.0 to 75.0" in story
+    assert "are blurrier (sharpness 0.100 against 0.200)" in story and "measure smoother (1.20" in story
+    assert "$\\beta = 1$ explains held-out digits better (80.0 against 85.0 nats)" in story
+    story = logic.beta_story(high, low)  # the other way round
+    assert "raises the KL" in story and "sharper" in story and "rougher" in story and "$\\beta = 4$ explains" in story
+
+
+def test_beta_table_and_figures():
+    reports = {
+        model: {entry: float(i + 1) for entry, _ in logic.BETA_COLUMNS.values()}
+        for i, model in enumerate(logic.BETA_MODELS)
+    }
+    table = logic.beta_table(reports)
+    assert table["Model"] == ["β = 1", "β = 4"]
+    assert list(table)[1:] == list(logic.BETA_COLUMNS) and table["KL (nats)"] == [1.0, 2.0]
+    elbo = logic.elbo_figure(reports)
+    assert elbo.layout.barmode == "stack" and [bar.name for bar in elbo.data] == ["reconstruction", "KL"]
+    code = logic.code_figure(np.zeros(3), np.log(np.full(3, 4.0)))
+    assert list(code.data[0].x) == ["z1", "z2", "z3"] and list(code.data[0].error_y.array) == [2.0, 2.0, 2.0]
+    shares = logic.shares_figure(np.array([1, 1, 3, 9]))
+    assert list(shares.data[0].y) == [0, 0.5, 0, 0.25, 0, 0, 0, 0, 0, 0.25]
+    lengths = logic.lengths_figure({"a": np.ones(4), "b": np.zeros(4)}, 4)
+    assert [line.name for line in lengths.data] == ["a", "b"] and len(lengths.data[0].x) == 4
+
+
+def test_map_and_manifold_figures():
+    points = np.random.default_rng(1).normal(size=(6, 2))
+    members = logic.members_by_digit(np.array([0, 1, 1, 2, 0, 9]))
+    figure = logic.map_figure(points, members, projected=False)
+    assert [trace.name for trace in figure.data] == [str(d) for d in range(10)]
+    assert list(figure.data[1].customdata) == [1, 2]  # a click finds the digit from its customdata
+    assert figure.layout.xaxis.title.text == "z1"
+    assert logic.map_figure(points, members, projected=True).layout.xaxis.title.text == "PCA 1"
+    manifold = logic.manifold_figure(np.zeros((56, 56), dtype=np.float32), np.array([-1.0, 1.0]))
+    assert manifold.data[0].source.startswith("data:image/png;base64,")
+    assert list(manifold.layout.xaxis.ticktext) == ["-1.0", "1.0"]
+    assert list(manifold.layout.yaxis.ticktext) == ["1.0", "-1.0"]  # z2 falls from top to bottom

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from page_helpers import page_function as shared_page_function
 from page_helpers import drawn, png_bytes
 from streamlit.testing.v1 import AppTest
 from streamlit.typing import PlotlyState
 
 import engine
+from app_pages.logic import search as logic
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -342,12 +342,8 @@ def test_changing_gallery_keeps_the_settings_valid():
 # --- Clicking the map ------------------------------------------------------------------------
 
 
-def page_function(name: str):
-    return shared_page_function(SEARCH, name, {"np": np})
-
-
 def test_a_clicked_point_becomes_the_query_position():
-    position_from_selection = page_function("position_from_selection")
+    position_from_selection = logic.position_from_selection
 
     def clicked(*points):
         """What the map's key holds in session state after a click."""
@@ -369,3 +365,101 @@ def test_a_clicked_point_becomes_the_query_position():
     assert position_from_selection(clicked({**point, "customdata": "a"}), 100) is None
     # Several points: the first usable one.
     assert position_from_selection(clicked(point, {**point, "customdata": 9}, {**point, "customdata": 4}), 100) == 9
+
+
+# --- The page's logic ------------------------------------------------------------------------
+
+
+def tiny_gallery(labels: list[str] | None) -> engine.Gallery:
+    """Four characters with hand-made labels (or none): enough for captions, tables and the map."""
+    images = [np.full((28, 28), i / 4, dtype=np.float32) for i in range(4)]
+    return engine.Gallery(images, [f"c{i}.png" for i in range(4)], "character",
+                          None if labels is None else np.array(labels))
+
+
+def result_of(labels: list[str] | None, query_label: str | None = None) -> engine.SearchResult:
+    count = 3 if labels is None else len(labels)
+    return engine.SearchResult(
+        indices=np.arange(1, count + 1), distances=np.linspace(0.1, 0.3, count), names=[f"n{i}" for i in range(count)],
+        labels=labels, query_label=query_label, space="autoencoder", metric="cosine",
+    )
+
+
+def test_digest_display_and_thumbnails():
+    files = [("a.png", b"12"), ("b.png", b"3")]
+    assert logic.digest_of(files) == logic.digest_of(list(files))
+    assert logic.digest_of(files) != logic.digest_of([("a.png", b"1"), ("b.png", b"23")])  # where one file ends
+    assert logic.digest_of(files) != logic.digest_of([("c.png", b"12"), ("b.png", b"3")])
+    character = np.full((28, 28), 0.5, dtype=np.float32)
+    assert logic.for_display(character).shape == (112, 112)
+    photo = np.zeros((256, 512, 3), dtype=np.float32)
+    assert logic.for_display(photo).shape[0] * logic.for_display(photo).shape[1] <= logic.DISPLAY_PIXELS
+    assert list(logic.thumbnail_positions(5)) == [0, 1, 2, 3, 4]
+    many = logic.thumbnail_positions(1000)
+    assert len(many) == logic.MAP_THUMBNAILS and list(many) == sorted(set(many.tolist()))
+    assert list(many) == list(logic.thumbnail_positions(1000))  # the same sample every time
+    assert logic.projection_methods(engine.TSNE_LIMIT) == ["pca", "tsne"]
+    assert logic.projection_methods(engine.TSNE_LIMIT + 1) == ["pca"]
+
+
+def test_chance_precision():
+    assert logic.chance_precision(np.array(["a", "a", "b", "b"])) == pytest.approx(1 / 3)  # 4 * (1 * 2) / 12
+    assert logic.chance_precision(np.array(["a", "b", "c"])) == 0.0
+    assert logic.chance_precision(np.array(["a", "a", "a"])) == 1.0
+
+
+def test_gallery_and_query_captions():
+    labelled, unlabelled = tiny_gallery(["x", "y", "x", "x"]), tiny_gallery(None)
+    assert logic.gallery_caption(labelled) == "4 characters, 2 labels."
+    assert logic.gallery_caption(unlabelled) == "4 characters, no labels."
+    assert logic.query_caption(labelled, 1) == "c1.png (label y)"
+    assert logic.query_caption(unlabelled, 1) == "c1.png"
+    assert logic.skipped_warning(1).startswith("1 file could not be read and is left out")
+    assert logic.skipped_warning(3).startswith("3 files could not be read and are left out")
+    assert logic.skipped_table([("a", "why"), ("b", "because")]) == {"File": ["a", "b"], "Reason": ["why", "because"]}
+
+
+def test_result_captions_and_table():
+    result = result_of(["x", "y", "x"], query_label="x")
+    assert logic.results_heading(result, "pixels", "euclidean") == (
+        f"**The 3 nearest** in {engine.SPACE_NAMES['pixels'].lower()}, euclidean distance"
+    )
+    assert logic.result_caption(result, 0) == "x · 0.100"
+    assert logic.result_caption(result_of(None), 2) == "0.300"
+    labels = np.array(["x", "x", "x", "y", "x"])  # the query and three others labelled x
+    assert logic.precision_caption(result, labels) == "2 of 3 neighbours are labelled x."
+    scarce = logic.precision_caption(result, np.array(["x", "x", "y", "y"]))  # one other x only
+    assert scarce.endswith("Only 1 other image in the gallery carry that label, so 0.33 is the best possible.")
+    assert "classifier's guess" in logic.vote_caption(["x", "y", "x"])
+    assert "2 of its 3 neighbours are labelled **x**" in logic.vote_caption(["x", "y", "x"])
+    table = logic.results_table(result)
+    assert list(table) == ["Rank", "Image number", "Name", "Label", "Distance"]
+    assert list(table["Rank"]) == [1, 2, 3]
+    assert "Label" not in logic.results_table(result_of(None))
+
+
+def test_map_caption_and_space_comparison():
+    assert "The query is the star" in logic.map_caption(query_shown=True, searched=True)
+    uploaded = logic.map_caption(query_shown=False, searched=True)
+    assert "only its neighbours are circled" in uploaded and "star" not in uploaded
+    plain = logic.map_caption(query_shown=False, searched=False)
+    assert "star" not in plain and "circled" not in plain and "click one to search with it" in plain
+    comparison = {"autoencoder": {1: 0.9, 5: 0.8, 10: 0.7}, "pixels": {1: 0.5, 5: 0.4, 10: 0.3}}
+    table = logic.comparison_table(comparison)
+    assert table["Code space"] == [engine.SPACE_NAMES["autoencoder"], engine.SPACE_NAMES["pixels"]]
+    assert table["Precision@5"] == [0.8, 0.4] and list(table)[1:] == ["Precision@1", "Precision@5", "Precision@10"]
+    caption = logic.comparison_caption(comparison, tiny_gallery(["x", "y", "x", "x"]))
+    assert caption.startswith(f"**{engine.SPACE_NAMES['autoencoder']}**: the code of an encoder")
+    assert "would score 50%." in caption and "With only 4 images" in caption
+
+
+def test_map_figure_marks_the_query_and_its_neighbours():
+    gallery = tiny_gallery(["x", "y", "x", "x"])
+    points = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5], [3.0, 2.0]])
+    figure = logic.map_figure(gallery, points, 0, np.array([2, 3]), {1: "data:image/png;base64,"}, "Map")
+    assert [trace.name for trace in figure.data] == ["x", "y", "neighbours", "query"]
+    assert list(figure.data[0].customdata) == [0, 2, 3]  # a click finds the gallery position
+    assert list(figure.data[3].customdata) == [0] and figure.data[3].marker.symbol == "star"
+    assert len(figure.layout.images) == 1 and figure.layout.title.text == "Map"
+    plain = logic.map_figure(tiny_gallery(None), points, None, np.array([], dtype=int), None, "Map")
+    assert [trace.name for trace in plain.data] == ["gallery"] and not plain.layout.images

@@ -1,0 +1,281 @@
+"""What the image search page decides: which gallery image a click on the map picks, how images
+are shown, the tables and captions made of a search's numbers, and the map's plotly figure.
+Plain numpy and plotly (no streamlit), so tests import it like any module."""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import plotly.colors
+import plotly.graph_objects as go
+
+import engine
+from app_pages import display
+
+SOURCE_LABELS = {"builtin": "Built-in characters", "upload": "Your own images"}
+TREAT_AS_LABELS = {"auto": "Decide for me", "character": "Characters", "photo": "Photos or documents"}
+QUERY_LABELS = {"gallery": "A gallery image", "upload": "Upload an image"}
+METRIC_LABELS = {"cosine": "Cosine", "euclidean": "Euclidean"}
+PROJECTION_LABELS = {"pca": "PCA", "tsne": "t-SNE"}
+PRECISION_KS = (1, 5, 10)
+MAX_K = 30
+RESULT_COLUMNS = 10  # thumbnails per row
+MAP_THUMBNAILS = 150  # more would hide the points and slow the browser
+MAP_THUMBNAIL_PIXELS = 48 * 48
+DISPLAY_PIXELS = 128 * 128  # photos in the results: thumbnails
+QUERY_MAX_PIXELS = 1024 * 1024
+CHARACTER_DISPLAY_SCALE = 4  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
+PALETTE = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24  # 48 labels, then repeats
+SPACE_NOTES = {
+    "character": {
+        "autoencoder": "the code of an encoder trained to redraw distorted characters upright",
+        "pca": "the strongest linear patterns of the pixels, as many numbers as the autoencoder's code",
+        "pixels": "the 784 pixels themselves: ink against ink",
+    },
+    "photo": {
+        "autoencoder": "the photo denoiser's encoder, its features averaged over the image",
+        "autoencoder-grey": "the same encoder fed the grey image, so colour plays no part",
+        "pca": "the strongest linear patterns of the pixels, fit on this gallery",
+        "pixels": "each photo squeezed to 16x16 colour pixels",
+    },
+}
+
+
+# --- Data ------------------------------------------------------------------------------------
+def digest_of(files: list[tuple[str, bytes]]) -> str:
+    """A hash of uploaded files' names and contents: what a cached gallery is keyed on."""
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def for_display(image: np.ndarray) -> np.ndarray:
+    """A character enlarged, or a photo shrunk to a thumbnail."""
+    if image.shape == (28, 28):
+        return display.enlarge(image, CHARACTER_DISPLAY_SCALE)
+    return engine.fit_within(image, DISPLAY_PIXELS)
+
+
+def thumbnail_positions(size: int) -> np.ndarray:
+    """The gallery positions shown as thumbnails on the map: all of them, or a fixed random
+    sample of MAP_THUMBNAILS in order."""
+    positions = np.arange(size)
+    if len(positions) > MAP_THUMBNAILS:
+        positions = np.sort(np.random.default_rng(0).choice(positions, MAP_THUMBNAILS, replace=False))
+    return positions
+
+
+def projection_methods(size: int) -> list[str]:
+    """The map's projections offered for a gallery of `size` images (t-SNE only up to its limit)."""
+    return ["pca", "tsne"] if size <= engine.TSNE_LIMIT else ["pca"]
+
+
+def position_from_selection(selection: Any, size: int) -> int | None:
+    """The gallery position of the point clicked on the map, from the chart's selection state
+    (each point carries its gallery position as customdata); None when no point of this
+    gallery is selected."""
+    try:
+        points = selection["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points or []:
+        data = point.get("customdata") if isinstance(point, dict) else None
+        if isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        if isinstance(data, (int, float, np.number)) and not isinstance(data, bool) and float(data).is_integer():
+            if 0 <= int(data) < size:
+                return int(data)
+    return None
+
+
+def chance_precision(labels: np.ndarray) -> float:
+    """Leave-one-out precision of neighbours picked at random: the chance that another image
+    shares an image's label, averaged over the gallery."""
+    _, counts = np.unique(labels, return_counts=True)
+    return float((counts * (counts - 1)).sum() / (len(labels) * (len(labels) - 1)))
+
+
+# --- Tables and words ------------------------------------------------------------------------
+def skipped_warning(count: int) -> str:
+    """What the page says when `count` files could not be read."""
+    return (
+        f"{count} file{'s' if count > 1 else ''} could not be read and {'are' if count > 1 else 'is'} "
+        "left out; the rest are searched. Open *Files left out* below for the reasons."
+    )
+
+
+def skipped_table(skipped: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The files left out, and why."""
+    return {"File": [n for n, _ in skipped], "Reason": [r for _, r in skipped]}
+
+
+def gallery_caption(gallery: engine.Gallery) -> str:
+    """How many images the gallery holds, of which kind, and how many labels."""
+    kind = "characters" if gallery.kind == "character" else "photos"
+    label_note = f", {len(set(gallery.labels.tolist()))} labels" if gallery.labelled else ", no labels"
+    return f"{len(gallery):,} {kind}{label_note}."
+
+
+def query_caption(gallery: engine.Gallery, position: int) -> str:
+    """A gallery image's name, and its label when the gallery has labels."""
+    return gallery.names[position] + (f" (label {gallery.labels[position]})" if gallery.labelled else "")
+
+
+def results_heading(result: engine.SearchResult, space: str, metric: str) -> str:
+    """The results' heading: how many neighbours, in which code space, by which distance."""
+    return f"**The {len(result.indices)} nearest** in {engine.SPACE_NAMES[space].lower()}, {metric} distance"
+
+
+def result_caption(result: engine.SearchResult, rank: int) -> str:
+    """A neighbour's caption: its label (when known) and its distance."""
+    label = f"{result.labels[rank]} · " if result.labels is not None else ""
+    return f"{label}{result.distances[rank]:.3f}"
+
+
+def precision_caption(result: engine.SearchResult, labels: np.ndarray) -> str:
+    """How many neighbours share the query's label, and the best precision possible when the
+    gallery (`labels`) holds fewer other images with that label than neighbours shown."""
+    hits = sum(label == result.query_label for label in result.labels)
+    shown = len(result.indices)
+    others = int((labels == result.query_label).sum()) - 1
+    return f"{hits} of {shown} neighbours are labelled {result.query_label}." + (
+        f" Only {others} other image{'s' if others != 1 else ''} in the gallery carry that label, "
+        f"so {others / shown:.2f} is the best possible." if others < shown else ""
+    )
+
+
+def vote_caption(labels: list[str]) -> str:
+    """For a query from outside the gallery: its neighbours' most common label, as a guess."""
+    vote, votes = Counter(labels).most_common(1)[0]
+    return (
+        f"The query is not in the gallery, so its label is unknown; {votes} of its "
+        f"{len(labels)} neighbours are labelled **{vote}**: a nearest-neighbour classifier's guess."
+    )
+
+
+def results_table(result: engine.SearchResult) -> dict[str, Any]:
+    """The neighbours, nearest first, as table columns."""
+    return {
+        "Rank": np.arange(1, len(result.indices) + 1),
+        "Image number": result.indices,
+        "Name": result.names,
+        **({"Label": result.labels} if result.labels is not None else {}),
+        "Distance": result.distances,
+    }
+
+
+def map_caption(query_shown: bool, searched: bool) -> str:
+    """The map's caption: whether the query is starred (`query_shown`) or, for an uploaded
+    query that was searched, only its neighbours are circled."""
+    return (
+        "Each point is a gallery image, coloured by its label; hover for its name, **click one to search with it**. "
+        + ("The query is the star and its neighbours are circled. " if query_shown else "")
+        + ("An uploaded query is not part of the gallery, so only its neighbours are circled. "
+           if searched and not query_shown else "")
+        + "Two dimensions cannot keep every distance of a longer code: neighbours on the map are "
+        "usually neighbours in code space, but not always the other way round."
+    )
+
+
+def comparison_table(comparison: dict[str, dict[int, float]]) -> dict[str, list]:
+    """precision@k of each code space, one row per space."""
+    return {
+        "Code space": [engine.SPACE_NAMES[name] for name in comparison],
+        **{f"Precision@{k}": [comparison[name][k] for name in comparison] for k in PRECISION_KS},
+    }
+
+
+def comparison_caption(comparison: dict[str, dict[int, float]], gallery: engine.Gallery) -> str:
+    """What each compared code space is, and what neighbours picked at random would score."""
+    notes = [f"**{engine.SPACE_NAMES[name]}**: {SPACE_NOTES[gallery.kind][name]}" for name in comparison]
+    return (
+        "; ".join(notes) + f". Neighbours picked at random would score {chance_precision(gallery.labels):.0%}."
+        + (f" With only {len(gallery)} images, a label with fewer than k + 1 images cannot reach 100%."
+           if len(gallery) <= 100 else "")
+    )
+
+
+# --- The map ---------------------------------------------------------------------------------
+def map_figure(
+    gallery: engine.Gallery,
+    points: np.ndarray,
+    query: int | None,
+    neighbours: np.ndarray,
+    thumbnails: dict[int, str] | None,
+    title: str,
+) -> go.Figure:
+    """The gallery's codes in 2-D, one trace per label; every point carries its gallery position
+    as customdata so that a click can make it the query."""
+    figure = go.Figure()
+    names = np.array(gallery.names, dtype=object)
+    labels = gallery.labels if gallery.labelled else np.full(len(gallery), "", dtype=object)
+    hover = np.array(
+        [f"{name}<br>image {i}" + (f", label {label}" if gallery.labelled else "") for i, (name, label) in
+         enumerate(zip(names, labels, strict=True))],
+        dtype=object,
+    )
+    groups = sorted(set(labels.tolist())) if gallery.labelled else [""]
+    for number, group in enumerate(groups):
+        members = np.flatnonzero(labels == group)
+        figure.add_scatter(
+            x=points[members, 0],
+            y=points[members, 1],
+            mode="markers",
+            name=str(group) if gallery.labelled else "gallery",
+            marker={"size": 7, "opacity": 0.75, "color": PALETTE[number % len(PALETTE)]},
+            customdata=members,
+            hovertext=hover[members],
+            hovertemplate="%{hovertext}<extra></extra>",
+        )
+    if len(neighbours):
+        figure.add_scatter(
+            x=points[neighbours, 0],
+            y=points[neighbours, 1],
+            mode="markers",
+            name="neighbours",
+            marker={"size": 14, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "black"}},
+            customdata=neighbours,
+            hovertext=hover[neighbours],
+            hovertemplate="neighbour %{hovertext}<extra></extra>",
+        )
+    if query is not None:
+        figure.add_scatter(
+            x=points[[query], 0],
+            y=points[[query], 1],
+            mode="markers",
+            name="query",
+            marker={"size": 20, "symbol": "star", "color": "gold", "line": {"width": 1.5, "color": "black"}},
+            customdata=[query],
+            hovertext=hover[[query]],
+            hovertemplate="query %{hovertext}<extra></extra>",
+        )
+    if thumbnails:
+        span_x = float(np.ptp(points[:, 0])) or 1.0
+        span_y = float(np.ptp(points[:, 1])) or 1.0
+        for position, uri in thumbnails.items():
+            figure.add_layout_image(
+                source=uri,
+                x=float(points[position, 0]),
+                y=float(points[position, 1]),
+                xref="x",
+                yref="y",
+                sizex=span_x * 0.05,
+                sizey=span_y * 0.05,
+                xanchor="center",
+                yanchor="middle",
+                sizing="contain",
+                layer="below",
+            )
+    figure.update_layout(
+        title=title,
+        height=560,
+        margin={"t": 50, "b": 10},
+        legend={"itemsizing": "constant"},
+        xaxis={"showticklabels": False, "title": None},
+        yaxis={"showticklabels": False, "title": None},
+    )
+    return figure

@@ -1,0 +1,54 @@
+"""The VAE generation page's Map tab: held-out digits placed by their codes; a click decodes
+one. The page hands in its cached data and model calls."""
+from typing import Callable
+
+import numpy as np
+import streamlit as st
+
+from app_pages.display import enlarge
+from app_pages.logic import generate as logic
+
+
+def map_tab(
+    held_out: Callable[[int], tuple[np.ndarray, np.ndarray]],
+    held_out_codes: Callable[[str], np.ndarray],
+    map_points: Callable[[str], tuple[np.ndarray, float | None]],
+    decode: logic.Decode,
+) -> None:
+    """The tab; `held_out(count)` gives held-out digits and their labels, `held_out_codes(model)`
+    their codes, and `map_points(model)` those codes in 2-D with the share of variance kept."""
+    st.markdown(
+        f"{logic.HELD_OUT:,} held-out digits, in fonts no model trained on, placed by their codes and "
+        "coloured by the digit they are. The 2-number model's codes are the map itself; a "
+        "16-number model's codes are flattened to 2-D by PCA, which keeps only part of their "
+        "spread. **Click a point** to decode its code."
+    )
+    model = st.selectbox(
+        "Model",
+        logic.UNCONDITIONAL,
+        index=logic.UNCONDITIONAL.index(logic.TWO_D),
+        format_func=logic.MODEL_LABELS.get,
+        key="map_model",
+        persist_state="page",
+    )
+    images, labels = held_out(logic.HELD_OUT)
+    points, kept = map_points(model)
+    members = logic.members_by_digit(labels)
+    figure = logic.map_figure(points, members, projected=kept is not None)
+    chart_col, detail_col = st.columns([3, 1], gap="large")
+    with chart_col:
+        event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key=f"map_chart_{model}")
+        if kept is not None:
+            size = held_out_codes(model).shape[1]
+            st.caption(f"PCA keeps {kept:.0%} of the spread of the {size}-number codes.")
+    with detail_col:
+        index = logic.selected_point(event.selection, len(images), members)
+        if index is None:
+            st.info("Click a point on the map to see the digit and what its code decodes to.")
+            return
+        decoded = decode(held_out_codes(model)[index][None], model)[0]
+        original = f"Held-out digit #{index}: a {labels[index]}"
+        st.image(enlarge(images[index], 5), caption=original, width=140, output_format="PNG")
+        st.image(enlarge(decoded, 5), caption="Decoded from its code (the mean)", width=140, output_format="PNG")
+        if kept is not None:
+            st.caption("The full 16-number code is decoded, not its 2-D shadow on the map.")
