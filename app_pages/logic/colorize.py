@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -71,7 +72,8 @@ def model_key(onnx: bytes | None) -> str:
     return MODEL if onnx is None else "fine-tuned-" + hashlib.sha256(onnx).hexdigest()
 
 
-def loss_figure(steps, losses, title: str, markers: bool = False) -> go.Figure:
+def loss_figure(steps: Sequence[int] | np.ndarray, losses: Sequence[float] | np.ndarray, title: str,
+                markers: bool = False) -> go.Figure:
     """The training loss against the step."""
     figure = go.Figure(
         go.Scatter(x=steps, y=losses, mode="lines+markers" if markers else "lines", line={"color": "#3b6fd4"})
