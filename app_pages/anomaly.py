@@ -1,25 +1,21 @@
 """Anomaly detection: an autoencoder that knows only digits judges whether a character is one."""
 
-import base64
 import logging
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 import engine
+from app_pages import display
+from app_pages.logic import anomaly as logic
+from app_pages.logic.anomaly import MODELS
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
-MODELS = {"anomaly_char": "Autoencoder", "anomaly_pca": "PCA"}  # side by side, in this order
 SCORING_LABELS = {"tolerant": "Tolerant of small shifts (default)", "mse": "Mean squared error"}
 PRESELECTED = ("'3'", "'A'", "'8'", "'K'")  # an 'A' beside an '8' is the lesson
 MAX_DETAILED = 6  # characters shown with their reconstructions; the table holds them all
-CHARACTER_DISPLAY_SCALE = 6  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
-# A dark-to-bright heat map (black, purple, orange, pale yellow) for the per-pixel error.
-HEAT_ANCHORS = np.array([[0, 0, 4], [120, 28, 109], [237, 105, 37], [252, 255, 164]], dtype=np.float32)
-GROUP_COLOURS = {"digits": "#3b6fd4", "letters": "#e4572e", "digit-like letters": "#8a8a8a"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,102 +54,6 @@ def evaluation_scores(model: str, scoring: str) -> dict[str, np.ndarray]:
     return {group: scorer.scores(chars) for group, chars in evaluation_set().items()}
 
 
-def enlarge(image: np.ndarray) -> np.ndarray:
-    return image.repeat(CHARACTER_DISPLAY_SCALE, axis=0).repeat(CHARACTER_DISPLAY_SCALE, axis=1)
-
-
-def heat_map(errors: np.ndarray) -> np.ndarray:
-    """A per-pixel squared-error map -> an RGB image on one fixed scale for every character and
-    model (the square root, so faint errors stay visible), enlarged for display."""
-    level = np.sqrt(np.clip(errors, 0.0, 1.0)) * (len(HEAT_ANCHORS) - 1)
-    stops = np.arange(len(HEAT_ANCHORS))
-    rgb = np.stack([np.interp(level, stops, HEAT_ANCHORS[:, c]) for c in range(3)], axis=-1)
-    return enlarge(rgb.astype(np.uint8))
-
-
-def verdict(score: float, threshold: float) -> str:
-    if score > threshold:
-        return f":red-badge[:material/close: not a digit] score {score:.3g} > threshold {threshold:.3g}"
-    return f":green-badge[:material/check: digit] score {score:.3g} ≤ threshold {threshold:.3g}"
-
-
-def thumbnail(char: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(engine.encode_png(char)).decode("ascii")
-
-
-def verdict_table(names: list[str], chars: np.ndarray, results: dict[str, engine.AnomalyResult]) -> dict:
-    table = {"Character": [thumbnail(char) for char in chars], "Name": names}
-    for model, label in MODELS.items():
-        table[f"{label} score"] = results[model].scores
-        table[f"{label} verdict"] = np.where(results[model].is_anomaly, "not a digit", "digit")
-    return table
-
-
-def histogram_figure(scores: dict[str, np.ndarray], threshold: float, label: str) -> go.Figure:
-    high = float(max(values.max() for values in scores.values()))
-    bins = {"start": 0.0, "end": high * 1.001, "size": high / 50}  # one binning for every group
-    figure = go.Figure()
-    for group, values in scores.items():
-        figure.add_histogram(
-            x=values,
-            name=group,
-            xbins=bins,
-            histnorm="percent",
-            opacity=0.6,
-            marker_color=GROUP_COLOURS.get(group),
-            visible=True if group != "digit-like letters" else "legendonly",  # a click shows them
-        )
-    figure.add_vline(x=threshold, line_dash="dash", annotation_text="threshold")
-    figure.update_layout(
-        title=f"{label}: scores of held-out characters",
-        barmode="overlay",
-        xaxis_title="anomaly score",
-        yaxis_title="% of the group",
-        legend={"orientation": "h", "y": -0.25},
-        height=360,
-        margin={"t": 50, "b": 10},
-    )
-    return figure
-
-
-def roc_figure(scores: dict[str, np.ndarray], threshold: float, label: str) -> tuple[go.Figure, float, float]:
-    """The ROC curve for letters (and, dotted, for digit-like letters) with the chosen threshold
-    marked; also returns both AUROCs."""
-    letters = engine.roc(scores["digits"], scores["letters"])
-    alike = engine.roc(scores["digits"], scores["digit-like letters"])
-    point_x = float((scores["digits"] > threshold).mean())
-    point_y = float((scores["letters"] > threshold).mean())
-    figure = go.Figure()
-    chance = {"color": "#bbbbbb", "dash": "dash"}
-    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=chance, name="chance")
-    figure.add_scatter(
-        x=alike.false_positive_rate,
-        y=alike.true_positive_rate,
-        mode="lines",
-        line={"color": GROUP_COLOURS["digit-like letters"], "dash": "dot"},
-        name=f"digit-like letters (AUROC {alike.auroc:.3f})",
-    )
-    figure.add_scatter(
-        x=letters.false_positive_rate,
-        y=letters.true_positive_rate,
-        mode="lines",
-        line={"color": GROUP_COLOURS["letters"]},
-        name=f"letters (AUROC {letters.auroc:.3f})",
-    )
-    figure.add_scatter(
-        x=[point_x], y=[point_y], mode="markers", marker={"size": 12, "color": "black"}, name="your threshold"
-    )
-    figure.update_layout(
-        title=f"{label}: ROC, AUROC {letters.auroc:.3f}",
-        xaxis={"title": "digits flagged (false-positive rate)", "range": [0, 1]},
-        yaxis={"title": "letters flagged (true-positive rate)", "range": [0, 1.02]},
-        legend={"orientation": "h", "y": -0.25},
-        height=400,
-        margin={"t": 50, "b": 10},
-    )
-    return figure, letters.auroc, alike.auroc
-
-
 st.title("Anomaly detection")
 st.markdown(
     "This autoencoder was trained on **digits only**: it has never seen a letter. It rebuilds a digit "
@@ -176,7 +76,7 @@ with input_col:
     chosen = st.multiselect(
         "Built-in examples",
         list(examples()),
-        default=[name for prefix in PRESELECTED for name in examples() if name.startswith(prefix)],
+        default=logic.preselected(list(examples()), PRESELECTED),
         key="examples",
         help="Rendered in fonts that none of the models saw in training.",
     )
@@ -258,24 +158,24 @@ else:
         with st.container(border=True):
             char_col, *model_cols = st.columns([1, 2, 2], gap="medium")
             char_col.markdown(f"**{name}**")
-            char_col.image(enlarge(batch[index]), caption="Prepared input", clamp=True, output_format="PNG")
+            char_col.image(display.enlarge(batch[index]), caption="Prepared input", clamp=True, output_format="PNG")
             for column, (model, label) in zip(model_cols, MODELS.items(), strict=True):
                 result = results[model]
                 column.markdown(f"**{label}**")
                 rebuilt_col, error_col = column.columns(2)
                 rebuilt_col.image(
-                    enlarge(result.reconstructions[index]),
+                    display.enlarge(result.reconstructions[index]),
                     caption="Reconstruction",
                     clamp=True,
                     output_format="PNG",
                 )
-                error_col.image(heat_map(result.errors[index]), caption="Error", output_format="PNG")
-                column.markdown(verdict(float(result.scores[index]), detectors[model].threshold))
+                error_col.image(logic.heat_map(result.errors[index]), caption="Error", output_format="PNG")
+                column.markdown(logic.verdict(float(result.scores[index]), detectors[model].threshold))
     if len(names) > MAX_DETAILED:
         st.caption(f"The first {MAX_DETAILED} characters are shown in detail, all {len(names)} in the table.")
 
     st.dataframe(
-        verdict_table(names, batch, results),
+        logic.verdict_table(names, batch, results),
         hide_index=True,
         column_config={
             "Character": st.column_config.ImageColumn("Character", help="The prepared input"),
@@ -308,8 +208,8 @@ for column, (model, label) in zip(st.columns(len(MODELS), gap="large"), MODELS.i
             st.error("Something went wrong while scoring the evaluation set.")
             continue
         threshold = detectors[model].threshold
-        st.plotly_chart(histogram_figure(scores, threshold, label), key=f"histogram_{model}")
-        roc_chart, auroc, alike_auroc = roc_figure(scores, threshold, label)
+        st.plotly_chart(logic.histogram_figure(scores, threshold, label), key=f"histogram_{model}")
+        roc_chart, auroc, alike_auroc = logic.roc_figure(scores, threshold, label)
         st.plotly_chart(roc_chart, key=f"roc_{model}")
         counts = engine.confusion(scores["digits"], scores["letters"], threshold)
         auroc_col, digits_col, letters_col = st.columns(3)
@@ -324,14 +224,7 @@ for column, (model, label) in zip(st.columns(len(MODELS), gap="large"), MODELS.i
             f"{counts['letters flagged'] / len(scores['letters']):.1%}",
             help="Held-out letters called 'not a digit' at this threshold",
         )
-        st.dataframe(
-            {
-                "": ["Digits", "Letters"],
-                "Passed as a digit": [counts["digits passed"], counts["letters passed"]],
-                "Flagged: not a digit": [counts["digits flagged"], counts["letters flagged"]],
-            },
-            hide_index=True,
-        )
+        st.dataframe(logic.confusion_table(counts), hide_index=True)
         st.caption(
             f"Digit-like letters: AUROC {alike_auroc:.3f}. An 'O' is drawn like a '0', an 'S' like a "
             "'5', a 'B' like an '8': a model that knows digits rebuilds them well, so no reconstruction "

@@ -1,30 +1,25 @@
 """Colorization: a network that has learnt what colour things usually are paints a grey photo,
 and can be fine-tuned on a user's own photos in the background."""
 
-import dataclasses
 import functools
-import hashlib
-import importlib.util
 import logging
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 import engine
 from app_pages.common import job_panel, running_text, start_logged_job
+from app_pages.logic import colorize as logic
+from app_pages.logic.colorize import MODEL
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
-MODEL = "colorizer"
 TRAIN_PIXELS = 1_000_000  # training photos are kept no larger; the engine trains on patches of them
 JOB = "ft_job"  # session-state keys of the fine-tuning run: the Job, and what it was asked
 HOLDOUT = "ft_holdout"  # (name, bytes) of the photo kept out of training, for the comparison
 ASKED = "ft_asked"  # steps asked for
 USE_FINE_TUNED = "use_finetuned"
-STREAMLIT_MAX_WIDTH = 1460  # st.image's widest picture; wider ones are scaled down to it
-HAS_TORCH = importlib.util.find_spec("torch") is not None  # serving-only installs have no torch
 
 
 # --- Cached helpers --------------------------------------------------------------------------
@@ -33,25 +28,16 @@ def examples() -> dict[str, np.ndarray]:
     return engine.colorize_examples()
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
-
-
 # Keyed on the upload's bytes (or the example's name), the strength and the model's key; the
 # fine-tuned model's bytes (`_model`) are not hashed, its key is their sha256. Images are kept
-# as 8-bit pixels: a 4-megapixel result holds four of them, 48 MB each as floats.
+# as 8-bit pixels.
 @st.cache_data(max_entries=6, show_spinner="Colouring…")
 def compare(
     source: bytes | str, strength: float, model_key: str, _model: bytes | None
 ) -> engine.ColorizeComparison:
     image = examples()[source] if isinstance(source, str) else engine.decode_image(source)
-    result = engine.compare_colorization(image, strength=strength, model=MODEL if _model is None else _model)
-    return dataclasses.replace(
-        result,
-        original=None if result.original is None else to_uint8(result.original),
-        grey=to_uint8(result.grey),
-        colorized=to_uint8(result.colorized),
-        mean_colour=to_uint8(result.mean_colour),
+    return logic.as_uint8(
+        engine.compare_colorization(image, strength=strength, model=MODEL if _model is None else _model)
     )
 
 
@@ -62,60 +48,9 @@ def training_photo(data: bytes) -> np.ndarray:
 
 
 # --- Plain helpers ---------------------------------------------------------------------------
-def png(image: np.ndarray) -> bytes:
-    """PNG bytes of an 8-bit image, for a download button (encoded only when clicked)."""
-    return engine.encode_png(image.astype(np.float32) / 255)
-
-
-def unique_names(files) -> list[str]:
-    """The uploads' file names, numbered where two are the same."""
-    names: list[str] = []
-    for file in files:
-        name, copy = file.name, 1
-        while name in names:
-            copy += 1
-            name = f"{file.name} ({copy})"
-        names.append(name)
-    return names
-
-
-def autoencoder_psnr(result: engine.ColorizeComparison) -> float | None:
-    return next((row["PSNR (dB)"] for row in result.metrics if row["Image"].startswith("Autoencoder")), None)
-
-
-def metrics_table(result: engine.ColorizeComparison) -> list[dict]:
-    """The engine's metrics, with the original's infinite PSNR against itself left blank."""
-    return [
-        {**row, "PSNR (dB)": row["PSNR (dB)"] if np.isfinite(row["PSNR (dB)"]) else None}
-        for row in result.metrics
-    ]
-
-
 def fine_tuned_model() -> engine.FineTuneResult | None:
     """The finished (or stopped) fine-tuning run's result, if there is one."""
-    job = st.session_state.get(JOB)
-    if job is None or job.running or job.state == "failed":
-        return None
-    return job.result
-
-
-def model_key(onnx: bytes | None) -> str:
-    return MODEL if onnx is None else "fine-tuned-" + hashlib.sha256(onnx).hexdigest()
-
-
-def loss_figure(steps, losses, title: str, markers: bool = False) -> go.Figure:
-    figure = go.Figure(
-        go.Scatter(x=steps, y=losses, mode="lines+markers" if markers else "lines", line={"color": "#3b6fd4"})
-    )
-    figure.update_layout(
-        title=title,
-        xaxis_title="step",
-        yaxis_title="loss (mean squared error of a, b)",
-        height=300,
-        margin={"t": 50, "b": 10},
-        showlegend=False,
-    )
-    return figure
+    return logic.finished_result(st.session_state.get(JOB))
 
 
 def colour(
@@ -125,7 +60,7 @@ def colour(
     after telling the user why not; and whether another photo may fare better (False when the
     model itself is at fault)."""
     try:
-        return compare(source, strength, model_key(onnx), onnx), True
+        return compare(source, strength, logic.model_key(onnx), onnx), True
     except engine.ImageError as error:
         st.error(f"Could not read **{name}**: {error}", icon=":material/broken_image:")
         return None, True
@@ -144,7 +79,7 @@ def colour(
 
 def start_fine_tuning(photos: list[np.ndarray], holdout: tuple[str, bytes], steps: int) -> None:
     def work(job: engine.Job) -> engine.FineTuneResult:
-        return engine.fine_tune_colorizer(photos, steps=steps, progress=job.reporter(), stop=job.should_stop)
+        return engine.training.fine_tune_colorizer(photos, steps=steps, progress=job.reporter(), stop=job.should_stop)
 
     st.session_state[HOLDOUT] = holdout
     st.session_state[ASKED] = steps
@@ -154,18 +89,9 @@ def start_fine_tuning(photos: list[np.ndarray], holdout: tuple[str, bytes], step
     log.info("Fine-tuning the colorizer on %d photos for %d steps", len(photos), steps)
 
 
-def displayable(image: np.ndarray) -> np.ndarray:
-    """st.image shrinks an image wider than 1,460 pixels to that width, and a strip too thin for
-    it to a height of 0, which fails: such a strip is made tall enough by repeating its rows."""
-    height, width = image.shape[:2]
-    if height * STREAMLIT_MAX_WIDTH < width:
-        image = np.repeat(image, -(-width // (STREAMLIT_MAX_WIDTH * height)), axis=0)
-    return image
-
-
 def show_images(panels: list[tuple[str, np.ndarray]]) -> None:
     for column, (caption, image) in zip(st.columns(len(panels)), panels, strict=True):
-        column.image(displayable(image), caption=caption, width="stretch", output_format="PNG")
+        column.image(logic.displayable(image), caption=caption, width="stretch", output_format="PNG")
 
 
 # --- Page ------------------------------------------------------------------------------------
@@ -219,19 +145,13 @@ if result is None and try_example:
 if result is not None:
     for note in result.notes:
         st.info(note, icon=":material/info:")
-    panels = [("Original", result.original)] if result.original is not None else []
-    panels += [
-        ("Grey input (what the network sees)", result.grey),
-        ("Baseline: mean colour", result.mean_colour),
-        ("Autoencoder" + (" (fine-tuned)" if use_fine_tuned else ""), result.colorized),
-    ]
     st.caption(f"Colours for **{source_name}**")
-    show_images(panels)
+    show_images(logic.result_panels(result, use_fine_tuned))
 
     table_col, about_col = st.columns([1, 1])
     if result.metrics:
         table_col.dataframe(
-            metrics_table(result),
+            logic.metrics_table(result),
             hide_index=True,
             column_config={
                 "PSNR (dB)": st.column_config.NumberColumn(
@@ -246,7 +166,7 @@ if result is not None:
     stem = (source_name or "photo").rsplit(".", 1)[0]
     table_col.download_button(
         "Download the colorized photo",
-        functools.partial(png, result.colorized),
+        functools.partial(logic.png, result.colorized),
         file_name=f"{stem}_colorized.png",
         mime="image/png",
         on_click="ignore",
@@ -257,10 +177,8 @@ if result is not None:
         model_name = engine.model_info(MODEL)["name"]
     except engine.ModelError:
         model_name = "Colorizer"
-    if use_fine_tuned:
-        model_name += f", fine-tuned on your {fine_tuned.photos} photos for {fine_tuned.steps} steps"
     about_col.markdown(
-        f"**Model:** {model_name}  \n"
+        f"**Model:** {logic.model_text(model_name, fine_tuned if use_fine_tuned else None)}  \n"
         f"The network took {result.seconds * 1000:.0f} ms on {engine.device_name()}."
     )
     if result.metrics:
@@ -304,8 +222,7 @@ def training_progress() -> None:
         job,
         "ft",
         lambda: running_text(job, "Stopping: exporting the model as it is after the steps done…"),
-        lambda: loss_figure([u.step for u in job.updates], [u.loss for u in job.updates],
-                            "Training loss so far", markers=True) if job.updates else None,
+        lambda: logic.live_loss_figure(job.updates),
     )
 
 
@@ -319,20 +236,13 @@ def finished_run(job: engine.Job) -> None:
         st.info("The run was stopped before it started.", icon=":material/stop_circle:")
         return
     if job.state == "stopped":
-        st.warning(
-            f"Stopped after {result.steps} of {st.session_state.get(ASKED, result.steps)} steps: "
-            "the comparison below uses the model as it was then.",
-            icon=":material/stop_circle:",
-        )
+        st.warning(logic.stopped_text(result, st.session_state.get(ASKED, result.steps)), icon=":material/stop_circle:")
     else:
-        st.success(
-            f"Fine-tuned for {result.steps} steps on {result.photos} photos in {result.seconds:.0f} s.",
-            icon=":material/check_circle:",
-        )
+        st.success(logic.done_text(result), icon=":material/check_circle:")
     name, data = st.session_state[HOLDOUT]
     try:
         shipped = compare(data, strength, MODEL, None)
-        tuned = compare(data, strength, model_key(result.onnx), result.onnx)
+        tuned = compare(data, strength, logic.model_key(result.onnx), result.onnx)
     except (engine.ImageError, engine.ModelError, ValueError) as error:
         st.error(f"Could not compare the models on **{name}**: {error}", icon=":material/error:")
         return
@@ -341,11 +251,8 @@ def finished_run(job: engine.Job) -> None:
         st.error(f"Something went wrong while comparing the models on **{name}**.", icon=":material/error:")
         return
     st.markdown(f"**Before and after, on {name}** (held out: the fine-tuning never saw it)")
-    show_images(
-        ([("Original", shipped.original)] if shipped.original is not None else [])
-        + [("Shipped model", shipped.colorized), ("Fine-tuned model", tuned.colorized)]
-    )
-    before, after = autoencoder_psnr(shipped), autoencoder_psnr(tuned)
+    show_images(logic.before_after_panels(shipped, tuned))
+    before, after = logic.autoencoder_psnr(shipped), logic.autoencoder_psnr(tuned)
     if before is None or after is None:
         st.caption(f"{name} is grey, so there are no colours to measure the two models against.")
     else:
@@ -353,12 +260,7 @@ def finished_run(job: engine.Job) -> None:
         shipped_col.metric("PSNR, shipped model", f"{before:.2f} dB")
         tuned_col.metric("PSNR, fine-tuned model", f"{after:.2f} dB", delta=f"{after - before:+.2f} dB")
     if result.losses:
-        # A running mean: single batches of 8 patches make a noisy curve.
-        window = min(20, len(result.losses))
-        curve = np.convolve(result.losses, np.ones(window) / window, mode="valid")
-        steps = np.arange(window, len(result.losses) + 1)
-        title = f"Training loss (running mean of {window} steps)"
-        st.plotly_chart(loss_figure(steps, curve, title), key="ft_final_loss")
+        st.plotly_chart(logic.final_loss_figure(result.losses), key="ft_final_loss")
     st.toggle(
         "Use my fine-tuned model above",
         key=USE_FINE_TUNED,
@@ -390,7 +292,7 @@ def fine_tuning() -> None:
     )
     photos: dict[str, tuple[np.ndarray, bytes]] = {}
     grey: list[str] = []
-    for file, name in zip(files or [], unique_names(files or []), strict=True):
+    for file, name in zip(files or [], logic.unique_names([file.name for file in files or []]), strict=True):
         data = file.getvalue()
         try:
             photo = training_photo(data)
@@ -417,12 +319,7 @@ def fine_tuning() -> None:
     )
     training, holdout = [], None
     if len(photos) < 2:
-        have = "no colour photo yet" if not photos else "one colour photo"
-        st.info(
-            f"Fine-tuning needs at least 2 colour photos, one to train on and one to hold out for the "
-            f"before/after comparison; there is {have}.",
-            icon=":material/photo_library:",
-        )
+        st.info(logic.photos_needed_text(len(photos)), icon=":material/photo_library:")
     else:
         names = list(photos)
         holdout = pick_col.selectbox(
@@ -460,7 +357,7 @@ with st.expander(
         "the fine-tuned network can be compared fairly on a photo neither trained on. The shipped model "
         "is never changed; the fine-tuned one lives in your session and can be downloaded."
     )
-    if not HAS_TORCH:
+    if not engine.training.available():
         st.info(
             "Fine-tuning needs PyTorch, which this installation (made for serving) does not have. "
             "Install it with `pip install -r requirements-train.txt` and restart the app.",

@@ -8,6 +8,7 @@ import streamlit as st
 
 import engine
 from app_pages import session_models
+from app_pages.logic import denoising as logic
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +16,6 @@ MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_pepper": "Salt and pepper", "mask": "Random masking"}
 TREAT_AS_LABELS = {"auto": "Decide for me", "character": "A single character", "photo": "A photo or document"}
 SHIPPED = "The shipped model"
-CHARACTER_DISPLAY_SCALE = 6  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
 
 
 @st.cache_resource(show_spinner=False)
@@ -46,13 +46,6 @@ def compare(
                                     char_model=char_model)
 
 
-def for_display(image: np.ndarray, target: str, close_up: bool) -> np.ndarray:
-    if target == "character":
-        return image.repeat(CHARACTER_DISPLAY_SCALE, axis=0).repeat(CHARACTER_DISPLAY_SCALE, axis=1)
-    if close_up:  # the centre quarter of each side, where noise and detail are visible
-        h, w = image.shape[:2]
-        return image[3 * h // 8 : 5 * h // 8, 3 * w // 8 : 5 * w // 8]
-    return image
 
 
 st.title("Denoising")
@@ -151,7 +144,7 @@ panels = [
 ]
 close_up = result.target == "photo" and st.toggle("Close-up of the centre", key="close_up")
 for column, (caption, image) in zip(st.columns(len(panels)), panels, strict=True):
-    shown = for_display(image, result.target, close_up)
+    shown = logic.for_display(image, result.target, close_up)
     column.image(shown, caption=caption, width="stretch", clamp=True, output_format="PNG")
 
 table_col, about_col = st.columns([1, 1])

@@ -55,7 +55,8 @@ st.page_link(
 )
 st.page_link(
     "app_pages/studio.py",
-    label="**Training studio**: train each autoencoder of the family yourself, compare them and PCA, download the model",
+    label="**Training studio**: train each autoencoder of the family yourself, compare them and PCA, "
+    "download the model",
     icon=":material/model_training:",
 )
 st.page_link(

@@ -4,18 +4,17 @@ pixels and a table with missing entries, against mean filling and PCA completion
 import logging
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 import engine
+from app_pages import display
 from app_pages.common import read_upload
+from app_pages.logic import impute as logic
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
-METHODS = engine.IMPUTE_METHODS
 KINDS = {**engine.MASK_KINDS, "rectangle": "A rectangle (sliders)", "upload": "Your mask (an image)"}
-MISSING_COLOUR = np.array([0.85, 0.25, 0.2], dtype=np.float32)  # missing pixels in the masked view
 SCALE = 5  # 28x28 characters are shown 140 pixels wide, pixels kept sharp
 TABLE_ENTRIES_SHOWN = 12
 
@@ -46,39 +45,7 @@ def table_result(name: str, fraction: float, seed: int) -> engine.TableFilling:
     return engine.compare_table_filling(name, fraction, seed)
 
 
-# --- Plain helpers ---------------------------------------------------------------------------
-def masked_view(character: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """The character in grey with its missing pixels in colour, as RGB."""
-    grey = np.repeat(np.clip(character, 0, 1)[..., None], 3, axis=2)
-    return np.where(missing[..., None], MISSING_COLOUR, grey)
-
-
-def enlarged(image: np.ndarray) -> np.ndarray:
-    block = np.ones((SCALE, SCALE) + (1,) * (image.ndim - 2), dtype=np.float32)
-    return np.kron(np.clip(image, 0, 1), block)
-
-
-def error_rows(result: engine.Filling) -> list[dict]:
-    best = min(result.rmse, key=result.rmse.get)
-    return [{**row, "Best": "★" if method == best else ""} for method, row in zip(result.fills, result.summary())]
-
-
-def rmse_figure(result: engine.Filling, title: str) -> go.Figure:
-    figure = go.Figure(go.Bar(x=[METHODS[m] for m in result.rmse], y=list(result.rmse.values()),
-                              marker_color=["#bab0ac", "#9c755f", "#3b6fd4"]))
-    figure.update_layout(title=title, yaxis_title="RMSE on hidden values", height=300, margin={"t": 50, "b": 10})
-    return figure
-
-
-def hidden_entries(result: engine.TableFilling, count: int) -> list[dict]:
-    """The first `count` hidden entries: where, the true value and each method's guess."""
-    rows, columns = np.nonzero(result.missing)
-    table = result.table
-    return [{"Row": table.training_rows + int(r), "Column": table.columns[c], "True value": float(result.truth[r, c]),
-             **{METHODS[m]: round(float(f[r, c]), 2) for m, f in result.fills.items()}}
-            for r, c in list(zip(rows, columns))[:count]]
-
-
+# --- Widgets ---------------------------------------------------------------------------------
 def character_mask(kind: str, shape: tuple[int, int]) -> np.ndarray | None:
     """The mask the widgets describe, or None after telling the user why there is none."""
     if kind in engine.MASK_KINDS:
@@ -150,14 +117,13 @@ if missing is not None:
     except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
         st.error(str(error), icon=":material/error:")
         st.stop()
-    panels = [("Original", character), (f"Input: {missing.mean():.0%} missing", masked_view(character, missing))]
-    panels += [(f"{METHODS[m]} (RMSE {result.rmse[m]:.3f})", result.fills[m][0]) for m in result.fills]
+    panels = logic.character_panels(character, missing, result)
     for column, (caption, image) in zip(st.columns(len(panels)), panels):
-        column.image(enlarged(image), caption=caption, width="stretch")
+        column.image(display.enlarge(image, SCALE), caption=caption, width="stretch")
     table_col, chart_col = st.columns([1, 1])
-    table_col.dataframe(error_rows(result), hide_index=True)
+    table_col.dataframe(logic.error_rows(result), hide_index=True)
     table_col.caption(f"**{name}**: RMSE over the {int(missing.sum())} hidden pixels only (pixels in [0, 1]).")
-    chart_col.plotly_chart(rmse_figure(result, "Error on the hidden pixels"), key="character_chart")
+    chart_col.plotly_chart(logic.rmse_figure(result, "Error on the hidden pixels"), key="character_chart")
 
 # --- A table ---------------------------------------------------------------------------------
 st.subheader("A table with missing entries")
@@ -172,16 +138,11 @@ except engine.ModelError as error:
     st.error(str(error), icon=":material/error:")
     st.stop()
 table_col, chart_col = st.columns([1, 1])
-table_col.dataframe(error_rows(completed), hide_index=True)
-table_col.caption(
-    f"The {len(completed.truth)} held-out rows (the autoencoder trained on the other "
-    f"{completed.table.training_rows}) with {completed.missing.mean():.0%} of their entries hidden. "
-    f"PCA completion used rank {completed.pca_rank} and {completed.pca_iterations} rounds, chosen on a "
-    "further 10% of the observed entries; it and mean filling see the whole matrix."
-)
-chart_col.plotly_chart(rmse_figure(completed, "Error on the hidden entries"), key="table_chart")
+table_col.dataframe(logic.error_rows(completed), hide_index=True)
+table_col.caption(logic.table_caption(completed))
+chart_col.plotly_chart(logic.rmse_figure(completed, "Error on the hidden entries"), key="table_chart")
 with st.expander("The first hidden entries and each method's guess"):
-    st.dataframe(hidden_entries(completed, TABLE_ENTRIES_SHOWN), hide_index=True)
+    st.dataframe(logic.hidden_entries(completed, TABLE_ENTRIES_SHOWN), hide_index=True)
 
 # --- How it works ----------------------------------------------------------------------------
 st.subheader("How filling in works")

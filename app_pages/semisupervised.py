@@ -1,25 +1,21 @@
 """Semi-supervised learning: an encoder pretrained without labels, then a few labels per digit,
 against PCA features and against the same network trained from scratch."""
 
-import importlib.util
 import logging
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 import engine
+from app_pages import display
 from app_pages.common import read_upload
+from app_pages.logic import semisupervised as logic
+from app_pages.logic.semisupervised import METHODS
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
-HAS_TORCH = importlib.util.find_spec("torch") is not None  # serving-only installs have no torch
-METHODS = engine.SEMISUPERVISED_METHODS
-LIVE = ("encoder", "pca")  # trained in the page without torch: linear heads on ONNX codes
-NETWORKS = ("finetuned", "scratch")  # train the encoder itself: torch
-SHORT = {"encoder": "Encoder", "finetuned": "Fine-tuned", "scratch": "Scratch", "pca": "PCA"}
-COLOURS = {"encoder": "#3b6fd4", "finetuned": "#59a14f", "scratch": "#e15759", "pca": "#9c755f"}
+DIGIT_SCALE = 3  # 28x28 digits shown 84 pixels wide, pixels kept sharp
 EXAMPLES = 12  # held-out digits shown with every classifier's guess
 NETWORK_RUNS = "semi_networks"  # session state: labels per digit -> LabelRun with the two networks
 EXAMPLE_SET = "semi_example_set"
@@ -32,6 +28,8 @@ def data():
     return engine.semisupervised_data()
 
 
+# The linear heads need no torch, so these two call engine.* (a serving-only install has them too);
+# the networks that train the encoder go through engine.training below.
 @st.cache_resource(max_entries=4, show_spinner="Training the linear heads…")
 def live_curve() -> list:
     """Both linear probes for every number of labels per digit over several label draws."""
@@ -47,63 +45,6 @@ def live_run(per_class: int):
 @st.cache_data(max_entries=32, show_spinner=False)
 def prepare(upload: bytes) -> np.ndarray:
     return engine.prepare_character(engine.decode_image(upload))
-
-
-# --- Plain helpers ---------------------------------------------------------------------------
-def curve_points(live: list, recorded: list | None, trained_here: dict) -> dict[str, dict]:
-    """Method -> {"points": [CurvePoint], "source": text}: the probes trained here, the networks
-    trained here for the numbers of labels the user asked (one draw), else the recorded ones."""
-    points = {m: {"points": [p for p in live if p.method == m], "source": "trained here"} for m in LIVE}
-    for method in NETWORKS:
-        here = [engine.CurvePoint(method, k, [run.accuracy(method, data().heldout.labels)])
-                for k, run in sorted(trained_here.items())]
-        if here:
-            points[method] = {"points": here, "source": "trained here, first label draw"}
-        elif recorded:
-            points[method] = {"points": [p for p in recorded if p.method == method],
-                              "source": "recorded by `python -m engine eval semisupervised`"}
-    return points
-
-
-def curve_figure(points: dict[str, dict], chosen: int) -> go.Figure:
-    figure = go.Figure()
-    for method, entry in points.items():
-        shown = entry["points"]
-        figure.add_trace(go.Scatter(
-            x=[p.per_class for p in shown], y=[100 * p.mean for p in shown],
-            error_y={"type": "data", "array": [100 * p.spread for p in shown], "visible": True},
-            mode="lines+markers", name=f"{METHODS[method]} ({entry['source'].split(' by ')[0]})",
-            line={"color": COLOURS[method], "dash": "solid" if entry["source"].startswith("trained") else "dash"}))
-    figure.add_vline(x=chosen, line={"color": "#999", "dash": "dot"})
-    figure.update_layout(xaxis={"title": "labels per digit", "type": "log",
-                                "tickvals": list(engine.LABELS_PER_DIGIT)},
-                         yaxis={"title": "held-out accuracy (%)"}, height=380, margin={"t": 30, "b": 10},
-                         legend={"orientation": "h", "y": -0.25})
-    return figure
-
-
-def summary_rows(points: dict[str, dict]) -> list[dict]:
-    return [{"Method": METHODS[m], "Labels per digit": p.per_class, "Accuracy (%)": round(100 * p.mean, 1),
-             "± (std, %)": round(100 * p.spread, 1), "Label draws": len(p.accuracies), "Source": e["source"]}
-            for m, e in points.items() for p in e["points"]]
-
-
-def example_indices(count: int, set_number: int, handwritten: np.ndarray) -> np.ndarray:
-    """Half from the held-out fonts and half handwritten, a different set for each number."""
-    rng = np.random.default_rng(set_number)
-    fonts, hand = np.flatnonzero(~handwritten), np.flatnonzero(handwritten)
-    return np.concatenate([rng.choice(fonts, count // 2, replace=False),
-                           rng.choice(hand, count - count // 2, replace=False)])
-
-
-def caption(truth: int | None, predictions: dict[str, int]) -> str:
-    marks = " · ".join(f"{SHORT[m]} {p}{'' if truth is None else (' ✓' if p == truth else ' ✗')}"
-                       for m, p in predictions.items())
-    return marks if truth is None else f"digit {truth}: {marks}"
-
-
-def enlarged(image: np.ndarray, factor: int = 3) -> np.ndarray:
-    return np.kron(np.clip(image, 0, 1), np.ones((factor, factor), dtype=np.float32))
 
 
 # --- Page ------------------------------------------------------------------------------------
@@ -130,10 +71,10 @@ except engine.ModelError as error:  # a missing or damaged model file: say which
     st.stop()
 
 trained_here: dict = st.session_state.setdefault(NETWORK_RUNS, {})
-points = curve_points(curve, engine.recorded_curve(), trained_here)
+points = logic.curve_points(curve, engine.recorded_curve(), trained_here, pool.heldout.labels)
 
 # --- The accuracy curve ----------------------------------------------------------------------
-chosen = {m: next((p for p in e["points"] if p.per_class == per_class), None) for m, e in points.items()}
+chosen = logic.chosen_points(points, per_class)
 for column, (method, point) in zip(st.columns(len(chosen)), chosen.items()):
     if point is not None:
         column.metric(METHODS[method], f"{100 * point.mean:.1f}%", help=points[method]["source"])
@@ -141,18 +82,18 @@ st.caption(
     f"Accuracy on {len(pool.heldout.labels)} held-out digits with {per_class} labels per digit, the mean over "
     f"{len(chosen['encoder'].accuracies)} random label draws for the linear heads."
 )
-st.plotly_chart(curve_figure(points, per_class), key="semi_curve")
+st.plotly_chart(logic.curve_figure(points, per_class), key="semi_curve")
 with st.expander("Every point of the curve"):
-    st.dataframe(summary_rows(points), hide_index=True)
+    st.dataframe(logic.summary_rows(points), hide_index=True)
 
 # --- The networks that train the encoder -----------------------------------------------------
-if HAS_TORCH:
+if engine.training.available():
     label = f"Train the fine-tuned and the from-scratch networks here on {per_class} labels per digit"
     if st.button(label, key="train_networks", icon=":material/model_training:",
                  disabled=per_class in trained_here):
         with st.spinner("Training two small networks on the first label draw…"):
             try:
-                trained_here[per_class] = engine.run_labels(pool, per_class, 0, methods=tuple(METHODS))
+                trained_here[per_class] = engine.training.run_labels(pool, per_class, 0, methods=tuple(METHODS))
             except engine.ModelError as error:
                 st.error(str(error), icon=":material/error:")
             else:
@@ -173,10 +114,10 @@ else:
 st.subheader("Held-out digits and each classifier's guess")
 shown = trained_here.get(per_class, run)
 set_number = st.session_state.setdefault(EXAMPLE_SET, 0)
-indices = example_indices(EXAMPLES, set_number, pool.heldout.handwritten)
+indices = logic.example_indices(EXAMPLES, set_number, pool.heldout.handwritten)
 st.image(
-    [enlarged(pool.heldout.images[i]) for i in indices],
-    caption=[caption(int(pool.heldout.labels[i]), {m: int(p[i]) for m, p in shown.predictions.items()})
+    [display.enlarge(pool.heldout.images[i], DIGIT_SCALE) for i in indices],
+    caption=[logic.caption(int(pool.heldout.labels[i]), {m: int(p[i]) for m, p in shown.predictions.items()})
              for i in indices],
     width=140,
 )
@@ -195,7 +136,8 @@ upload = st.file_uploader(
 character = None if upload is None else read_upload(upload, prepare, log)
 if character is not None:
     guesses = engine.predict_digits(character[None], shown, pool)
-    st.image(enlarged(character), caption=caption(None, {m: int(g[0]) for m, g in guesses.items()}), width=140)
+    guessed = logic.caption(None, {m: int(g[0]) for m, g in guesses.items()})
+    st.image(display.enlarge(character, DIGIT_SCALE), caption=guessed, width=140)
 
 # --- How it works ----------------------------------------------------------------------------
 st.subheader("How semi-supervised learning works")

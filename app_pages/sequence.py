@@ -2,31 +2,23 @@
 hours, another rebuilds day-long windows and flags those it rebuilds badly."""
 
 import datetime as dt
-import hashlib
-import importlib.util
 import logging
 
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 import engine
 from app_pages.common import job_panel, running_text, start_logged_job
+from app_pages.logic import sequence as logic
+from app_pages.logic.sequence import BUILTIN, NO_TEMPERATURE
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_MB = engine.MAX_CSV_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
-HAS_TORCH = importlib.util.find_spec("torch") is not None  # serving-only installs have no torch
-BUILTIN = "builtin"
-NO_TEMPERATURE = "(none)"
-ANOMALIES = "seq_anomalies"  # session state: {"source": key, "items": [(start, kind, size, duration), ...]}
 JOB = "seq_job"  # the training run on a user's CSV, what it trained on, and the steps asked
 JOB_SOURCE = "seq_job_source"
 ASKED = "seq_asked"
 USE_TRAINED = "seq_use_trained"
 PERCENTILES = [90.0, 95.0, 97.5, 99.0, 99.5, 99.9]
-COLOURS = {"actual": "#1f2a44", "lstm": "#3b6fd4", "naive": "#e4572e", "flag": "#e4572e", "inject": "#f2a541"}
 
 
 # --- Cached helpers --------------------------------------------------------------------------
@@ -60,149 +52,10 @@ def detect(
 
 
 # --- Plain helpers ---------------------------------------------------------------------------
-def to_datetime(stamp: np.datetime64) -> dt.datetime:
-    return stamp.astype("datetime64[s]").astype(dt.datetime)
-
-
-def guess_temperature(columns: list[str], load_column: str) -> str:
-    """The first other column whose name looks like a temperature, else none."""
-    return next(
-        (c for c in columns if c != load_column and any(w in c.lower() for w in ("temp", "°", "degc"))),
-        NO_TEMPERATURE,
-    )
-
-
-def anomaly_items(source: str) -> list[tuple]:
-    """The injected anomalies of this data source (another source's are dropped)."""
-    state = st.session_state.get(ANOMALIES)
-    if state is None or state["source"] != source:
-        state = st.session_state[ANOMALIES] = {"source": source, "items": []}
-    return state["items"]
-
-
-def anomaly_at(series: engine.LoadSeries, when: dt.datetime, kind: str, size: float, duration: int) -> tuple:
-    start = int(np.searchsorted(series.timestamps, np.datetime64(when, "h")))
-    return (start, kind, float(size), int(duration))
-
-
 def models_in_use(source: str) -> tuple[object, object, str, bool]:
     """(forecaster, autoencoder, key naming them, whether they are the user's trained ones)."""
-    result = trained_models(source)
-    if result is not None and st.session_state.get(USE_TRAINED, False):
-        key = "trained-" + hashlib.sha256(result.forecaster).hexdigest()[:16]
-        return result.forecaster, result.autoencoder or engine.SEQUENCE_AUTOENCODER, key, True
-    return engine.SEQUENCE_FORECASTER, engine.SEQUENCE_AUTOENCODER, "shipped", False
-
-
-def trained_models(source: str) -> engine.TrainedSequenceModels | None:
-    """The finished (or stopped) training run's models, when they were trained on this source."""
-    job = st.session_state.get(JOB)
-    if job is None or job.running or job.state == "failed" or st.session_state.get(JOB_SOURCE) != source:
-        return None
-    return job.result
-
-
-def error_table(result: engine.SequenceForecast) -> list[dict]:
-    return [
-        {k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()} for row in result.errors()
-    ]
-
-
-def overview_figure(series: engine.LoadSeries, split: engine.SeriesSplit) -> go.Figure:
-    """Weekly means of the whole series (daily ones zigzag with the weekends), with the
-    validation and held-out parts shaded."""
-    week = 7 * 24 if len(series) >= 8 * 7 * 24 else 24
-    starts = np.arange(0, len(series), week)
-    counts = np.diff(np.r_[starts, len(series)])
-    when = series.timestamps[starts].astype("datetime64[s]").astype(dt.datetime)
-    label = "weekly" if week > 24 else "daily"
-
-    def mean_of(values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values, starts) / counts
-
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_trace(
-        go.Scatter(x=when, y=mean_of(series.load), name=f"load, {label} mean",
-                   line={"color": COLOURS["actual"], "width": 1.5})
-    )
-    if series.temperature is not None:
-        figure.add_trace(
-            go.Scatter(x=when, y=mean_of(series.temperature), name=f"temperature, {label} mean",
-                       line={"color": COLOURS["naive"], "width": 1}, opacity=0.7),
-            secondary_y=True,
-        )
-    for part, label, colour, side in ((split.validation, "validation", "#8a8a8a", "top left"),
-                                      (split.test, "held out", "#3b6fd4", "top right")):
-        figure.add_vrect(x0=to_datetime(series.timestamps[part.start]),
-                         x1=to_datetime(series.timestamps[part.stop - 1]), fillcolor=colour, opacity=0.12,
-                         line_width=0, annotation_text=label, annotation_position=side)
-    figure.update_layout(height=260, margin={"t": 30, "b": 10}, legend={"orientation": "h", "y": -0.2})
-    figure.update_yaxes(title_text=f"load {series.load_unit}".strip(), secondary_y=False)
-    figure.update_yaxes(title_text=f"temperature {series.temperature_unit}".strip(), secondary_y=True)
-    return figure
-
-
-def forecast_figure(result: engine.SequenceForecast, hours: int, baseline: str) -> go.Figure:
-    when, actual, predicted = result.at_horizon(hours)
-    when = when.astype("datetime64[s]").astype(dt.datetime)
-    figure = go.Figure()
-    figure.add_trace(go.Scatter(x=when, y=actual, name="actual",
-                                line={"color": COLOURS["actual"], "width": 2}))
-    figure.add_trace(go.Scatter(x=when, y=predicted, name=f"LSTM, {hours} h ahead",
-                                line={"color": COLOURS["lstm"]}))
-    figure.add_trace(go.Scatter(x=when, y=result.baselines[baseline][:, hours - 1], name=baseline,
-                                line={"color": COLOURS["naive"], "dash": "dot"}))
-    figure.update_layout(
-        height=400, margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": 1.0, "yanchor": "bottom"},
-        yaxis_title=f"load {result.load_unit}".strip(),
-        xaxis={"range": [when[0], when[min(len(when) - 1, 7 * 24)]], "rangeslider": {"visible": True}},
-    )
-    return figure
-
-
-def detection_figure(found: engine.SequenceDetection, original: engine.LoadSeries) -> go.Figure:
-    """The held-out load with the anomalies in it (the original dotted where they differ) and
-    flagged windows shaded; below, each window's score at its last hour and the threshold."""
-    part = slice(found.starts[0], found.starts[-1] + engine.RECONSTRUCTION_WINDOW)
-    when = found.series.timestamps[part].astype("datetime64[s]").astype(dt.datetime)
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38], vertical_spacing=0.06)
-    changed = found.series.load[part] != original.load[part]
-    if changed.any():
-        before = np.where(changed, original.load[part], np.nan)
-        figure.add_trace(go.Scatter(x=when, y=before, name="before injection", mode="lines+markers",
-                                    marker={"size": 4},   # a spike changes one hour: a point, not a line
-                                    line={"color": "#8a8a8a", "dash": "dot"}), row=1, col=1)
-    figure.add_trace(go.Scatter(x=when, y=found.series.load[part], name="load",
-                                line={"color": COLOURS["actual"], "width": 1.5}), row=1, col=1)
-    ends = (found.series.timestamps[found.starts + engine.RECONSTRUCTION_WINDOW - 1]).astype("datetime64[s]")
-    figure.add_trace(go.Scatter(x=ends.astype(dt.datetime), y=found.scores, name="window score",
-                                line={"color": COLOURS["lstm"], "width": 1}), row=2, col=1)
-    figure.add_hline(y=found.threshold, line={"color": COLOURS["flag"], "dash": "dash"}, row=2, col=1,
-                     annotation_text=f"threshold ({found.percentile:g}th percentile)")
-    for start, stop in found.flagged_spans()[:60]:
-        figure.add_vrect(x0=to_datetime(found.series.timestamps[start]),
-                         x1=to_datetime(found.series.timestamps[stop - 1]), fillcolor=COLOURS["flag"],
-                         opacity=0.15, line_width=0, row=1, col=1)
-    for anomaly in found.anomalies:
-        hours = anomaly.hours
-        figure.add_vrect(x0=to_datetime(found.series.timestamps[hours.start]) - dt.timedelta(minutes=30),
-                         x1=to_datetime(found.series.timestamps[hours.stop - 1]) + dt.timedelta(minutes=30),
-                         line={"color": COLOURS["inject"], "width": 2}, row=1, col=1)
-    if found.anomalies:   # open on the week around the latest anomaly
-        centre = to_datetime(found.series.timestamps[found.anomalies[-1].start])
-        figure.update_xaxes(range=[centre - dt.timedelta(days=3.5), centre + dt.timedelta(days=3.5)])
-    figure.update_layout(height=460, margin={"t": 30, "b": 10}, legend={"orientation": "h", "y": -0.12})
-    figure.update_yaxes(title_text=f"load {original.load_unit}".strip(), row=1, col=1)
-    figure.update_yaxes(title_text="score (%)", row=2, col=1)
-    return figure
-
-
-def loss_figure(updates: list) -> go.Figure:
-    figure = go.Figure(go.Scatter(x=[u.step for u in updates], y=[u.loss for u in updates],
-                                  mode="lines+markers", line={"color": COLOURS["lstm"]}))
-    figure.update_layout(title="Training loss so far (forecaster, then autoencoder)", xaxis_title="step",
-                         yaxis_title="mean squared error (z-scores)", height=280, margin={"t": 50, "b": 10})
-    return figure
+    trained = logic.trained_models(st.session_state.get(JOB), st.session_state.get(JOB_SOURCE), source)
+    return logic.models_in_use(trained, st.session_state.get(USE_TRAINED, False))
 
 
 # --- Page ------------------------------------------------------------------------------------
@@ -231,13 +84,13 @@ if upload is not None:
         names = list(table.columns)
         load_column = columns_col.selectbox("Load column", names, key="seq_load_column")
         others = [NO_TEMPERATURE] + [c for c in names if c != load_column]
-        guess = guess_temperature(names, load_column)
+        guess = logic.guess_temperature(names, load_column)
         temperature_column = columns_col.selectbox(
             "Temperature column (optional)", others, index=others.index(guess), key="seq_temperature_column"
         )
         temperature = None if temperature_column == NO_TEMPERATURE else temperature_column
         series = csv_series(data, upload.name, load_column, temperature)
-        source = f"{hashlib.sha256(data).hexdigest()[:16]}|{load_column}|{temperature}"
+        source = logic.source_key(data, load_column, temperature)
     except engine.SeriesError as error:
         st.error(f"Could not use **{upload.name}**: {error}", icon=":material/error:")
     except Exception:
@@ -261,12 +114,8 @@ if series.temperature is None:
         "hidden now and then, for data like this).",
         icon=":material/thermostat:",
     )
-st.caption(
-    f"**{series.name}**, {len(series):,} hours. Split by time, never by random windows: training "
-    f"{parts['train']}; validation {parts['validation']}; held out {parts['test']}."
-    + ("" if source == BUILTIN else " Your data is scaled by its own training part's mean and spread.")
-)
-st.plotly_chart(overview_figure(series, split), key="seq_overview")
+st.caption(logic.series_caption(series, parts, source))
+st.plotly_chart(logic.overview_figure(series, split), key="seq_overview")
 
 forecaster, autoencoder, model_key, using_trained = models_in_use(source)
 if using_trained:
@@ -283,21 +132,15 @@ except engine.ModelError as error:  # a missing or damaged model file: say which
     st.error(str(error), icon=":material/error:")
     st.stop()
 baseline = result.strongest_seasonal_naive()
-rows = {row["Method"]: row for row in result.errors()}
 hours = st.segmented_control(
     "Hours ahead", [1, 2, 3], default=1, format_func=lambda h: f"{h} h", key="seq_hours", required=True
 )
-st.plotly_chart(forecast_figure(result, hours, baseline), key="seq_forecast_chart")
+st.plotly_chart(logic.forecast_figure(result, hours, baseline), key="seq_forecast_chart")
 metric_cols = st.columns(engine.FORECAST_HORIZON)
-for h, column in zip(range(1, engine.FORECAST_HORIZON + 1), metric_cols, strict=True):
-    lstm, naive = rows[engine.SEQUENCE_LSTM_LABEL], rows[baseline]
-    column.metric(
-        f"MAE {h} h ahead",
-        f"{lstm[f'MAE {h} h']:,.1f} {series.load_unit}".strip(),
-        delta=f"{lstm[f'MAE {h} h'] - naive[f'MAE {h} h']:+,.1f} against seasonal naive",
-        delta_color="inverse",
-    )
-st.dataframe(error_table(result), hide_index=True, key="seq_errors")
+for column, (label, value, delta) in zip(metric_cols, logic.mae_metrics(result, baseline, series.load_unit),
+                                         strict=True):
+    column.metric(label, value, delta=delta, delta_color="inverse")
+st.dataframe(logic.error_table(result), hide_index=True, key="seq_errors")
 st.caption(
     f"Every hour of the held-out part forecast from the six hours before it. The stronger seasonal-naive "
     f"baseline here is **{baseline}**; persistence repeats the last hour seen, hard to beat one hour ahead "
@@ -312,10 +155,8 @@ st.markdown(
     "windows' scores: normal data it never trained on. Place anomalies of your own and see which "
     "windows light up."
 )
-items = anomaly_items(source)
-first = to_datetime(series.timestamps[split.test.start])
-last = to_datetime(series.timestamps[split.test.stop - 1])
-default_time = first + dt.timedelta(hours=(split.test.stop - split.test.start) // 2)
+items = logic.anomaly_items(st.session_state, source)
+first, last, default_time = logic.held_out_range(series, split)
 if not first <= st.session_state.get("seq_position", default_time) <= last:
     del st.session_state["seq_position"]  # a place in another series' held-out part: start afresh
 kind_col, when_col, size_col, hours_col = st.columns([1, 2, 1, 1])
@@ -339,7 +180,7 @@ duration = hours_col.slider("Hours", 1, 48, 6, key="seq_duration", disabled=kind
 st.caption(engine.SERIES_ANOMALY_KINDS[kind])
 add_col, clear_col, percentile_col = st.columns([1, 1, 3], vertical_alignment="bottom")
 if add_col.button("Inject anomaly", key="seq_inject", type="primary", icon=":material/add:"):
-    items.append(anomaly_at(series, when, kind, size, duration))
+    items.append(logic.anomaly_at(series, when, kind, size, duration))
 if clear_col.button("Remove all", key="seq_clear", disabled=not items, icon=":material/delete:"):
     items.clear()
 percentile = percentile_col.select_slider(
@@ -360,18 +201,9 @@ threshold_col.metric(
     f"{found.threshold:.2f} %",
     help=f"The {percentile:g}th percentile of {found.calibration_windows:,} validation windows' scores",
 )
-st.plotly_chart(detection_figure(found, series), key="seq_detection_chart")
+st.plotly_chart(logic.detection_figure(found, series), key="seq_detection_chart")
 if found.anomalies:
-    st.dataframe(
-        [
-            {"Start": str(series.timestamps[a.start]), "Kind": a.kind,
-             "Size (std)": a.size if a.kind in ("spike", "level shift") else None,
-             "Hours": a.hours.stop - a.hours.start, "Detected": hit}
-            for a, hit in zip(found.anomalies, found.detected, strict=True)
-        ],
-        hide_index=True,
-        key="seq_anomaly_table",
-    )
+    st.dataframe(logic.anomaly_rows(found, series), hide_index=True, key="seq_anomaly_table")
 st.caption(
     f"{found.false_alarms_per_1000:.1f} false alarms per 1,000 normal windows. A flagged window is shaded "
     "red above; injected anomalies are outlined in orange. An anomaly counts as detected when a flagged "
@@ -413,12 +245,13 @@ def training_progress() -> None:
     if job is None:
         return
     job_panel(job, "seq", lambda: running_text(job, "Stopping: exporting the models as they are after the steps done…"),
-              lambda: loss_figure(job.updates) if job.updates else None)
+              lambda: logic.loss_figure(job.updates) if job.updates else None)
 
 
 def start_training(series: engine.LoadSeries, source: str, steps: int) -> None:
     def work(job: engine.Job) -> engine.TrainedSequenceModels:
-        return engine.train_sequence_models(series, steps=steps, progress=job.reporter(), stop=job.should_stop)
+        return engine.training.train_sequence_models(series, steps=steps, progress=job.reporter(),
+                                                      stop=job.should_stop)
 
     st.session_state[JOB_SOURCE] = source
     st.session_state[ASKED] = steps
@@ -440,24 +273,14 @@ def finished_run(job: engine.Job, series: engine.LoadSeries, source: str) -> Non
         return
     asked = st.session_state.get(ASKED, result.steps)
     if result.stopped:
-        st.warning(
-            f"Stopped after {result.steps_done} of {2 * asked} steps"
-            + ("" if result.autoencoder else "; anomalies are still scored by the shipped autoencoder")
-            + ".",
-            icon=":material/stop_circle:",
-        )
+        st.warning(logic.stopped_text(result, asked), icon=":material/stop_circle:")
     else:
         st.success(
             f"Trained each network for {asked} steps in {result.seconds:.0f} s.", icon=":material/check:"
         )
-    shipped = forecast(source, series, "shipped", engine.SEQUENCE_FORECASTER).errors()
-    trained = forecast(source, series, "trained-" + hashlib.sha256(result.forecaster).hexdigest()[:16],
-                       result.forecaster).errors()
-    comparison = []
-    for label, rows in (("Shipped forecaster", shipped), ("Trained on your data", trained)):
-        row = next(r for r in rows if r["Method"] == engine.SEQUENCE_LSTM_LABEL)
-        comparison.append({"Model": label, **{k: round(v, 1) for k, v in row.items() if k.startswith("MAE")}})
-    st.dataframe(comparison, hide_index=True, key="seq_trained_table")
+    shipped = forecast(source, series, logic.SHIPPED, engine.SEQUENCE_FORECASTER).errors()
+    trained = forecast(source, series, logic.trained_key(result.forecaster), result.forecaster).errors()
+    st.dataframe(logic.comparison_rows(shipped, trained), hide_index=True, key="seq_trained_table")
     st.toggle(
         "Use my trained models above",
         key=USE_TRAINED,
@@ -473,7 +296,7 @@ with st.expander(
         "Train both networks from scratch on the training part of your CSV, in the background (a minute or "
         "two): the held-out part stays unseen, so the comparison with the shipped models is fair."
     )
-    if not HAS_TORCH:
+    if not engine.training.available():
         st.info(
             "Training needs PyTorch, which this installation (made for serving) does not have. Install it "
             "with `pip install -r requirements-train.txt` and restart the app.",

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -9,6 +10,7 @@ from page_helpers import drawn, png_bytes
 from streamlit.testing.v1 import AppTest
 
 import engine
+from app_pages.logic import anomaly as logic
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 ANOMALY = "app_pages/anomaly.py"
@@ -164,3 +166,42 @@ def test_the_autoencoder_beats_chance_on_letters():
     at = open_anomaly()
     autoencoder_auroc = next(float(metric.value) for metric in at.metric if metric.label == "AUROC")
     assert autoencoder_auroc > 0.5
+
+
+# --- The page's plain logic ------------------------------------------------------------------
+def test_the_heat_map_colours_each_pixel_on_one_fixed_scale():
+    errors = np.array([[0.0, 1.0], [0.25, 4.0]], dtype=np.float32)  # above 1 is clipped
+    heat = logic.heat_map(errors)
+    assert heat.dtype == np.uint8 and heat.shape == (12, 12, 3)  # enlarged six times, RGB
+    anchors = logic.HEAT_ANCHORS.astype(np.uint8)
+    assert (heat[:6, :6] == anchors[0]).all() and (heat[:6, 6:] == anchors[-1]).all()
+    assert (heat[6:, 6:] == anchors[-1]).all()
+    halfway = [np.interp(1.5, range(4), logic.HEAT_ANCHORS[:, c]) for c in range(3)]  # the root of 0.25
+    assert (heat[6:, :6] == np.array(halfway).astype(np.uint8)).all()
+
+
+def test_verdicts_and_tables():
+    assert logic.verdict(0.5, 0.4).startswith(":red-badge[:material/close: not a digit] score 0.5 > threshold 0.4")
+    assert logic.verdict(0.4, 0.4).startswith(":green-badge[:material/check: digit]")
+    chars = np.zeros((2, 28, 28), dtype=np.float32)
+    results = {model: engine.AnomalyResult(chars=chars, scores=np.array([0.1, 0.9]), is_anomaly=np.array([False, True]),
+                                           reconstructions=chars, errors=chars) for model in logic.MODELS}
+    table = logic.verdict_table(["a", "b"], chars, results)
+    assert list(table) == ["Character", "Name", "Autoencoder score", "Autoencoder verdict", "PCA score", "PCA verdict"]
+    assert all(uri.startswith("data:image/png;base64,") for uri in table["Character"])
+    assert list(table["PCA verdict"]) == ["digit", "not a digit"]
+    counts = {"digits passed": 90, "digits flagged": 10, "letters passed": 20, "letters flagged": 80}
+    assert logic.confusion_table(counts) == {"": ["Digits", "Letters"], "Passed as a digit": [90, 20],
+                                             "Flagged: not a digit": [10, 80]}
+    assert logic.preselected(["'8' x", "'A' y", "'3' z", "'B'"], ("'3'", "'A'", "'8'")) == ["'3' z", "'A' y", "'8' x"]
+
+
+def test_the_evaluation_charts():
+    scores = {"digits": np.array([0.1, 0.2, 0.3]), "letters": np.array([0.5, 0.6, 0.29]),
+              "digit-like letters": np.array([0.2, 0.3])}
+    histogram = logic.histogram_figure(scores, 0.28, "PCA")
+    assert [t.name for t in histogram.data] == list(scores) and histogram.data[2].visible == "legendonly"
+    roc, auroc, alike = logic.roc_figure(scores, 0.28, "PCA")
+    assert auroc == engine.roc(scores["digits"], scores["letters"]).auroc and 0 <= alike <= 1
+    point = roc.data[-1]
+    assert (point.x[0], point.y[0]) == (1 / 3, 1.0)  # a third of the digits and every letter flagged

@@ -1,27 +1,26 @@
 """The Colorization page, driven by Streamlit's AppTest: the real engine, the shipped colorizer,
 and real (short) fine-tuning runs in the background."""
 
-import importlib.util
 import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from page_helpers import png_bytes, wait_for_job, without_torch
+from run_control import hold_at_first_report, run_to_end
 from PIL import Image, ImageDraw
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
 import bad_files
 import engine
+from app_pages.logic import colorize as logic
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
 COLORIZE = "app_pages/colorize.py"
 AUTOENCODER = "Autoencoder"
-needs_torch = pytest.mark.skipif(
-    importlib.util.find_spec("torch") is None, reason="fine-tuning needs PyTorch"
-)
+needs_torch = pytest.mark.skipif(not engine.training.available(), reason="fine-tuning needs PyTorch")
 
 
 def open_colorize() -> AppTest:
@@ -219,7 +218,7 @@ def test_fine_tuning_compares_the_held_out_photo_and_offers_the_model():
         assert not at.exception
         if job.running:  # the first rerun almost always sees it: progress and a stop button
             assert at.get("progress") and at.button(key="ft_stop")
-        job = wait_for_job(at, "ft_job", lambda j: not j.running)
+        job = run_to_end(at, "ft_job")
     finally:
         job.stop()
     assert job.state == "done", job.error
@@ -246,16 +245,18 @@ def test_fine_tuning_compares_the_held_out_photo_and_offers_the_model():
 
 
 @needs_torch
-def test_a_stopped_run_keeps_the_steps_done():
+def test_a_stopped_run_keeps_the_steps_done(monkeypatch):
+    hold_at_first_report(monkeypatch, "fine_tune_colorizer")  # the run waits for the stop button there
     at = open_colorize()
     photos = upload_training_photos(at)
     holdout = list(photos)[-1]
-    at.slider(key="ft_steps").set_value(1000).run()
+    at.slider(key="ft_steps").set_value(50).run()
     at.button(key="ft_start").click().run()
     job = at.session_state["ft_job"]
     try:
-        job = wait_for_job(at, "ft_job", lambda j: j.updates or not j.running)  # the first 50 steps report
-        assert job.running, "1000 steps ended before the stop button could be pressed"
+        job = wait_for_job(at, "ft_job", lambda j: j.updates or not j.running)
+        assert job.running, job.error
+        done = job.updates[-1].step
         at.switch_page("app_pages/home.py").run()  # the run goes on while the user is elsewhere
         at.switch_page(COLORIZE).run()
         assert not at.exception
@@ -266,9 +267,9 @@ def test_a_stopped_run_keeps_the_steps_done():
     finally:
         job.stop()
     assert job.state == "stopped", job.error
-    assert 50 <= job.result.steps < 1000
+    assert job.result.steps == len(job.result.losses) == done < 50  # the steps done, no more
     assert not at.error
-    assert any(f"Stopped after {job.result.steps} of 1000 steps" in w.value for w in at.warning)
+    assert any(f"Stopped after {done} of 50 steps" in w.value for w in at.warning)
     assert_before_and_after(at, job, holdout, photos[holdout])
 
 
@@ -289,7 +290,7 @@ def test_a_failed_run_shows_its_error(monkeypatch):
     def fails(*args, **kwargs):
         raise engine.ColorizeError("the photos could not be read into patches")
 
-    monkeypatch.setattr(engine, "fine_tune_colorizer", fails)
+    monkeypatch.setattr(engine.training, "fine_tune_colorizer", fails)
     at = open_colorize()
     files = [(f"photo{seed}.png", colour_photo(96, 96, seed=seed), "image/png") for seed in (1, 2, 3)]
     at.file_uploader(key="ft_photos").set_value(files).run()
@@ -329,3 +330,77 @@ def test_without_torch_fine_tuning_points_to_the_training_requirements(monkeypat
     assert any("requirements-train.txt" in info.value for info in at.info)
     assert not [b for b in at.button if b.key == "ft_start"]
     assert AUTOENCODER in images_by_caption(at)  # colouring needs no torch
+
+
+# --- The page's plain logic ------------------------------------------------------------------
+def comparison(original: bool = True) -> engine.ColorizeComparison:
+    image = np.linspace(0, 1, 4 * 6 * 3, dtype=np.float32).reshape(4, 6, 3)
+    metrics = [{"Image": "Original", "PSNR (dB)": float("inf"), "Colourfulness": 30.0},
+               {"Image": "Autoencoder", "PSNR (dB)": 24.5, "Colourfulness": 20.0}] if original else []
+    return engine.ColorizeComparison(image if original else None, image, image * 0.5, image, metrics)
+
+
+def test_duplicate_upload_names_are_numbered():
+    assert logic.unique_names(["a.png", "b.png", "a.png", "a.png"]) == ["a.png", "b.png", "a.png (2)", "a.png (3)"]
+    assert logic.unique_names([]) == []
+
+
+def test_the_metrics_leave_the_original_s_infinite_psnr_blank():
+    rows = logic.metrics_table(comparison())
+    assert rows[0]["PSNR (dB)"] is None and rows[1]["PSNR (dB)"] == 24.5
+    assert logic.autoencoder_psnr(comparison()) == 24.5
+    assert logic.autoencoder_psnr(comparison(original=False)) is None  # a grey photo: nothing to measure
+
+
+def test_panels_name_the_model_that_coloured():
+    assert [c for c, _ in logic.result_panels(comparison(), fine_tuned=False)] == [
+        "Original", "Grey input (what the network sees)", "Baseline: mean colour", AUTOENCODER]
+    grey = [c for c, _ in logic.result_panels(comparison(original=False), fine_tuned=True)]
+    assert grey == ["Grey input (what the network sees)", "Baseline: mean colour", "Autoencoder (fine-tuned)"]
+    assert [c for c, _ in logic.before_after_panels(comparison(), comparison())] == [
+        "Original", "Shipped model", "Fine-tuned model"]
+
+
+def test_images_are_kept_as_8_bit_pixels_and_downloaded_as_png():
+    kept = logic.as_uint8(comparison())
+    assert kept.colorized.dtype == np.uint8 and kept.original is not None
+    assert logic.as_uint8(comparison(original=False)).original is None
+    back = engine.decode_image(logic.png(kept.colorized))
+    assert np.abs(back * 255 - kept.colorized).max() < 1
+
+
+def test_a_strip_too_thin_for_st_image_is_made_taller():
+    strip = np.zeros((2, 20_000, 3), dtype=np.uint8)
+    tall = logic.displayable(strip)
+    assert tall.shape[0] * logic.STREAMLIT_MAX_WIDTH >= tall.shape[1] == 20_000
+    photo = np.zeros((90, 120, 3), dtype=np.uint8)
+    assert logic.displayable(photo) is photo
+
+
+def test_model_keys_and_texts():
+    assert logic.model_key(None) == logic.MODEL
+    assert logic.model_key(b"x") == logic.model_key(b"x") != logic.model_key(b"y")
+    result = engine.FineTuneResult(onnx=b"", losses=[0.5] * 30, steps=30, photos=2, seconds=12.4)
+    assert logic.model_text("Colorizer", None) == "Colorizer"
+    assert logic.model_text("Colorizer", result) == "Colorizer, fine-tuned on your 2 photos for 30 steps"
+    assert logic.stopped_text(result, 300).startswith("Stopped after 30 of 300 steps")
+    assert logic.done_text(result) == "Fine-tuned for 30 steps on 2 photos in 12 s."
+    assert "no colour photo yet" in logic.photos_needed_text(0)
+    assert "one colour photo" in logic.photos_needed_text(1)
+
+
+def test_only_a_run_that_ended_well_or_was_stopped_has_a_model():
+    result = object()
+    assert logic.finished_result(None) is None
+    for state, kept in (("running", None), ("failed", None), ("done", result), ("stopped", result)):
+        job = engine.Job(work=lambda job: None, state=state, result=result)
+        assert logic.finished_result(job) is kept, state
+
+
+def test_loss_curves():
+    assert logic.live_loss_figure([]) is None
+    live = logic.live_loss_figure([engine.JobUpdate(1, 50, 0.3, 1.0), engine.JobUpdate(2, 50, 0.2, 2.0)])
+    assert list(live.data[0].x) == [1, 2] and live.data[0].mode == "lines+markers"
+    final = logic.final_loss_figure([1.0] * 5 + [0.0] * 25)  # a running mean of 20 steps
+    assert list(final.data[0].x) == list(range(20, 31)) and final.data[0].y[0] == 0.25
+    assert logic.final_loss_figure([0.4]).layout.title.text == "Training loss (running mean of 1 steps)"

@@ -9,6 +9,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import engine
+from app_pages.logic import impute as logic
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -126,3 +127,45 @@ def test_changing_the_hidden_share_of_the_table_changes_its_result():
     table = engine.compare_table_filling("digits", 0.2, 0)
     after = errors(at, "table")
     assert after == {r["Method"]: r["RMSE on hidden values"] for r in table.summary()} != before
+
+
+# --- The page's plain logic ------------------------------------------------------------------
+def small_filling() -> engine.Filling:
+    truth = np.array([[0.0, 1.0], [0.5, 0.25]], dtype=np.float32)
+    missing = np.array([[True, False], [False, True]])
+    fills = {"mean": truth + 0.3, "pca": truth + 0.2, "autoencoder": truth + 0.1}
+    return engine.Filling(truth, missing, fills, {"mean": 0.3, "pca": 0.2, "autoencoder": 0.1})
+
+
+def test_missing_pixels_are_coloured_and_the_best_method_starred():
+    character = np.array([[0.0, 1.0], [0.5, 2.0]], dtype=np.float32)
+    view = logic.masked_view(character, np.array([[True, False], [False, False]]))
+    assert view.shape == (2, 2, 3) and (view[0, 0] == logic.MISSING_COLOUR).all()
+    assert (view[0, 1] == 1.0).all() and (view[1, 1] == 1.0).all()  # grey, clipped to [0, 1]
+    result = small_filling()
+    assert [row["Best"] for row in logic.error_rows(result)] == ["", "", "★"]
+    figure = logic.rmse_figure(result, "Error")
+    assert list(figure.data[0].x) == [engine.IMPUTE_METHODS[m] for m in ("mean", "pca", "autoencoder")]
+    panels = logic.character_panels(result.truth, result.missing, result)
+    assert [c for c, _ in panels][:2] == ["Original", "Input: 50% missing"]
+    assert [c for c, _ in panels][-1] == f"{AUTOENCODER} (RMSE 0.100)" and len(panels) == 5
+    assert (panels[-1][1] == result.fills["autoencoder"][0]).all()
+
+
+def test_the_hidden_entries_of_a_table_with_each_guess():
+    from types import SimpleNamespace
+
+    small = small_filling()
+    completed = engine.TableFilling(small.truth, small.missing, small.fills, small.rmse, pca_rank=3, pca_iterations=7,
+                                    table=SimpleNamespace(training_rows=100, columns=["width", "height"]))
+    entries = logic.hidden_entries(completed, 5)
+    assert entries == [
+        {"Row": 100, "Column": "width", "True value": 0.0, "Mean filling": 0.3, "PCA completion": 0.2,
+         AUTOENCODER: 0.1},
+        {"Row": 101, "Column": "height", "True value": 0.25, "Mean filling": 0.55, "PCA completion": 0.45,
+         AUTOENCODER: 0.35},
+    ]
+    assert logic.hidden_entries(completed, 1) == entries[:1]
+    caption = logic.table_caption(completed)
+    assert caption.startswith("The 2 held-out rows (the autoencoder trained on the other 100) with 50% of their")
+    assert "rank 3 and 7 rounds" in caption

@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 import engine
+from app_pages.logic import denoising as logic
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 DENOISING = "app_pages/denoising.py"
@@ -156,13 +157,15 @@ def test_blank_character_shows_an_error():
     assert at.error
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("torch") is None, reason="training needs PyTorch")
+@pytest.mark.skipif(not engine.training.available(), reason="training needs PyTorch")
 def test_a_model_trained_in_the_studio_serves_the_denoising_page():
     from types import SimpleNamespace
 
     digits = engine.builtin_digits("digits8").train          # any small images will do; resized below
-    images = engine.prepare_images(list(digits[:200]), side=28)
-    trained = engine.training.train_model("convolutional", images, epochs=1, batch_size=64, threads=1)
+    images = engine.prepare_images(list(digits[:64]), side=28)
+    # One step (an epoch of one batch, validation off): any weights but the shipped ones will do.
+    trained = engine.training.train_model("convolutional", images, epochs=1, batch_size=64, validation_fraction=0.0,
+                                          threads=1)
     at = run_app()
     at.session_state["studio_runs"] = [SimpleNamespace(label="#1 tiny convolutional", result=trained)]
     at.switch_page(DENOISING).run()
@@ -177,3 +180,12 @@ def test_a_model_trained_in_the_studio_serves_the_denoising_page():
     assert own["PSNR (dB)"].iloc[0] == shipped["PSNR (dB)"].iloc[0]          # on the same noisy input
     at.selectbox(key="example").set_value(example_named("photo")).run()
     assert not at.exception and not [s for s in at.selectbox if s.key == "char_model"]  # photos: shipped only
+
+
+def test_a_character_is_enlarged_and_a_photo_shown_whole_or_its_centre():
+    character = np.array([[0.0, 1.0], [0.5, 1.5]], dtype=np.float32)
+    shown = logic.for_display(character, "character", close_up=False)
+    assert shown.shape == (12, 12) and shown[0, 6] == 1.0 and shown[11, 11] == 1.0  # each pixel 6x6, clipped
+    photo = np.arange(16 * 8 * 3, dtype=np.float32).reshape(16, 8, 3)
+    assert logic.for_display(photo, "photo", close_up=False) is photo
+    assert (logic.for_display(photo, "photo", close_up=True) == photo[6:10, 3:5]).all()

@@ -1,19 +1,21 @@
 """The Semi-supervised learning page, driven by Streamlit's AppTest: the real engine, the shipped
 encoder and PCA graph, and the figures recorded in the manifest."""
-import importlib.util
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from page_helpers import drawn, without_torch
 from streamlit.testing.v1 import AppTest
 
 import engine
+from app_pages.logic import semisupervised as logic
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
 PAGE = "app_pages/semisupervised.py"
-needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="training needs PyTorch")
+needs_torch = pytest.mark.skipif(not engine.training.available(), reason="training needs PyTorch")
 
 
 def open_page() -> AppTest:
@@ -87,7 +89,8 @@ def test_an_uploaded_digit_gets_a_guess_from_each_classifier():
     character = engine.prepare_character(engine.decode_image(seven))
     run = engine.training.run_labels(engine.semisupervised_data(), 10, 0)
     guesses = engine.predict_digits(character[None], run, engine.semisupervised_data())
-    assert captions(at)[-1] == " · ".join(f"{n} {int(guesses[m][0])}" for m, n in (("encoder", "Encoder"), ("pca", "PCA")))
+    named = (("encoder", "Encoder"), ("pca", "PCA"))
+    assert captions(at)[-1] == " · ".join(f"{n} {int(guesses[m][0])}" for m, n in named)
 
 
 def test_a_bad_upload_shows_an_error_and_the_page_goes_on():
@@ -127,3 +130,46 @@ def test_without_torch_the_networks_come_from_the_manifest(monkeypatch):
     recorded = {(p.method, p.per_class): p.mean for p in engine.recorded_curve()}
     assert metrics(at)[engine.SEMISUPERVISED_METHODS["finetuned"]] == f"{100 * recorded[('finetuned', 10)]:.1f}%"
     assert len(captions(at)) == 12 and not any("Scratch" in c for c in captions(at))
+
+
+# --- The page's plain logic ------------------------------------------------------------------
+def point(method: str, per_class: int, *accuracies: float) -> engine.CurvePoint:
+    return engine.CurvePoint(method, per_class, list(accuracies))
+
+
+def test_each_curve_comes_from_where_it_was_trained():
+    live = [point("encoder", 10, 0.8, 0.9), point("pca", 10, 0.6), point("encoder", 50, 0.95)]
+    recorded = [point(m, k, 0.5) for m in ("finetuned", "scratch") for k in (10, 50)]
+    truth = np.array([1, 2, 3, 4])
+    here = {10: SimpleNamespace(accuracy=lambda method, labels: 0.25 if method == "scratch" else 0.75)}
+
+    points = logic.curve_points(live, recorded, {}, truth)
+    assert [p.per_class for p in points["encoder"]["points"]] == [10, 50]
+    assert points["scratch"]["source"].startswith("recorded by") and len(points["scratch"]["points"]) == 2
+    dashes = {t.name.rsplit(" (", 1)[0]: t.line.dash for t in logic.curve_figure(points, 10).data}
+    assert dashes[engine.SEMISUPERVISED_METHODS["encoder"]] == "solid"  # trained here
+    assert dashes[engine.SEMISUPERVISED_METHODS["scratch"]] == "dash"  # recorded
+    points = logic.curve_points(live, recorded, here, truth)
+    assert points["scratch"] == {"points": [point("scratch", 10, 0.25)], "source": "trained here, first label draw"}
+    assert set(logic.curve_points(live, None, {}, truth)) == {"encoder", "pca"}  # nothing recorded, nothing trained
+
+    chosen = logic.chosen_points(points, 50)
+    assert chosen["encoder"].mean == 0.95 and chosen["pca"] is None and chosen["finetuned"] is None
+    rows = logic.summary_rows(points)
+    assert rows[0] == {"Method": engine.SEMISUPERVISED_METHODS["encoder"], "Labels per digit": 10,
+                       "Accuracy (%)": 85.0, "± (std, %)": 5.0, "Label draws": 2, "Source": "trained here"}
+    dashes = {t.name.rsplit(" (", 1)[0]: t.line.dash for t in logic.curve_figure(points, 10).data}
+    assert dashes[engine.SEMISUPERVISED_METHODS["scratch"]] == "solid"  # trained here now
+
+
+def test_example_digits_are_half_fonts_half_handwriting():
+    handwritten = np.arange(40) % 4 == 0
+    first = logic.example_indices(12, 0, handwritten)
+    assert len(set(first)) == 12 and handwritten[first].tolist() == [False] * 6 + [True] * 6
+    assert list(logic.example_indices(12, 0, handwritten)) == list(first)  # a set number draws the same set
+    assert list(logic.example_indices(12, 1, handwritten)) != list(first)
+
+
+def test_captions_mark_right_and_wrong_guesses():
+    assert logic.caption(3, {"encoder": 3, "pca": 8}) == "digit 3: Encoder 3 ✓ · PCA 8 ✗"
+    assert logic.caption(None, {"encoder": 3, "scratch": 5}) == "Encoder 3 · Scratch 5"

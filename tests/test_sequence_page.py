@@ -2,22 +2,23 @@
 forecaster and autoencoder, the built-in series and uploaded CSV files."""
 
 import datetime as dt
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from page_helpers import wait_for_job, without_torch
+from run_control import hold_at_first_report, run_to_end
 from series_helpers import BAD_CSVS, csv_bytes, short_series
 from streamlit.testing.v1 import AppTest
 
 import engine
+from app_pages.logic import sequence as logic
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
 PAGE = "app_pages/sequence.py"
-needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="training needs PyTorch")
+needs_torch = pytest.mark.skipif(not engine.training.available(), reason="training needs PyTorch")
 
 
 def open_page() -> AppTest:
@@ -193,7 +194,7 @@ def test_training_on_an_uploaded_csv_and_using_the_trained_models():
         assert not at.exception
         if job.running:
             assert at.get("progress") and at.button(key="seq_stop")
-        job = wait_for_job(at, "seq_job", lambda j: not j.running)
+        job = run_to_end(at, "seq_job")
     finally:
         job.stop()
     assert job.state == "done", job.error
@@ -214,20 +215,88 @@ def test_training_on_an_uploaded_csv_and_using_the_trained_models():
 
 
 @needs_torch
-def test_a_stopped_training_run_keeps_the_steps_done():
+def test_a_stopped_training_run_keeps_the_steps_done(monkeypatch):
+    hold_at_first_report(monkeypatch, "train_sequence_models")  # the run waits for the stop button there
     at = open_page()
     at.file_uploader(key="seq_csv").upload("site.csv", csv_bytes(short_series(days=35)), "text/csv").run()
-    at.slider(key="seq_steps").set_value(2000).run()
+    at.slider(key="seq_steps").set_value(100).run()
     at.button(key="seq_train").click().run()
     job = at.session_state["seq_job"]
     try:
         job = wait_for_job(at, "seq_job", lambda j: j.updates or not j.running)
-        assert job.running, "2000 steps ended before the stop button could be pressed"
+        assert job.running, job.error
+        done = job.updates[-1].step
         at.button(key="seq_stop").click().run()
         assert not at.exception
         job = wait_for_job(at, "seq_job", lambda j: not j.running)
     finally:
         job.stop()
     assert job.state == "stopped", job.error
-    assert job.result.stopped and job.result.steps_done < 4000
-    assert any(f"Stopped after {job.result.steps_done} of 4000 steps" in w.value for w in at.warning)
+    assert job.result.stopped and job.result.steps_done == done < 200  # the steps done, no more
+    assert job.result.autoencoder is None  # stopped while the forecaster trained
+    assert any(f"Stopped after {done} of 200 steps; anomalies are still scored by the shipped autoencoder."
+               in w.value for w in at.warning)
+
+
+# --- The page's plain logic ------------------------------------------------------------------
+def test_a_temperature_column_is_guessed_by_its_name():
+    assert logic.guess_temperature(["load", "Temp_C", "site"], "load") == "Temp_C"
+    assert logic.guess_temperature(["load", "°F"], "load") == "°F"
+    assert logic.guess_temperature(["load", "site"], "load") == logic.NO_TEMPERATURE
+    assert logic.guess_temperature(["temperature"], "temperature") == logic.NO_TEMPERATURE  # not the load itself
+
+
+def test_a_source_is_named_by_its_bytes_and_columns():
+    key = logic.source_key(b"a,b\n", "load", None)
+    assert key.endswith("|load|None") and key != logic.source_key(b"a,c\n", "load", None)
+    assert logic.source_key(b"a,b\n", "load", "temp") != key
+
+
+def test_the_session_keeps_the_anomalies_of_one_source():
+    state: dict = {}
+    items = logic.anomaly_items(state, "a")
+    items.append((10, "spike", 3.0, 1))
+    assert logic.anomaly_items(state, "a") == [(10, "spike", 3.0, 1)]
+    assert logic.anomaly_items(state, "b") == []  # another source: its own, the first one's dropped
+    assert logic.anomaly_items(state, "a") == []
+
+
+def test_an_anomaly_is_placed_at_its_hour_of_the_held_out_part():
+    series = short_series(days=35)
+    split = engine.default_split(series)
+    first, last, middle = logic.held_out_range(series, split)
+    assert first < middle < last and (last - first).total_seconds() == (split.test.stop - split.test.start - 1) * 3600
+    start, kind, size, hours = logic.anomaly_at(series, middle, "spike", 2, 6)
+    assert logic.to_datetime(series.timestamps[start]) == middle
+    assert (kind, size, hours) == ("spike", 2.0, 6) and isinstance(size, float)
+
+
+def test_trained_models_serve_only_their_own_source_and_when_asked():
+    from types import SimpleNamespace
+
+    trained = SimpleNamespace(forecaster=b"f", autoencoder=None)
+    done = engine.Job(work=lambda job: None, state="done", result=trained)
+    assert logic.trained_models(done, "a", "a") is trained
+    assert logic.trained_models(done, "a", "b") is None
+    for state in ("running", "failed"):
+        assert logic.trained_models(engine.Job(work=lambda job: None, state=state, result=trained), "a", "a") is None
+    shipped = (engine.SEQUENCE_FORECASTER, engine.SEQUENCE_AUTOENCODER, logic.SHIPPED, False)
+    assert logic.models_in_use(None, True) == shipped
+    assert logic.models_in_use(trained, False) == shipped
+    # A run stopped before the autoencoder trained: the shipped autoencoder scores the windows.
+    assert logic.models_in_use(trained, True) == (b"f", engine.SEQUENCE_AUTOENCODER, logic.trained_key(b"f"), True)
+
+
+def test_texts_and_tables_of_a_training_run():
+    from types import SimpleNamespace
+
+    stopped = SimpleNamespace(steps_done=30, autoencoder=None)
+    assert logic.stopped_text(stopped, 100) == (
+        "Stopped after 30 of 200 steps; anomalies are still scored by the shipped autoencoder.")
+    both = SimpleNamespace(steps_done=150, autoencoder=b"a")
+    assert logic.stopped_text(both, 100) == "Stopped after 150 of 200 steps."
+    lstm = engine.SEQUENCE_LSTM_LABEL
+    shipped = [{"Method": "persistence", "MAE 1 h": 9.0}, {"Method": lstm, "MAE 1 h": 4.04, "RMSE 1 h": 5.0}]
+    trained = [{"Method": lstm, "MAE 1 h": 3.96}]
+    assert logic.comparison_rows(shipped, trained) == [
+        {"Model": "Shipped forecaster", "MAE 1 h": 4.0}, {"Model": "Trained on your data", "MAE 1 h": 4.0}]

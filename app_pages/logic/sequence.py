@@ -1,0 +1,237 @@
+"""What the Sequence autoencoder page decides and draws: which models serve which data, the
+injected anomalies a session keeps, the charts, the tables and the words around them. Plain
+numpy and plotly (no streamlit)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import MutableMapping
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+import engine
+
+BUILTIN = "builtin"
+NO_TEMPERATURE = "(none)"
+ANOMALIES = "seq_anomalies"  # session state: {"source": key, "items": [(start, kind, size, duration), ...]}
+SHIPPED = "shipped"  # the cache key of the shipped models
+COLOURS = {"actual": "#1f2a44", "lstm": "#3b6fd4", "naive": "#e4572e", "flag": "#e4572e", "inject": "#f2a541"}
+
+
+def to_datetime(stamp: np.datetime64) -> dt.datetime:
+    """A numpy time stamp as a datetime, to the second."""
+    return stamp.astype("datetime64[s]").astype(dt.datetime)
+
+
+def guess_temperature(columns: list[str], load_column: str) -> str:
+    """The first other column whose name looks like a temperature, else none."""
+    return next(
+        (c for c in columns if c != load_column and any(w in c.lower() for w in ("temp", "°", "degc"))),
+        NO_TEMPERATURE,
+    )
+
+
+def source_key(data: bytes, load_column: str, temperature_column: str | None) -> str:
+    """What names an uploaded series: the file's hash and the columns read from it."""
+    return f"{hashlib.sha256(data).hexdigest()[:16]}|{load_column}|{temperature_column}"
+
+
+def trained_key(forecaster: bytes) -> str:
+    """The cache key of models trained here, named by the forecaster's bytes."""
+    return "trained-" + hashlib.sha256(forecaster).hexdigest()[:16]
+
+
+def anomaly_items(state: MutableMapping, source: str) -> list[tuple]:
+    """The injected anomalies that `state` (a session) keeps for this data source; another
+    source's are dropped."""
+    kept = state.get(ANOMALIES)
+    if kept is None or kept["source"] != source:
+        kept = state[ANOMALIES] = {"source": source, "items": []}
+    return kept["items"]
+
+
+def anomaly_at(series: engine.LoadSeries, when: dt.datetime, kind: str, size: float, duration: int) -> tuple:
+    """An injected anomaly as kept: (first hour's index, kind, size, hours)."""
+    start = int(np.searchsorted(series.timestamps, np.datetime64(when, "h")))
+    return (start, kind, float(size), int(duration))
+
+
+def held_out_range(
+    series: engine.LoadSeries, split: engine.SeriesSplit
+) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    """The held-out part's first and last hours, and its middle (where an anomaly goes first)."""
+    first = to_datetime(series.timestamps[split.test.start])
+    last = to_datetime(series.timestamps[split.test.stop - 1])
+    return first, last, first + dt.timedelta(hours=(split.test.stop - split.test.start) // 2)
+
+
+def trained_models(job: engine.Job | None, job_source: str | None, source: str) -> engine.TrainedSequenceModels | None:
+    """The finished (or stopped) training run's models, when they were trained on this source."""
+    if job is None or job.running or job.state == "failed" or job_source != source:
+        return None
+    return job.result
+
+
+def models_in_use(trained: engine.TrainedSequenceModels | None, use_trained: bool) -> tuple[object, object, str, bool]:
+    """(forecaster, autoencoder, key naming them, whether they are the user's trained ones)."""
+    if trained is not None and use_trained:
+        autoencoder = trained.autoencoder or engine.SEQUENCE_AUTOENCODER
+        return trained.forecaster, autoencoder, trained_key(trained.forecaster), True
+    return engine.SEQUENCE_FORECASTER, engine.SEQUENCE_AUTOENCODER, SHIPPED, False
+
+
+def error_table(result: engine.SequenceForecast) -> list[dict]:
+    """The forecast errors of every method, to one decimal."""
+    return [
+        {k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()} for row in result.errors()
+    ]
+
+
+def mae_metrics(result: engine.SequenceForecast, baseline: str, unit: str) -> list[tuple[str, str, str]]:
+    """(label, value, delta against `baseline`) of the LSTM's mean absolute error at each horizon."""
+    rows = {row["Method"]: row for row in result.errors()}
+    lstm, naive = rows[engine.SEQUENCE_LSTM_LABEL], rows[baseline]
+    return [
+        (f"MAE {h} h ahead", f"{lstm[f'MAE {h} h']:,.1f} {unit}".strip(),
+         f"{lstm[f'MAE {h} h'] - naive[f'MAE {h} h']:+,.1f} against seasonal naive")
+        for h in range(1, engine.FORECAST_HORIZON + 1)
+    ]
+
+
+def series_caption(series: engine.LoadSeries, parts: dict[str, str], source: str) -> str:
+    """The series' name and length, and how it is split."""
+    return (
+        f"**{series.name}**, {len(series):,} hours. Split by time, never by random windows: training "
+        f"{parts['train']}; validation {parts['validation']}; held out {parts['test']}."
+        + ("" if source == BUILTIN else " Your data is scaled by its own training part's mean and spread.")
+    )
+
+
+def anomaly_rows(found: engine.SequenceDetection, series: engine.LoadSeries) -> list[dict]:
+    """One row per injected anomaly: where, what, how big, how long and whether it was found."""
+    return [
+        {"Start": str(series.timestamps[a.start]), "Kind": a.kind,
+         "Size (std)": a.size if a.kind in ("spike", "level shift") else None,
+         "Hours": a.hours.stop - a.hours.start, "Detected": hit}
+        for a, hit in zip(found.anomalies, found.detected, strict=True)
+    ]
+
+
+def comparison_rows(shipped: list[dict], trained: list[dict]) -> list[dict]:
+    """The LSTM's errors by the shipped forecaster and by the one trained here."""
+    comparison = []
+    for label, rows in (("Shipped forecaster", shipped), ("Trained on your data", trained)):
+        row = next(r for r in rows if r["Method"] == engine.SEQUENCE_LSTM_LABEL)
+        comparison.append({"Model": label, **{k: round(v, 1) for k, v in row.items() if k.startswith("MAE")}})
+    return comparison
+
+
+def stopped_text(result: engine.TrainedSequenceModels, asked: int) -> str:
+    """What a stopped run says: the steps done of both networks' and, without an autoencoder,
+    what scores the windows."""
+    return (
+        f"Stopped after {result.steps_done} of {2 * asked} steps"
+        + ("" if result.autoencoder else "; anomalies are still scored by the shipped autoencoder")
+        + "."
+    )
+
+
+def overview_figure(series: engine.LoadSeries, split: engine.SeriesSplit) -> go.Figure:
+    """Weekly means of the whole series (daily ones zigzag with the weekends), with the
+    validation and held-out parts shaded."""
+    week = 7 * 24 if len(series) >= 8 * 7 * 24 else 24
+    starts = np.arange(0, len(series), week)
+    counts = np.diff(np.r_[starts, len(series)])
+    when = series.timestamps[starts].astype("datetime64[s]").astype(dt.datetime)
+    label = "weekly" if week > 24 else "daily"
+
+    def mean_of(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values, starts) / counts
+
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_trace(
+        go.Scatter(x=when, y=mean_of(series.load), name=f"load, {label} mean",
+                   line={"color": COLOURS["actual"], "width": 1.5})
+    )
+    if series.temperature is not None:
+        figure.add_trace(
+            go.Scatter(x=when, y=mean_of(series.temperature), name=f"temperature, {label} mean",
+                       line={"color": COLOURS["naive"], "width": 1}, opacity=0.7),
+            secondary_y=True,
+        )
+    for part, label, colour, side in ((split.validation, "validation", "#8a8a8a", "top left"),
+                                      (split.test, "held out", "#3b6fd4", "top right")):
+        figure.add_vrect(x0=to_datetime(series.timestamps[part.start]),
+                         x1=to_datetime(series.timestamps[part.stop - 1]), fillcolor=colour, opacity=0.12,
+                         line_width=0, annotation_text=label, annotation_position=side)
+    figure.update_layout(height=260, margin={"t": 30, "b": 10}, legend={"orientation": "h", "y": -0.2})
+    figure.update_yaxes(title_text=f"load {series.load_unit}".strip(), secondary_y=False)
+    figure.update_yaxes(title_text=f"temperature {series.temperature_unit}".strip(), secondary_y=True)
+    return figure
+
+
+def forecast_figure(result: engine.SequenceForecast, hours: int, baseline: str) -> go.Figure:
+    """The held-out load, the LSTM's forecast `hours` ahead and the baseline's, a week shown."""
+    when, actual, predicted = result.at_horizon(hours)
+    when = when.astype("datetime64[s]").astype(dt.datetime)
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=when, y=actual, name="actual",
+                                line={"color": COLOURS["actual"], "width": 2}))
+    figure.add_trace(go.Scatter(x=when, y=predicted, name=f"LSTM, {hours} h ahead",
+                                line={"color": COLOURS["lstm"]}))
+    figure.add_trace(go.Scatter(x=when, y=result.baselines[baseline][:, hours - 1], name=baseline,
+                                line={"color": COLOURS["naive"], "dash": "dot"}))
+    figure.update_layout(
+        height=400, margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": 1.0, "yanchor": "bottom"},
+        yaxis_title=f"load {result.load_unit}".strip(),
+        xaxis={"range": [when[0], when[min(len(when) - 1, 7 * 24)]], "rangeslider": {"visible": True}},
+    )
+    return figure
+
+
+def detection_figure(found: engine.SequenceDetection, original: engine.LoadSeries) -> go.Figure:
+    """The held-out load with the anomalies in it (the original dotted where they differ) and
+    flagged windows shaded; below, each window's score at its last hour and the threshold."""
+    part = slice(found.starts[0], found.starts[-1] + engine.RECONSTRUCTION_WINDOW)
+    when = found.series.timestamps[part].astype("datetime64[s]").astype(dt.datetime)
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38], vertical_spacing=0.06)
+    changed = found.series.load[part] != original.load[part]
+    if changed.any():
+        before = np.where(changed, original.load[part], np.nan)
+        figure.add_trace(go.Scatter(x=when, y=before, name="before injection", mode="lines+markers",
+                                    marker={"size": 4},   # a spike changes one hour: a point, not a line
+                                    line={"color": "#8a8a8a", "dash": "dot"}), row=1, col=1)
+    figure.add_trace(go.Scatter(x=when, y=found.series.load[part], name="load",
+                                line={"color": COLOURS["actual"], "width": 1.5}), row=1, col=1)
+    ends = (found.series.timestamps[found.starts + engine.RECONSTRUCTION_WINDOW - 1]).astype("datetime64[s]")
+    figure.add_trace(go.Scatter(x=ends.astype(dt.datetime), y=found.scores, name="window score",
+                                line={"color": COLOURS["lstm"], "width": 1}), row=2, col=1)
+    figure.add_hline(y=found.threshold, line={"color": COLOURS["flag"], "dash": "dash"}, row=2, col=1,
+                     annotation_text=f"threshold ({found.percentile:g}th percentile)")
+    for start, stop in found.flagged_spans()[:60]:
+        figure.add_vrect(x0=to_datetime(found.series.timestamps[start]),
+                         x1=to_datetime(found.series.timestamps[stop - 1]), fillcolor=COLOURS["flag"],
+                         opacity=0.15, line_width=0, row=1, col=1)
+    for anomaly in found.anomalies:
+        hours = anomaly.hours
+        figure.add_vrect(x0=to_datetime(found.series.timestamps[hours.start]) - dt.timedelta(minutes=30),
+                         x1=to_datetime(found.series.timestamps[hours.stop - 1]) + dt.timedelta(minutes=30),
+                         line={"color": COLOURS["inject"], "width": 2}, row=1, col=1)
+    if found.anomalies:   # open on the week around the latest anomaly
+        centre = to_datetime(found.series.timestamps[found.anomalies[-1].start])
+        figure.update_xaxes(range=[centre - dt.timedelta(days=3.5), centre + dt.timedelta(days=3.5)])
+    figure.update_layout(height=460, margin={"t": 30, "b": 10}, legend={"orientation": "h", "y": -0.12})
+    figure.update_yaxes(title_text=f"load {original.load_unit}".strip(), row=1, col=1)
+    figure.update_yaxes(title_text="score (%)", row=2, col=1)
+    return figure
+
+
+def loss_figure(updates: list[engine.JobUpdate]) -> go.Figure:
+    """The loss of a running job's reports so far, the forecaster's steps then the autoencoder's."""
+    figure = go.Figure(go.Scatter(x=[u.step for u in updates], y=[u.loss for u in updates],
+                                  mode="lines+markers", line={"color": COLOURS["lstm"]}))
+    figure.update_layout(title="Training loss so far (forecaster, then autoencoder)", xaxis_title="step",
+                         yaxis_title="mean squared error (z-scores)", height=280, margin={"t": 50, "b": 10})
+    return figure
