@@ -3,7 +3,8 @@ button and a live chart, redrawn every second; the whole page reruns once the jo
 and the messages for errors and unreadable uploads."""
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 

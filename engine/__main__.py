@@ -34,7 +34,7 @@ def _train(args: argparse.Namespace) -> int:
         command += f" --scale {args.scale}"
     opts = BuildOptions(out_dir=out, scale=args.scale, seed=args.seed, progress=progress)
     entries = build(args.target, opts, command)
-    for name, entry in entries.items():
+    for _name, entry in entries.items():
         print(f"wrote {out / entry['file']}  sha256 {entry['sha256'][:12]}…")
     if out.resolve() == runtime.PRETRAINED_DIR and not args.no_eval:
         from .evaluate import EVALS

@@ -14,8 +14,7 @@ import numpy as np
 from engine.core import runtime
 from engine.core.report import format_tables, median_seconds, result_table
 from engine.tasks.anomaly.evaluate import EVALS as ANOMALY
-from engine.tasks.colorize.evaluate import EVALS as COLORIZE
-from engine.tasks.colorize.evaluate import megapixel_photo
+from engine.tasks.colorize.evaluate import EVALS as COLORIZE, megapixel_photo
 from engine.tasks.denoise.evaluate import EVALS as DENOISE
 from engine.tasks.generate.evaluate import EVALS as GENERATE
 from engine.tasks.impute.evaluate import EVALS as IMPUTE

@@ -23,8 +23,8 @@ import warnings
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw

@@ -13,12 +13,12 @@ from collections import Counter, defaultdict
 from hashlib import sha256
 from pathlib import Path
 
+import bad_files
 import numpy as np
 import pytest
 from PIL import Image, UnidentifiedImageError
 from streamlit.testing.v1 import AppTest
 
-import bad_files
 import engine
 from engine.core import imaging
 from engine.core.loaders import DatasetError

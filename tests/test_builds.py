@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from engine import builds as builds
-from engine.nn import recipes as recipes
 from engine.core import runtime
+from engine.nn import recipes as recipes
 from engine.nn.layers import CharAutoencoder, CharAutoencoderConfig
 from engine.nn.train import TrainConfig, fit
 
@@ -29,7 +29,7 @@ def test_tiny_char_build_writes_models_and_manifest(tmp_path):
     entries = builds.build("denoiser-char", opts, "python -m engine train denoiser-char")
     assert set(entries) == {"denoiser_char", "pca_char"}
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    for name, entry in manifest["models"].items():
+    for _name, entry in manifest["models"].items():
         assert runtime.sha256_of((tmp_path / entry["file"]).read_bytes()) == entry["sha256"]
         assert entry["command"] == "python -m engine train denoiser-char"
     checkpoint = torch.load(tmp_path / "denoiser_char.pt", weights_only=False)

@@ -5,12 +5,11 @@ import pytest
 import torch
 
 from engine import builds as builds
-from engine.tasks.colorize import build as colorize_build
-from engine.tasks.colorize import serve as colorize_serve
-from engine.nn import recipes as recipes
 from engine.core import datasets, runtime
 from engine.core.metrics import colourfulness
+from engine.nn import recipes as recipes
 from engine.nn.checkpoints import from_checkpoint
+from engine.tasks.colorize import build as colorize_build, serve as colorize_serve
 
 
 def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:

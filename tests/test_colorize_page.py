@@ -4,15 +4,15 @@ and real (short) fine-tuning runs in the background."""
 import io
 from pathlib import Path
 
+import bad_files
 import numpy as np
 import pytest
 from page_helpers import png_bytes, wait_for_job, without_torch
-from run_control import hold_at_first_report, run_to_end
 from PIL import Image, ImageDraw
+from run_control import hold_at_first_report, run_to_end
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
-import bad_files
 import engine
 from app_pages.logic import colorize as logic
 

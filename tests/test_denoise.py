@@ -4,8 +4,8 @@ import pytest
 
 import engine
 from engine.core import datasets
-from engine.tasks.denoise.evaluate import heldout_characters
 from engine.core.metrics import mean_psnr
+from engine.tasks.denoise.evaluate import heldout_characters
 
 
 @pytest.fixture(scope="module")

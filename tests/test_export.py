@@ -5,11 +5,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from engine.nn.export import ParityError, check_parity, export_onnx, pca_to_onnx
 from engine.core.runtime import atomic_write_bytes
+from engine.nn.checkpoints import checkpoint, from_checkpoint
+from engine.nn.export import ParityError, check_parity, export_onnx, pca_to_onnx
 from engine.nn.layers import CharAutoencoder, CharAutoencoderConfig
 from engine.tasks.denoise.model import PhotoDenoiser, PhotoDenoiserConfig
-from engine.nn.checkpoints import checkpoint, from_checkpoint
 
 
 def _run(path, x):

@@ -5,10 +5,9 @@ import pytest
 import torch
 
 from engine.nn import checkpoints as checkpoints
-from engine.tasks.studio import model as studio_model
-from engine.tasks.studio import serve as studio_serve
 from engine.nn.export import export_onnx
 from engine.nn.train import TrainConfig, fit
+from engine.tasks.studio import model as studio_model, serve as studio_serve
 
 VARIANTS = [("undercomplete", {}), ("sparse", {"penalty": "l1"}), ("sparse", {"penalty": "kl"}),
             ("stacked", {}), ("stacked", {"tied": True}), ("convolutional", {}),

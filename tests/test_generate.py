@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import builds as builds
-from engine.tasks.generate import evaluate as generate_evaluate
-from engine.nn import recipes as recipes
 import engine
+from engine import builds as builds
 from engine.core import runtime
+from engine.nn import recipes as recipes
 from engine.nn.checkpoints import from_checkpoint
+from engine.tasks.generate import evaluate as generate_evaluate
 
 
 @pytest.fixture(scope="module")

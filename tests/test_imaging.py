@@ -11,7 +11,21 @@ import pytest
 from PIL import Image, ImageDraw, features
 from scipy import ndimage
 
-from engine.core.imaging import MAX_PIXELS, NOISE_KINDS, CorruptImageError, EmptyImageError, ImageError, ImageTooLargeError, NotAnImageError, add_noise, decode_image, encode_png, fit_within, prepare_character, to_grey
+from engine.core.imaging import (
+    MAX_PIXELS,
+    NOISE_KINDS,
+    CorruptImageError,
+    EmptyImageError,
+    ImageError,
+    ImageTooLargeError,
+    NotAnImageError,
+    add_noise,
+    decode_image,
+    encode_png,
+    fit_within,
+    prepare_character,
+    to_grey,
+)
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import builds as builds
-from engine.nn import recipes as recipes
-from engine.tasks.search import evaluate as search_evaluate
 import engine
+from engine import builds as builds
 from engine.core import runtime
 from engine.core.index import SearchIndex, SearchIndexError
+from engine.nn import recipes as recipes
+from engine.tasks.search import evaluate as search_evaluate
 
 
 def reference(codes: np.ndarray, queries: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:

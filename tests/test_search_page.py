@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 from page_helpers import drawn, png_bytes
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 from streamlit.typing import PlotlyState
 

@@ -4,12 +4,11 @@ acceptance inequality on the shipped encoder (two label draws) and on the record
 import numpy as np
 import pytest
 
-from engine.nn import recipes as recipes
-from engine.tasks.search import build as search_build
-from engine.tasks.semisupervised import build as semisupervised_build
-from engine.tasks.semisupervised import serve as semisupervised_serve
 import engine
 from engine.core import datasets, runtime
+from engine.nn import recipes as recipes
+from engine.tasks.search import build as search_build
+from engine.tasks.semisupervised import build as semisupervised_build, serve as semisupervised_serve
 
 
 @pytest.fixture(scope="module")

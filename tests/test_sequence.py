@@ -6,15 +6,13 @@ import json
 
 import numpy as np
 import pytest
-
-from engine import builds as builds
-from engine.nn import recipes as recipes
-from engine.tasks.sequence import build as sequence_build
-from engine.tasks.sequence import serve as sequence_serve
-from engine.tasks.sequence import series as series
-import engine
-from engine.core import runtime
 from series_helpers import BAD_CSVS, csv_bytes, short_series
+
+import engine
+from engine import builds as builds
+from engine.core import runtime
+from engine.nn import recipes as recipes
+from engine.tasks.sequence import build as sequence_build, series as series, serve as sequence_serve
 
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="training needs PyTorch")
 
@@ -270,7 +268,7 @@ def test_a_tiny_build_writes_both_models_with_calibration(tmp_path):
                            "python -m engine train sequence")
     assert set(entries) == {engine.SEQUENCE_FORECASTER, engine.SEQUENCE_AUTOENCODER}
     manifest = json.loads((tmp_path / "manifest.json").read_text())["models"]
-    for name, entry in manifest.items():
+    for _name, entry in manifest.items():
         assert runtime.sha256_of((tmp_path / entry["file"]).read_bytes()) == entry["sha256"]
         assert (tmp_path / entry["torch_file"]).is_file() and entry["task"] == "sequence"
     meta = runtime.metadata(str(tmp_path / "sequence_autoencoder.onnx"))

@@ -10,13 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import builds as builds
-from engine.nn import checkpoints as checkpoints
-from engine.tasks.studio import build as studio_build
-from engine.tasks.studio import model as studio_model
-from engine.tasks.studio import serve as studio_serve
 import engine
+from engine import builds as builds
 from engine.core import runtime
+from engine.nn import checkpoints as checkpoints
+from engine.tasks.studio import build as studio_build, model as studio_model, serve as studio_serve
 
 
 @pytest.fixture(scope="module")

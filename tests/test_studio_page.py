@@ -17,10 +17,10 @@ from PIL import Image, ImageDraw
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
-from engine.tasks.studio import serve as studio_serve
 import engine
 from app_pages import session_models
 from app_pages.logic import studio as logic
+from engine.tasks.studio import serve as studio_serve
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"

@@ -3,7 +3,8 @@ picks, captions and stories made of the measurements, and its plotly figures. Pl
 plotly (no streamlit), so tests import it like any module."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go

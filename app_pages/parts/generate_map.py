@@ -1,6 +1,6 @@
 """The VAE generation page's Map tab: held-out digits placed by their codes; a click decodes
 one. The page hands in its cached data and model calls."""
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st

@@ -1,7 +1,7 @@
 """The VAE generation page's Walk tab: the 2-number model's whole map, and a slider for each
 number of the 16-number code. The page hands in its cached model calls."""
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st

@@ -1,6 +1,6 @@
 """The VAE generation page's "Your digit & beta" tab: one digit's code and reconstruction, and
 what the weight beta on the KL term does. The page hands in its cached model calls."""
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st

@@ -11,8 +11,8 @@ import functools
 import glob
 import importlib.util
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont

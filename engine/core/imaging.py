@@ -9,7 +9,7 @@ import io
 import math
 import os
 import warnings
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -40,7 +40,7 @@ _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM
                b"MM\x00*")
 
 
-ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 
 
 _CHAR_SIDE = 28

@@ -132,7 +132,7 @@ class SearchIndex:
         atomic_write_bytes(Path(path), buffer.getvalue())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "SearchIndex":
+    def load(cls, path: str | os.PathLike) -> SearchIndex:
         try:
             with np.load(path, allow_pickle=False) as data:
                 codes, metric = data["codes"], str(data["metric"])

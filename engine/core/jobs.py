@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.core.runtime import cpu_count
 
@@ -32,7 +33,7 @@ class Job:
     """One background run of `work(job)`. `work` reports with job.report(...) and should
     check job.should_stop() between steps; its return value becomes job.result."""
 
-    work: Callable[["Job"], Any]
+    work: Callable[[Job], Any]
     name: str = "training"
     state: str = "queued"              # queued, running, done, stopped, failed
     updates: list[JobUpdate] = field(default_factory=list)
@@ -43,7 +44,7 @@ class Job:
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
-    def start(self) -> "Job":
+    def start(self) -> Job:
         self._thread = threading.Thread(target=self._run, name=f"job-{self.name}", daemon=True)
         self._thread.start()
         return self

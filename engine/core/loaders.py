@@ -11,7 +11,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 
@@ -41,7 +41,7 @@ _RATIO_CHECK_FROM_BYTES = 1 << 20
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-ZipSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+ZipSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
 
 class DatasetError(ValueError):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -57,7 +57,7 @@ def write_model(model: torch.nn.Module, name: str, onnx_bytes: bytes, entry: dic
 
 def manifest_entry(model_id: str, data: bytes, **fields) -> dict:
     return {"file": f"{model_id}.onnx", "sha256": runtime.sha256_of(data),
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **fields}
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **fields}
 
 
 def train_char_model(clean: np.ndarray, config: CharAutoencoderConfig, steps: int,

@@ -80,20 +80,20 @@ class AnomalyDetector:
 
     @classmethod
     def calibrate(cls, digits: np.ndarray, *, model: str = ANOMALY_MODEL, scoring: str = ANOMALY_DEFAULT_SCORING,
-                  false_positive_rate: float = 0.05, description: str = "") -> "AnomalyDetector":
+                  false_positive_rate: float = 0.05, description: str = "") -> AnomalyDetector:
         scores = anomaly_scores(digits, model, scoring)
         return cls(model, scoring, false_positive_rate, threshold_for(scores, false_positive_rate),
                    description or f"{len(digits)} digits", scores.astype(np.float32))
 
     @classmethod
-    def shipped(cls, model: str = ANOMALY_MODEL, scoring: str = ANOMALY_DEFAULT_SCORING) -> "AnomalyDetector":
+    def shipped(cls, model: str = ANOMALY_MODEL, scoring: str = ANOMALY_DEFAULT_SCORING) -> AnomalyDetector:
         """The detector as calibrated when `model` was built."""
         calibration = runtime.model_info(model)["calibration"]
         scores = np.asarray(calibration["scores"][scoring], dtype=np.float32)
         fpr = calibration["false_positive_rate"]
         return cls(model, scoring, fpr, threshold_for(scores, fpr), calibration["data"], scores)
 
-    def with_false_positive_rate(self, false_positive_rate: float) -> "AnomalyDetector":
+    def with_false_positive_rate(self, false_positive_rate: float) -> AnomalyDetector:
         """The same detector with the threshold moved to another false-positive rate."""
         return replace(self, false_positive_rate=false_positive_rate,
                        threshold=threshold_for(self.calibration_scores, false_positive_rate))

@@ -61,7 +61,7 @@ class VAE(nn.Module):
 class DigitClassifier(nn.Module):
     """A small convolutional classifier of 28x28 digits, used only to judge generated ones."""
 
-    def __init__(self, config: "DigitClassifierConfig"):
+    def __init__(self, config: DigitClassifierConfig):
         super().__init__()
         self.config = config
         c1, c2 = config.channels

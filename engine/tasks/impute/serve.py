@@ -238,7 +238,7 @@ def iterative_pca_fill(matrix: np.ndarray, missing: np.ndarray, rank: int, itera
     number of rounds is a setting like the rank (see choose_pca_settings)."""
     matrix, missing = _checked(matrix, missing, 2, "a matrix (N, D)")
     filled = mean_fill(matrix, missing)
-    for filled in _pca_steps(matrix, missing, rank, iterations):
+    for filled in _pca_steps(matrix, missing, rank, iterations):  # noqa: B007  (the last step is the answer)
         pass
     return np.asarray(filled, dtype=np.float32)
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.core import datasets, runtime
 from engine.nn.recipes import BuildOptions, pca_baseline
+from engine.tasks.semisupervised import serve
 from engine.tasks.semisupervised.serve import (
     DRAWS,
     ENCODER,
@@ -26,8 +27,6 @@ from engine.tasks.semisupervised.serve import (
     LabelRun,
     LinearHead,
     SemiSupervisedData,
-    fit_linear_head,
-    sample_labels,
 )
 
 
@@ -87,26 +86,19 @@ def predict_torch(model, images: np.ndarray) -> np.ndarray:
 
 def run_labels(data: SemiSupervisedData, per_class: int, seed: int, *,
                methods: tuple[str, ...] = LIVE_METHODS, threads: int | None = 1) -> LabelRun:
-    """Draw `per_class` labels of every digit from the pool (seeded) and train each method on
-    them. The torch methods ("finetuned", "scratch") need PyTorch."""
+    """engine.run_labels, with the networks that train the encoder too ("finetuned", from the
+    encoder's linear probe, and "scratch")."""
     unknown = set(methods) - set(SEMISUPERVISED_METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; choose from {tuple(SEMISUPERVISED_METHODS)}")
-    labelled = sample_labels(data.pool.labels, per_class, seed)
-    labels = data.pool.labels[labelled]
-    run = LabelRun(per_class, seed, labelled)
-    for space in SPACES:
-        if space in methods or (space == "encoder" and "finetuned" in methods):
-            start = time.perf_counter()
-            f = data.features[space]
-            run.heads[space] = fit_linear_head(f.standardise(f.pool[labelled]), labels, seed)
-            run.predictions[space] = run.heads[space].predict(f.standardise(f.heldout))
-            run.seconds[space] = time.perf_counter() - start
+    probes = tuple(s for s in SPACES if s in methods or (s == "encoder" and "finetuned" in methods))
+    run = serve.run_labels(data, per_class, seed, methods=probes)
+    labels = data.pool.labels[run.labelled]
     for method in TORCH_METHODS:
         if method in methods:
             start = time.perf_counter()
             pretrained = method == "finetuned"
-            model = train_classifier(data.pool.images[labelled], labels, pretrained=pretrained, seed=seed,
+            model = train_classifier(data.pool.images[run.labelled], labels, pretrained=pretrained, seed=seed,
                                      features=data.features["encoder"] if pretrained else None,
                                      head=run.heads.get("encoder"), threads=threads)
             run.networks[method] = functools.partial(predict_torch, model)
@@ -120,15 +112,9 @@ def run_labels(data: SemiSupervisedData, per_class: int, seed: int, *,
 def accuracy_curve(data: SemiSupervisedData, *, per_class: tuple[int, ...] = LABELS_PER_DIGIT,
                    draws: int = DRAWS, methods: tuple[str, ...] = LIVE_METHODS,
                    threads: int | None = 1) -> list[CurvePoint]:
-    """Held-out accuracy of each method for each number of labels per digit, over `draws`
-    random label draws (seeds 0..draws-1)."""
-    points = {(m, k): CurvePoint(m, k, []) for k in per_class for m in methods}
-    for k in per_class:
-        for seed in range(draws):
-            run = run_labels(data, k, seed, methods=methods, threads=threads)
-            for m in methods:
-                points[(m, k)].accuracies.append(run.accuracy(m, data.heldout.labels))
-    return list(points.values())
+    """engine.accuracy_curve, with the networks that train the encoder among the methods."""
+    return serve.accuracy_curve(data, per_class=per_class, draws=draws, methods=methods,
+                       run=functools.partial(run_labels, threads=threads))
 
 
 def build_semisupervised(opts: BuildOptions) -> dict[str, dict]:

@@ -16,8 +16,9 @@ and the 300 held-out handwritten digits.
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -200,6 +201,30 @@ class LabelRun:
         return float(hits[subset].mean() if subset is not None else hits.mean())
 
 
+def run_labels(data: SemiSupervisedData, per_class: int, seed: int, *,
+               methods: tuple[str, ...] = LIVE_METHODS) -> LabelRun:
+    """Draw `per_class` labels of every digit from the pool (seeded) and fit the linear head of
+    each method ("encoder": the pretrained encoder's code, "pca": PCA features) on them: numpy
+    and scikit-learn only. The networks that train the encoder ("finetuned", "scratch") need
+    PyTorch: engine.training.run_labels trains them too."""
+    needs_torch = sorted(set(methods) & set(TORCH_METHODS))
+    if needs_torch:
+        raise ValueError(f"{', '.join(needs_torch)} train a network: use engine.training.run_labels")
+    unknown = set(methods) - set(SPACES)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {tuple(SEMISUPERVISED_METHODS)}")
+    labelled = sample_labels(data.pool.labels, per_class, seed)
+    labels = data.pool.labels[labelled]
+    run = LabelRun(per_class, seed, labelled)
+    for space in methods:
+        start = time.perf_counter()
+        f = data.features[space]
+        run.heads[space] = fit_linear_head(f.standardise(f.pool[labelled]), labels, seed)
+        run.predictions[space] = run.heads[space].predict(f.standardise(f.heldout))
+        run.seconds[space] = time.perf_counter() - start
+    return run
+
+
 @dataclass
 class CurvePoint:
     method: str
@@ -214,6 +239,21 @@ class CurvePoint:
     def spread(self) -> float:
         """Standard deviation over the draws."""
         return float(np.std(self.accuracies))
+
+
+def accuracy_curve(data: SemiSupervisedData, *, per_class: tuple[int, ...] = LABELS_PER_DIGIT,
+                   draws: int = DRAWS, methods: tuple[str, ...] = LIVE_METHODS,
+                   run: Callable[..., LabelRun] = run_labels) -> list[CurvePoint]:
+    """Held-out accuracy of each method for each number of labels per digit, over `draws`
+    random label draws (seeds 0..draws-1); `run` trains one draw (engine.training's trains the
+    networks too)."""
+    points = {(m, k): CurvePoint(m, k, []) for k in per_class for m in methods}
+    for k in per_class:
+        for seed in range(draws):
+            trained = run(data, k, seed, methods=methods)
+            for m in methods:
+                points[(m, k)].accuracies.append(trained.accuracy(m, data.heldout.labels))
+    return list(points.values())
 
 
 def recorded_curve() -> list[CurvePoint] | None:

@@ -96,7 +96,7 @@ class LoadSeries:
     def __len__(self) -> int:
         return len(self.load)
 
-    def with_load(self, load: np.ndarray) -> "LoadSeries":
+    def with_load(self, load: np.ndarray) -> LoadSeries:
         """The same series with another load (an injected anomaly, say)."""
         return replace(self, load=np.asarray(load, dtype=np.float32), notes=list(self.notes))
 
@@ -245,7 +245,7 @@ class SeriesStats:
     temperature_std: float = 1.0
 
     @classmethod
-    def of(cls, series: LoadSeries, part: slice | None = None) -> "SeriesStats":
+    def of(cls, series: LoadSeries, part: slice | None = None) -> SeriesStats:
         part = part or slice(None)
         load = series.load[part].astype(np.float64)
         stats = dict(load_mean=float(load.mean()), load_std=float(load.std()) or 1.0)

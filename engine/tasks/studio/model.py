@@ -16,8 +16,8 @@ notes; the studio judges every model by the mean squared error of its reconstruc
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
