@@ -67,7 +67,7 @@ class Job:
         self.updates.append(update)
 
     def reporter(self) -> Callable[[Any], None]:
-        """A progress callback for engine.train.fit, or for anything that reports step, steps,
+        """A progress callback for engine.nn.train.fit, or for anything that reports step, steps,
         loss and seconds (and perhaps validation)."""
         return lambda p: self.report(JobUpdate(p.step, p.steps, p.loss, p.seconds, getattr(p, "validation", None)))
 

@@ -149,7 +149,6 @@ COLORIZER_STEPS = 2000
 def build_colorizer(opts: BuildOptions) -> dict[str, dict]:
     """A fully convolutional network from Lab lightness to a and b, trained with MSE (the loss
     PSNR rewards) on patches of the built-in colour photos not held out."""
-    from engine.tasks.colorize.build import LabPatches, export_colorizer, new_colorizer, train_colorizer
 
     names = datasets.colour_training_photos()
     patches = LabPatches([datasets.load_photo(n) for n in names], size=128, scales=(1.0, 0.7, 0.5, 0.35))

@@ -87,7 +87,6 @@ def export_sequence_model(model, path, stats: SeriesStats, note: str, split_note
                           extra: dict | None = None, seed: int = 0) -> bytes:
     """One ONNX file with a dynamic batch axis, the normalisation statistics in its metadata,
     checked against torch on batches of 1, 2 and 7."""
-    import dataclasses
 
     from engine.nn.export import export_onnx
 
@@ -154,7 +153,6 @@ def build_sequence(opts: BuildOptions) -> dict[str, dict]:
     """The LSTM forecaster (6 hours in, 3 out) and the LSTM autoencoder of 24-hour windows, on
     the training part of the built-in synthetic load series (a time split: the final four
     months never train). The autoencoder's threshold is calibrated on the validation months."""
-    from engine.tasks.sequence.build import export_sequence_model, train_sequence_model
     from engine.tasks.sequence.series import SeriesStats, default_split, synthetic_load_series
     from engine.tasks.sequence.serve import (
         DEFAULT_THRESHOLD_PERCENTILE,

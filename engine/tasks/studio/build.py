@@ -37,8 +37,8 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
                 data_note: str = "", threads: int | None = None, export: bool = True,
                 progress: Callable[[StudioProgress], None] | None = None,
                 stop: Callable[[], bool] | None = None) -> StudioResult:
-    """Train a model of `family` (engine.family.FAMILIES) on `images` ((N, S, S) in [0, 1], or
-    (N, D) vectors) with engine.train.fit, on CUDA when there is one. A share
+    """Train a model of `family` (engine.tasks.studio.model.FAMILIES) on `images` ((N, S, S) in [0, 1], or
+    (N, D) vectors) with engine.nn.train.fit, on CUDA when there is one. A share
     `validation_fraction` of the images is kept apart; its reconstruction MSE is reported
     after every epoch and, with `patience`, stops training once that many epochs bring no
     better value (the best epoch's weights are kept). method="layer-wise" (the stacked

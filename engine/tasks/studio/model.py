@@ -2,7 +2,7 @@
 autoencoders: undercomplete, sparse, stacked (optionally with tied weights), convolutional,
 denoising and variational. Each is a small module with a dataclass config (saved next to its
 weights), encode / decode methods, a forward that returns named outputs, and its whole
-training objective in one `loss(outputs, target)` method; engine.train.fit trains them all.
+training objective in one `loss(outputs, target)` method; engine.nn.train.fit trains them all.
 
 Input convention: a model takes a float32 batch shaped (N, *config.input_shape), pixels in
 [0, 1]. Images are (N, 1, S, S) for grey images of side S (28 for MNIST-like digits, 8 for

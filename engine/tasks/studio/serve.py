@@ -1,4 +1,4 @@
-"""The training studio: train any autoencoder of the family (engine.family) on built-in
+"""The training studio: train any autoencoder of the family (engine.tasks.studio.model) on built-in
 digits or a user's images, watch it learn, set it beside the other variants and PCA, and take
 it away as one ONNX file. Also the two demonstrations of the lecture notes: PCA against an
 autoencoder on a plane and on a curved surface, and the 8x8 digits in 2 or 3 dimensions.
@@ -40,7 +40,7 @@ STUDIO_DATA = {
 }
 
 
-DIGITS28_SCALE = 0.5         # builds.labelled_digits renders 20,000 * scale digits
+DIGITS28_SCALE = 0.5         # datasets.labelled_digits renders 20,000 * scale digits
 
 
 HELDOUT_SEED = 1234
@@ -64,7 +64,7 @@ class StudioData:
 
 def builtin_digits(kind: str = "digits28", heldout_count: int = 1000) -> StudioData:
     """'digits28': digits rendered from the training fonts with random distortions plus the
-    1,497 training handwritten digits of scikit-learn, all 28x28 (builds.labelled_digits);
+    1,497 training handwritten digits of scikit-learn, all 28x28 (datasets.labelled_digits);
     held out are `heldout_count` digits in fonts never trained on with wider distortions and
     the 300 held-out handwritten digits. 'digits8': scikit-learn's 8x8 digits as they are,
     the first 1,497 for training and the last 300 held out."""
