@@ -37,6 +37,7 @@ from .core.metrics import (
     psnr as psnr,
     ssim as ssim,
 )
+from .core.progress import Progress as Progress
 from .core.runtime import (
     ModelError as ModelError,
     available_models as available_models,

@@ -328,7 +328,8 @@ assert "torch" not in sys.modules, "torch imported"
 
 # --- The page's logic, without streamlit ---------------------------------------------------------
 def progress(epoch: float, validation: float | None = 0.02, phase: str = "training") -> engine.StudioProgress:
-    return engine.StudioProgress(phase, int(epoch * 10), 100, epoch, 0.3, validation, 2.0 * epoch)
+    return engine.StudioProgress(step=int(epoch * 10), steps=100, loss=0.3, seconds=2.0 * epoch, validation=validation,
+                                 epoch=epoch, phase=phase)
 
 
 def fake_run(number: int, family: str = "undercomplete", config: dict | None = None, key: str = "digits8:250",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.core.progress import Progress
 from engine.core.runtime import cpu_count
 
 JOB_SLOTS = max(1, cpu_count() // 2)
@@ -19,13 +20,7 @@ JOB_SLOTS = max(1, cpu_count() // 2)
 _slots = threading.BoundedSemaphore(JOB_SLOTS)
 
 
-@dataclass
-class JobUpdate:
-    step: int
-    steps: int
-    loss: float
-    seconds: float
-    validation: float | None = None
+JobUpdate = Progress   # what a job reports: the one progress type
 
 
 @dataclass
@@ -36,7 +31,7 @@ class Job:
     work: Callable[[Job], Any]
     name: str = "training"
     state: str = "queued"              # queued, running, done, stopped, failed
-    updates: list[JobUpdate] = field(default_factory=list)
+    updates: list[Progress] = field(default_factory=list)
     result: Any = None
     error: BaseException | None = None
     started: float = 0.0
@@ -63,13 +58,14 @@ class Job:
             finally:
                 self.finished = time.time()
 
-    def report(self, update: JobUpdate) -> None:
+    def report(self, update: Progress) -> None:
         self.updates.append(update)
 
     def reporter(self) -> Callable[[Any], None]:
-        """A progress callback for engine.nn.train.fit, or for anything that reports step, steps,
-        loss and seconds (and perhaps validation)."""
-        return lambda p: self.report(JobUpdate(p.step, p.steps, p.loss, p.seconds, getattr(p, "validation", None)))
+        """A progress callback for engine.nn.train.fit and the studio (they report Progress), or
+        for anything that reports step, steps, loss and seconds (and perhaps validation)."""
+        return lambda p: self.report(p if isinstance(p, Progress) else
+                                     Progress(p.step, p.steps, p.loss, p.seconds, getattr(p, "validation", None)))
 
     def stop(self) -> None:
         """Ask the job to stop at its next step (a queued job never starts)."""

@@ -14,13 +14,14 @@ import torch
 
 from engine.core import runtime
 from engine.core.imaging import add_noise
+from engine.core.progress import Progress
 from engine.core.runtime import atomic_write_bytes
 from engine.nn.checkpoints import checkpoint
 from engine.nn.export import export_onnx, pca_to_onnx
 from engine.nn.layers import CharAutoencoder, CharAutoencoderConfig
-from engine.nn.train import TrainConfig, TrainProgress, fit
+from engine.nn.train import TrainConfig, fit
 
-Progress = Callable[[TrainProgress], None]
+ProgressFn = Callable[[Progress], None]
 
 
 @dataclass
@@ -28,7 +29,7 @@ class BuildOptions:
     out_dir: Path = runtime.PRETRAINED_DIR
     scale: float = 1.0          # multiplies steps and data sizes: 0.01 makes a smoke-test build
     seed: int = 0
-    progress: Progress | None = None
+    progress: ProgressFn | None = None
     models_dir: Path = runtime.PRETRAINED_DIR   # where a build finds models it builds on
 
 

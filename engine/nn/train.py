@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.core.progress import Progress
 from engine.core.runtime import cpu_count
 
 
@@ -25,15 +26,6 @@ class TrainConfig:
     threads: int | None = None   # torch CPU threads; None: the CPUs this process may use
 
 
-@dataclass
-class TrainProgress:
-    step: int
-    steps: int
-    loss: float          # running mean of the recent training loss
-    seconds: float
-    validation: float | None = None   # validate(model) at this report, when fit was given one
-
-
 class TrainHistory(list):
     """What fit returns: the loss of every step (a plain list of floats to every caller that
     only wants that), plus every report, the best one when early stopping watched, whether
@@ -41,8 +33,8 @@ class TrainHistory(list):
 
     def __init__(self) -> None:
         super().__init__()
-        self.reports: list[TrainProgress] = []
-        self.best: TrainProgress | None = None
+        self.reports: list[Progress] = []
+        self.best: Progress | None = None
         self.stopped_early = False      # patience ran out; the best report's weights were restored
         self.stopped = False            # `stop` answered True
 
@@ -62,7 +54,7 @@ def pick_device() -> torch.device:
 
 def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
         loss_fn: LossFn | None = None,
-        progress: Callable[[TrainProgress], None] | None = None,
+        progress: Callable[[Progress], None] | None = None,
         report_every: int = 50, stop: Callable[[], bool] | None = None,
         validate: Callable[[nn.Module], float] | None = None,
         patience: int | None = None) -> TrainHistory:
@@ -107,7 +99,7 @@ def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
         schedule.step()
         losses.append(float(loss.detach()))
         if (step + 1) % report_every == 0 or step + 1 == config.steps:
-            report = TrainProgress(step + 1, config.steps, float(np.mean(losses[-report_every:])),
+            report = Progress(step + 1, config.steps, float(np.mean(losses[-report_every:])),
                                    time.perf_counter() - start, _validation(model, validate))
             losses.reports.append(report)
             if progress:

@@ -91,8 +91,8 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
         offset = done
 
         def report(p) -> None:
-            entry = StudioProgress(phase, offset + p.step, total, (offset + p.step) / per_epoch, p.loss,
-                                   p.validation, time.perf_counter() - start)
+            entry = StudioProgress(step=offset + p.step, steps=total, loss=p.loss, seconds=time.perf_counter() - start,
+                                   validation=p.validation, epoch=(offset + p.step) / per_epoch, phase=phase)
             history.append(entry)
             if progress:
                 progress(entry)

@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.core import datasets, runtime
 from engine.core.imaging import as_float_image, resize, to_grey
+from engine.core.progress import Progress
 
 NEAR_ZERO = 0.05             # |code| below this counts as a unit at rest (the sparsity measure)
 
@@ -150,16 +151,7 @@ class StudioConfig:
     options: dict = field(default_factory=dict)   # the family config's own fields (penalty, tied, noise...)
 
 
-@dataclass
-class StudioProgress:
-    """One report: at the end of every epoch (and of every pretraining phase)."""
-    phase: str                         # "training", "pretraining layer 2 of 3", "fine-tuning"
-    step: int                          # steps done, counted over all phases
-    steps: int
-    epoch: float                       # step / steps per epoch
-    loss: float                        # the family's training objective, mean since the last report
-    validation: float | None           # reconstruction MSE on the validation images
-    seconds: float
+StudioProgress = Progress   # one report at the end of every epoch (and pretraining phase)
 
 
 @dataclass
