@@ -8,8 +8,6 @@ from engine.core.metrics import psnr
 
 # (name, filter) pairs tried for the photo baseline; the best for each image is shown.
 _GAUSSIAN_SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-
-
 _MEDIAN_SIZES = (3, 5)
 
 

@@ -20,8 +20,6 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from engine.core.imaging import prepare_character
 
 DIGITS = "0123456789"
-
-
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -32,14 +30,8 @@ _EXCLUDED_FAMILIES = ("KaTeX_AMS", "KaTeX_Caligraphic", "KaTeX_Script", "KaTeX_S
 
 # Whole families never shown in training: serif, typewriter and a humanist sans.
 HELD_OUT_FAMILIES = ("DejaVu Serif", "KaTeX_Typewriter", "Source Serif 4 Variable", "Aileron")
-
-
 _VARIABLE_WEIGHTS = (300, 500, 700, 900)
-
-
 _RENDER_SIZE = 56  # glyph size in pixels before prepare_character brings it to 20x20
-
-
 _CANVAS = 112
 
 
@@ -275,8 +267,6 @@ def colour_training_photos() -> tuple[str, ...]:
 
 
 _WORD_LETTERS = "etaoinshrdlucmfwypvbgkqjxz"
-
-
 _WORD_WEIGHTS = np.array([12.7, 9.1, 8.2, 7.5, 7.0, 6.7, 6.3, 6.1, 6.0, 4.3, 4.0, 2.8, 2.8, 2.4,
                           2.2, 2.4, 2.0, 1.9, 1.0, 1.5, 2.0, 0.8, 0.1, 0.2, 0.2, 0.1])
 

@@ -18,11 +18,7 @@ from skimage.color import rgb2gray
 from skimage.filters import threshold_otsu
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-
-
 MAX_PIXELS = 40_000_000
-
-
 NOISE_KINDS = ("gaussian", "salt_pepper", "mask")
 
 
@@ -41,20 +37,10 @@ _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM
 
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
-
-
 _CHAR_SIDE = 28
-
-
 _CHAR_BOX = 20           # MNIST fits each character in a 20x20 box inside the 28x28 field
-
-
 _CHAR_CENTRE = 13.5      # the field's centre in array indices (14 counting pixel edges)
-
-
 _MIN_CONTRAST = 0.1      # strokes closer than this to their ground: a blank image
-
-
 _INK_FLOOR = 0.15        # after normalising, weaker values are paper grain or JPEG noise
 
 

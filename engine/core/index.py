@@ -11,14 +11,8 @@ import numpy as np
 from engine.core.runtime import atomic_write_bytes
 
 METRICS = ("cosine", "euclidean")
-
-
 BRUTE_FORCE_LIMIT = 100_000   # exact search answers a query in a few ms up to here
-
-
 _CHUNK_ELEMENTS = 1 << 24     # bounds the (queries x gallery) distance block held at once
-
-
 _IVF_PROBE_SHARE = 8       # search 1/8 of the lists: recall@10 0.83 even on structureless random codes
 
 

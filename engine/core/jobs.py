@@ -15,11 +15,7 @@ from engine.core.progress import Progress
 from engine.core.runtime import cpu_count
 
 JOB_SLOTS = max(1, cpu_count() // 2)
-
-
 _slots = threading.BoundedSemaphore(JOB_SLOTS)
-
-
 JobUpdate = Progress   # what a job reports: the one progress type
 
 

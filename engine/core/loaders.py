@@ -18,29 +18,19 @@ import numpy as np
 from engine.core.imaging import MAX_UPLOAD_BYTES, ImageError, decode_image, size_text
 
 MAX_IDX_BYTES = 1 << 30
-
-
 MAX_FOLDER_FILES = 5000
-
-
 MAX_FOLDER_BYTES = 500 * 1024 * 1024
-
-
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 
 
 # Image formats are compressed already, so a member that inflates far more is a zip bomb;
 # members too small to hurt are let through whatever their ratio (a blank BMP, say).
 _MAX_COMPRESSION_RATIO = 100
-
-
 _RATIO_CHECK_FROM_BYTES = 1 << 20
 
 
 # IDX type codes (the MNIST file format); every value and dimension is big-endian.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
 ZipSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
 

@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
-
-
 MANIFEST_NAME = "manifest.json"
 
 
@@ -97,8 +95,6 @@ def device_name() -> str:
 
 
 _lock = threading.Lock()
-
-
 _MAX_SESSIONS = 32                           # every shipped graph stays loaded
 
 

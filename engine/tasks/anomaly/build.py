@@ -20,11 +20,7 @@ from engine.nn.recipes import (
 )
 
 ANOMALY_CODE_SIZE = 16
-
-
 ANOMALY_NOISE = 0.2      # the strongest Gaussian noise in training: a little keeps the code general
-
-
 CALIBRATION_FPR = 0.05
 
 

@@ -10,11 +10,7 @@ from scipy import ndimage
 from engine.core import runtime
 
 ANOMALY_MODEL = "anomaly_char"
-
-
 ANOMALY_BASELINE = "anomaly_pca"
-
-
 ANOMALY_SCORINGS = {
     "tolerant": "Squared error between slightly blurred copies of the input and its reconstruction: "
                 "a stroke drawn a pixel off costs little, a stroke that is missing or extra costs fully.",
@@ -23,8 +19,6 @@ ANOMALY_SCORINGS = {
 
 
 _TOLERANCE_SIGMA = 1.0  # pixels: the Gaussian blur that makes a one-pixel misalignment cheap
-
-
 ANOMALY_DEFAULT_SCORING = "tolerant"
 
 

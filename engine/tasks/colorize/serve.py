@@ -16,20 +16,10 @@ from engine.core.imaging import fit_within
 from engine.core.metrics import colourfulness, psnr
 
 MODEL = "colorizer"
-
-
 MAX_PIXELS = 4_000_000        # larger photos are scaled down first, and the page says so
-
-
 TILE = 1024                   # photos with a side above this run in overlapping tiles
-
-
 OVERLAP = 64                  # pixels two neighbouring tiles share; blended linearly
-
-
 MULTIPLE = 16                 # the network's sides must be multiples of this
-
-
 SECOND_SCALE = 0.6            # the second, smaller view of the photo averaged in
 
 

@@ -12,8 +12,6 @@ from engine.core.report import median_seconds, result_table
 from engine.tasks.denoise.serve import CHAR_BASELINE, denoise
 
 PHOTO_SIGMA = 25 / 255
-
-
 CHAR_NOISE = 0.5
 
 

@@ -13,20 +13,10 @@ from engine.core.imaging import add_noise, fit_within, prepare_character
 from engine.core.metrics import psnr, ssim
 
 CHAR_MODEL = "denoiser_char"
-
-
 CHAR_BASELINE = "pca_char"
-
-
 PHOTO_MODEL = "denoiser_photo"
-
-
 MAX_PHOTO_PIXELS = 1_500_000      # larger uploads are downscaled first, and the page says so
-
-
 CHARACTER_MAX_SIDE = 64           # "auto" treats images up to this size as one character
-
-
 TREAT_AS = ("auto", "character", "photo")
 
 

@@ -20,17 +20,9 @@ VAE_MODELS = {
 
 
 DEFAULT_VAE = "vae"
-
-
 CONDITIONAL_VAE = "cvae"
-
-
 CLASSIFIER = "digit_classifier"
-
-
 CONFIDENT = 0.9
-
-
 _EPS = 1e-6
 
 

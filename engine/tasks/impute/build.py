@@ -11,14 +11,8 @@ from engine.nn.recipes import BuildOptions, manifest_entry, write_model
 from engine.nn.train import TrainConfig, fit
 
 IMPUTE_STEPS = 3000
-
-
 IMPUTE_TABLE_STEPS = 3000
-
-
 IMPUTE_PCA_RANKS = (16, 32, 64, 128)
-
-
 IMPUTE_PCA_MAX_ITERATIONS = 50
 
 

@@ -19,20 +19,10 @@ from engine.core import datasets, runtime
 from engine.core.imaging import decode_image, resize, to_grey
 
 IMAGE_MODEL = "impute_char"          # the masking autoencoder for characters
-
-
 IMAGE_BASELINE = "impute_pca"        # mean filling and iterative PCA completion, one graph
-
-
 MASK_KINDS = {"pixels": "Random pixels", "blocks": "Random 7x7 blocks"}
-
-
 BLOCK_SIDE = 7
-
-
 IMPUTE_METHODS = {"mean": "Mean filling", "pca": "PCA completion", "autoencoder": "Masking autoencoder"}
-
-
 SIDE = 28
 
 
@@ -244,8 +234,6 @@ def iterative_pca_fill(matrix: np.ndarray, missing: np.ndarray, rank: int, itera
 
 
 PCA_RANKS = (1, 2, 4, 8, 16, 32)
-
-
 PCA_MAX_ITERATIONS = 50
 
 

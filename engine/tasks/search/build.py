@@ -23,8 +23,6 @@ from engine.tasks.denoise.model import PhotoDenoiser
 from engine.tasks.search.model import PhotoEmbedder
 
 SEARCH_CODE_SIZE = 64
-
-
 SEARCH_NOISE = 0.3
 
 

@@ -19,11 +19,7 @@ from engine.core.loaders import DatasetError, load_image_folder
 from engine.tasks.denoise.serve import denoise_target
 
 CHAR_MODEL = "search_char"
-
-
 CHAR_PCA = "search_pca"
-
-
 PHOTO_MODEL = "embed_photo"
 
 
@@ -40,23 +36,11 @@ SPACE_NAMES = {"autoencoder": "Autoencoder code", "autoencoder-grey": "Autoencod
 
 
 PHOTO_SIDE = 128          # photos are embedded with their longer side at this size
-
-
 PHOTO_STORE_PIXELS = 160 * 160   # and kept (for display and embedding) no larger than this
-
-
 PIXEL_THUMB = 16          # the raw-pixel space of photos: 16x16 RGB
-
-
 TSNE_LIMIT = 2000         # t-SNE takes tens of seconds on a CPU above this
-
-
 MAX_GALLERY = 5000        # characters (3 KB each)
-
-
 MAX_PHOTO_GALLERY = 1000  # photos (up to 300 KB each as float32): bounds a gallery near 300 MB
-
-
 BUILTIN_GALLERIES = {
     "digits": ("Digits", datasets.DIGITS),
     "digits-capitals": ("Digits and capital letters", datasets.DIGITS + datasets.LETTERS[:26]),

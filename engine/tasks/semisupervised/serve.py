@@ -25,29 +25,13 @@ import numpy as np
 from engine.core import datasets, runtime
 
 ENCODER = "search_char"          # a 64-number code learnt without labels (distorted -> upright glyphs)
-
-
 PCA_ENCODER = "semisup_pca"      # PCA with the code's size, fit on the unlabelled digits
-
-
 LABELS_PER_DIGIT = (10, 50, 100)
-
-
 DRAWS = 5                        # random label draws per point of the curve
-
-
 POOL_RENDERED = 3000             # digits rendered from the training fonts in the unlabelled pool
-
-
 POOL_SEED = 20_250
-
-
 HELDOUT_RENDERED = 1000
-
-
 HELDOUT_SEED = 7_919
-
-
 SEMISUPERVISED_METHODS = {
     "encoder": "Pretrained encoder (frozen) + linear head",
     "finetuned": "Pretrained encoder fine-tuned",
@@ -57,20 +41,10 @@ SEMISUPERVISED_METHODS = {
 
 
 LIVE_METHODS = ("encoder", "pca")            # no torch needed
-
-
 SPACES = {"encoder": ENCODER, "pca": PCA_ENCODER}   # the feature space of each linear head
-
-
 TORCH_METHODS = ("finetuned", "scratch")
-
-
 SCRATCH_STEPS = 500
-
-
 FINETUNE_STEPS = 300
-
-
 CURVE_TITLE = "Semi-supervised accuracy"     # the eval table the page reads back from the manifest
 
 

@@ -141,11 +141,7 @@ def train_sequence_models(series: LoadSeries, *, steps: int = 400, split: Series
 
 
 SEQUENCE_FORECAST_STEPS = 6000
-
-
 SEQUENCE_AUTOENCODER_STEPS = 4000
-
-
 SEQUENCE_DATA_SEED = 0      # the built-in series the page and `eval sequence` use
 
 

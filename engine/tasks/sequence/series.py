@@ -15,42 +15,24 @@ from pathlib import Path
 import numpy as np
 
 HOUR = np.timedelta64(1, "h")
-
-
 SYNTHETIC_START = "2012-01-01"
-
-
 SYNTHETIC_YEARS = 3
 
 
 # The lecture's split of GEFCom2014: train to the end of August 2014, validate on September
 # and October, test on November and December. The synthetic series starts when GEFCom's does.
 SYNTHETIC_VALIDATION_START = "2014-09-01"
-
-
 SYNTHETIC_TEST_START = "2014-11-01"
 
 
 # A CSV is split by position: the first 60% trains, the next 20% validates (and calibrates
 # anomaly thresholds), the final 20% is held out.
 VALIDATION_FRACTION = 0.2
-
-
 TEST_FRACTION = 0.2
-
-
 MAX_CSV_BYTES = 20 * 2**20          # the page's upload cap too (server.maxUploadSize)
-
-
 MAX_HOURS = 100_000                 # about 11 years of hourly readings
-
-
 MIN_HOURS = 28 * 24                 # four weeks: the weekly baseline needs a week of history
-
-
 MAX_FILLED_GAP = 6                  # hours: longer runs of missing readings are refused
-
-
 TIMESTAMP_NAMES = ("timestamp", "datetime", "date_time", "time", "date", "ds")
 
 

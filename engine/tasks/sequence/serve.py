@@ -24,30 +24,16 @@ from engine.tasks.sequence.series import (
 )
 
 SEQUENCE_FORECASTER = "sequence_forecaster"
-
-
 SEQUENCE_AUTOENCODER = "sequence_autoencoder"
-
-
 FORECAST_WINDOW = 6                    # hours in (the lecture's T)
-
-
 FORECAST_HORIZON = 3                   # hours out (the lecture's HORIZON)
-
-
 RECONSTRUCTION_WINDOW = 24             # hours per window the autoencoder rebuilds
-
-
 DEFAULT_THRESHOLD_PERCENTILE = 99.0    # of the validation windows' scores: the threshold
-
-
 NAIVE_LAGS = {"Seasonal naive, 24 h (same hour yesterday)": 24,
               "Seasonal naive, 168 h (same hour last week)": 168}
 
 
 PERSISTENCE = "Persistence (the last hour seen)"
-
-
 SEQUENCE_LSTM_LABEL = "LSTM encoder-decoder"
 
 

@@ -27,14 +27,8 @@ from engine.core.imaging import as_float_image, resize, to_grey
 from engine.core.progress import Progress
 
 NEAR_ZERO = 0.05             # |code| below this counts as a unit at rest (the sparsity measure)
-
-
 TRAINING_METHODS = ("all-at-once", "layer-wise")
-
-
 PRETRAIN_SHARE = 0.5         # layer-wise: the share of the step budget spent pretraining pairs
-
-
 STUDIO_DATA = {
     "digits28": "28x28 digits rendered from the training fonts and scikit-learn's handwritten digits",
     "digits8": "scikit-learn's 8x8 handwritten digits (64 numbers each)",
@@ -42,11 +36,7 @@ STUDIO_DATA = {
 
 
 DIGITS28_SCALE = 0.5         # datasets.labelled_digits renders 20,000 * scale digits
-
-
 HELDOUT_SEED = 1234
-
-
 NOISY_EVAL = 0.5             # the gaussian noise of the table's "from noisy input" column
 
 
