@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 import engine
 from app_pages.logic import anomaly as logic
 
+pytestmark = pytest.mark.slow   # every test drives the app under AppTest
+
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 ANOMALY = "app_pages/anomaly.py"
 MODELS = {"Autoencoder": "anomaly_char", "PCA": "anomaly_pca"}

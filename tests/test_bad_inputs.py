@@ -156,6 +156,7 @@ def sandbox(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------ the corpus itself
 
+@pytest.mark.slow
 def test_corpus_is_large_varied_and_the_same_every_time():
     kinds = Counter(case.kind for case in CORPUS)
     assert len(CORPUS) >= 200, len(CORPUS)
@@ -304,6 +305,7 @@ def assert_no_traceback_shown(at: AppTest) -> None:
         assert "Traceback" not in str(element.value)
 
 
+@pytest.mark.slow
 def test_denoising_page_survives_every_kind_of_bad_upload(sandbox):
     at = open_page("app_pages/denoising.py")
     at.radio(key="input_mode").set_value("Upload your own").run()
@@ -346,6 +348,7 @@ def test_denoising_page_gives_results_for_awkward_but_valid_files(sandbox):
         assert len(at.image) >= 4 and at.dataframe, case.name
 
 
+@pytest.mark.slow
 def test_anomaly_page_reports_each_bad_file_by_name_and_scores_the_rest(sandbox):
     at = open_page("app_pages/anomaly.py")
     good = [("seven.png", bad_files.encode(bad_files.drawn_character(), "PNG")),
@@ -384,6 +387,7 @@ def left_out(at: AppTest) -> list[str]:
     return []
 
 
+@pytest.mark.slow
 def test_search_page_gallery_and_query_uploads(sandbox):
     at = open_page("app_pages/search.py")
     good = [("seven.png", bad_files.encode(bad_files.drawn_character(), "PNG")),

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 import pytest
 from browser import CHROMIUM, SCRIPT_FINISHED, VISITS, in_ci, launch_browser, streamlit_server
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a real server and Chromium
+
 PAGE_TIMEOUT_MS = 90_000  # the first denoising run loads the ONNX models
 
 

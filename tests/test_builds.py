@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from engine import builds as builds
@@ -13,6 +14,7 @@ from engine.nn.layers import CharAutoencoder, CharAutoencoderConfig
 from engine.nn.train import TrainConfig, fit
 
 
+@pytest.mark.slow
 def test_training_loop_lowers_the_loss_and_reports_progress():
     rng = np.random.default_rng(0)
     data = (rng.random((300, 1, 28, 28)) > 0.8).astype(np.float32)
@@ -24,6 +26,7 @@ def test_training_loop_lowers_the_loss_and_reports_progress():
     assert [p.step for p in seen] == [20, 40, 60] and not model.training
 
 
+@pytest.mark.slow
 def test_tiny_char_build_writes_models_and_manifest(tmp_path):
     opts = recipes.BuildOptions(out_dir=tmp_path, scale=0.005)
     entries = builds.build("denoiser-char", opts, "python -m engine train denoiser-char")
@@ -38,6 +41,7 @@ def test_tiny_char_build_writes_models_and_manifest(tmp_path):
     assert out.shape == (2, 1, 28, 28)
 
 
+@pytest.mark.slow
 def test_cli_bench_and_eval_print_json():
     bench = subprocess.run([sys.executable, "-m", "engine", "bench", "--json", "--repeats", "1"],
                            capture_output=True, text=True, check=True, timeout=600)
@@ -69,6 +73,7 @@ def test_a_build_that_dies_leaves_the_shipped_models_alone(tmp_path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "old.onnx"]
 
 
+@pytest.mark.slow
 def test_tiny_anomaly_build_carries_its_calibration(tmp_path):
     from engine.tasks.anomaly.serve import ANOMALY_DEFAULT_SCORING, threshold_for
 

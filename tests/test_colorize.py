@@ -144,6 +144,7 @@ def _lightness_coded(seed: int) -> np.ndarray:
     return colorize_serve.from_lab(lab)
 
 
+@pytest.mark.slow
 def test_fine_tuning_lowers_the_loss_and_never_touches_the_shipped_model():
     shipped = (runtime.PRETRAINED_DIR / "colorizer.onnx").read_bytes()
     photos = [_lightness_coded(s) for s in range(3)]
@@ -159,6 +160,7 @@ def test_fine_tuning_lowers_the_loss_and_never_touches_the_shipped_model():
     assert runtime.metadata(result.onnx)["task"] == "colorize"
 
 
+@pytest.mark.slow
 def test_fine_tuning_stops_when_asked_and_refuses_grey_photos():
     calls = []
     result = colorize_build.fine_tune_colorizer([_photo(64, 64)], steps=50, size=64, batch_size=2,
@@ -168,6 +170,7 @@ def test_fine_tuning_stops_when_asked_and_refuses_grey_photos():
         colorize_build.fine_tune_colorizer([_photo(64, 64).mean(axis=2)], steps=5)
 
 
+@pytest.mark.slow
 def test_tiny_build_and_eval(tmp_path):
     entries = builds.build("colorizer", recipes.BuildOptions(out_dir=tmp_path, scale=0.005),
                            "python -m engine train colorizer")

@@ -16,6 +16,8 @@ from streamlit.testing.v1 import AppTest
 import engine
 from app_pages.logic import colorize as logic
 
+pytestmark = pytest.mark.slow   # every test drives the app under AppTest
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
 COLORIZE = "app_pages/colorize.py"

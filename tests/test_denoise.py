@@ -59,6 +59,7 @@ def test_compare_denoising_character():
     assert "autoencoder" in result.model_summary.lower()
 
 
+@pytest.mark.slow
 def test_compare_denoising_photo_downscales_big_images_and_says_so():
     big = np.random.default_rng(0).random((1300, 1400), dtype=np.float32)
     result = engine.compare_denoising(big, kind="salt_pepper", amount=0.1, seed=0)

@@ -25,6 +25,7 @@ def test_char_autoencoder_shapes_and_named_outputs():
     assert 0 <= float(out["reconstruction"].detach().min()) and float(out["reconstruction"].detach().max()) <= 1
 
 
+@pytest.mark.slow
 def test_char_export_parity_dynamic_batch_and_metadata(tmp_path):
     torch.manual_seed(0)
     model = CharAutoencoder(CharAutoencoderConfig(code_size=8, channels=(8, 16)))
@@ -41,6 +42,7 @@ def test_char_export_parity_dynamic_batch_and_metadata(tmp_path):
         np.testing.assert_allclose(_run(path, x), expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_photo_export_takes_any_size_multiple_of_four(tmp_path):
     torch.manual_seed(0)
     model = PhotoDenoiser(PhotoDenoiserConfig(width=8))

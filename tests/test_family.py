@@ -26,6 +26,7 @@ def _batches(model, data):
     return batch
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,options", VARIANTS, ids=[f"{n}-{'-'.join(map(str, o.values()))}" for n, o in VARIANTS])
 def test_each_family_learns_with_fit_and_exports_with_parity(digits, name, options):
     model = studio_model.make_model(name, input_shape=(1, 8, 8), code_size=8, **options)

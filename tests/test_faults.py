@@ -43,6 +43,7 @@ def test_engine_names_the_damaged_model_and_the_others_still_run(damaged_denoise
     assert engine.embed(chars).shape == (4, 64)
 
 
+@pytest.mark.slow
 def test_pages_report_the_damage_and_the_other_pages_work(damaged_denoiser):
     at = AppTest.from_file(APP, default_timeout=90).run()
     at.switch_page("app_pages/denoising.py").run()
@@ -77,6 +78,7 @@ def built(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("after_seconds", [1.0, 4.0, 7.0])
 def test_a_build_killed_at_any_point_leaves_loadable_models(built, tmp_path, after_seconds):
     """SIGKILL a rebuild part way (while importing, training or exporting): every model the

@@ -127,6 +127,7 @@ def test_sharpness_and_roughness_measure_what_they_say():
     assert engine.path_roughness("vae", pairs=5) >= 1.0
 
 
+@pytest.mark.slow
 def test_eval_vae_at_a_small_scale():
     elbo, samples, judge = generate_evaluate.eval_vae(count=40)["tables"]
     assert len(elbo["rows"]) == 2 * len(engine.VAE_MODELS) and all(r[4] > 0 for r in elbo["rows"])
@@ -134,6 +135,7 @@ def test_eval_vae_at_a_small_scale():
     assert all(0 <= r[1] <= 1 for r in samples["rows"])
 
 
+@pytest.mark.slow
 def test_tiny_vae_builds_export_both_graphs(tmp_path):
     entries = builds.build("cvae", recipes.BuildOptions(out_dir=tmp_path, scale=0.005), "cmd")
     assert set(entries) == {"cvae_encoder", "cvae_decoder"}

@@ -14,6 +14,8 @@ from streamlit.typing import PlotlyState
 import engine
 from app_pages.logic import generate as logic
 
+pytestmark = pytest.mark.slow   # every test drives the app under AppTest
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
 GENERATE = "app_pages/generate.py"

@@ -93,6 +93,7 @@ def test_pca_completion_recovers_a_rank_one_matrix():
         engine.iterative_pca_fill(matrix, missing, rank=3)
 
 
+@pytest.mark.slow
 def test_the_baseline_settings_never_look_at_the_hidden_values():
     table = engine.load_table("digits")
     matrix = table.values[:400].copy()
@@ -138,6 +139,7 @@ def test_every_method_keeps_observed_pixels_and_ignores_what_was_under_the_holes
     assert np.array_equal(filled, engine.fill_table(np.where(hidden, 99.0, rows), hidden, table.model))
 
 
+@pytest.mark.slow
 def test_the_table_comparison_judges_hidden_entries_only():
     result = engine.compare_table_filling("digits", 0.5, seed=3, rows=60)
     assert result.truth.shape == (60, 64) and abs(result.missing.mean() - 0.5) < 0.05

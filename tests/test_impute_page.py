@@ -1,5 +1,6 @@
 """The Filling in missing values page, driven by Streamlit's AppTest: the real engine and the
 shipped masking autoencoders."""
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 import engine
 from app_pages.logic import impute as logic
+
+pytestmark = pytest.mark.slow   # every test drives the app under AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -41,6 +44,13 @@ def expected_errors(character: np.ndarray, missing: np.ndarray) -> dict[str, flo
     return {row["Method"]: row["RMSE on hidden values"] for row in result.summary()}
 
 
+@functools.cache
+def table_errors(fraction: float) -> dict[str, float]:
+    """What the engine gives for the digits table (the same for every test: computed once)."""
+    table = engine.compare_table_filling("digits", fraction, 0)
+    return {r["Method"]: r["RMSE on hidden values"] for r in table.summary()}
+
+
 def first_example() -> np.ndarray:
     return next(iter(engine.impute_examples().values()))
 
@@ -53,8 +63,7 @@ def test_the_page_fills_an_example_and_a_table():
     assert captions[:2] == ["Original", f"Input: {missing.mean():.0%} missing"]
     assert any(c.startswith(AUTOENCODER) for c in captions) and len(captions) == 5
     assert errors(at) == expected_errors(first_example(), missing)
-    table = engine.compare_table_filling("digits", 0.5, 0)
-    assert errors(at, "table") == {r["Method"]: r["RMSE on hidden values"] for r in table.summary()}
+    assert errors(at, "table") == table_errors(0.5)
 
 
 @pytest.mark.parametrize("change", ["kind", "fraction", "seed"])
@@ -124,9 +133,8 @@ def test_changing_the_hidden_share_of_the_table_changes_its_result():
     before = errors(at, "table")
     at.slider(key="table_fraction").set_value(0.2).run()
     assert not at.exception and not at.error
-    table = engine.compare_table_filling("digits", 0.2, 0)
     after = errors(at, "table")
-    assert after == {r["Method"]: r["RMSE on hidden values"] for r in table.summary()} != before
+    assert after == table_errors(0.2) != before
 
 
 # --- The page's plain logic ------------------------------------------------------------------

@@ -177,6 +177,7 @@ print("served without torch:", len(engine.__all__), "names;", "torch" in sys.mod
 """
 
 
+@pytest.mark.slow
 def test_every_serving_function_runs_where_torch_cannot_be_imported():
     script = NO_TORCH + "\nimport sys\n" + CALLS
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT, capture_output=True,

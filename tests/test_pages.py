@@ -11,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 import engine
 from app_pages.logic import denoising as logic
 
+pytestmark = pytest.mark.slow   # every test drives the app under AppTest
+
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 DENOISING = "app_pages/denoising.py"
 

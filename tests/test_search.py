@@ -43,7 +43,7 @@ def test_exact_index_matches_brute_force(metric, k):
 
 
 def test_exact_index_answers_many_queries_in_chunks(monkeypatch):
-    monkeypatch.setattr("engine.index._CHUNK_ELEMENTS", 1000)   # 10 queries a chunk
+    monkeypatch.setattr("engine.core.index._CHUNK_ELEMENTS", 1000)   # 10 queries a chunk
     rng = np.random.default_rng(1)
     codes, queries = rng.random((100, 8), dtype=np.float32), rng.random((57, 8), dtype=np.float32)
     _, indices = SearchIndex(codes, "euclidean").query(queries, 5)
@@ -196,6 +196,7 @@ def test_gallery_errors_are_clear():
         engine.Gallery([], [], "photo")
 
 
+@pytest.mark.slow
 def test_projections():
     gallery = engine.builtin_gallery("digits", count=60)
     assert engine.project(gallery, "autoencoder", "pca").shape == (60, 2)
@@ -204,6 +205,7 @@ def test_projections():
         engine.project(gallery, method="umap")
 
 
+@pytest.mark.slow
 def test_eval_search_at_a_small_scale():
     result = search_evaluate.eval_search(count=60, latency_sizes=(500, 2000))
     precision, latency = result["tables"]
@@ -213,6 +215,7 @@ def test_eval_search_at_a_small_scale():
     assert [row[0] for row in latency["rows"]] == ["500", "2,000"]
 
 
+@pytest.mark.slow
 def test_tiny_search_build(tmp_path):
     entries = builds.build("search", recipes.BuildOptions(out_dir=tmp_path, scale=0.005), "cmd")
     assert set(entries) == {"search_char", "search_pca", "embed_photo"}

@@ -15,6 +15,8 @@ from streamlit.typing import PlotlyState
 import engine
 from app_pages.logic import search as logic
 
+pytestmark = pytest.mark.slow   # every test drives the app under AppTest
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
 SEARCH = "app_pages/search.py"

@@ -37,6 +37,7 @@ def test_label_draws_take_exactly_k_of_every_class_and_repeat_with_the_seed():
         engine.sample_labels(labels, 0, seed=0)
 
 
+@pytest.mark.slow
 def test_the_real_pool_gives_every_page_choice(data):
     for k in engine.LABELS_PER_DIGIT:
         picks = engine.sample_labels(data.pool.labels, k, seed=1)
@@ -48,6 +49,7 @@ class _Stop(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_no_heldout_digit_is_in_pretraining_or_the_label_sets(data, monkeypatch, tmp_path):
     """The pool and the labels come from training fonts and the training handwritten digits; the
     held-out digits from held-out fonts (wider distortions) and the held-out handwritten ones; and
@@ -66,7 +68,7 @@ def test_no_heldout_digit_is_in_pretraining_or_the_label_sets(data, monkeypatch,
     def stop(images, *args, **kwargs):  # build_search_char renders, then trains: stop it there
         raise _Stop(images)
 
-    monkeypatch.setattr(recipes, "train_char_model", stop)
+    monkeypatch.setattr(search_build, "train_char_model", stop)
     with pytest.raises(_Stop) as stopped:
         search_build.build_search_char(recipes.BuildOptions(out_dir=tmp_path, scale=0.01))
     (pool_fonts, pool_distortion), (heldout_fonts, heldout_distortion), (pretrain_fonts, _) = calls
@@ -117,6 +119,7 @@ def test_fine_tuning_starts_from_the_linear_probe(data):
     assert (semisupervised_build.predict_torch(untrained, data.heldout.images) == probe).mean() > 0.99
 
 
+@pytest.mark.slow
 def test_with_10_labels_per_digit_the_pretrained_encoder_beats_scratch_by_10_points(data):
     pytest.importorskip("torch")
     truth = data.heldout.labels

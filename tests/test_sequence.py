@@ -227,6 +227,7 @@ def test_onnx_matches_torch_for_both_shipped_graphs(synthetic, name):
 
 
 # --- training -----------------------------------------------------------------------------------
+@pytest.mark.slow
 @needs_torch
 @pytest.mark.parametrize("kind", ["forecast", "reconstruct"])
 def test_the_model_trains_and_its_loss_falls(kind):
@@ -245,6 +246,7 @@ def test_the_model_trains_and_its_loss_falls(kind):
     assert not model.training
 
 
+@pytest.mark.slow
 @needs_torch
 def test_training_on_a_users_series_gives_servable_models_and_stops_when_asked():
     series = short_series(days=35)
@@ -261,6 +263,7 @@ def test_training_on_a_users_series_gives_servable_models_and_stops_when_asked()
     assert stopped.stopped and stopped.autoencoder is None and len(stopped.losses["forecast"]) == 5
 
 
+@pytest.mark.slow
 @needs_torch
 def test_a_tiny_build_writes_both_models_with_calibration(tmp_path):
 

@@ -41,6 +41,7 @@ def test_training_reports_every_epoch_and_exports_a_model_that_matches_torch(dig
     assert json.loads(meta["settings"])["epochs"] == 3 and meta["training_data"] == "400 digits"
 
 
+@pytest.mark.slow
 def test_sparse_codes_are_sparser_than_plain_ones_on_the_same_data(digits):
     # The default weights suit the 28x28 digits' 784 pixels; 64-pixel digits need stronger ones.
     shared = dict(code_size=32, epochs=20, batch_size=64, heldout=digits.heldout, export=False, threads=1)
@@ -64,6 +65,7 @@ def test_layer_wise_pretraining_then_fine_tuning_in_the_same_step_budget(digits)
         studio_build.train_model("convolutional", digits.train[:64], method="layer-wise")
 
 
+@pytest.mark.slow
 def test_stop_ends_training_early_with_a_usable_result(digits):
     asked = []
     result = studio_build.train_model("convolutional", digits.train[:400], code_size=8, epochs=50, batch_size=32,
@@ -110,6 +112,7 @@ def test_digits_projection_gives_labelled_points_in_3d():
     assert 0 < projection.pca_mse < 1 and 0 <= projection.autoencoder_neighbour_agreement <= 1
 
 
+@pytest.mark.slow
 def test_builtin_digits28_holds_out_fonts_and_handwriting(monkeypatch):
     monkeypatch.setattr(studio_serve, "DIGITS28_SCALE", 0.01)                    # 200 rendered digits
     studio_serve._digits28.cache_clear()

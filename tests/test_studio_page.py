@@ -22,6 +22,8 @@ from app_pages import session_models
 from app_pages.logic import studio as logic
 from engine.tasks.studio import serve as studio_serve
 
+pytestmark = pytest.mark.slow   # every test drives the app under AppTest
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
 STUDIO = "app_pages/studio.py"
