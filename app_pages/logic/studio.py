@@ -29,7 +29,7 @@ BATCH_SIZE = 128
 HELDOUT_RENDERED = 200  # built-in 28x28 digits are judged on these many in unseen fonts + 300 handwritten
 HELDOUT_SHARE = 0.1  # of the user's images, held out for judging
 MIN_UPLOADED = 3  # one held out, one for validation, one to train on
-# The comparison's "from noisy input" column: the noise engine.studio.compare_family gives PCA's
+# The comparison's "from noisy input" column: the noise engine.training.compare_family gives PCA's
 # row (its NOISY_EVAL and HELDOUT_SEED, not in engine's public API yet; the tests check they agree).
 NOISY_EVAL = 0.5
 NOISY_SEED = 1234

@@ -186,7 +186,7 @@ def render_characters(chars: str, count: int, *, fonts: Iterable[Font], seed: in
     return (images, labels.astype(str), targets) if upright else (images, labels.astype(str))
 
 
-_HANDWRITTEN_HELD_OUT = 300  # the last 300 of scikit-learn's 1,797 digits are kept for evaluation
+HANDWRITTEN_HELD_OUT = 300  # the last 300 of scikit-learn's 1,797 digits are kept for evaluation
 
 
 @functools.lru_cache(maxsize=2)
@@ -196,7 +196,7 @@ def handwritten_digits(held_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    part = slice(-_HANDWRITTEN_HELD_OUT, None) if held_out else slice(None, -_HANDWRITTEN_HELD_OUT)
+    part = slice(-HANDWRITTEN_HELD_OUT, None) if held_out else slice(None, -HANDWRITTEN_HELD_OUT)
     images = np.stack([prepare_character(im / 16.0) for im in digits.images[part]])
     return images.astype(np.float32), digits.target[part].astype(str)
 

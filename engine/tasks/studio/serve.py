@@ -94,7 +94,7 @@ def _digits8() -> StudioData:
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)                               # (1797, 8, 8)
     labels = digits.target.astype(np.int64)
-    cut = len(images) - datasets._HANDWRITTEN_HELD_OUT     # the split handwritten_digits uses
+    cut = len(images) - datasets.HANDWRITTEN_HELD_OUT     # the split handwritten_digits uses
     return StudioData("digits8", images[:cut], labels[:cut], images[cut:], labels[cut:],
                       note=f"the first {cut:,} of scikit-learn's 8x8 handwritten digits",
                       heldout_note=f"the last {len(images) - cut} of them")
