@@ -6,7 +6,7 @@
                          autoencoder family (undercomplete, sparse, stacked, convolutional,
                          denoising, variational)
   python -m engine eval denoise|anomaly [--json] [--count N] [--record]
-  python -m engine bench [--json]                                   onnxruntime vs torch latency
+  python -m engine bench [--json] [--models NAME ...]               onnxruntime vs torch latency
 """
 from __future__ import annotations
 
@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     be = sub.add_parser("bench", help="latency of onnxruntime and eager torch")
     be.add_argument("--json", action="store_true")
     be.add_argument("--repeats", type=int, default=5)
+    be.add_argument("--models", nargs="+", metavar="NAME", help="only these shipped models (default: all)")
     args = parser.parse_args(argv)
     if args.command == "train":
         return _train(args)
@@ -185,7 +186,12 @@ def main(argv: list[str] | None = None) -> int:
             _record_metrics(args.task, result)
     else:
         from .evaluate import bench
-        _print(bench(args.repeats), args.json)
+        try:
+            result = bench(args.repeats, args.models)
+        except ValueError as err:   # an unknown model name
+            print(err, file=sys.stderr)
+            return 2
+        _print(result, args.json)
     return 0
 
 

@@ -27,15 +27,22 @@ __all__ = ["EVALS", "bench", "format_tables", "serving_memory"]
 
 EVALS = {**DENOISE, **ANOMALY, **SEARCH, **GENERATE, **COLORIZE, **SEQUENCE, **SEMISUPERVISED, **IMPUTE, **STUDIO}
 
-def bench(repeats: int = 5) -> dict:
-    """onnxruntime (CPU provider) against eager torch on the same weights, per shipped model."""
+
+def bench(repeats: int = 5, models: list[str] | None = None) -> dict:
+    """onnxruntime (CPU provider) against eager torch on the same weights, per shipped model (or
+    only `models`); the colorizer's whole task when it is among them; serving memory."""
+    shipped = runtime.available_models()
+    unknown = sorted(set(models or ()) - set(shipped))
+    if unknown:
+        raise ValueError(f"no shipped model {', '.join(unknown)}; choose from {', '.join(sorted(shipped))}")
+    selected = {name: entry for name, entry in shipped.items() if models is None or name in models}
     import torch
 
     from engine.nn.checkpoints import from_checkpoint
 
     torch.set_num_threads(runtime.cpu_count())
     rows = []
-    for name, entry in runtime.available_models().items():
+    for name, entry in selected.items():
         session = runtime.session(name)
         shapes = [[d if isinstance(d, int) else 64 for d in i.shape[1:]] for i in session.get_inputs()]
         module = None
@@ -56,7 +63,7 @@ def bench(repeats: int = 5) -> dict:
                          None if torch_s is None else round(torch_s * 1000, 2),
                          None if torch_s is None else round(torch_s / ort_s, 2)])
     tasks = []
-    if "colorizer" in runtime.available_models():
+    if "colorizer" in selected:
         from engine.tasks.colorize.serve import colorize
 
         big = megapixel_photo()[None]

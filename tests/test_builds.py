@@ -43,11 +43,12 @@ def test_tiny_char_build_writes_models_and_manifest(tmp_path):
 
 @pytest.mark.slow
 def test_cli_bench_and_eval_print_json():
-    bench = subprocess.run([sys.executable, "-m", "engine", "bench", "--json", "--repeats", "1"],
+    bench = subprocess.run([sys.executable, "-m", "engine", "bench", "--json", "--repeats", "1",
+                            "--models", "denoiser_char", "denoiser_photo", "pca_char"],
                            capture_output=True, text=True, check=True, timeout=600)
     result = json.loads(bench.stdout)
     rows = result["tables"][0]["rows"]
-    assert {r[0] for r in rows} >= {"denoiser_char", "denoiser_photo", "pca_char"}
+    assert {r[0] for r in rows} == {"denoiser_char", "denoiser_photo", "pca_char"}
     assert all(r[2] > 0 for r in rows)
     models, resident_mb, torch_imported = result["tables"][1]["rows"][0]
     assert models == len(runtime.available_models()) and resident_mb > 50 and torch_imported is False
