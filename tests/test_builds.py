@@ -52,9 +52,9 @@ def test_cli_bench_and_eval_print_json():
     assert all(r[2] > 0 for r in rows)
     models, resident_mb, torch_imported = result["tables"][1]["rows"][0]
     assert models == len(runtime.available_models()) and resident_mb > 50 and torch_imported is False
-    table = subprocess.run([sys.executable, "-m", "engine", "eval", "denoise", "--count", "100"],
+    table = subprocess.run([sys.executable, "-m", "engine", "eval", "anomaly", "--count", "100"],
                            capture_output=True, text=True, check=True, timeout=600)
-    assert "Autoencoder" in table.stdout and "PSNR" in table.stdout
+    assert "Autoencoder" in table.stdout and "AUROC" in table.stdout
 
 
 def test_a_build_that_dies_leaves_the_shipped_models_alone(tmp_path, monkeypatch):
