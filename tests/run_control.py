@@ -29,6 +29,20 @@ def hold_at_first_report(monkeypatch, name: str) -> None:
     monkeypatch.setattr(engine.training, name, held)
 
 
+def hold_job_reports(monkeypatch) -> None:
+    """Every background job holds after each report it makes until it is asked to stop: a test
+    presses Stop while the run is surely going, whatever trains inside the job."""
+    report = engine.Job.report
+
+    def report_and_hold(job: engine.Job, update: engine.Progress) -> None:
+        report(job, update)
+        deadline = time.monotonic() + HOLD_LIMIT
+        while not job.should_stop() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    monkeypatch.setattr(engine.Job, "report", report_and_hold)
+
+
 def run_to_end(at, key: str, timeout: float = 240) -> engine.Job:
     """Wait for the job in session_state[key] to end without rerunning the page meanwhile (a
     rerun every half second takes CPU the run needs), then rerun the page as its poller does."""

@@ -5,7 +5,6 @@ training methods, and PCA against an autoencoder on a plane and a curved surface
 import io
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from page_helpers import drawn, png_bytes, wait_for_job, without_torch
 from PIL import Image, ImageDraw
+from run_control import hold_job_reports
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
@@ -156,17 +156,7 @@ def test_a_small_convolutional_run_shows_reconstructions_code_stats_and_the_mode
 
 @needs_torch
 def test_a_stopped_run_says_so_and_still_yields_a_usable_model(monkeypatch):
-    # The job holds after each report until the stop button is pressed: the run is still going
-    # when the test presses it, however fast the machine.
-    report = engine.Job.report
-
-    def report_and_hold(job: engine.Job, update: engine.JobUpdate) -> None:
-        report(job, update)
-        deadline = time.monotonic() + 240  # only if the test failed before pressing stop
-        while not job.should_stop() and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    monkeypatch.setattr(engine.Job, "report", report_and_hold)
+    hold_job_reports(monkeypatch)   # the run is still going when the test presses Stop, however fast the machine
     at = open_studio()
     choose(at, "convolutional", "digits8", count=250, epochs=30)
     at.button(key="studio_train").click().run()
