@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 INSTALL_COMMAND = "pip install -r requirements-train.txt"
 
-# public name -> module (relative to this package) that defines it
+# public name -> the module under engine/ that defines it (the same names as the TYPE_CHECKING imports below)
 _API = {
     "train_model": "tasks.studio.build",
     "compare_family": "tasks.studio.build",
