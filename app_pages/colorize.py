@@ -79,7 +79,7 @@ def colour(
 
 def start_fine_tuning(photos: list[np.ndarray], holdout: tuple[str, bytes], steps: int) -> None:
     def work(job: engine.Job) -> engine.FineTuneResult:
-        return engine.training.fine_tune_colorizer(photos, steps=steps, progress=job.reporter(), stop=job.should_stop)
+        return engine.training.fine_tune_colorizer(photos, steps=steps, progress=job.report, stop=job.should_stop)
 
     st.session_state[HOLDOUT] = holdout
     st.session_state[ASKED] = steps

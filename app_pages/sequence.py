@@ -250,7 +250,7 @@ def training_progress() -> None:
 
 def start_training(series: engine.LoadSeries, source: str, steps: int) -> None:
     def work(job: engine.Job) -> engine.TrainedSequenceModels:
-        return engine.training.train_sequence_models(series, steps=steps, progress=job.reporter(),
+        return engine.training.train_sequence_models(series, steps=steps, progress=job.report,
                                                       stop=job.should_stop)
 
     st.session_state[JOB_SOURCE] = source

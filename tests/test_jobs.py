@@ -73,14 +73,11 @@ def test_running_follows_the_state(state, running):
     assert jobs.Job(work=lambda job: None, state=state).running is running
 
 
-def test_the_reporter_keeps_progress_and_turns_other_reports_into_it():
-    from types import SimpleNamespace
-
+def test_reports_are_kept_in_order_and_give_the_fraction_done():
     job = jobs.Job(work=lambda job: None)
-    report = job.reporter()
     studio = jobs.Progress(10, 100, 0.5, 1.5, epoch=1.0, phase="pretraining layer 1 of 2")
-    report(studio)
-    report(SimpleNamespace(step=20, steps=100, loss=0.25, seconds=3.0, validation=0.3, other="ignored"))
+    job.report(studio)
+    job.report(jobs.Progress(20, 100, 0.25, 3.0, validation=0.3))
     assert job.updates[0] is studio
     assert job.updates[1] == jobs.Progress(20, 100, 0.25, 3.0, 0.3)
     assert job.fraction == 0.2

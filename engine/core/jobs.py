@@ -55,13 +55,8 @@ class Job:
                 self.finished = time.time()
 
     def report(self, update: Progress) -> None:
+        """The job's progress callback: pass it as `progress=job.report` to anything that trains."""
         self.updates.append(update)
-
-    def reporter(self) -> Callable[[Any], None]:
-        """A progress callback for engine.nn.train.fit and the studio (they report Progress), or
-        for anything that reports step, steps, loss and seconds (and perhaps validation)."""
-        return lambda p: self.report(p if isinstance(p, Progress) else
-                                     Progress(p.step, p.steps, p.loss, p.seconds, getattr(p, "validation", None)))
 
     def stop(self) -> None:
         """Ask the job to stop at its next step (a queued job never starts)."""

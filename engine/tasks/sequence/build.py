@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from engine.core import runtime
+from engine.core.progress import Progress
 from engine.core.runtime import atomic_write_bytes
 from engine.nn.export import with_metadata
 from engine.nn.recipes import BuildOptions, manifest_entry, write_model
@@ -122,7 +123,7 @@ def train_sequence_models(series: LoadSeries, *, steps: int = 400, split: Series
     for offset, kind in enumerate(("forecast", "reconstruct")):
         def report(p, offset=offset):
             if progress is not None:
-                progress(type(p)(p.step + offset * steps, 2 * steps, p.loss, time.perf_counter() - start))
+                progress(Progress(p.step + offset * steps, 2 * steps, p.loss, time.perf_counter() - start))
 
         model, history = train_sequence_model(kind, series, split, stats, steps=steps, seed=seed,
                                               threads=threads, progress=report, stop=stop,
