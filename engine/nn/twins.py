@@ -17,6 +17,7 @@ from torch import nn
 from engine.core import runtime
 from engine.nn.checkpoints import from_checkpoint
 from engine.nn.export import _Serving
+from engine.tasks.generate.model import VAE, VAEDecoder, VAEEncoder
 
 # The forward's outputs each graph serves, in the graph's order, as its task's build.py exported
 # them: the graph keeps no record of which of the forward's outputs it was made from.
@@ -107,8 +108,6 @@ def torch_twin(name: str) -> nn.Module:
     if not ("torch_file" in entry or "checkpoint" in entry):
         return OnnxInterpreter(_checked_onnx(entry)).eval()
     model = from_checkpoint(torch.load(io.BytesIO(runtime.checkpoint_bytes(name)), weights_only=False))
-    from engine.tasks.generate.model import VAE, VAEDecoder, VAEEncoder
-
     if isinstance(model, VAE):   # one checkpoint behind an encoder graph and a decoder graph
         if name.endswith("_encoder"):
             return _Serving(VAEEncoder(model), ("mean", "log_var")).eval()
