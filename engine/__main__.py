@@ -7,6 +7,8 @@
                          denoising, variational)
   python -m engine eval denoise|anomaly [--json] [--count N] [--record]
   python -m engine bench [--json] [--models NAME ...]               onnxruntime vs torch latency
+  python -m engine optimize                                         apply the exporter's CPU rewrites
+                                                                    to shipped models (no retraining)
 """
 from __future__ import annotations
 
@@ -176,9 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     be.add_argument("--json", action="store_true")
     be.add_argument("--repeats", type=int, default=5)
     be.add_argument("--models", nargs="+", metavar="NAME", help="only these shipped models (default: all)")
+    sub.add_parser("optimize", help="apply the exporter's CPU graph rewrites to the shipped models, "
+                                     "checked against the old graphs (no retraining)")
     args = parser.parse_args(argv)
     if args.command == "train":
         return _train(args)
+    if args.command == "optimize":
+        from .builds import optimize_shipped
+
+        for name, chains in optimize_shipped().items():
+            print(f"{name:24s} {f'{chains} upsampling chain(s) rewritten' if chains else 'unchanged'}")
+        return 0
     if args.command == "eval":
         result = EVALS[args.task](**({"count": args.count} if args.count else {}))
         _print(result, args.json)

@@ -37,6 +37,41 @@ def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
                                (json.dumps(manifest, indent=2) + "\n").encode())
 
 
+def optimize_shipped(out_dir: Path | None = None, tolerance: float = 1e-4) -> dict[str, int]:
+    """Apply the exporter's CPU rewrites (`engine.core.graphs.phase_decompose`) to shipped ONNX
+    files exported before them, without retraining: each rewritten graph must match the old one
+    within `tolerance` on random inputs, then the files move into place with their new
+    checksums in one manifest update. Returns, per model, the chains rewritten (0: unchanged)."""
+    import onnx
+
+    from engine.core.graphs import largest_difference, phase_decompose
+
+    out_dir = Path(out_dir or runtime.PRETRAINED_DIR)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    try:
+        counts, entries = {}, {}
+        for name, entry in runtime.load_manifest(out_dir)["models"].items():
+            old = (out_dir / entry["file"]).read_bytes()
+            if runtime.sha256_of(old) != entry["sha256"]:
+                raise runtime.ModelError(f"{entry['file']} does not match its checksum; rebuild it with `{entry['command']}`")
+            proto = onnx.load_from_string(old)
+            counts[name] = phase_decompose(proto)
+            if counts[name]:
+                onnx.checker.check_model(proto)
+                new = proto.SerializeToString()
+                difference = largest_difference(old, new)
+                if difference > tolerance:
+                    raise ValueError(f"the rewritten {name} differs from the shipped graph by {difference:.1e}")
+                runtime.atomic_write_bytes(staging / entry["file"], new)
+                entries[name] = {**entry, "sha256": runtime.sha256_of(new)}
+        for path in staging.iterdir():
+            os.replace(path, out_dir / path.name)
+        update_manifest(out_dir, entries)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return counts
+
+
 def build(target: str, opts: BuildOptions, command: str) -> dict[str, dict]:
     """Build every model of `target` in a staging folder, then move the files into place and
     record them in the manifest: a build killed part way leaves the shipped models as they were."""

@@ -10,6 +10,7 @@ import onnx
 import torch
 from torch import nn
 
+from engine.core.graphs import phase_decompose
 from engine.core.runtime import atomic_write_bytes
 
 
@@ -38,7 +39,8 @@ def export_onnx(model: nn.Module, path: Path | None, *, example: torch.Tensor | 
     (multiples of `spatial_multiple`) when that is given. One output keeps the name "output";
     several keep their own names. Checks onnxruntime against torch on `parity_inputs` (arrays,
     or tuples of arrays for several inputs) before the file is written. Returns the bytes
-    (with `path` None, nothing is written: a model kept in memory)."""
+    (with `path` None, nothing is written: a model kept in memory). Upsampling chains are
+    rewritten for the CPU (`engine.core.graphs.phase_decompose`) before the parity check."""
     model = model.eval().to("cpu")
     outputs = (output,) if isinstance(output, str) else tuple(output)
     examples = (example,) if isinstance(example, torch.Tensor) else tuple(example)
@@ -59,6 +61,7 @@ def export_onnx(model: nn.Module, path: Path | None, *, example: torch.Tensor | 
                                     output_names=output_names, dynamic_shapes=(tuple(dims),),
                                     external_data=False, verbose=False)
     proto = program.model_proto
+    phase_decompose(proto)        # the CPU's faster form of the decoders' upsampling; parity below checks it
     finish_model(proto, metadata)
     data = proto.SerializeToString()
     check_parity(serving, data, parity_inputs or [tuple(e.numpy() for e in examples)], tolerance)
