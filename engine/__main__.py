@@ -6,7 +6,9 @@
                          autoencoder family (undercomplete, sparse, stacked, convolutional,
                          denoising, variational)
   python -m engine eval denoise|anomaly [--json] [--count N] [--record]
-  python -m engine bench [--json] [--models NAME ...]               onnxruntime vs torch latency
+  python -m engine bench [--json] [--models NAME ...] [--load-rounds N]
+                                                                    onnxruntime vs torch: latency,
+                                                                    GFLOP/s, memory under load
   python -m engine optimize                                         apply the exporter's CPU rewrites
                                                                     to shipped models (no retraining)
 """
@@ -176,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--record", action="store_true", help="store the figures in pretrained/manifest.json")
     be = sub.add_parser("bench", help="latency of onnxruntime and eager torch")
     be.add_argument("--json", action="store_true")
-    be.add_argument("--repeats", type=int, default=5)
+    be.add_argument("--repeats", type=int, default=11)
+    be.add_argument("--load-rounds", type=int, default=12, help="rounds of mixed requests for memory under load "
+                                                                 "(0: skip)")
     be.add_argument("--models", nargs="+", metavar="NAME", help="only these shipped models (default: all)")
     sub.add_parser("optimize", help="apply the exporter's CPU graph rewrites to the shipped models, "
                                      "checked against the old graphs (no retraining)")
@@ -195,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.record:
             _record_metrics(args.task, result)
     else:
-        from .evaluate import bench
+        from .bench import bench
         try:
-            result = bench(args.repeats, args.models)
+            result = bench(args.repeats, args.models, args.load_rounds)
         except ValueError as err:   # an unknown model name
             print(err, file=sys.stderr)
             return 2

@@ -43,15 +43,19 @@ def test_tiny_char_build_writes_models_and_manifest(tmp_path):
 
 @pytest.mark.slow
 def test_cli_bench_and_eval_print_json():
-    bench = subprocess.run([sys.executable, "-m", "engine", "bench", "--json", "--repeats", "1",
+    bench = subprocess.run([sys.executable, "-m", "engine", "bench", "--json", "--repeats", "1", "--load-rounds", "2",
                             "--models", "denoiser_char", "denoiser_photo", "pca_char"],
                            capture_output=True, text=True, check=True, timeout=600)
     result = json.loads(bench.stdout)
-    rows = result["tables"][0]["rows"]
-    assert {r[0] for r in rows} == {"denoiser_char", "denoiser_photo", "pca_char"}
-    assert all(r[2] > 0 for r in rows)
-    models, resident_mb, torch_imported = result["tables"][1]["rows"][0]
+    latency, tasks, serving, load = result["tables"]
+    rows = latency["rows"]
+    assert {r[0] for r in rows} == {"denoiser_char", "denoiser_photo", "pca_char"} and len(rows) == 6
+    assert all(r[2] > 0 and r[3] > 0 and r[5] > 0 for r in rows)          # onnxruntime, torch, MFLOP
+    assert all(r[6] > 0 for r in rows if r[1].startswith("256x")) and result["peak_gflops"] > 0
+    assert [r[0] for r in tasks["rows"]] == ["denoise (photo)"]
+    models, resident_mb, torch_imported = serving["rows"][0]
     assert models == len(runtime.available_models()) and resident_mb > 50 and torch_imported is False
+    assert [len(r) for r in load["rows"]] == [6, 6] and all(r[4] > 50 for r in load["rows"])
     table = subprocess.run([sys.executable, "-m", "engine", "eval", "anomaly", "--count", "100"],
                            capture_output=True, text=True, check=True, timeout=600)
     assert "AUROC letters" in table.stdout and "PCA, 16 components" in table.stdout

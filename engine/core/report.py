@@ -22,6 +22,19 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return float(np.median(times))
 
 
+def paired_medians(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median seconds of each function, called in turn `repeats` times after one warm-up round:
+    a machine that is busier for a while slows every contender alike."""
+    times: list[list[float]] = [[] for _ in fns]
+    for round_ in range(repeats + 1):
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            if round_:
+                spent.append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
+
+
 def format_tables(result: dict) -> str:
     lines = [f"# {result['command']}  (device: {result['device']})"]
     for table in result["tables"]:

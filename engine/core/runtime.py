@@ -3,11 +3,12 @@
 Sessions verify the manifest's sha256 before loading, prefer CUDA and fall back to the CPU,
 size their thread pool from the CPUs this process may use, and are cached.
 
-Memory: each session keeps onnxruntime's CPU memory arena, so a run reuses the buffers of the
-one before instead of asking the kernel for fresh, zeroed pages (a third of the time of a
-batch of 256 characters went there). A run whose input is larger than KEEP_ELEMENTS (a whole
-photo, hundreds of photo tiles) shrinks the arena back at its end, so what a session holds
-between runs stays bounded by its largest small run, whatever size of photo comes in.
+Memory: the sessions share one onnxruntime CPU memory arena, so a run reuses the buffers of
+the runs before instead of asking the kernel for fresh, zeroed pages (a third of the time of a
+batch of 256 characters went there). One arena for all, not one per session: what it holds
+between runs is the largest single run's need, not the sum over every model a page used. A run
+whose input is larger than KEEP_ELEMENTS (a whole photo, hundreds of photo tiles) shrinks the
+arena back at its end, so that bound is set by small runs, whatever size of photo comes in.
 """
 from __future__ import annotations
 
@@ -108,11 +109,11 @@ class Session:
     """An onnxruntime InferenceSession that shrinks its memory arena after large runs; every
     other attribute is the wrapped session's."""
 
-    def __init__(self, inner):
-        self._inner = inner
+    def __init__(self, inner, arena: bool):
+        self._inner, self._arena = inner, arena
 
     def run(self, output_names, feed: dict, run_options=None):
-        if run_options is None and sum(np.size(v) for v in feed.values()) > KEEP_ELEMENTS:
+        if self._arena and run_options is None and sum(np.size(v) for v in feed.values()) > KEEP_ELEMENTS:
             run_options = _shrink_options()
         return self._inner.run(output_names, feed, run_options)
 
@@ -132,11 +133,27 @@ def _shrink_options():
     return options
 
 
+_shared_arena = False
+
+
+def _share_one_arena() -> None:
+    """Register the process's one CPU arena with onnxruntime (once, before any session)."""
+    global _shared_arena
+    if not _shared_arena:
+        import onnxruntime as ort
+
+        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))   # onnxruntime's defaults
+        _shared_arena = True
+
+
 def session_options():
     """The options every serving session is created with."""
     import onnxruntime as ort
 
+    _share_one_arena()
     options = ort.SessionOptions()
+    options.add_session_config_entry("session.use_env_allocators", "1")
     options.intra_op_num_threads = cpu_count()
     options.inter_op_num_threads = 1
     options.enable_cpu_mem_arena = True     # bounded by Session.run's shrinkage after large inputs
@@ -160,7 +177,9 @@ def _session_for(sha: str, data: bytes):
     with _lock:  # one session per model even when several pages ask at once
         if sha not in _sessions:
             try:
-                sess = Session(ort.InferenceSession(data, sess_options=session_options(), providers=_providers()))
+                options = session_options()
+                sess = Session(ort.InferenceSession(data, sess_options=options, providers=_providers()),
+                               arena=options.enable_cpu_mem_arena)
             except Exception as err:  # onnxruntime raises its own untyped errors
                 raise ModelError(f"The model could not be loaded by onnxruntime: {err}") from err
             if len(_sessions) >= _MAX_SESSIONS:
