@@ -11,6 +11,8 @@
                                                                     GFLOP/s, memory under load
   python -m engine optimize                                         apply the exporter's CPU rewrites
                                                                     to shipped models (no retraining)
+  python -m engine quantize [--models NAME ...]                     int8 twins, shipped where quality
+                                                                    holds and they are faster
 """
 from __future__ import annotations
 
@@ -184,7 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     be.add_argument("--models", nargs="+", metavar="NAME", help="only these shipped models (default: all)")
     sub.add_parser("optimize", help="apply the exporter's CPU graph rewrites to the shipped models, "
                                      "checked against the old graphs (no retraining)")
+    quantize = sub.add_parser("quantize", help="make, judge and ship the int8 twins of the photo models")
+    from .builds import INT8_RECIPES
+
+    quantize.add_argument("--models", nargs="+", choices=sorted(INT8_RECIPES), help="only these (default: all)")
     args = parser.parse_args(argv)
+    if args.command == "quantize":
+        from .builds import quantize_shipped
+
+        for name, v in quantize_shipped(models=args.models, progress=print).items():
+            worst = v["figures"][v["worst"]]
+            print(f"{name:16s} {'ships' if v['ships'] else 'not shipped'}: {v['float_ms']} -> {v['int8_ms']} ms "
+                  f"(x{v['speedup']}); worst figure {v['worst']} {worst[0]} -> {worst[1]} (tolerance {v['tolerance']})")
+        return 0
     if args.command == "train":
         return _train(args)
     if args.command == "optimize":

@@ -14,11 +14,11 @@ from pathlib import Path
 from engine.core import runtime
 from engine.nn.recipes import BuildOptions
 from engine.tasks.anomaly.build import TARGETS as ANOMALY
-from engine.tasks.colorize.build import TARGETS as COLORIZE
-from engine.tasks.denoise.build import TARGETS as DENOISE
+from engine.tasks.colorize.build import INT8 as COLORIZE_INT8, TARGETS as COLORIZE
+from engine.tasks.denoise.build import INT8 as DENOISE_INT8, TARGETS as DENOISE
 from engine.tasks.generate.build import TARGETS as GENERATE
 from engine.tasks.impute.build import TARGETS as IMPUTE
-from engine.tasks.search.build import TARGETS as SEARCH
+from engine.tasks.search.build import INT8 as SEARCH_INT8, TARGETS as SEARCH
 from engine.tasks.semisupervised.build import TARGETS as SEMISUPERVISED
 from engine.tasks.sequence.build import TARGETS as SEQUENCE
 
@@ -29,6 +29,10 @@ BUILDS: dict[str, tuple[BuildStep, ...]] = {
 BUILDS["all"] = (*DENOISE["denoiser"], *ANOMALY["anomaly"], *SEARCH["search"], *GENERATE["vae"],
                  *COLORIZE["colorizer"], *SEQUENCE["sequence"], *SEMISUPERVISED["semisupervised"],
                  *IMPUTE["impute"])
+
+# The int8 twins tried by `python -m engine quantize` (the other models gain nothing from int8 on a CPU
+# without VNNI, or lose quality: see the README's Serving section).
+INT8_RECIPES = {**DENOISE_INT8, **SEARCH_INT8, **COLORIZE_INT8}
 
 
 def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
@@ -70,6 +74,43 @@ def optimize_shipped(out_dir: Path | None = None, tolerance: float = 1e-4) -> di
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return counts
+
+
+def quantize_shipped(out_dir: Path | None = None, models: list[str] | None = None,
+                     progress: Callable[[str], None] = lambda _: None) -> dict[str, dict]:
+    """Make the int8 twin of each model with a recipe (or only `models`), judge it against the
+    float graph (every held-out figure within tolerance, faster on this machine) and ship it
+    beside the float file where it passes; where it fails, the model serves in float. Files
+    and manifest entries move into place together. Returns each model's judgement."""
+    from engine.core.quantize import finest_convs, judge, quantize_int8
+
+    out_dir = Path(out_dir or runtime.PRETRAINED_DIR)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    try:
+        shipped, verdicts, entries = runtime.load_manifest(out_dir)["models"], {}, {}
+        for name in models or INT8_RECIPES:
+            recipe, entry = INT8_RECIPES[name], shipped[name]
+            source = (out_dir / entry["file"]).read_bytes()
+            if runtime.sha256_of(source) != entry["sha256"]:
+                raise runtime.ModelError(f"{entry['file']} does not match its checksum; rebuild it with `{entry['command']}`")
+            progress(f"{name}: calibrating and quantising")
+            keep = finest_convs(source) if recipe.keep_finest else []
+            data = quantize_int8(source, recipe.calibrate(), nodes_to_exclude=keep, **recipe.settings)
+            progress(f"{name}: judging against the float graph")
+            verdicts[name] = verdict = judge(recipe, source, data)
+            entry = {k: v for k, v in entry.items() if k != "int8"}
+            if verdict["ships"]:
+                file = Path(entry["file"]).with_suffix(".int8.onnx").name
+                runtime.atomic_write_bytes(staging / file, data)
+                entry["int8"] = {"file": file, "sha256": runtime.sha256_of(data), "command": "python -m engine quantize",
+                                 "float_convolutions": keep, **verdict}
+            entries[name] = entry
+        for path in staging.iterdir():
+            os.replace(path, out_dir / path.name)
+        update_manifest(out_dir, entries)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return verdicts
 
 
 def build(target: str, opts: BuildOptions, command: str) -> dict[str, dict]:

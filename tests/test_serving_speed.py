@@ -170,3 +170,82 @@ def test_paired_medians_time_each_function():
     medians = paired_medians([a, b], 4)
     assert len(medians) == 2 and all(m >= 0 for m in medians)
     assert calls == {"a": 5, "b": 5}             # one warm-up round, then four timed
+
+
+INT8_SHIPPED = sorted(name for name, entry in runtime.available_models().items() if "int8" in entry)
+
+
+def test_the_photo_models_ship_int8_twins_recorded_with_their_judgement():
+    from engine.builds import INT8_RECIPES
+
+    assert INT8_SHIPPED == sorted(INT8_RECIPES)          # every recipe passed its judgement when it was built
+    for name in INT8_SHIPPED:
+        twin = runtime.model_info(name)["int8"]
+        assert runtime.sha256_of((runtime.PRETRAINED_DIR / twin["file"]).read_bytes()) == twin["sha256"]
+        assert twin["quality_holds"] and twin["speedup"] >= 1.05 and twin["ships"]
+        assert all(after >= before - twin["tolerance"] for before, after in twin["figures"].values())
+
+
+def test_the_cpu_serves_the_int8_twin_and_a_gpu_or_a_request_the_float_graph(monkeypatch):
+    name = INT8_SHIPPED[0]
+    ops = {n.op_type for n in onnx.load(str(runtime.PRETRAINED_DIR / runtime.model_info(name)["int8"]["file"])).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    assert runtime.served_precision(name) == "int8"
+    assert runtime.session(name) is not runtime.session(name, precision="float")
+    assert runtime.served_precision("denoiser_char") == "float"
+    with pytest.raises(runtime.ModelError, match="no int8"):
+        runtime.session("denoiser_char", precision="int8")
+    with pytest.raises(ValueError, match="precision"):
+        runtime.session(name, precision="fp16")
+    monkeypatch.setattr(runtime, "device_name", lambda: "CUDA")
+    assert runtime.served_precision(name) == "float"
+
+
+def test_a_damaged_int8_twin_is_caught(tmp_path, monkeypatch):
+    copy = tmp_path / "pretrained"
+    shutil.copytree(runtime.PRETRAINED_DIR, copy)
+    monkeypatch.setattr(runtime, "PRETRAINED_DIR", copy)
+    name = INT8_SHIPPED[0]
+    path = copy / runtime.model_info(name)["int8"]["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(runtime.ModelError, match="python -m engine quantize"):
+        runtime.session(name)
+    assert runtime.session(name, precision="float") is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", INT8_SHIPPED)
+def test_each_int8_twin_keeps_its_tasks_held_out_figures_within_tolerance(name):
+    from engine.builds import INT8_RECIPES
+
+    recipe = INT8_RECIPES[name]
+    entry = runtime.model_info(name)
+    before = recipe.quality((runtime.PRETRAINED_DIR / entry["file"]).read_bytes())
+    after = recipe.quality((runtime.PRETRAINED_DIR / entry["int8"]["file"]).read_bytes())
+    assert before.keys() == after.keys() and before
+    for figure in before:
+        assert after[figure] >= before[figure] - recipe.tolerance, figure
+
+
+def test_quantize_makes_a_twin_that_serves_and_keeps_the_finest_convolutions_in_float():
+    from engine.core.quantize import finest_convs, quantize_int8
+
+    torch.manual_seed(0)
+    model = _Wrap(nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, stride=2, padding=1),
+                                nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1)))
+    data = _plain_export(_Served(model), torch.rand(2, 3, 16, 16))
+    keep = finest_convs(data)
+    assert len(keep) == 1                                  # the first convolution, at the input's resolution
+    rng = np.random.default_rng(0)
+    twin = quantize_int8(data, [{"input": rng.random((4, 3, 16, 16), dtype=np.float32)} for _ in range(4)],
+                         nodes_to_exclude=keep)
+    graph = onnx.load_from_string(twin).graph
+    dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    weights = {n.name: n.input[1] for n in graph.node if n.op_type == "Conv"}
+    assert weights[keep[0]] not in dequantized                    # float weights
+    assert sum(w in dequantized for w in weights.values()) == 2   # the two others in int8
+    assert largest_difference(data, twin) < 0.1                   # int8: close, not equal
+    with pytest.raises(ValueError, match="calibration"):
+        quantize_int8(data, [])

@@ -13,7 +13,7 @@ SIDE = 64    # height and width of the photo models, whose spatial axes are dyna
 
 @pytest.mark.parametrize("name", sorted(runtime.available_models()))
 def test_twin_matches_onnxruntime(name):
-    session = runtime.session(name)
+    session = runtime.session(name, precision="float")
     rng = np.random.default_rng(0)
     feed = {i.name: rng.random((BATCH, *[d if isinstance(d, int) else SIDE for d in i.shape[1:]]), dtype=np.float32)
             for i in session.get_inputs()}

@@ -199,14 +199,29 @@ def _read(path: Path) -> tuple[str, bytes | None]:
     return _file_shas[key], data
 
 
-def session(model: str | os.PathLike | bytes) -> Session:
+def served_precision(name: str, precision: str | None = None) -> str:
+    """'int8' where the pretrained model `name` ships an int8 twin and the session runs on the CPU
+    (or `precision` asks for it), else 'float'. On a GPU the float graph always serves."""
+    if precision not in (None, "float", "int8"):
+        raise ValueError(f"precision must be 'float' or 'int8', not {precision!r}")
+    has_int8 = "int8" in model_info(name)
+    if precision == "int8" and not has_int8:
+        raise ModelError(f"{name} ships no int8 graph")
+    return precision or ("int8" if has_int8 and device_name() == "CPU" else "float")
+
+
+def session(model: str | os.PathLike | bytes, precision: str | None = None) -> Session:
     """An onnxruntime session for a pretrained model's name, an .onnx path or ONNX bytes.
-    A pretrained model's bytes must match the sha256 in the manifest."""
+    A pretrained model's bytes must match the sha256 in the manifest. A pretrained model with
+    an int8 twin (manifest entry "int8", quantised where its quality held) serves it on the CPU,
+    unless `precision` is 'float'."""
     if isinstance(model, (bytes, bytearray)):
         data = bytes(model)
         return _session_for(sha256_of(data), data)
     if isinstance(model, str) and not model.endswith(".onnx"):
         entry = model_info(model)
+        if served_precision(model, precision) == "int8":
+            entry = {**entry, **entry["int8"]}
         path = PRETRAINED_DIR / entry["file"]
         rebuild = entry.get("command", "python -m engine train all")
         if not path.is_file():
@@ -241,9 +256,9 @@ def checkpoint_bytes(name: str) -> bytes:
     return data
 
 
-def run(model: str | os.PathLike | bytes, inputs: np.ndarray) -> np.ndarray:
-    """Run a single-input, single-output model on a float32 batch."""
-    sess = session(model)
+def run(model: str | os.PathLike | bytes, inputs: np.ndarray, precision: str | None = None) -> np.ndarray:
+    """Run a single-input, single-output model on a float32 batch (`precision`: see session)."""
+    sess = session(model, precision)
     name = sess.get_inputs()[0].name
     return sess.run(None, {name: np.ascontiguousarray(inputs, dtype=np.float32)})[0]
 

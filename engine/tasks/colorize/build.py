@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from engine.core import datasets, runtime
+from engine.core.quantize import Int8Recipe
 from engine.nn.recipes import BuildOptions, manifest_entry, write_model
 from engine.nn.train import TrainConfig
 from engine.tasks.colorize.model import ColorizerConfig
@@ -165,6 +166,32 @@ def build_colorizer(opts: BuildOptions) -> dict[str, dict]:
         summary=("A U-Net-shaped encoder-decoder that reads a photo's lightness (Lab L) and predicts its "
                  f"colour (a and b) at any size; trained on {note}."), training_data=note), opts)}
 
+
+def colorizer_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray]]:
+    """The int8 twin's calibration: the lightness of the colour training photos as served (no
+    jitter), 256 patches of 128x128 at the build's four scales and 16 views of 384x384."""
+    photos, rng, feeds = [datasets.load_photo(n) for n in datasets.colour_training_photos()], np.random.default_rng(seed), []
+    for size, scales, count, batch in ((128, (1.0, 0.7, 0.5, 0.35), 256, 32), (384, (1.0, 0.7), 16, 4)):
+        lightness = LabPatches(photos, size=size, scales=scales, jitter=False).sample(rng, count)[0]
+        feeds += [{"input": lightness[i:i + batch]} for i in range(0, count, batch)]
+    return feeds
+
+
+def _heldout_psnr(model: bytes) -> dict[str, float]:
+    """PSNR (dB) of the colorized held-out photos: the int8 twin's judge."""
+    from engine.tasks.colorize.serve import compare_colorization
+
+    return {f"PSNR {name}": next(r["PSNR (dB)"] for r in compare_colorization(datasets.load_photo(name), model=model).metrics
+                                 if r["Image"].startswith("Autoencoder")) for name in datasets.COLOUR_HELD_OUT}
+
+
+def _megapixel_lightness() -> dict[str, np.ndarray]:
+    return {"input": np.random.default_rng(0).random((1, 1, 1024, 1024), dtype=np.float32)}
+
+
+# `python -m engine quantize`: the int8 twin, shipped where the held-out PSNR of every photo holds
+INT8 = {"colorizer": Int8Recipe(calibrate=colorizer_calibration, quality=_heldout_psnr, tolerance=0.1,
+                                timing_input=_megapixel_lightness, keep_finest=False)}
 
 # `python -m engine train NAME`: the build steps of each target
 TARGETS = {"colorizer": (build_colorizer,)}

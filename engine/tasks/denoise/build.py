@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from engine.core import datasets
+from engine.core.quantize import Int8Recipe
 from engine.nn.export import export_onnx
 from engine.nn.layers import CharAutoencoderConfig
 from engine.nn.recipes import (
@@ -56,6 +57,25 @@ def photo_training_images(seed: int) -> list[np.ndarray]:
     return images
 
 
+def _noisy_patches(patches: np.ndarray, grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(N, 3, H, W) inputs with training noise of random kind and strength; grey patches get the
+    same noise on all three channels, as the task feeds them."""
+    inputs = np.stack([np.repeat(noise_sample(t[..., 0], rng, 55 / 255)[..., None], 3, axis=2)
+                       if g else noise_sample(t, rng, 55 / 255) for t, g in zip(patches, grey)])
+    return inputs.transpose(0, 3, 1, 2).copy()
+
+
+def photo_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray]]:
+    """The int8 twin's calibration: noisy patches of the training photos and pages, 256 of
+    64x64 and 32 of 256x256 (a seed no build or evaluation uses)."""
+    rng, images, feeds = np.random.default_rng(seed), photo_training_images(seed), []
+    for count, size, batch in ((256, 64, 32), (32, 256, 8)):
+        patches, grey = datasets.random_patches(images, count, size, seed=seed + size)
+        x = _noisy_patches(patches, grey, rng)
+        feeds += [{"input": x[i:i + batch]} for i in range(0, len(x), batch)]
+    return feeds
+
+
 def build_denoiser_photo(opts: BuildOptions) -> dict[str, dict]:
     images = photo_training_images(opts.seed)
     patches, is_grey = datasets.random_patches(images, max(256, int(30_000 * opts.scale)), 64,
@@ -64,11 +84,7 @@ def build_denoiser_photo(opts: BuildOptions) -> dict[str, dict]:
 
     def batch(step: int, rng: np.random.Generator):
         idx = rng.integers(len(patches), size=train_config.batch_size)
-        targets, grey = patches[idx], is_grey[idx]
-        # Grey photos get the same noise on all three channels, as the task feeds them.
-        inputs = np.stack([np.repeat(noise_sample(t[..., 0], rng, 55 / 255)[..., None], 3, axis=2)
-                           if g else noise_sample(t, rng, 55 / 255) for t, g in zip(targets, grey)])
-        return inputs.transpose(0, 3, 1, 2).copy(), targets.transpose(0, 3, 1, 2).copy()
+        return _noisy_patches(patches[idx], is_grey[idx], rng), patches[idx].transpose(0, 3, 1, 2).copy()
 
     train_config = TrainConfig(steps=max(20, int(14_000 * opts.scale)), batch_size=32, lr=2e-3,
                                seed=opts.seed)
@@ -91,6 +107,20 @@ def build_denoiser_photo(opts: BuildOptions) -> dict[str, dict]:
                  f"size; trained on {data_note}, with noise of random kind and strength."),
         training_data=data_note), opts)}
 
+
+def _megapixel_input() -> dict[str, np.ndarray]:
+    return {"input": np.random.default_rng(0).random((1, 3, 1024, 1024), dtype=np.float32)}
+
+
+def _photo_psnr(model: bytes) -> dict[str, float]:
+    from engine.tasks.denoise.evaluate import photo_psnr
+
+    return photo_psnr(model)
+
+
+# `python -m engine quantize`: int8 twins, shipped where the held-out PSNR of every photo holds
+INT8 = {"denoiser_photo": Int8Recipe(calibrate=photo_calibration, quality=_photo_psnr, tolerance=0.1,
+                                     timing_input=_megapixel_input)}
 
 # `python -m engine train NAME`: the build steps of each target
 TARGETS = {

@@ -33,15 +33,28 @@ def _char_rows(clean: np.ndarray, seed: int) -> list[list]:
                              ("Autoencoder", ae))]
 
 
+def heldout_noisy_photos(seed: int = 1234) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, clean, noisy) of every held-out photo at sigma 25/255, as the evaluation sees them."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for name in datasets.HELD_OUT_PHOTOS:
+        clean = datasets.load_photo(name)
+        pairs.append((name, clean, add_noise(clean, "gaussian", PHOTO_SIGMA, seed=int(rng.integers(2**31)))))
+    return pairs
+
+
+def photo_psnr(model: str | bytes | None = None) -> dict[str, float]:
+    """PSNR (dB) of the photo denoiser `model` on each held-out photo: the int8 twin's judge."""
+    return {f"PSNR {name}": psnr(clean, denoise(noisy[None], model=model)[0])
+            for name, clean, noisy in heldout_noisy_photos()}
+
+
 def eval_denoise(count: int = 2000, seed: int = 1234) -> dict:
     fonts = datasets.font_split(held_out=True)
     chars = _char_rows(heldout_characters(count, seed), seed)
     handwritten = _char_rows(datasets.handwritten_digits(held_out=True)[0], seed)
     photo_rows = []
-    rng = np.random.default_rng(seed)
-    for name in datasets.HELD_OUT_PHOTOS:
-        clean = datasets.load_photo(name)
-        noisy = add_noise(clean, "gaussian", PHOTO_SIGMA, seed=int(rng.integers(2**31)))
+    for name, clean, noisy in heldout_noisy_photos(seed):
         filter_name, filtered = best_classical_filter(clean, noisy)
         ae = denoise(noisy[None])[0]
         photo_rows.append([name, "x".join(map(str, clean.shape)), round(psnr(clean, noisy), 2),

@@ -8,6 +8,7 @@ import torch
 
 from engine.core import datasets
 from engine.core.imaging import add_noise
+from engine.core.quantize import Int8Recipe
 from engine.nn.checkpoints import from_checkpoint
 from engine.nn.export import export_onnx
 from engine.nn.layers import CharAutoencoderConfig
@@ -92,6 +93,36 @@ def build_embed_photo(opts: BuildOptions) -> dict[str, dict]:
                  f"{4 * denoiser.config.width}-number code for a photo of any size."),
         training_data=data_note), opts)}
 
+
+def photo_embedding_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray]]:
+    """The int8 twin's calibration: 160 crops of the training photos as search embeds them
+    (longer side 128) and 128 patches of 64x64 of the photos and pages the denoiser learnt."""
+    from engine.core.imaging import resize
+    from engine.tasks.denoise.build import photo_training_images
+    from engine.tasks.search.evaluate import photo_crops
+
+    crops, _ = photo_crops(datasets.photo_names(held_out=False), 160 // len(datasets.photo_names(held_out=False)) + 1, seed)
+    crops = np.stack([np.repeat(c[..., None], 3, axis=2) if c.ndim == 2 else c for c in
+                      (resize(c, (128, 128)) for c in crops)]).transpose(0, 3, 1, 2)
+    patches, _ = datasets.random_patches(photo_training_images(seed), 128, 64, seed=seed)
+    patches = patches.transpose(0, 3, 1, 2)
+    return ([{"input": crops[i:i + 16]} for i in range(0, len(crops), 16)]
+            + [{"input": patches[i:i + 32]} for i in range(0, len(patches), 32)])
+
+
+def _precision(model: bytes) -> dict[str, float]:
+    from engine.tasks.search.evaluate import photo_precision
+
+    return photo_precision(model)
+
+
+def _photo_input() -> dict[str, np.ndarray]:
+    return {"input": np.random.default_rng(0).random((16, 3, 128, 128), dtype=np.float32)}
+
+
+# `python -m engine quantize`: the int8 twin, shipped where every photo gallery's precision@10 holds
+INT8 = {"embed_photo": Int8Recipe(calibrate=photo_embedding_calibration, quality=_precision, tolerance=0.005,
+                                  timing_input=_photo_input)}
 
 # `python -m engine train NAME`: the build steps of each target
 TARGETS = {

@@ -58,6 +58,23 @@ def _latency_rows(dim: int, sizes: tuple[int, ...], seed: int) -> list[list]:
     return rows
 
 
+def photo_precision(model: bytes | str | None = None, seed: int = 2024) -> dict[str, float]:
+    """Precision@10 of the photo encoder `model` on the evaluation's photo galleries, each code
+    space and distance: the int8 twin's judge."""
+    from engine.core.index import METRICS
+    from engine.tasks.search.serve import Gallery, embed, precision_at_k
+
+    out = {}
+    for title, names in (("held-out photos", datasets.HELD_OUT_PHOTOS), ("all photos", tuple(datasets.PHOTOS))):
+        crops, labels = photo_crops(names, 40, seed)
+        gallery = Gallery(crops, [str(i) for i in range(len(crops))], "photo", labels)
+        for space in ("autoencoder", "autoencoder-grey"):
+            gallery._codes[space] = embed(crops, space, model=model)     # this encoder's codes, not the shipped one's
+            for metric in METRICS:
+                out[f"P@10 {title}, {space}, {metric}"] = precision_at_k(gallery, space, metric)[10]
+    return out
+
+
 def eval_search(count: int = 1000, seed: int = 2024,
                 latency_sizes: tuple[int, ...] = (1_000, 100_000, 1_000_000)) -> dict:
     from engine.core.index import METRICS

@@ -1,0 +1,142 @@
+"""int8 twins of served graphs, made with onnxruntime's own tools (`onnxruntime.quantization`),
+and the rule that decides whether one ships: `python -m engine quantize`.
+
+Static QDQ quantisation from calibration feeds: weights per output channel, activations scaled
+from the ranges the feeds produce; onnxruntime fuses each DequantizeLinear -> Conv ->
+QuantizeLinear into an integer QLinearConv when the session is made. The settings are those a
+study of every shipped model found best on an AVX2 CPU without VNNI (tools/int8_study.md in
+the history of this change): unsigned 8-bit activations, signed 8-bit weights with the range
+reduced to 7 bits (AVX2's u8 x s8 instruction adds pairs of products in 16 bits and saturates
+on full-range weights), only Conv quantised (onnxruntime has no integer ConvTranspose), and
+where a recipe says so, the convolutions at the network's finest level kept in float: they
+carry the fine detail that 8 bits blur (the photo denoiser loses 2 dB on a held-out photo
+when they are quantised too).
+
+A twin ships only where every one of its task's own held-out figures stays within the tolerance
+of the float graph's and it is faster on this machine (`Int8Recipe`, `judge`); on a GPU the float graph
+serves (engine.core.runtime.served_precision)."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Int8Recipe", "finest_convs", "judge", "quantize_int8"]
+
+MIN_SPEEDUP = 1.05       # below this a twin is not worth a second file (timings on a shared machine)
+
+
+@dataclass
+class Int8Recipe:
+    """How one shipped model's int8 twin is made and judged.
+
+    calibrate: real inputs from the model's training sources (never held-out data), as feeds;
+    quality: the task's held-out figures (higher is better) for a graph given as ONNX bytes,
+    through the task code; each must stay within `tolerance` of the float graph's;
+    timing_input: the input the speed is judged on (a photo as the page serves it);
+    keep_finest: leave the convolutions at the network's finest resolution in float."""
+    calibrate: Callable[[], list[dict[str, np.ndarray]]]
+    quality: Callable[[bytes], dict[str, float]]
+    tolerance: float
+    timing_input: Callable[[], dict[str, np.ndarray]]
+    keep_finest: bool = True
+    settings: dict = field(default_factory=dict)
+
+
+class _Feeds:
+    """A CalibrationDataReader over a list of feeds."""
+
+    def __init__(self, feeds: Sequence[dict[str, np.ndarray]]):
+        self._feeds = [{k: np.ascontiguousarray(v, dtype=np.float32) for k, v in f.items()} for f in feeds]
+        self._next = iter(self._feeds)
+
+    def get_next(self):
+        return next(self._next, None)
+
+    def rewind(self) -> None:
+        self._next = iter(self._feeds)
+
+
+def finest_convs(onnx_bytes: bytes, side: int = 64) -> list[str]:
+    """Names of the Conv nodes at the finest resolution any Conv of the graph works at (on a
+    side x side input): the first and last layers of an encoder-decoder."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    proto = onnx.load_from_string(onnx_bytes)
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    proto.graph.output.extend(helper.make_empty_tensor_value_info(n.output[0]) for n in convs)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = {i.name: np.zeros([1, *[d if isinstance(d, int) else side for d in i.shape[1:]]], np.float32)
+            for i in session.get_inputs()}
+    heights = [out.shape[2] for out in session.run([n.output[0] for n in convs], feed)]
+    return [n.name for n, h in zip(convs, heights) if h == max(heights)]
+
+
+def quantize_int8(onnx_bytes: bytes, calibration: Sequence[dict[str, np.ndarray]], *,
+                  op_types: Sequence[str] = ("Conv",), nodes_to_exclude: Sequence[str] = (),
+                  per_channel: bool = True, reduce_range: bool = True) -> bytes:
+    """The static QDQ int8 twin of a float graph (ONNX bytes), calibrated on `calibration`
+    feeds, with the float graph's metadata."""
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
+
+    class Reader(_Feeds, CalibrationDataReader):
+        pass
+
+    if not calibration:
+        raise ValueError("static quantisation needs calibration inputs")
+    folder = Path(tempfile.mkdtemp(prefix="quantize-"))
+    try:
+        source, prepared, out = folder / "float.onnx", folder / "prepared.onnx", folder / "int8.onnx"
+        source.write_bytes(onnx_bytes)
+        try:    # shape inference and basic optimisation first; the photo graphs' dynamic sides defeat the symbolic kind
+            quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        except Exception:  # the quantiser also works on the graph as exported
+            prepared = source
+        quantize_static(str(prepared), str(out), Reader(calibration), quant_format=QuantFormat.QDQ,
+                        op_types_to_quantize=list(op_types), per_channel=per_channel, reduce_range=reduce_range,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(nodes_to_exclude) or None)
+        result = onnx.load(str(out))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    kept = {p.key for p in result.metadata_props}
+    for prop in onnx.load_from_string(onnx_bytes).metadata_props:
+        if prop.key not in kept:
+            result.metadata_props.add(key=prop.key, value=prop.value)
+    return result.SerializeToString()
+
+
+def judge(recipe: Int8Recipe, float_bytes: bytes, int8_bytes: bytes, repeats: int = 15) -> dict:
+    """The task's figures for both graphs and their speed on the recipe's input, alternating
+    runs: {"figures": {name: [float, int8]}, "worst", "tolerance", "quality_holds", "float_ms",
+    "int8_ms", "speedup", "ships"}."""
+    import onnxruntime as ort
+
+    from engine.core.report import paired_medians
+    from engine.core.runtime import session_options
+
+    before, after = recipe.quality(float_bytes), recipe.quality(int8_bytes)
+    worst = min(before, key=lambda k: after[k] - before[k])
+    holds = all(after[k] >= before[k] - recipe.tolerance for k in before)
+    sessions = [ort.InferenceSession(m, session_options(), providers=["CPUExecutionProvider"])
+                for m in (float_bytes, int8_bytes)]
+    feed = recipe.timing_input()
+    float_s, int8_s = paired_medians([lambda s=s: s.run(None, feed) for s in sessions], repeats)
+    return {"figures": {k: [round(before[k], 4), round(after[k], 4)] for k in before}, "worst": worst,
+            "tolerance": recipe.tolerance, "quality_holds": bool(holds),
+            "float_ms": round(float_s * 1000, 2), "int8_ms": round(int8_s * 1000, 2),
+            "speedup": round(float_s / int8_s, 2), "ships": bool(holds and float_s / int8_s >= MIN_SPEEDUP)}
