@@ -1,8 +1,9 @@
 """The speed benchmark: `python -m engine bench`.
 
 Per shipped model, at batch 1 and 256: onnxruntime through the serving sessions (engine.core.
-runtime) against eager torch on the same weights (engine.nn.twins), timed in alternation so
-that a busy machine slows both alike; the FLOPs per item, the GFLOP/s reached at batch 256 and
+runtime; the int8 twin where one is served, with its float graph beside it) against eager
+torch on the same float weights (engine.nn.twins), timed in alternation so that a busy machine
+slows all alike; the FLOPs per item, the GFLOP/s reached at batch 256 and
 their share of the machine's practical peak (a large float32 matrix product, measured in the
 same run). Then whole tasks through the engine's API, and memory: a fresh serving process
 (no torch), and a fresh process under a stream of mixed requests with today's session
@@ -41,7 +42,8 @@ def _model_rows(name: str, repeats: int, peak: float) -> list[list]:
 
     from engine.nn.twins import torch_twin
 
-    session = runtime.session(name)
+    precision = runtime.served_precision(name)
+    session, float_session = runtime.session(name), runtime.session(name, precision="float")
     flops = flops_per_item(runtime.PRETRAINED_DIR.joinpath(runtime.model_info(name)["file"]).read_bytes())
     twin = torch_twin(name)
     rows = []
@@ -53,12 +55,15 @@ def _model_rows(name: str, repeats: int, peak: float) -> list[list]:
             with torch.no_grad():
                 twin(*tensors)
 
-        ort_s, torch_s = paired_medians([lambda: session.run(None, feed), eager], repeats)
+        contenders = [lambda: session.run(None, feed), eager]
+        if precision == "int8":
+            contenders.append(lambda: float_session.run(None, feed))
+        ort_s, torch_s, *float_s = paired_medians(contenders, repeats)
         shape = "x".join(map(str, next(iter(feed.values())).shape))
         gflops = flops * batch / ort_s / 1e9
-        rows.append([name, shape, round(ort_s * 1000, 2), round(torch_s * 1000, 2), round(torch_s / ort_s, 2),
-                     round(flops / 1e6, 3), round(gflops, 1) if batch > 1 else None,
-                     f"{gflops / peak:.0%}" if batch > 1 else None])
+        rows.append([name, shape, precision, round(ort_s * 1000, 2), round(float_s[0] * 1000, 2) if float_s else None,
+                     round(torch_s * 1000, 2), round(torch_s / ort_s, 2), round(flops / 1e6, 3),
+                     round(gflops, 1) if batch > 1 else None, f"{gflops / peak:.0%}" if batch > 1 else None])
     return rows
 
 
@@ -95,8 +100,8 @@ def bench(repeats: int = 11, models: list[str] | None = None, load_rounds: int =
         result_table(f"Latency per call, median of {repeats} runs alternating onnxruntime and torch (ms); "
                      f"GFLOP/s of onnxruntime at batch 256 against this machine's practical peak of "
                      f"{peak:.0f} GFLOP/s (float32 matrix product, {runtime.cpu_count()} threads)",
-                     ["Model", "Input", "onnxruntime", "torch eager", "torch / ort", "MFLOP per item",
-                      "GFLOP/s", "of peak"], rows),
+                     ["Model", "Input", "Served", "onnxruntime", "float graph", "torch eager", "torch / ort",
+                      "MFLOP per item", "GFLOP/s", "of peak"], rows),
         result_table("Whole tasks through the engine's API, median (ms)", ["Task", "Input", "ms"],
                      _task_rows(selected, max(3, repeats // 3))),
     ]
@@ -111,8 +116,8 @@ def bench(repeats: int = 11, models: list[str] | None = None, load_rounds: int =
             "batches of 1 to 256 through five models, photos from 0.1 to 2 megapixels denoised and colorized); "
             "resident MB", ["Memory arena", "after round 1", f"after round {load_rounds // 2}",
                             f"after round {load_rounds}", "largest", "seconds"],
-            [[("kept, shrunk after large inputs" if arena else "off (before)"), r["rss_mb"][0],
-              r["rss_mb"][load_rounds // 2 - 1], r["rss_mb"][-1], max(r["rss_mb"]), r["seconds"]]
+            [[("one for all sessions, shrunk after large inputs" if arena else "off, a thread pool per session (before)"),
+              r["rss_mb"][0], r["rss_mb"][load_rounds // 2 - 1], r["rss_mb"][-1], max(r["rss_mb"]), r["seconds"]]
              for arena, r in loads.items()]))
     return {"command": "bench", "device": runtime.device_name(), "threads": runtime.cpu_count(),
             "peak_gflops": round(peak, 1), "tables": tables}
@@ -150,13 +155,13 @@ _LOAD_PROBE = f"""
 import json, sys, time
 import numpy as np
 from engine.core import runtime
-if sys.argv[2] == "off":          # the options before the arena was kept, for comparison
+if sys.argv[2] == "off":          # the options before: a pool per session, the arena off
+    runtime._prepared.update(pool=False)
     options = runtime.session_options
     def session_options():
         o = options()
         o.add_session_config_entry("session.use_env_allocators", "0")
         o.enable_cpu_mem_arena = False
-        o.enable_mem_pattern = False
         return o
     runtime.session_options = session_options
 from engine.tasks.colorize.serve import colorize

@@ -50,8 +50,10 @@ def test_cli_bench_and_eval_print_json():
     latency, tasks, serving, load = result["tables"]
     rows = latency["rows"]
     assert {r[0] for r in rows} == {"denoiser_char", "denoiser_photo", "pca_char"} and len(rows) == 6
-    assert all(r[2] > 0 and r[3] > 0 and r[5] > 0 for r in rows)          # onnxruntime, torch, MFLOP
-    assert all(r[6] > 0 for r in rows if r[1].startswith("256x")) and result["peak_gflops"] > 0
+    assert all(r[3] > 0 and r[5] > 0 and r[7] > 0 for r in rows)          # onnxruntime, torch, MFLOP
+    assert [r[2] for r in rows] == ["float", "float", "int8", "int8", "float", "float"]
+    assert all((r[4] is not None) == (r[2] == "int8") for r in rows)      # the float graph beside an int8 twin
+    assert all(r[8] > 0 for r in rows if r[1].startswith("256x")) and result["peak_gflops"] > 0
     assert [r[0] for r in tasks["rows"]] == ["denoise (photo)"]
     models, resident_mb, torch_imported = serving["rows"][0]
     assert models == len(runtime.available_models()) and resident_mb > 50 and torch_imported is False

@@ -1,11 +1,10 @@
 """Export: one self-contained ONNX file, dynamic axes, metadata, and torch/onnxruntime parity."""
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 import torch
 
-from engine.core.runtime import atomic_write_bytes
+from engine.core.runtime import atomic_write_bytes, new_session
 from engine.nn.checkpoints import checkpoint, from_checkpoint
 from engine.nn.export import ParityError, check_parity, export_onnx, pca_to_onnx
 from engine.nn.layers import CharAutoencoder, CharAutoencoderConfig
@@ -13,7 +12,7 @@ from engine.tasks.denoise.model import PhotoDenoiser, PhotoDenoiserConfig
 
 
 def _run(path, x):
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = new_session(str(path))
     return session.run(None, {"input": x.astype(np.float32)})[0]
 
 

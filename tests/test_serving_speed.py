@@ -130,10 +130,19 @@ def test_flops_of_a_known_graph():
     assert flops_per_item(data) == 2 * 28 * 28 * 8 * 9 + 2 * 8 * 28 * 28 * 10
 
 
-def test_sessions_share_one_arena_and_use_the_cpus_we_may_use():
+def test_sessions_share_one_arena_and_one_thread_pool():
     options = runtime.session_options()
     assert options.enable_cpu_mem_arena and options.get_session_config_entry("session.use_env_allocators") == "1"
-    assert options.intra_op_num_threads == runtime.cpu_count()
+    assert options.use_per_session_threads is False and runtime._prepare_onnxruntime() == {"pool": True}
+    a, b = runtime.session("denoiser_char"), runtime.session("vae_decoder")     # both open and run on the one pool
+    assert a.run(None, {"input": np.zeros((2, 1, 28, 28), np.float32)})[0].shape == (2, 1, 28, 28)
+    assert b.run(None, {"z": np.zeros((2, 16), np.float32)})[0].shape == (2, 1, 28, 28)
+
+
+def test_without_a_global_pool_each_session_sizes_its_own_from_the_cpus_we_may_use(monkeypatch):
+    monkeypatch.setattr(runtime, "_prepared", {"pool": False})
+    options = runtime.session_options()
+    assert options.use_per_session_threads and options.intra_op_num_threads == runtime.cpu_count()
 
 
 def test_large_inputs_shrink_the_arena_and_small_ones_keep_it(monkeypatch):
@@ -167,9 +176,9 @@ def test_paired_medians_time_each_function():
     def b():
         calls["b"] += 1
 
-    medians = paired_medians([a, b], 4)
+    medians = paired_medians([a, b], 4, rounds=2)
     assert len(medians) == 2 and all(m >= 0 for m in medians)
-    assert calls == {"a": 5, "b": 5}             # one warm-up round, then four timed
+    assert calls == {"a": 6, "b": 6}             # two blocks each: an untimed call, then two timed
 
 
 INT8_SHIPPED = sorted(name for name, entry in runtime.available_models().items() if "int8" in entry)

@@ -45,8 +45,9 @@ def flops_per_item(model: bytes, shapes: list[tuple[int, ...]] | None = None) ->
     """FLOPs of one item through the graph in `model` (ONNX bytes), each input shaped
     `shapes[i]` without the batch axis (default: the graph's own sizes, 64 where dynamic)."""
     import onnx
-    import onnxruntime as ort
     from onnx import helper, numpy_helper
+
+    from engine.core.runtime import new_session
 
     proto = onnx.load_from_string(model)
     graph = proto.graph
@@ -57,10 +58,7 @@ def flops_per_item(model: bytes, shapes: list[tuple[int, ...]] | None = None) ->
     present = {o.name for o in graph.output}
     graph.output.extend(helper.make_empty_tensor_value_info(name) for name in sorted(wanted - present))
     graph.ClearField("value_info")
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the graph as written
-    options.log_severity_level = 3
-    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = new_session(proto.SerializeToString(), disable_optimizations=True)
     feed = random_feed(session, _BATCH, shapes)
     names = [o.name for o in session.get_outputs()]
     values = dict(zip(names, session.run(names, feed)))
@@ -234,8 +232,8 @@ def random_feed(session, batch: int, shapes: list[tuple[int, ...]] | None = None
 
 def largest_difference(a: bytes, b: bytes, batch: int = 3) -> float:
     """The largest absolute difference between two ONNX graphs' outputs on the same random inputs."""
-    import onnxruntime as ort
+    from engine.core.runtime import new_session
 
-    first, second = (ort.InferenceSession(m, providers=["CPUExecutionProvider"]) for m in (a, b))
+    first, second = (new_session(m) for m in (a, b))
     feed = random_feed(first, batch)
     return max(float(np.abs(x - y).max()) for x, y in zip(first.run(None, feed), second.run(None, feed)))

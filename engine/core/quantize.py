@@ -17,7 +17,11 @@ of the float graph's and it is faster on this machine (`Int8Recipe`, `judge`); o
 serves (engine.core.runtime.served_precision)."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,13 +69,14 @@ def finest_convs(onnx_bytes: bytes, side: int = 64) -> list[str]:
     """Names of the Conv nodes at the finest resolution any Conv of the graph works at (on a
     side x side input): the first and last layers of an encoder-decoder."""
     import onnx
-    import onnxruntime as ort
     from onnx import helper
+
+    from engine.core.runtime import new_session
 
     proto = onnx.load_from_string(onnx_bytes)
     convs = [n for n in proto.graph.node if n.op_type == "Conv"]
     proto.graph.output.extend(helper.make_empty_tensor_value_info(n.output[0]) for n in convs)
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = new_session(proto.SerializeToString())
     feed = {i.name: np.zeros([1, *[d if isinstance(d, int) else side for d in i.shape[1:]]], np.float32)
             for i in session.get_inputs()}
     heights = [out.shape[2] for out in session.run([n.output[0] for n in convs], feed)]
@@ -82,8 +87,41 @@ def quantize_int8(onnx_bytes: bytes, calibration: Sequence[dict[str, np.ndarray]
                   op_types: Sequence[str] = ("Conv",), nodes_to_exclude: Sequence[str] = (),
                   per_channel: bool = True, reduce_range: bool = True) -> bytes:
     """The static QDQ int8 twin of a float graph (ONNX bytes), calibrated on `calibration`
-    feeds, with the float graph's metadata."""
+    feeds, with the float graph's metadata.
+
+    The quantiser runs in a child process: its calibration opens onnxruntime sessions with
+    options of its own, which onnxruntime refuses in a process whose sessions share one
+    thread pool (engine.core.runtime)."""
     import onnx
+
+    if not calibration:
+        raise ValueError("static quantisation needs calibration inputs")
+    folder = Path(tempfile.mkdtemp(prefix="quantize-"))
+    try:
+        (folder / "float.onnx").write_bytes(onnx_bytes)
+        np.savez(folder / "calibration.npz", **{f"{i}:{name}": value for i, feed in enumerate(calibration)
+                                                 for name, value in feed.items()})
+        settings = {"op_types": list(op_types), "nodes_to_exclude": list(nodes_to_exclude),
+                    "per_channel": per_channel, "reduce_range": reduce_range}
+        (folder / "settings.json").write_text(json.dumps(settings))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                            os.environ.get("PYTHONPATH", "")])}
+        done = subprocess.run([sys.executable, "-c", "import sys; from engine.core.quantize import _quantize_folder; "
+                               "_quantize_folder(sys.argv[1])", str(folder)], capture_output=True, text=True, env=env)
+        if done.returncode:
+            raise RuntimeError(f"quantisation failed: {done.stderr.strip().splitlines()[-1:]}")
+        result = onnx.load(str(folder / "int8.onnx"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    kept = {p.key for p in result.metadata_props}
+    for prop in onnx.load_from_string(onnx_bytes).metadata_props:
+        if prop.key not in kept:
+            result.metadata_props.add(key=prop.key, value=prop.value)
+    return result.SerializeToString()
+
+
+def _quantize_folder(folder: str) -> None:
+    """The child process of quantize_int8: float.onnx, calibration.npz, settings.json -> int8.onnx."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -96,44 +134,36 @@ def quantize_int8(onnx_bytes: bytes, calibration: Sequence[dict[str, np.ndarray]
     class Reader(_Feeds, CalibrationDataReader):
         pass
 
-    if not calibration:
-        raise ValueError("static quantisation needs calibration inputs")
-    folder = Path(tempfile.mkdtemp(prefix="quantize-"))
-    try:
-        source, prepared, out = folder / "float.onnx", folder / "prepared.onnx", folder / "int8.onnx"
-        source.write_bytes(onnx_bytes)
-        try:    # shape inference and basic optimisation first; the photo graphs' dynamic sides defeat the symbolic kind
-            quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-        except Exception:  # the quantiser also works on the graph as exported
-            prepared = source
-        quantize_static(str(prepared), str(out), Reader(calibration), quant_format=QuantFormat.QDQ,
-                        op_types_to_quantize=list(op_types), per_channel=per_channel, reduce_range=reduce_range,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(nodes_to_exclude) or None)
-        result = onnx.load(str(out))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    kept = {p.key for p in result.metadata_props}
-    for prop in onnx.load_from_string(onnx_bytes).metadata_props:
-        if prop.key not in kept:
-            result.metadata_props.add(key=prop.key, value=prop.value)
-    return result.SerializeToString()
+    path = Path(folder)
+    settings = json.loads((path / "settings.json").read_text())
+    stored = np.load(path / "calibration.npz")
+    feeds: dict[int, dict[str, np.ndarray]] = {}
+    for key in stored.files:
+        index, name = key.split(":", 1)
+        feeds.setdefault(int(index), {})[name] = stored[key]
+    source, prepared = path / "float.onnx", path / "prepared.onnx"
+    try:    # shape inference and basic optimisation first; the photo graphs' dynamic sides defeat the symbolic kind
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+    except Exception:  # the quantiser also works on the graph as exported
+        prepared = source
+    quantize_static(str(prepared), str(path / "int8.onnx"), Reader([feeds[i] for i in sorted(feeds)]),
+                    quant_format=QuantFormat.QDQ, op_types_to_quantize=settings["op_types"],
+                    per_channel=settings["per_channel"], reduce_range=settings["reduce_range"],
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=settings["nodes_to_exclude"] or None)
 
 
 def judge(recipe: Int8Recipe, float_bytes: bytes, int8_bytes: bytes, repeats: int = 15) -> dict:
     """The task's figures for both graphs and their speed on the recipe's input, alternating
     runs: {"figures": {name: [float, int8]}, "worst", "tolerance", "quality_holds", "float_ms",
     "int8_ms", "speedup", "ships"}."""
-    import onnxruntime as ort
-
     from engine.core.report import paired_medians
-    from engine.core.runtime import session_options
+    from engine.core.runtime import new_session
 
     before, after = recipe.quality(float_bytes), recipe.quality(int8_bytes)
     worst = min(before, key=lambda k: after[k] - before[k])
     holds = all(after[k] >= before[k] - recipe.tolerance for k in before)
-    sessions = [ort.InferenceSession(m, session_options(), providers=["CPUExecutionProvider"])
-                for m in (float_bytes, int8_bytes)]
+    sessions = [new_session(m) for m in (float_bytes, int8_bytes)]
     feed = recipe.timing_input()
     float_s, int8_s = paired_medians([lambda s=s: s.run(None, feed) for s in sessions], repeats)
     return {"figures": {k: [round(before[k], 4), round(after[k], 4)] for k in before}, "worst": worst,

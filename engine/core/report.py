@@ -22,15 +22,19 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return float(np.median(times))
 
 
-def paired_medians(fns: list[Callable[[], object]], repeats: int) -> list[float]:
-    """Median seconds of each function, called in turn `repeats` times after one warm-up round:
-    a machine that is busier for a while slows every contender alike."""
+def paired_medians(fns: list[Callable[[], object]], repeats: int, rounds: int = 3) -> list[float]:
+    """Median seconds of each function over `repeats` timed calls, taken in `rounds` blocks that
+    alternate between the functions: a machine that is busier for a while slows every
+    contender alike. Each block starts with an untimed call, because the thread pool of the one
+    before (onnxruntime's and torch's both spin for a while after a call) is still busy then."""
     times: list[list[float]] = [[] for _ in fns]
-    for round_ in range(repeats + 1):
+    per_block = -(-repeats // rounds)
+    for _ in range(rounds):
         for fn, spent in zip(fns, times):
-            start = time.perf_counter()
             fn()
-            if round_:
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
                 spent.append(time.perf_counter() - start)
     return [float(np.median(t)) for t in times]
 

@@ -1,7 +1,9 @@
 """onnxruntime sessions and the registry of pretrained models (pretrained/manifest.json).
 
 Sessions verify the manifest's sha256 before loading, prefer CUDA and fall back to the CPU,
-size their thread pool from the CPUs this process may use, and are cached.
+and are cached.
+
+Threads: the sessions share one thread pool, sized from the CPUs this process may use.
 
 Memory: the sessions share one onnxruntime CPU memory arena, so a run reuses the buffers of
 the runs before instead of asking the kernel for fresh, zeroed pages (a third of the time of a
@@ -133,32 +135,59 @@ def _shrink_options():
     return options
 
 
-_shared_arena = False
+_prepared: dict[str, bool] = {}
 
 
-def _share_one_arena() -> None:
-    """Register the process's one CPU arena with onnxruntime (once, before any session)."""
-    global _shared_arena
-    if not _shared_arena:
+def _prepare_onnxruntime() -> dict[str, bool]:
+    """Once per process, before its first session: one thread pool and one CPU memory arena
+    for every session. With a pool per session (two threads each, two dozen models) a page
+    that calls several models in turn had each model's threads still spinning on the CPUs the
+    next one needed: a batch of 256 through a small encoder took twice as long in a stream of
+    other models as alone. Returns which of the two this onnxruntime offers."""
+    if not _prepared:
         import onnxruntime as ort
 
+        pool = getattr(ort, "set_global_thread_pool_sizes", None)    # onnxruntime 1.21 and later
+        if pool is not None:
+            try:
+                pool(cpu_count(), 1)
+            except Exception as err:      # onnxruntime's untyped error: someone in this process made them first
+                if "already been created" not in str(err):
+                    raise
         info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
         ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))   # onnxruntime's defaults
-        _shared_arena = True
+        _prepared.update(pool=pool is not None)
+    return _prepared
 
 
 def session_options():
-    """The options every serving session is created with."""
+    """The options every session of this process is created with. Once the shared thread pool
+    exists, onnxruntime refuses sessions with a pool of their own: make every session, even a
+    passing one, with these options (`new_session`)."""
     import onnxruntime as ort
 
-    _share_one_arena()
+    shared = _prepare_onnxruntime()
     options = ort.SessionOptions()
+    if shared["pool"]:
+        options.use_per_session_threads = False      # the process's pool, sized from cpu_count()
+    else:
+        options.intra_op_num_threads = cpu_count()
+        options.inter_op_num_threads = 1
     options.add_session_config_entry("session.use_env_allocators", "1")
-    options.intra_op_num_threads = cpu_count()
-    options.inter_op_num_threads = 1
     options.enable_cpu_mem_arena = True     # bounded by Session.run's shrinkage after large inputs
-    options.enable_mem_pattern = True
+    options.enable_mem_pattern = False      # per-shape plans: slower here on most models, and shapes vary
     return options
+
+
+def new_session(model: bytes | str, *, disable_optimizations: bool = False):
+    """An uncached onnxruntime session on the CPU with the process's shared options (for
+    checks and measurements; serving goes through `session`)."""
+    import onnxruntime as ort
+
+    options = session_options()
+    if disable_optimizations:                     # the graph exactly as written
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 _lock = threading.Lock()

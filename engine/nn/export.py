@@ -86,9 +86,9 @@ def finish_model(proto: onnx.ModelProto, metadata: dict | None) -> None:
 def check_parity(module: nn.Module, onnx_bytes: bytes, inputs: list, tolerance: float) -> float:
     """Largest absolute difference between torch and onnxruntime over `inputs` (each an array,
     or a tuple of arrays for a model with several inputs), over every output."""
-    import onnxruntime as ort
+    from engine.core.runtime import new_session
 
-    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    session = new_session(onnx_bytes)
     names = [i.name for i in session.get_inputs()]
     worst = 0.0
     with torch.no_grad():
