@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         from .builds import optimize_shipped
 
         for name, chains in optimize_shipped().items():
-            print(f"{name:24s} {f'{chains} upsampling chain(s) rewritten' if chains else 'unchanged'}")
+            print(f"{name:24s} {f'{chains} rewrite(s)' if chains else 'unchanged'}")
         return 0
     if args.command == "eval":
         result = EVALS[args.task](**({"count": args.count} if args.count else {}))

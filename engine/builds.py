@@ -42,13 +42,13 @@ def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
 
 
 def optimize_shipped(out_dir: Path | None = None, tolerance: float = 1e-4) -> dict[str, int]:
-    """Apply the exporter's CPU rewrites (`engine.core.graphs.phase_decompose`) to shipped ONNX
+    """Apply the exporter's CPU rewrites (`engine.core.graphs.rewrite_for_cpu`) to shipped ONNX
     files exported before them, without retraining: each rewritten graph must match the old one
     within `tolerance` on random inputs, then the files move into place with their new
-    checksums in one manifest update. Returns, per model, the chains rewritten (0: unchanged)."""
+    checksums in one manifest update. Returns, per model, the rewrites made (0: unchanged)."""
     import onnx
 
-    from engine.core.graphs import largest_difference, phase_decompose
+    from engine.core.graphs import largest_difference, rewrite_for_cpu
 
     out_dir = Path(out_dir or runtime.PRETRAINED_DIR)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
@@ -59,7 +59,7 @@ def optimize_shipped(out_dir: Path | None = None, tolerance: float = 1e-4) -> di
             if runtime.sha256_of(old) != entry["sha256"]:
                 raise runtime.ModelError(f"{entry['file']} does not match its checksum; rebuild it with `{entry['command']}`")
             proto = onnx.load_from_string(old)
-            counts[name] = phase_decompose(proto)
+            counts[name] = rewrite_for_cpu(proto)
             if counts[name]:
                 onnx.checker.check_model(proto)
                 new = proto.SerializeToString()

@@ -258,3 +258,27 @@ def test_quantize_makes_a_twin_that_serves_and_keeps_the_finest_convolutions_in_
     assert largest_difference(data, twin) < 0.1                   # int8: close, not equal
     with pytest.raises(ValueError, match="calibration"):
         quantize_int8(data, [])
+
+
+def test_pca_graphs_fold_their_affine_steps_into_gemm_exactly():
+    from engine.core.graphs import fold_into_gemm
+    from engine.nn.export import pca_to_onnx
+
+    rng = np.random.default_rng(0)
+    mean, components = rng.random(784, dtype=np.float32), np.linalg.qr(rng.standard_normal((784, 16)))[0].T
+    for code_only in (False, True):
+        data = pca_to_onnx(mean, components.astype(np.float32), (1, 28, 28), code_only=code_only)
+        ops = [n.op_type for n in onnx.load_from_string(data).graph.node]
+        assert "Sub" not in ops and "MatMul" not in ops and ops.count("Gemm") == (1 if code_only else 2)
+        x = rng.random((5, 1, 28, 28), dtype=np.float32)
+        code = (x.reshape(5, -1) - mean) @ components.T
+        want = code if code_only else np.clip(code @ components + mean, 0, 1).reshape(5, 1, 28, 28)
+        assert np.abs(runtime.new_session(data).run(None, {"input": x})[0] - want).max() < 1e-4
+    # a MatMul whose input may not be 2-D is left alone (Gemm takes matrices only)
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Sub", ["x", "m"], ["c"]), onnx.helper.make_node("MatMul", ["c", "w"], ["y"])], "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 3, 4])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", 3, 2])],
+        [onnx.numpy_helper.from_array(np.ones((1, 4), np.float32), "m"),
+         onnx.numpy_helper.from_array(np.ones((4, 2), np.float32), "w")])
+    assert fold_into_gemm(onnx.helper.make_model(graph)) == 0

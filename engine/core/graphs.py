@@ -7,15 +7,17 @@ weights only, so that a rewrite which pads kernels with zeros (`phase_decompose`
 arithmetic the model needs, not the padding. Element-wise operators are left out; they are
 memory-bound and a rounding error in FLOPs.
 
-`phase_decompose` rewrites the character decoders' upsampling for onnxruntime's CPU kernels;
-the exporter applies it, and `python -m engine optimize` applies it to shipped files."""
+`phase_decompose` rewrites the character decoders' upsampling and `fold_into_gemm` the PCA
+graphs' affine steps for onnxruntime's CPU kernels; the exporter applies both
+(`rewrite_for_cpu`), and `python -m engine optimize` applies them to shipped files."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-__all__ = ["flops_per_item", "phase_decompose", "random_feed", "largest_difference", "HEAVY_OPERATORS"]
+__all__ = ["flops_per_item", "phase_decompose", "fold_into_gemm", "rewrite_for_cpu", "random_feed", "largest_difference",
+           "HEAVY_OPERATORS"]
 
 HEAVY_OPERATORS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM")
 _BATCH = 2
@@ -237,3 +239,78 @@ def largest_difference(a: bytes, b: bytes, batch: int = 3) -> float:
     first, second = (new_session(m) for m in (a, b))
     feed = random_feed(first, batch)
     return max(float(np.abs(x - y).max()) for x, y in zip(first.run(None, feed), second.run(None, feed)))
+
+
+def _is_matrix(name: str, producers: dict, weights: dict, graph_inputs: dict) -> bool:
+    """Whether a value is known to be 2-D: a rank-2 graph input, a Reshape to two sizes, or the
+    output of a Gemm."""
+    if name in graph_inputs:
+        return graph_inputs[name] == 2
+    node = producers.get(name)
+    if node is None:
+        return False
+    if node.op_type == "Gemm":
+        return True
+    return node.op_type == "Reshape" and node.input[1] in weights and weights[node.input[1]].size == 2
+
+
+def fold_into_gemm(proto) -> int:
+    """Rewrite, in place, the affine steps of PCA-like graphs into single Gemm nodes: a centring
+    Sub(x, mean) feeding MatMul(., W) becomes Gemm(x, W, -mean W), and MatMul(x, W) followed
+    by Add(., b) becomes Gemm(x, W, b). One pass over the data instead of two, and onnxruntime
+    adds the bias inside its matrix product. Only where x is known to be 2-D and the constants
+    are initializers. Returns the number of nodes folded."""
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    graph_inputs = {i.name: len(i.type.tensor_type.shape.dim) for i in graph.input}
+    outputs = {o.name for o in graph.output}
+    folded = 0
+    changed = True
+    while changed:                   # one fold may make another possible (a Gemm's output is 2-D)
+        changed = False
+        producers = {o: n for n in graph.node for o in n.output}
+        consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                consumers.setdefault(name, []).append(node)
+        for node in graph.node:
+            if node.op_type != "MatMul" or node.input[1] not in weights or weights[node.input[1]].ndim != 2:
+                continue
+            w = weights[node.input[1]]
+            source = producers.get(node.input[0])
+            after = consumers.get(node.output[0], [])
+            if (source is not None and source.op_type == "Sub" and source.input[1] in weights
+                    and weights[source.input[1]].size == w.shape[0] and len(consumers[source.output[0]]) == 1
+                    and source.output[0] not in outputs and _is_matrix(source.input[0], producers, weights, graph_inputs)):
+                bias = -(weights[source.input[1]].reshape(1, -1) @ w).reshape(-1)       # x W - mean W
+                new = helper.make_node("Gemm", [source.input[0], node.input[1], node.output[0] + "_bias"], [node.output[0]])
+                drop = source
+            elif (len(after) == 1 and after[0].op_type == "Add" and after[0].input[1] in weights
+                  and weights[after[0].input[1]].size == w.shape[1] and node.output[0] not in outputs
+                  and _is_matrix(node.input[0], producers, weights, graph_inputs)):
+                bias = weights[after[0].input[1]].reshape(-1)
+                new = helper.make_node("Gemm", [node.input[0], node.input[1], after[0].output[0] + "_bias"],
+                                       [after[0].output[0]])
+                drop = after[0]
+            else:
+                continue
+            graph.initializer.append(numpy_helper.from_array(bias.astype(np.float32), new.input[2]))
+            nodes = [new if n is node else n for n in graph.node if n is not drop]
+            del graph.node[:]
+            graph.node.extend(nodes)
+            weights[new.input[2]] = bias
+            folded += 1
+            changed = True
+            break
+    used = {name for node in graph.node for name in node.input}
+    kept = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return folded
+
+
+def rewrite_for_cpu(proto) -> int:
+    """Every rewrite above, in place; the number of changes."""
+    return phase_decompose(proto) + fold_into_gemm(proto)

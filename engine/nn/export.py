@@ -10,7 +10,7 @@ import onnx
 import torch
 from torch import nn
 
-from engine.core.graphs import phase_decompose
+from engine.core.graphs import rewrite_for_cpu
 from engine.core.runtime import atomic_write_bytes
 
 
@@ -39,8 +39,9 @@ def export_onnx(model: nn.Module, path: Path | None, *, example: torch.Tensor | 
     (multiples of `spatial_multiple`) when that is given. One output keeps the name "output";
     several keep their own names. Checks onnxruntime against torch on `parity_inputs` (arrays,
     or tuples of arrays for several inputs) before the file is written. Returns the bytes
-    (with `path` None, nothing is written: a model kept in memory). Upsampling chains are
-    rewritten for the CPU (`engine.core.graphs.phase_decompose`) before the parity check."""
+    (with `path` None, nothing is written: a model kept in memory). Upsampling chains and
+    affine steps are rewritten for the CPU (`engine.core.graphs.rewrite_for_cpu`) before the
+    parity check."""
     model = model.eval().to("cpu")
     outputs = (output,) if isinstance(output, str) else tuple(output)
     examples = (example,) if isinstance(example, torch.Tensor) else tuple(example)
@@ -61,7 +62,7 @@ def export_onnx(model: nn.Module, path: Path | None, *, example: torch.Tensor | 
                                     output_names=output_names, dynamic_shapes=(tuple(dims),),
                                     external_data=False, verbose=False)
     proto = program.model_proto
-    phase_decompose(proto)        # the CPU's faster form of the decoders' upsampling; parity below checks it
+    rewrite_for_cpu(proto)        # the forms onnxruntime's CPU kernels run fastest; parity below checks them
     finish_model(proto, metadata)
     data = proto.SerializeToString()
     check_parity(serving, data, parity_inputs or [tuple(e.numpy() for e in examples)], tolerance)
@@ -143,6 +144,7 @@ def pca_to_onnx(mean: np.ndarray, components: np.ndarray, image_shape: tuple[int
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                               producer_name="engine.export.pca_to_onnx")
     proto.ir_version = 8
+    rewrite_for_cpu(proto)        # centring and projection folded into Gemm nodes
     finish_model(proto, metadata)
     return proto.SerializeToString()
 

@@ -40,9 +40,9 @@ _ELEMENTWISE = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "MatMul": 
 
 class OnnxInterpreter(nn.Module):
     """Runs an ONNX graph's nodes in order with torch operations, its initializers as tensors.
-    Knows only the operators of the PCA graphs: Add, Sub, Mul, MatMul, Clip, Gather, Reshape."""
+    Knows only the operators of the PCA graphs: Add, Sub, Mul, MatMul, Gemm, Clip, Gather, Reshape."""
 
-    known = (*_ELEMENTWISE, "Clip", "Gather", "Reshape")
+    known = (*_ELEMENTWISE, "Clip", "Gemm", "Gather", "Reshape")
 
     def __init__(self, proto: onnx.ModelProto):
         super().__init__()
@@ -67,6 +67,11 @@ class OnnxInterpreter(nn.Module):
         if node.op_type == "Clip":
             return torch.clamp(x, *args[1:])
         attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Gemm":
+            a = x.T if attributes.get("transA", 0) else x
+            b = args[1].T if attributes.get("transB", 0) else args[1]
+            out = attributes.get("alpha", 1.0) * (a @ b)
+            return out if len(args) < 3 or args[2] is None else out + attributes.get("beta", 1.0) * args[2]
         if node.op_type == "Gather":
             axis = attributes.get("axis", 0) % x.dim()
             return x[(slice(None),) * axis + (args[1],)]
