@@ -125,17 +125,17 @@ class Session:
 
 @functools.cache
 def _shrink_options():
-    """Run options that return the arena's memory (CPU, and the GPU's when there is one) at the
-    end of the run."""
+    """Run options that return the shared CPU arena's memory at the end of the run (the CUDA
+    provider's own arena is left as it is)."""
     import onnxruntime as ort
 
     options = ort.RunOptions()
-    devices = "cpu:0;gpu:0" if device_name() == "CUDA" else "cpu:0"
-    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", devices)
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
     return options
 
 
 _prepared: dict[str, bool] = {}
+_prepare_lock = threading.Lock()
 
 
 def _prepare_onnxruntime() -> dict[str, bool]:
@@ -144,7 +144,9 @@ def _prepare_onnxruntime() -> dict[str, bool]:
     that calls several models in turn had each model's threads still spinning on the CPUs the
     next one needed: a batch of 256 through a small encoder took twice as long in a stream of
     other models as alone. Returns which of the two this onnxruntime offers."""
-    if not _prepared:
+    with _prepare_lock:              # two pages may open their first sessions at once
+        if _prepared:
+            return _prepared
         import onnxruntime as ort
 
         pool = getattr(ort, "set_global_thread_pool_sizes", None)    # onnxruntime 1.21 and later
@@ -157,7 +159,7 @@ def _prepare_onnxruntime() -> dict[str, bool]:
         info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
         ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))   # onnxruntime's defaults
         _prepared.update(pool=pool is not None)
-    return _prepared
+        return _prepared
 
 
 def session_options():
