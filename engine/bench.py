@@ -77,18 +77,15 @@ def _model_rows(name: str, repeats: int, peak: float) -> list[list]:
 
 def _task_rows(selected: dict, repeats: int) -> list[list]:
     from engine.tasks.colorize.evaluate import megapixel_photo
+    from engine.tasks.colorize.serve import colorize
+    from engine.tasks.denoise.serve import denoise
 
-    big = megapixel_photo()[None]
-    rows = []
-    if "colorizer" in selected:
-        from engine.tasks.colorize.serve import colorize
-
-        rows.append(["colorize", "1 photo 1024x1024 RGB", round(median_seconds(lambda: colorize(big), repeats) * 1000, 1)])
-    if "denoiser_photo" in selected:
-        from engine.tasks.denoise.serve import denoise
-
-        rows.append(["denoise (photo)", "1 photo 1024x1024 RGB", round(median_seconds(lambda: denoise(big), repeats) * 1000, 1)])
-    return rows
+    tasks = [(model, title, fn) for model, title, fn in (("colorizer", "colorize", colorize),
+                                                         ("denoiser_photo", "denoise (photo)", denoise))
+             if model in selected]
+    big = megapixel_photo()[None] if tasks else None
+    return [[title, "1 photo 1024x1024 RGB", round(median_seconds(lambda fn=fn: fn(big), repeats) * 1000, 1)]
+            for _, title, fn in tasks]
 
 
 def bench(repeats: int = 11, models: list[str] | None = None, load_rounds: int = 12) -> dict:
