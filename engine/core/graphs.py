@@ -67,9 +67,9 @@ def flops_per_item(model: bytes, shapes: list[tuple[int, ...]] | None = None) ->
     seen = {**initial, **{k: v.shape for k, v in values.items()}, **{k: v.shape for k, v in feed.items()}}
     total = 0
     for n in heavy:
-        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
         weight = n.input[1] if len(n.input) > 1 else ""
-        total += _node_flops(n.op_type, attrs, [seen.get(i) for i in n.input], seen[n.output[0]], nonzero.get(weight))
+        total += _node_flops(n.op_type, _attributes(n), [seen.get(i) for i in n.input], seen[n.output[0]],
+                             nonzero.get(weight))
     return total // _BATCH
 
 
