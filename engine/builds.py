@@ -3,12 +3,13 @@
 their manifest entries. Everything is seeded."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from engine.core import runtime
@@ -41,6 +42,31 @@ def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
                                (json.dumps(manifest, indent=2) + "\n").encode())
 
 
+@contextlib.contextmanager
+def staged(out_dir: Path) -> Iterator[tuple[Path, dict[str, dict]]]:
+    """A staging folder beside the shipped models, and the manifest entries to record. When the
+    block ends without error its files move into place and the entries into the manifest
+    together; a block that fails, or a process killed in it, leaves the shipped models as they
+    were."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    entries: dict[str, dict] = {}
+    try:
+        yield staging, entries
+        for path in staging.iterdir():
+            os.replace(path, out_dir / path.name)
+        update_manifest(out_dir, entries)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _shipped_bytes(out_dir: Path, entry: dict) -> bytes:
+    data = (out_dir / entry["file"]).read_bytes()
+    if runtime.sha256_of(data) != entry["sha256"]:
+        raise runtime.ModelError(f"{entry['file']} does not match its checksum; rebuild it with `{entry['command']}`")
+    return data
+
+
 def optimize_shipped(out_dir: Path | None = None, tolerance: float = 1e-4) -> dict[str, int]:
     """Apply the exporter's CPU rewrites (`engine.core.graphs.rewrite_for_cpu`) to shipped ONNX
     files exported before them, without retraining: each rewritten graph must match the old one
@@ -51,13 +77,10 @@ def optimize_shipped(out_dir: Path | None = None, tolerance: float = 1e-4) -> di
     from engine.core.graphs import largest_difference, rewrite_for_cpu
 
     out_dir = Path(out_dir or runtime.PRETRAINED_DIR)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
-    try:
-        counts, entries = {}, {}
+    counts = {}
+    with staged(out_dir) as (staging, entries):
         for name, entry in runtime.load_manifest(out_dir)["models"].items():
-            old = (out_dir / entry["file"]).read_bytes()
-            if runtime.sha256_of(old) != entry["sha256"]:
-                raise runtime.ModelError(f"{entry['file']} does not match its checksum; rebuild it with `{entry['command']}`")
+            old = _shipped_bytes(out_dir, entry)
             proto = onnx.load_from_string(old)
             counts[name] = rewrite_for_cpu(proto)
             if counts[name]:
@@ -68,11 +91,6 @@ def optimize_shipped(out_dir: Path | None = None, tolerance: float = 1e-4) -> di
                     raise ValueError(f"the rewritten {name} differs from the shipped graph by {difference:.1e}")
                 runtime.atomic_write_bytes(staging / entry["file"], new)
                 entries[name] = {**entry, "sha256": runtime.sha256_of(new)}
-        for path in staging.iterdir():
-            os.replace(path, out_dir / path.name)
-        update_manifest(out_dir, entries)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return counts
 
 
@@ -85,14 +103,11 @@ def quantize_shipped(out_dir: Path | None = None, models: list[str] | None = Non
     from engine.core.quantize import finest_convs, judge, quantize_int8
 
     out_dir = Path(out_dir or runtime.PRETRAINED_DIR)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
-    try:
-        shipped, verdicts, entries = runtime.load_manifest(out_dir)["models"], {}, {}
+    shipped, verdicts = runtime.load_manifest(out_dir)["models"], {}
+    with staged(out_dir) as (staging, entries):
         for name in models or INT8_RECIPES:
             recipe, entry = INT8_RECIPES[name], shipped[name]
-            source = (out_dir / entry["file"]).read_bytes()
-            if runtime.sha256_of(source) != entry["sha256"]:
-                raise runtime.ModelError(f"{entry['file']} does not match its checksum; rebuild it with `{entry['command']}`")
+            source = _shipped_bytes(out_dir, entry)
             progress(f"{name}: calibrating and quantising")
             keep = finest_convs(source) if recipe.keep_finest else []
             data = quantize_int8(source, recipe.calibrate(), nodes_to_exclude=keep, **recipe.settings)
@@ -105,11 +120,6 @@ def quantize_shipped(out_dir: Path | None = None, models: list[str] | None = Non
                 entry["int8"] = {"file": file, "sha256": runtime.sha256_of(data), "command": "python -m engine quantize",
                                  "float_convolutions": keep, **verdict}
             entries[name] = entry
-        for path in staging.iterdir():
-            os.replace(path, out_dir / path.name)
-        update_manifest(out_dir, entries)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return verdicts
 
 
@@ -117,16 +127,8 @@ def build(target: str, opts: BuildOptions, command: str) -> dict[str, dict]:
     """Build every model of `target` in a staging folder, then move the files into place and
     record them in the manifest: a build killed part way leaves the shipped models as they were."""
     opts.out_dir = Path(opts.out_dir)
-    opts.out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=opts.out_dir))
-    try:
-        entries: dict[str, dict] = {}
+    with staged(opts.out_dir) as (staging, entries):
         for step in BUILDS[target]:
             for name, entry in step(dataclasses.replace(opts, out_dir=staging)).items():
                 entries[name] = {**entry, "command": command}
-        for path in staging.iterdir():
-            os.replace(path, opts.out_dir / path.name)
-        update_manifest(opts.out_dir, entries)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return entries
