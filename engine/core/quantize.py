@@ -41,12 +41,12 @@ class Int8Recipe:
     calibrate: real inputs from the model's training sources (never held-out data), as feeds;
     quality: the task's held-out figures (higher is better) for a graph given as ONNX bytes,
     through the task code; each must stay within `tolerance` of the float graph's;
-    timing_input: the input the speed is judged on (a photo as the page serves it);
+    timing_shape: the input the speed is judged on (a photo as the page serves it);
     keep_finest: leave the convolutions at the network's finest resolution in float."""
     calibrate: Callable[[], list[dict[str, np.ndarray]]]
     quality: Callable[[bytes], dict[str, float]]
     tolerance: float
-    timing_input: Callable[[], dict[str, np.ndarray]]
+    timing_shape: tuple[int, ...]
     keep_finest: bool = True
     settings: dict = field(default_factory=dict)
 
@@ -164,7 +164,7 @@ def judge(recipe: Int8Recipe, float_bytes: bytes, int8_bytes: bytes, repeats: in
     worst = min(before, key=lambda k: after[k] - before[k])
     holds = all(after[k] >= before[k] - recipe.tolerance for k in before)
     sessions = [new_session(m) for m in (float_bytes, int8_bytes)]
-    feed = recipe.timing_input()
+    feed = {sessions[0].get_inputs()[0].name: np.random.default_rng(0).random(recipe.timing_shape, dtype=np.float32)}
     float_s, int8_s = paired_medians([lambda s=s: s.run(None, feed) for s in sessions], repeats)
     return {"figures": {k: [round(before[k], 4), round(after[k], 4)] for k in before}, "worst": worst,
             "tolerance": recipe.tolerance, "quality_holds": bool(holds),

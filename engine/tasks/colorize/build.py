@@ -11,6 +11,7 @@ from engine.core import datasets, runtime
 from engine.core.quantize import Int8Recipe
 from engine.nn.recipes import BuildOptions, manifest_entry, write_model
 from engine.nn.train import TrainConfig
+from engine.tasks.colorize.evaluate import photo_psnr
 from engine.tasks.colorize.model import ColorizerConfig
 from engine.tasks.colorize.serve import MODEL, MULTIPLE, ColorizeError, FineTuneResult, as_rgb, is_grey, mean_ab, to_lab
 
@@ -177,21 +178,9 @@ def colorizer_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray]]:
     return feeds
 
 
-def _heldout_psnr(model: bytes) -> dict[str, float]:
-    """PSNR (dB) of the colorized held-out photos: the int8 twin's judge."""
-    from engine.tasks.colorize.serve import compare_colorization
-
-    return {f"PSNR {name}": next(r["PSNR (dB)"] for r in compare_colorization(datasets.load_photo(name), model=model).metrics
-                                 if r["Image"].startswith("Autoencoder")) for name in datasets.COLOUR_HELD_OUT}
-
-
-def _megapixel_lightness() -> dict[str, np.ndarray]:
-    return {"input": np.random.default_rng(0).random((1, 1, 1024, 1024), dtype=np.float32)}
-
-
 # `python -m engine quantize`: the int8 twin, shipped where the held-out PSNR of every photo holds
-INT8 = {"colorizer": Int8Recipe(calibrate=colorizer_calibration, quality=_heldout_psnr, tolerance=0.1,
-                                timing_input=_megapixel_lightness, keep_finest=False)}
+INT8 = {"colorizer": Int8Recipe(calibrate=colorizer_calibration, quality=photo_psnr, tolerance=0.1,
+                                timing_shape=(1, 1, 1024, 1024), keep_finest=False)}
 
 # `python -m engine train NAME`: the build steps of each target
 TARGETS = {"colorizer": (build_colorizer,)}

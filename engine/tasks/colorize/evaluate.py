@@ -14,6 +14,14 @@ def megapixel_photo() -> np.ndarray:
     return resize(datasets.load_photo("astronaut"), (1024, 1024))
 
 
+def photo_psnr(model: str | bytes) -> dict[str, float]:
+    """PSNR (dB) of each held-out photo made grey and colorized by `model`: the int8 twin's judge."""
+    from engine.tasks.colorize.serve import compare_colorization
+
+    return {f"PSNR {name}": next(r["PSNR (dB)"] for r in compare_colorization(datasets.load_photo(name), model=model).metrics
+                                 if r["Image"].startswith("Autoencoder")) for name in datasets.COLOUR_HELD_OUT}
+
+
 def eval_colorize(seed: int = 0) -> dict:
     """Every held-out colour photo made grey and colorized, against the grey image and a
     constant mean colour (the training photos' mean a and b)."""

@@ -18,6 +18,7 @@ from engine.nn.recipes import (
     write_model,
 )
 from engine.nn.train import TrainConfig, fit
+from engine.tasks.denoise.evaluate import photo_psnr
 from engine.tasks.denoise.model import PhotoDenoiser, PhotoDenoiserConfig
 
 
@@ -108,19 +109,9 @@ def build_denoiser_photo(opts: BuildOptions) -> dict[str, dict]:
         training_data=data_note), opts)}
 
 
-def _megapixel_input() -> dict[str, np.ndarray]:
-    return {"input": np.random.default_rng(0).random((1, 3, 1024, 1024), dtype=np.float32)}
-
-
-def _photo_psnr(model: bytes) -> dict[str, float]:
-    from engine.tasks.denoise.evaluate import photo_psnr
-
-    return photo_psnr(model)
-
-
 # `python -m engine quantize`: int8 twins, shipped where the held-out PSNR of every photo holds
-INT8 = {"denoiser_photo": Int8Recipe(calibrate=photo_calibration, quality=_photo_psnr, tolerance=0.1,
-                                     timing_input=_megapixel_input)}
+INT8 = {"denoiser_photo": Int8Recipe(calibrate=photo_calibration, quality=photo_psnr, tolerance=0.1,
+                                     timing_shape=(1, 3, 1024, 1024))}
 
 # `python -m engine train NAME`: the build steps of each target
 TARGETS = {

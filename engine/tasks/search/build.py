@@ -21,6 +21,7 @@ from engine.nn.recipes import (
     write_model,
 )
 from engine.tasks.denoise.model import PhotoDenoiser
+from engine.tasks.search.evaluate import photo_crops, photo_precision
 from engine.tasks.search.model import PhotoEmbedder
 
 SEARCH_CODE_SIZE = 64
@@ -99,7 +100,6 @@ def photo_embedding_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray
     (longer side 128) and 128 patches of 64x64 of the photos and pages the denoiser learnt."""
     from engine.core.imaging import resize
     from engine.tasks.denoise.build import photo_training_images
-    from engine.tasks.search.evaluate import photo_crops
 
     crops, _ = photo_crops(datasets.photo_names(held_out=False), 160 // len(datasets.photo_names(held_out=False)) + 1, seed)
     crops = np.stack([np.repeat(c[..., None], 3, axis=2) if c.ndim == 2 else c for c in
@@ -110,19 +110,9 @@ def photo_embedding_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray
             + [{"input": patches[i:i + 32]} for i in range(0, len(patches), 32)])
 
 
-def _precision(model: bytes) -> dict[str, float]:
-    from engine.tasks.search.evaluate import photo_precision
-
-    return photo_precision(model)
-
-
-def _photo_input() -> dict[str, np.ndarray]:
-    return {"input": np.random.default_rng(0).random((16, 3, 128, 128), dtype=np.float32)}
-
-
 # `python -m engine quantize`: the int8 twin, shipped where every photo gallery's precision@10 holds
-INT8 = {"embed_photo": Int8Recipe(calibrate=photo_embedding_calibration, quality=_precision, tolerance=0.005,
-                                  timing_input=_photo_input)}
+INT8 = {"embed_photo": Int8Recipe(calibrate=photo_embedding_calibration, quality=photo_precision, tolerance=0.005,
+                                  timing_shape=(16, 3, 128, 128))}
 
 # `python -m engine train NAME`: the build steps of each target
 TARGETS = {
