@@ -110,7 +110,7 @@ def quantize_shipped(out_dir: Path | None = None, models: list[str] | None = Non
             source = _shipped_bytes(out_dir, entry)
             progress(f"{name}: calibrating and quantising")
             keep = finest_convs(source) if recipe.keep_finest else []
-            data = quantize_int8(source, recipe.calibrate(), nodes_to_exclude=keep, **recipe.settings)
+            data = quantize_int8(source, recipe.calibrate(), nodes_to_exclude=keep)
             progress(f"{name}: judging against the float graph")
             verdicts[name] = verdict = judge(recipe, source, data)
             entry = {k: v for k, v in entry.items() if k != "int8"}

@@ -4,17 +4,19 @@ and the rule that decides whether one ships: `python -m engine quantize`.
 Static QDQ quantisation from calibration feeds: weights per output channel, activations scaled
 from the ranges the feeds produce; onnxruntime fuses each DequantizeLinear -> Conv ->
 QuantizeLinear into an integer QLinearConv when the session is made. The settings are those a
-study of every shipped model found best on an AVX2 CPU without VNNI (tools/int8_study.md in
-the history of this change): unsigned 8-bit activations, signed 8-bit weights with the range
-reduced to 7 bits (AVX2's u8 x s8 instruction adds pairs of products in 16 bits and saturates
-on full-range weights), only Conv quantised (onnxruntime has no integer ConvTranspose), and
+study of every shipped model on this project's AVX2 CPU without VNNI found best: unsigned
+8-bit activations, signed 8-bit weights with the range reduced to 7 bits (AVX2's u8 x s8
+instruction adds pairs of products in 16 bits and saturates on full-range weights), only Conv
+quantised (onnxruntime has no integer ConvTranspose), and
 where a recipe says so, the convolutions at the network's finest level kept in float: they
 carry the fine detail that 8 bits blur (the photo denoiser loses 2 dB on a held-out photo
 when they are quantised too).
 
 A twin ships only where every one of its task's own held-out figures stays within the tolerance
-of the float graph's and it is faster on this machine (`Int8Recipe`, `judge`); on a GPU the float graph
-serves (engine.core.runtime.served_precision)."""
+of the float graph's and it is faster on this machine (`Int8Recipe`, `judge`); on a GPU the
+float graph serves (engine.core.runtime.served_precision). The study found no gain for the
+character models (most of their time is ConvTranspose) and none that holds at batch 1 for
+the digit classifier, so only the photo models have recipes."""
 from __future__ import annotations
 
 import json
@@ -24,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +50,6 @@ class Int8Recipe:
     tolerance: float
     timing_shape: tuple[int, ...]
     keep_finest: bool = True
-    settings: dict = field(default_factory=dict)
 
 
 class _Feeds:
@@ -65,20 +66,20 @@ class _Feeds:
         self._next = iter(self._feeds)
 
 
-def finest_convs(onnx_bytes: bytes, side: int = 64) -> list[str]:
+def finest_convs(onnx_bytes: bytes) -> list[str]:
     """Names of the Conv nodes at the finest resolution any Conv of the graph works at (on a
-    side x side input): the first and last layers of an encoder-decoder."""
+    64 x 64 input): the first and last layers of an encoder-decoder."""
     import onnx
     from onnx import helper
 
+    from engine.core.graphs import random_feed
     from engine.core.runtime import new_session
 
     proto = onnx.load_from_string(onnx_bytes)
     convs = [n for n in proto.graph.node if n.op_type == "Conv"]
     proto.graph.output.extend(helper.make_empty_tensor_value_info(n.output[0]) for n in convs)
     session = new_session(proto.SerializeToString())
-    feed = {i.name: np.zeros([1, *[d if isinstance(d, int) else side for d in i.shape[1:]]], np.float32)
-            for i in session.get_inputs()}
+    feed = random_feed(session, 1)
     heights = [out.shape[2] for out in session.run([n.output[0] for n in convs], feed)]
     return [n.name for n, h in zip(convs, heights) if h == max(heights)]
 
