@@ -103,3 +103,11 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
         atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+def test_export_does_not_log_torchvision_warnings(caplog):
+    torch.manual_seed(0)
+    model = CharAutoencoder(CharAutoencoderConfig(code_size=4, channels=(4, 8)))
+    with caplog.at_level("WARNING"):
+        export_onnx(model, None, example=torch.rand(2, 1, 28, 28))
+    assert not [r for r in caplog.records if "torchvision" in r.getMessage()]
