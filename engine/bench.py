@@ -52,7 +52,7 @@ def _model_rows(name: str, repeats: int, peak: float) -> list[list]:
 
     precision = runtime.served_precision(name)
     session, float_session = runtime.session(name), runtime.session(name, precision="float")
-    flops = flops_per_item(runtime.PRETRAINED_DIR.joinpath(runtime.model_info(name)["file"]).read_bytes())
+    flops = flops_per_item(runtime.model_bytes(runtime.model_info(name)))
     twin = torch_twin(name)
     rows = []
     for batch in BATCHES:

@@ -60,13 +60,6 @@ def staged(out_dir: Path) -> Iterator[tuple[Path, dict[str, dict]]]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _shipped_bytes(out_dir: Path, entry: dict) -> bytes:
-    data = (out_dir / entry["file"]).read_bytes()
-    if runtime.sha256_of(data) != entry["sha256"]:
-        raise runtime.ModelError(f"{entry['file']} does not match its checksum; rebuild it with `{entry['command']}`")
-    return data
-
-
 def optimize_shipped(out_dir: Path | None = None, tolerance: float = 1e-4) -> dict[str, int]:
     """Apply the exporter's CPU rewrites (`engine.core.graphs.rewrite_for_cpu`) to shipped ONNX
     files exported before them, without retraining: each rewritten graph must match the old one
@@ -80,7 +73,7 @@ def optimize_shipped(out_dir: Path | None = None, tolerance: float = 1e-4) -> di
     counts = {}
     with staged(out_dir) as (staging, entries):
         for name, entry in runtime.load_manifest(out_dir)["models"].items():
-            old = _shipped_bytes(out_dir, entry)
+            old = runtime.model_bytes(entry, out_dir)
             proto = onnx.load_from_string(old)
             counts[name] = rewrite_for_cpu(proto)
             if counts[name]:
@@ -107,7 +100,7 @@ def quantize_shipped(out_dir: Path | None = None, models: list[str] | None = Non
     with staged(out_dir) as (staging, entries):
         for name in models or INT8_RECIPES:
             recipe, entry = INT8_RECIPES[name], shipped[name]
-            source = _shipped_bytes(out_dir, entry)
+            source = runtime.model_bytes(entry, out_dir)
             progress(f"{name}: calibrating and quantising")
             keep = finest_convs(source) if recipe.keep_finest else []
             data = quantize_int8(source, recipe.calibrate(), nodes_to_exclude=keep)

@@ -231,8 +231,7 @@ def test_each_int8_twin_keeps_its_tasks_held_out_figures_within_tolerance(name):
 
     recipe = INT8_RECIPES[name]
     entry = runtime.model_info(name)
-    before = recipe.quality((runtime.PRETRAINED_DIR / entry["file"]).read_bytes())
-    after = recipe.quality((runtime.PRETRAINED_DIR / entry["int8"]["file"]).read_bytes())
+    before, after = recipe.quality(runtime.model_bytes(entry)), recipe.quality(runtime.model_bytes(entry["int8"]))
     assert before.keys() == after.keys() and before
     for figure in before:
         assert after[figure] >= before[figure] - recipe.tolerance, figure

@@ -271,6 +271,20 @@ def session(model: str | os.PathLike | bytes, precision: str | None = None) -> S
     return cached if cached is not None else _session_for(sha, data or path.read_bytes())
 
 
+def model_bytes(entry: dict, directory: Path | None = None) -> bytes:
+    """The ONNX bytes of a manifest entry (an int8 twin's sub-entry too), checked against its
+    sha256: for tools that read a shipped graph rather than serve it."""
+    path = Path(directory or PRETRAINED_DIR) / entry["file"]
+    rebuild = entry.get("command", "python -m engine train all")
+    if not path.is_file():
+        raise ModelError(f"The model file {path.name} is missing. Rebuild it with `{rebuild}`.")
+    data = path.read_bytes()
+    if sha256_of(data) != entry["sha256"]:
+        raise ModelError(f"The model file {path.name} does not match its checksum in {MANIFEST_NAME}: "
+                         f"it is damaged or was changed. Rebuild it with `{rebuild}`.")
+    return data
+
+
 def checkpoint_bytes(name: str) -> bytes:
     """The torch checkpoint shipped beside a pretrained model (for fine-tuning), checked
     against its sha256 in the manifest."""

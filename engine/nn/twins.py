@@ -81,13 +81,6 @@ class OnnxInterpreter(nn.Module):
         return x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(args[1].tolist())])
 
 
-def _checked_onnx(entry: dict) -> onnx.ModelProto:
-    data = (runtime.PRETRAINED_DIR / entry["file"]).read_bytes()
-    if runtime.sha256_of(data) != entry["sha256"]:
-        raise runtime.ModelError(f"The model file {entry['file']} does not match its checksum in {runtime.MANIFEST_NAME}.")
-    return onnx.load_from_string(data)
-
-
 def torch_twin(name: str) -> nn.Module:
     """The eager torch module that computes what the shipped ONNX graph `name` computes, from the
     same weights: called with the graph's inputs as tensors in the graph's input order, it returns a
@@ -111,7 +104,7 @@ def torch_twin(name: str) -> nn.Module:
     """
     entry = runtime.model_info(name)
     if not ("torch_file" in entry or "checkpoint" in entry):
-        return OnnxInterpreter(_checked_onnx(entry)).eval()
+        return OnnxInterpreter(onnx.load_from_string(runtime.model_bytes(entry))).eval()
     model = from_checkpoint(torch.load(io.BytesIO(runtime.checkpoint_bytes(name)), weights_only=False))
     if isinstance(model, VAE):   # one checkpoint behind an encoder graph and a decoder graph
         if name.endswith("_encoder"):
