@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Int8Recipe", "finest_convs", "judge", "quantize_int8"]
+__all__ = ["Int8Recipe", "feeds_of", "finest_convs", "judge", "quantize_int8"]
 
 MIN_SPEEDUP = 1.05       # below this a twin is not worth a second file (timings on a shared machine)
 
@@ -50,6 +50,11 @@ class Int8Recipe:
     tolerance: float
     timing_shape: tuple[int, ...]
     keep_finest: bool = True
+
+
+def feeds_of(images: np.ndarray, batch: int) -> list[dict[str, np.ndarray]]:
+    """Calibration feeds of a one-input graph (its input named "input"): `images` in batches."""
+    return [{"input": images[i:i + batch]} for i in range(0, len(images), batch)]
 
 
 class _Feeds:

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from engine.core import datasets, runtime
-from engine.core.quantize import Int8Recipe
+from engine.core.quantize import Int8Recipe, feeds_of
 from engine.nn.recipes import BuildOptions, manifest_entry, write_model
 from engine.nn.train import TrainConfig
 from engine.tasks.colorize.evaluate import photo_psnr
@@ -174,7 +174,7 @@ def colorizer_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray]]:
     photos, rng, feeds = [datasets.load_photo(n) for n in datasets.colour_training_photos()], np.random.default_rng(seed), []
     for size, scales, count, batch in ((128, (1.0, 0.7, 0.5, 0.35), 256, 32), (384, (1.0, 0.7), 16, 4)):
         lightness = LabPatches(photos, size=size, scales=scales, jitter=False).sample(rng, count)[0]
-        feeds += [{"input": lightness[i:i + batch]} for i in range(0, count, batch)]
+        feeds += feeds_of(lightness, batch)
     return feeds
 
 

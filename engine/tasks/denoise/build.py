@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from engine.core import datasets
-from engine.core.quantize import Int8Recipe
+from engine.core.quantize import Int8Recipe, feeds_of
 from engine.nn.export import export_onnx
 from engine.nn.layers import CharAutoencoderConfig
 from engine.nn.recipes import (
@@ -72,8 +72,7 @@ def photo_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray]]:
     rng, images, feeds = np.random.default_rng(seed), photo_training_images(seed), []
     for count, size, batch in ((256, 64, 32), (32, 256, 8)):
         patches, grey = datasets.random_patches(images, count, size, seed=seed + size)
-        x = _noisy_patches(patches, grey, rng)
-        feeds += [{"input": x[i:i + batch]} for i in range(0, len(x), batch)]
+        feeds += feeds_of(_noisy_patches(patches, grey, rng), batch)
     return feeds
 
 

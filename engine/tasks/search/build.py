@@ -8,7 +8,7 @@ import torch
 
 from engine.core import datasets
 from engine.core.imaging import add_noise
-from engine.core.quantize import Int8Recipe
+from engine.core.quantize import Int8Recipe, feeds_of
 from engine.nn.checkpoints import from_checkpoint
 from engine.nn.export import export_onnx
 from engine.nn.layers import CharAutoencoderConfig
@@ -106,8 +106,7 @@ def photo_embedding_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray
                       (resize(c, (128, 128)) for c in crops)]).transpose(0, 3, 1, 2)
     patches, _ = datasets.random_patches(photo_training_images(seed), 128, 64, seed=seed)
     patches = patches.transpose(0, 3, 1, 2)
-    return ([{"input": crops[i:i + 16]} for i in range(0, len(crops), 16)]
-            + [{"input": patches[i:i + 32]} for i in range(0, len(patches), 32)])
+    return feeds_of(crops, 16) + feeds_of(patches, 32)
 
 
 # `python -m engine quantize`: the int8 twin, shipped where every photo gallery's precision@10 holds
