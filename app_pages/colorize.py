@@ -2,6 +2,7 @@
 and can be fine-tuned on a user's own photos in the background."""
 
 import functools
+import hashlib
 import logging
 
 import numpy as np
@@ -11,6 +12,7 @@ import engine
 from app_pages.common import job_panel, running_text, start_logged_job
 from app_pages.logic import colorize as logic
 from app_pages.logic.colorize import MODEL
+from app_pages.parts import colorize_hints as hint_part
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,7 @@ JOB = "ft_job"  # session-state keys of the fine-tuning run: the Job, and what i
 HOLDOUT = "ft_holdout"  # (name, bytes) of the photo kept out of training, for the comparison
 ASKED = "ft_asked"  # steps asked for
 USE_FINE_TUNED = "use_finetuned"
+AUTOMATIC, HINTED = "Automatic", "From my colour points"
 
 
 # --- Cached helpers --------------------------------------------------------------------------
@@ -28,17 +31,18 @@ def examples() -> dict[str, np.ndarray]:
     return engine.colorize_examples()
 
 
-# Keyed on the upload's bytes (or the example's name), the strength and the model's key; the
-# fine-tuned model's bytes (`_model`) are not hashed, its key is their sha256. Images are kept
-# as 8-bit pixels.
-@st.cache_data(max_entries=6, show_spinner="Colouring…")
+# Keyed on the upload's bytes (or the example's name), the strength, the model's key and the
+# colour points; the fine-tuned model's bytes (`_model`) are not hashed, its key is their sha256.
+# Images are kept as 8-bit pixels.
+@st.cache_data(max_entries=12, show_spinner="Colouring…")
 def compare(
-    source: bytes | str, strength: float, model_key: str, _model: bytes | None
+    source: bytes | str, strength: float, model_key: str, _model: bytes | None,
+    hints: tuple[tuple[int, int, str], ...] = (),
 ) -> engine.ColorizeComparison:
     image = examples()[source] if isinstance(source, str) else engine.decode_image(source)
-    return logic.as_uint8(
-        engine.compare_colorization(image, strength=strength, model=MODEL if _model is None else _model)
-    )
+    points = logic.engine_hints([logic.Hint(*h) for h in hints]) or None
+    return logic.as_uint8(engine.compare_colorization(
+        image, strength=strength, model=MODEL if _model is None else _model, hints=points))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -54,13 +58,14 @@ def fine_tuned_model() -> engine.FineTuneResult | None:
 
 
 def colour(
-    source: bytes | str, name: str, strength: float, onnx: bytes | None
+    source: bytes | str, name: str, strength: float, onnx: bytes | None, key: str
 ) -> tuple[engine.ColorizeComparison | None, bool]:
-    """The comparison for one photo (by the fine-tuned model when `onnx` is given), or None
-    after telling the user why not; and whether another photo may fare better (False when the
-    model itself is at fault)."""
+    """The comparison for one photo (by the fine-tuned model when `onnx` is given, with the
+    colour points placed on photo `key` in the hint mode), or None after telling the user why
+    not; and whether another photo may fare better (False when the model itself is at fault)."""
+    hints = tuple((h.y, h.x, h.colour) for h in hint_part.points(key)) if hint_mode else ()
     try:
-        return compare(source, strength, logic.model_key(onnx), onnx), True
+        return compare(source, strength, logic.model_key(onnx), onnx, hints), True
     except engine.ImageError as error:
         st.error(f"Could not read **{name}**: {error}", icon=":material/broken_image:")
         return None, True
@@ -89,6 +94,13 @@ def start_fine_tuning(photos: list[np.ndarray], holdout: tuple[str, bytes], step
     log.info("Fine-tuning the colorizer on %d photos for %d steps", len(photos), steps)
 
 
+def click_picture(image: np.ndarray, key: str) -> dict | None:
+    """The picture to place points on; the last click on it (x, y, width, height), or None."""
+    from streamlit_image_coordinates import streamlit_image_coordinates
+
+    return streamlit_image_coordinates(image, key=key, width="content", cursor="crosshair")
+
+
 def show_images(panels: list[tuple[str, np.ndarray]]) -> None:
     for column, (caption, image) in zip(st.columns(len(panels)), panels, strict=True):
         column.image(logic.displayable(image), caption=caption, width="stretch", output_format="PNG")
@@ -100,7 +112,8 @@ st.markdown(
     "A colorization autoencoder sees only the lightness of a photo and must guess its colour: "
     "sky blue, grass green, skin warm. Drop a photo of your own, colour or grey, or pick one the "
     "network never trained on. A colour photo is made grey first, so that the guess can be "
-    "measured against the real colours, next to the plainest guess of all: one mean colour everywhere."
+    "measured against the real colours, next to the plainest guess of all: one mean colour everywhere. "
+    "Where the guess is wrong, switch to **From my colour points** and tell it what colour a spot is."
 )
 
 fine_tuned = fine_tuned_model()
@@ -114,20 +127,29 @@ upload = upload_col.file_uploader(
     max_upload_size=MAX_UPLOAD_MB,
     key="upload",
 )
+hint_mode = st.segmented_control(
+    "Colours", [AUTOMATIC, HINTED], default=AUTOMATIC, key="colour_mode",
+    help="Automatic: the network guesses every colour. From my colour points: click on the photo to "
+    "say what colour a spot is, and the network spreads it.",
+) == HINTED
+calibrated = logic.shipped_strength()
 strength = strength_col.slider(
     "Colour strength",
     0.0,
     1.0,
-    1.0,
+    calibrated,
     0.05,
     key="strength",
-    help="Blends the predicted colour with grey: 0 keeps the photo grey, 1 is the network's full guess.",
+    help=f"The share of the network's own guess in the automatic colours: 0 keeps the photo grey, 1 is its "
+    f"full guess. It starts at {calibrated:g}, the share that did best on photos it never trained on.",
 )
 
 
-result, source_name, try_example = None, None, True
+result, source_name, try_example, key = None, None, True, None
 if upload is not None:
-    result, try_example = colour(upload.getvalue(), upload.name, strength, onnx)
+    data = upload.getvalue()
+    key = "upload-" + hashlib.sha256(data).hexdigest()[:16]
+    result, try_example = colour(data, upload.name, strength, onnx, key)
     source_name = upload.name
     if result is None and try_example:
         st.caption("Showing the built-in example instead.")
@@ -139,12 +161,15 @@ example = example_col.selectbox(
     help="Remove your photo to use the examples." if result is not None else None,
 )
 if result is None and try_example:
-    (result, _), source_name = colour(example, example, strength, onnx), example
+    key = "example-" + example
+    (result, _), source_name = colour(example, example, strength, onnx, key), example
 
 # --- Results ---------------------------------------------------------------------------------
 if result is not None:
     for note in result.notes:
         st.info(note, icon=":material/info:")
+    if hint_mode:
+        hint_part.hint_panel(key, source_name, result, click_picture)
     st.caption(f"Colours for **{source_name}**")
     show_images(logic.result_panels(result, use_fine_tuned))
 
@@ -166,7 +191,7 @@ if result is not None:
     stem = (source_name or "photo").rsplit(".", 1)[0]
     table_col.download_button(
         "Download the colorized photo",
-        functools.partial(logic.png, result.colorized),
+        functools.partial(logic.png, result.colorized if result.hinted is None else result.hinted),
         file_name=f"{stem}_colorized.png",
         mime="image/png",
         on_click="ignore",
@@ -182,32 +207,33 @@ if result is not None:
         f"The network took {result.seconds * 1000:.0f} ms on {engine.device_name()}."
     )
     if result.metrics:
-        about_col.caption(
-            "PSNR rewards a cautious guess: a wrong bright colour costs more than a dull one, so the mean "
-            "colour is a hard baseline. Colourfulness shows how much colour each guess dares."
-        )
+        about_col.caption(logic.caution_text(calibrated))
 
 # --- How it works ----------------------------------------------------------------------------
 st.subheader("How colorization works")
 st.markdown(
     """
 The photo is converted to the **Lab** colour space: $L$ is lightness, $a$ runs from green to red
-and $b$ from blue to yellow. The network reads only $L$ and predicts $a$ and $b$ for every pixel;
-the photo's own lightness is kept exactly, so all detail survives and only colour is invented.
-It is an encoder-decoder: the encoder shrinks the photo to a coarse map of what is where (sky,
-foliage, skin), the decoder spreads colour back out to full size, and skip connections carry the
-edges across. Trained on colour photos made grey, it minimises
+and $b$ from blue to yellow. The network reads $L$ (and any colour points you placed) and predicts
+$a$ and $b$ for every pixel; the photo's own lightness is kept exactly, so only colour is invented.
+It is an encoder-decoder: the encoder shrinks the photo to a coarse map of what is where, the
+decoder spreads colour back out, and skip connections carry the edges across. It minimises
 """
 )
 st.latex(
-    r"\min_{f}\;\mathbb{E}\,\big\lVert (a, b) - f(L) \big\rVert^2,"
-    r"\qquad \text{colorized} = \big(L,\ s \cdot f(L)\big)"
+    r"\min_{f}\;\mathbb{E}\,\big\lVert (a, b) - f(L, \text{points}) \big\rVert^2,"
+    r"\qquad \text{colorized} = \big(L,\ s \cdot f(L, \varnothing)\big)"
 )
 st.markdown(
     """
-where $s$ is the strength slider above. Many objects come in several colours (a car may be red
-or blue), and the squared error is smallest for the average of them, so an unsure network
-chooses muted colours: the reason its colourfulness stays below the original's.
+where $s$ is the strength slider. **Colour is ambiguous:** a grey dress may have been red or blue,
+and the squared error is smallest for the average of the possibilities, so an unsure network picks
+muted colours, close to grey, rather than a loud wrong one. No network can know the dress's colour;
+you can. **Colour points** (Zhang et al., 2017, *Real-Time User-Guided Image Colorization with
+Learned Deep Priors*) tell it: each point's colour is first spread smoothly in every direction, and
+the network, trained on photos with random points of their true colour, learns to keep that colour
+inside the region the point is in and to stop it at the region's edges. A few points often fix a
+whole photo, because a region's colour barely changes across it.
 """
 )
 

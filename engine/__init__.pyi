@@ -62,10 +62,13 @@ from .tasks.colorize.serve import (
     ColorizeComparison as ColorizeComparison,
     ColorizeError as ColorizeError,
     FineTuneResult as FineTuneResult,
+    automatic_strength as automatic_strength,
+    check_hints as check_hints,
     colorize as colorize,
     colorize_examples as colorize_examples,
     colorize_one as colorize_one,
     compare_colorization as compare_colorization,
+    hinted_label as hinted_label,
     is_grey as is_grey,
 )
 from .tasks.denoise.serve import (

@@ -76,11 +76,15 @@ def _model_rows(name: str, repeats: int, peak: float) -> list[list]:
 
 
 def _task_rows(selected: dict, repeats: int) -> list[list]:
-    from engine.tasks.colorize.evaluate import megapixel_photo
+    from engine.tasks.colorize.evaluate import megapixel_photo, random_hints
     from engine.tasks.colorize.serve import colorize
     from engine.tasks.denoise.serve import denoise
 
+    def with_hints(photos: np.ndarray) -> np.ndarray:
+        return colorize(photos, hints=[random_hints(photos[0], 50, 0)])
+
     tasks = [(model, title, fn) for model, title, fn in (("colorizer", "colorize", colorize),
+                                                         ("colorizer", "colorize, 50 colour points", with_hints),
                                                          ("denoiser_photo", "denoise (photo)", denoise))
              if model in selected]
     big = megapixel_photo()[None] if tasks else None

@@ -15,7 +15,7 @@ from pathlib import Path
 from engine.core import runtime
 from engine.nn.recipes import BuildOptions
 from engine.tasks.anomaly.build import TARGETS as ANOMALY
-from engine.tasks.colorize.build import INT8 as COLORIZE_INT8, TARGETS as COLORIZE
+from engine.tasks.colorize.build import TARGETS as COLORIZE
 from engine.tasks.denoise.build import INT8 as DENOISE_INT8, TARGETS as DENOISE
 from engine.tasks.generate.build import TARGETS as GENERATE
 from engine.tasks.impute.build import TARGETS as IMPUTE
@@ -32,8 +32,9 @@ BUILDS["all"] = (*DENOISE["denoiser"], *ANOMALY["anomaly"], *SEARCH["search"], *
                  *IMPUTE["impute"])
 
 # The int8 twins tried by `python -m engine quantize` (the other models gain nothing from int8 on a CPU
-# without VNNI, or lose quality: see the README's Serving section).
-INT8_RECIPES = {**DENOISE_INT8, **SEARCH_INT8, **COLORIZE_INT8}
+# without VNNI, or lose quality: see the README's Serving section; the colorizer sees at most
+# 512x512 pixels, whatever the photo's size, and its colour points want the float graph's precision).
+INT8_RECIPES = {**DENOISE_INT8, **SEARCH_INT8}
 
 
 def update_manifest(out_dir: Path, entries: dict[str, dict]) -> None:

@@ -17,3 +17,28 @@ def one_parse_at_a_time(monkeypatch):
             return parse(*args, **kwargs)
 
     monkeypatch.setattr(ast, "parse", serialized)
+
+
+@pytest.fixture
+def fake_opencv(tmp_path, monkeypatch):
+    """OpenCV's example photos as Debian's opencv-doc lays them out, made here: a small smooth
+    colour picture at every path the photo corpus names (tests never need the package)."""
+    import numpy as np
+    from PIL import Image
+
+    from engine.core import photo_corpus
+
+    rng = np.random.default_rng(7)
+    for photo in photo_corpus.PHOTOS:
+        if photo.source != "opencv-doc":
+            continue
+        path = tmp_path / "examples" / photo.origin
+        path.parent.mkdir(parents=True, exist_ok=True)
+        y, x = np.mgrid[0:72, 0:96] / 96
+        phase = rng.uniform(0, 6, 3)
+        pixels = 0.5 + 0.4 * np.sin(np.stack([3 * x + phase[0], 4 * y + phase[1], 2 * (x + y) + phase[2]], -1))
+        Image.fromarray((255 * pixels).astype(np.uint8)).save(path)
+    monkeypatch.setenv("OPENCV_EXAMPLES", str(tmp_path / "examples"))
+    photo_corpus.load.cache_clear()
+    yield tmp_path / "examples"
+    photo_corpus.load.cache_clear()

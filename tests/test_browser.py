@@ -93,3 +93,22 @@ def test_open_each_page_then_upload_through_the_file_input(page, app_url, tmp_pa
     assert_result_rendered(page, tmp_path, slug, result=RESULTS[slug])
     if slug == "search":  # the drawn '7' finds sevens
         assert "labelled 7" in page.get_by_text("neighbours are labelled").inner_text()
+
+
+def test_colour_points_are_placed_by_clicking_on_the_photo(page, app_url, tmp_path):
+    """The colorization page's hint mode: a click with the mouse on the photo (a Streamlit
+    component in its own frame) places a colour point, and the hinted colours appear."""
+    page.goto(f"{app_url}/colorize")
+    page.get_by_role("heading", name="Colorization", exact=True).wait_for()
+    page.wait_for_function(SCRIPT_FINISHED)
+    page.get_by_role("radio", name="From my colour points").click()
+    picture = page.frame_locator('[data-testid="stCustomComponentV1"]').locator("img")
+    picture.wait_for()
+    page.get_by_text("(0 placed)").wait_for()
+    box = picture.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100
+    picture.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.4})
+    page.get_by_text("(1 placed)").wait_for()
+    page.wait_for_function(SCRIPT_FINISHED)
+    page.get_by_text("Autoencoder + your 1 hint", exact=True).first.wait_for()
+    assert_result_rendered(page, tmp_path, "colorize")

@@ -1,15 +1,18 @@
-"""Colorization: Lab conversions, any size and mode through the shipped graph, tiling,
-baselines, parity of the ONNX graph with its checkpoint, fine-tuning, the build and eval."""
+"""Colorization: Lab conversions, any size and mode through the shipped graph, the working
+size, colour hints, baselines, parity of the ONNX graph with its checkpoint, fine-tuning, the build and eval."""
 import numpy as np
 import pytest
 import torch
 
+import engine
 from engine import builds as builds
-from engine.core import datasets, runtime
+from engine.core import photo_corpus, runtime
+from engine.core.imaging import resize
 from engine.core.metrics import colourfulness
 from engine.nn import recipes as recipes
 from engine.nn.checkpoints import from_checkpoint
 from engine.tasks.colorize import build as colorize_build, serve as colorize_serve
+from engine.tasks.colorize.model import CHANNELS
 
 
 def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -69,7 +72,7 @@ def test_grey_rgba_and_batch_inputs():
 
 
 def test_strength_blends_from_grey_to_the_prediction():
-    image = datasets.load_photo("coffee")[::4, ::4]
+    image = photo_corpus.load("coffee")[::4, ::4]
     grey = colorize_serve.colorize_one(image, strength=0.0)
     assert np.abs(colorize_serve.to_lab(grey)[..., 1:]).max() < 1.0
     full = colorize_serve.to_lab(colorize_serve.colorize_one(image, strength=1.0))[..., 1:]
@@ -78,30 +81,31 @@ def test_strength_blends_from_grey_to_the_prediction():
     assert np.abs(half).mean() == pytest.approx(np.abs(full).mean() / 2, rel=0.15)
 
 
-def test_tiles_agree_with_one_pass():
-    L = colorize_serve.lightness(datasets.load_photo("astronaut")[:300, :500])
-    whole = colorize_serve.predict_ab(L, tile=2048)
-    tiled = colorize_serve.predict_ab(L, tile=160, overlap=48)
-    assert tiled.shape == whole.shape == (300, 500, 2)
-    assert np.abs(tiled - whole).mean() < 1.5          # ab units (about -110..110)
-    assert colorize_serve._starts(520, 160, 48)[-1] == 360 and colorize_serve._starts(100, 160, 48) == [0]
+def test_large_photos_are_coloured_at_the_working_size_and_scaled_back():
+    L = colorize_serve.lightness(photo_corpus.load("astronaut")[:300, :500])
+    assert colorize_serve.working_shape((300, 500), 100) == (60, 100)
+    assert colorize_serve.working_shape((30, 50), 100) == (30, 50)
+    whole = colorize_serve.predict_ab(L, side=100)
+    assert whole.shape == (300, 500, 2)
+    small = colorize_serve.predict_ab(100 * resize(L / 100, (60, 100)), side=100)
+    assert np.abs(colorize_serve._resize_planes(small, (300, 500)) - whole).max() < 1e-3
 
 
 def test_onnx_parity_with_checkpoint_on_two_sizes():
     entry = runtime.model_info(colorize_serve.MODEL)
     model = from_checkpoint(torch.load(runtime.PRETRAINED_DIR / entry["torch_file"], weights_only=False))
     rng = np.random.default_rng(3)
-    for shape in ((1, 1, 48, 80), (2, 1, 160, 224)):
+    for shape in ((1, CHANNELS, 48, 80), (2, CHANNELS, 160, 224)):
         x = rng.random(shape, dtype=np.float32)
         with torch.no_grad():
             expected = model(torch.from_numpy(x))["ab"].numpy()
-        got = runtime.run(colorize_serve.MODEL, x, precision="float")   # the int8 twin is judged in test_serving_speed
+        got = runtime.run(colorize_serve.MODEL, x, precision="float")
         assert got.shape == (shape[0], 2, *shape[2:])
         assert np.abs(got - expected).max() < 1e-4
 
 
 def test_comparison_measures_against_both_baselines():
-    photo = datasets.load_photo("coffee")[::2, ::2]
+    photo = photo_corpus.load("coffee")[::2, ::2]
     result = colorize_serve.compare_colorization(photo, strength=0.8)
     names = [r["Image"] for r in result.metrics]
     assert names == ["Original", "Grey input", "Mean colour (baseline)", "Autoencoder (strength 0.8)"]
@@ -121,8 +125,8 @@ def test_large_photos_are_scaled_down_with_a_note(monkeypatch):
 
 def test_examples_are_held_out_photos():
     examples = colorize_serve.colorize_examples()
-    assert set(colorize_serve.EXAMPLES.values()) - {"camera"} == set(datasets.COLOUR_HELD_OUT)
-    assert not set(colorize_serve.EXAMPLES.values()) & set(datasets.colour_training_photos())
+    assert set(colorize_serve.EXAMPLES.values()) - {"camera"} <= set(photo_corpus.available(held_out=True))
+    assert not set(colorize_serve.EXAMPLES.values()) & {p.name for p in photo_corpus.PHOTOS if not p.held_out}
     assert all(im.ndim in (2, 3) for im in examples.values())
 
 
@@ -171,22 +175,27 @@ def test_fine_tuning_stops_when_asked_and_refuses_grey_photos():
 
 
 @pytest.mark.slow
-def test_tiny_build_and_eval(tmp_path):
+def test_tiny_build_and_eval(tmp_path, fake_opencv, monkeypatch):
     entries = builds.build("colorizer", recipes.BuildOptions(out_dir=tmp_path, scale=0.005),
                            "python -m engine train colorizer")
     entry = entries["colorizer"]
     assert runtime.sha256_of((tmp_path / "colorizer.onnx").read_bytes()) == entry["sha256"]
     meta = runtime.metadata(str(tmp_path / "colorizer.onnx"))
     assert len(colorize_serve.mean_ab(str(tmp_path / "colorizer.onnx"))) == 2 and meta["task"] == "colorize"
-    out = runtime.run(str(tmp_path / "colorizer.onnx"), np.zeros((1, 1, 32, 48), np.float32))
+    assert all(0 <= float(meta[k]) <= 1 for k in ("auto_strength", "hint_trust", "hint_nearest"))
+    assert "automatic strength" in entry["training_data"]
+    assert not set(photo_corpus.CALIBRATION) & set(entry["training_data"].split("(")[1].split(")")[0].split(", "))
+    out = runtime.run(str(tmp_path / "colorizer.onnx"), np.zeros((1, CHANNELS, 32, 48), np.float32))
     assert out.shape == (1, 2, 32, 48)
 
-    from engine.tasks.colorize.evaluate import eval_colorize
+    from engine.tasks.colorize import evaluate
 
-    tables = eval_colorize()["tables"]
+    monkeypatch.setattr(evaluate, "DRAWS", 1)
+    tables = evaluate.eval_colorize()["tables"]
     rows = tables[0]["rows"]
-    assert [r[0] for r in rows] == [*datasets.COLOUR_HELD_OUT, "mean"]
-    assert all(r[2] < 100 for r in rows) and tables[1]["rows"][0][1] > 0
+    assert [r[0] for r in rows] == [*photo_corpus.available(held_out=True), "mean"]
+    assert all(r[2] < 100 for r in rows) and len(tables[1]["rows"]) == len(rows)
+    assert [r[0] for r in tables[2]["rows"]] == ["1024x1024 photo, automatic", "1024x1024 photo, 50 hints"]
 
 
 def test_fine_tuning_refuses_a_damaged_checkpoint(monkeypatch):
@@ -197,3 +206,44 @@ def test_fine_tuning_refuses_a_damaged_checkpoint(monkeypatch):
     monkeypatch.setattr(runtime, "model_info", lambda name: dict(entry, torch_file="gone.pt"))
     with pytest.raises(runtime.ModelError, match="missing"):
         colorize_build.fine_tune_colorizer([_photo(64, 64)], steps=2)
+
+
+def test_calibration_picks_the_best_blend_on_photos_it_did_not_train_on(monkeypatch):
+    photos = [_photo(24, 32, seed) for seed in range(3)]
+    truth = {colorize_serve.lightness(p).tobytes(): colorize_serve.to_lab(p)[..., 1:] for p in photos}
+
+    def parts(L, points, model):    # a network twice as sure as it should be, a grey spread, no nearest hint
+        ab = truth[np.asarray(L, np.float32).tobytes()]
+        return (2 * ab if not len(points) else 1.5 * ab), np.zeros_like(ab), np.zeros_like(ab)
+
+    monkeypatch.setattr(colorize_serve, "colour_parts", parts)
+    chosen = colorize_build.calibrate(b"graph", photos)
+    assert chosen.strength == 0.5 and abs((1 - chosen.nearest) * 1.5 * chosen.trust - 1) < 0.06   # brought back to 1x
+    monkeypatch.setattr(colorize_serve, "colour_parts", lambda L, points, model: (
+        3 * truth[np.asarray(L, np.float32).tobytes()], np.zeros_like(truth[np.asarray(L, np.float32).tobytes()]),
+        truth[np.asarray(L, np.float32).tobytes()]))                  # now the nearest hint is right
+    assert colorize_build.calibrate(b"graph", photos).nearest == 1.0
+
+
+def test_the_shipped_calibration_is_recorded_and_applied():
+    chosen = colorize_serve.calibration()
+    assert all(0 <= v <= 1 for v in (chosen.strength, chosen.trust, chosen.nearest))
+    assert chosen.strength == engine.automatic_strength()
+    meta = runtime.metadata(colorize_serve.MODEL)
+    assert [float(meta[k]) for k in ("auto_strength", "hint_trust", "hint_nearest")] == \
+        [chosen.strength, chosen.trust, chosen.nearest]
+    L = colorize_serve.lightness(_photo(48, 64))
+    colour, spread, nearest = colorize_serve.colour_parts(L, np.zeros((0, 5), np.float32), colorize_serve.MODEL)
+    assert np.ptp(spread.reshape(-1, 2), axis=0).max() < 1e-3   # no hints: nothing spread, a learnt offset only
+    assert not nearest.any()
+    assert np.allclose(colorize_serve.predict_ab(L), chosen.strength * colour, atol=1e-4)
+    assert np.allclose(colorize_serve.predict_ab(L, strength=1.0), colour, atol=1e-4)       # the full guess
+    hints = [(10, 20, (0.2, 0.4, 0.9)), (40, 60, (0.9, 0.4, 0.2))]
+    colour, spread, nearest = colorize_serve.colour_parts(L, colorize_serve.check_hints(hints, L.shape),
+                                                          colorize_serve.MODEL)
+    assert np.abs(spread).max() > 5 and np.allclose(nearest[10, 20], colorize_serve.hint_ab(
+        colorize_serve.check_hints(hints[:1], L.shape))[0], atol=1e-3)
+    assert set(map(tuple, nearest.reshape(-1, 2).round(2))) == set(map(tuple, colorize_serve.hint_ab(
+        colorize_serve.check_hints(hints, L.shape)).round(2)))           # each pixel takes one point's colour
+    served = chosen.nearest * nearest + (1 - chosen.nearest) * (spread + chosen.trust * (colour - spread))
+    assert np.allclose(colorize_serve.predict_ab(L, hints), served, atol=1e-4)

@@ -406,3 +406,83 @@ def test_loss_curves():
     final = logic.final_loss_figure([1.0] * 5 + [0.0] * 25)  # a running mean of 20 steps
     assert list(final.data[0].x) == list(range(20, 31)) and final.data[0].y[0] == 0.25
     assert logic.final_loss_figure([0.4]).layout.title.text == "Training loss (running mean of 1 steps)"
+
+
+# --- Colour points -----------------------------------------------------------------------------
+HINTED = "From my colour points"
+
+
+def hint_mode(at: AppTest) -> AppTest:
+    at.button_group(key="colour_mode").set_value(HINTED).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def add_point(at: AppTest, y: int, x: int, colour: str) -> None:
+    at.color_picker(key="hint_colour").set_value(colour)
+    at.number_input(key="hint_y").set_value(y)
+    at.number_input(key="hint_x").set_value(x)
+    at.button(key="hint_add").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+
+def test_points_placed_colour_the_photo_as_the_engine_does_and_can_be_undone():
+    at = hint_mode(open_colorize())
+    first, photo = next(iter(engine.colorize_examples().items()))
+    assert "Autoencoder, automatic" not in images_by_caption(at)       # no points yet: automatic only
+    add_point(at, 100, 200, "#1f3fd0")
+    add_point(at, 400, 60, "#d02020")
+    expected = engine.compare_colorization(photo, hints=[(100, 200, logic.rgb_of("#1f3fd0")),
+                                                         (400, 60, logic.rgb_of("#d02020"))])
+    table = metrics_table(at)
+    assert list(table["Image"]) == [r["Image"] for r in expected.metrics]
+    assert row(table, "Autoencoder + your 2 hints")["PSNR (dB)"] == expected.metrics[-1]["PSNR (dB)"]
+    assert {"Original", "Autoencoder, automatic", "Autoencoder + your 2 hints"} <= set(images_by_caption(at))
+    points = at.dataframe[0].value
+    assert list(points["x"]) == [200, 60] and list(points["Colour"]) == ["#1f3fd0", "#d02020"]
+    at.button(key="hint_undo").click().run()
+    assert row(metrics_table(at), "Autoencoder + your 1 hint")
+    at.button(key="hint_clear").click().run()
+    assert len(metrics_table(at)) == 4 and "Autoencoder, automatic" not in images_by_caption(at)
+    at.button(key="hint_undo").click().run()                       # undo brings the cleared point back
+    assert row(metrics_table(at), "Autoencoder + your 1 hint")
+
+
+def test_points_stay_with_their_photo_across_modes_and_examples():
+    at = hint_mode(open_colorize())
+    add_point(at, 10, 10, "#00aa00")
+    labels = list(engine.colorize_examples())
+    at.selectbox(key="example").set_value(labels[1]).run()
+    assert len(metrics_table(at)) == 4                              # the other photo has no points
+    at.button_group(key="colour_mode").set_value("Automatic").run()
+    at.selectbox(key="example").set_value(labels[0]).run()
+    assert len(metrics_table(at)) == 4                              # automatic mode ignores points
+    hint_mode(at)
+    assert row(metrics_table(at), "Autoencoder + your 1 hint")      # and they were kept
+
+
+def test_a_grey_photo_takes_points_with_nothing_to_measure():
+    at = open_colorize()
+    grey_label = next(label for label, photo in engine.colorize_examples().items() if photo.ndim == 2)
+    at.selectbox(key="example").set_value(grey_label).run()
+    hint_mode(at)
+    add_point(at, 50, 50, "#c08040")
+    assert metrics_table(at) is None and "Autoencoder + your 1 hint" in images_by_caption(at)
+
+
+def test_points_download_and_load_again_and_a_bad_file_is_refused():
+    at = hint_mode(open_colorize())
+    add_point(at, 30, 40, "#123456")
+    download = next(b for b in at.get("download_button") if b.label == "Download the points (JSON)")
+    assert not download.proto.disabled
+    first, photo = next(iter(engine.colorize_examples().items()))
+    shape = photo.shape[:2]
+    saved = logic.hints_file([logic.Hint(30, 40, "#123456"), logic.Hint(5, 6, "#654321")], "x.png", shape)
+    at.button(key="hint_clear").click().run()
+    at.file_uploader(key=f"hint_file_example-{first}").set_value(("points.json", saved, "application/json")).run()
+    assert not at.exception and not at.error
+    assert row(metrics_table(at), "Autoencoder + your 2 hints")
+    at.file_uploader(key=f"hint_file_example-{first}").set_value(("bad.json", b"{nope", "application/json")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "bad.json" in at.error[0].value and "not a file of colour points" in at.error[0].value
+    assert row(metrics_table(at), "Autoencoder + your 2 hints")     # the points placed are kept

@@ -20,7 +20,8 @@ ENGINE = ROOT / "engine"
 SERVING = sorted([*ENGINE.glob("core/*.py"), *ENGINE.glob("tasks/*/serve.py"), ENGINE / "tasks/sequence/series.py",
                   ENGINE / "__init__.py", ENGINE / "training.py"])
 PAGES = sorted([ROOT / "streamlit_app.py", *ROOT.glob("app_pages/**/*.py")])
-PAGE_IMPORTS = {"engine", "app_pages", "streamlit", "plotly", "numpy", "pandas"}
+PAGE_IMPORTS = {"engine", "app_pages", "streamlit", "plotly", "numpy", "pandas",
+                "streamlit_image_coordinates"}   # a Streamlit component: the colorization page's clicks
 STDLIB = set(sys.stdlib_module_names)
 
 

@@ -231,39 +231,15 @@ PHOTOS: dict[str, Callable[[], np.ndarray]] = {
 HELD_OUT_PHOTOS = ("astronaut", "camera", "coffee", "page")
 
 
-# Photos only the colorizer's evaluation uses (one of a stereo pair: the other is never used).
-def _motorcycle() -> np.ndarray:
-    import skimage.data
-    return skimage.data.stereo_motorcycle()[0]
-
-
-EXTRA_PHOTOS: dict[str, Callable[[], np.ndarray]] = {"motorcycle": _motorcycle}
-
-
-# The colorizer trains on the colour photos of photo_names(held_out=False) and is judged on these.
-COLOUR_HELD_OUT = ("astronaut", "coffee", "motorcycle")
-
-
 @functools.lru_cache(maxsize=32)
 def load_photo(name: str) -> np.ndarray:
     """A built-in photo as float32 in [0, 1]: (H, W) grey or (H, W, 3) RGB."""
-    image = np.asarray({**PHOTOS, **EXTRA_PHOTOS}[name](), dtype=np.float32) / 255.0
+    image = np.asarray(PHOTOS[name](), dtype=np.float32) / 255.0
     return image[..., :3] if image.ndim == 3 else image
 
 
 def photo_names(held_out: bool) -> tuple[str, ...]:
     return tuple(n for n in PHOTOS if (n in HELD_OUT_PHOTOS) == held_out)
-
-
-# Not for the colorizer: a fundus photograph, orange on black, whose colour it pasted onto
-# unrelated textures of held-out photos.
-COLOUR_LEFT_OUT = ("retina",)
-
-
-def colour_training_photos() -> tuple[str, ...]:
-    """The colour photos the colorizer trains on: the colour photos not held out."""
-    return tuple(n for n in photo_names(held_out=False)
-                 if load_photo(n).ndim == 3 and n not in COLOUR_HELD_OUT + COLOUR_LEFT_OUT)
 
 
 _WORD_LETTERS = "etaoinshrdlucmfwypvbgkqjxz"

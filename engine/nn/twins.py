@@ -23,7 +23,7 @@ from engine.tasks.generate.model import VAE, VAEDecoder, VAEEncoder
 # them: the graph keeps no record of which of the forward's outputs it was made from.
 SERVED_OUTPUTS = {
     "anomaly_char": ("reconstruction",),
-    "colorizer": ("ab",),
+    "colorizer": ("ab", "base"),
     "denoiser_char": ("reconstruction",),
     "denoiser_photo": ("reconstruction",),
     "digit_classifier": ("probabilities",),
