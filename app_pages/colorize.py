@@ -36,7 +36,7 @@ def examples() -> dict[str, np.ndarray]:
 # Images are kept as 8-bit pixels.
 @st.cache_data(max_entries=12, show_spinner="Colouring…")
 def compare(
-    source: bytes | str, strength: float, model_key: str, _model: bytes | None,
+    source: bytes | str, strength: float | None, model_key: str, _model: bytes | None,
     hints: tuple[tuple[int, int, str], ...] = (),
 ) -> engine.ColorizeComparison:
     image = examples()[source] if isinstance(source, str) else engine.decode_image(source)
@@ -267,8 +267,9 @@ def finished_run(job: engine.Job) -> None:
         st.success(logic.done_text(result), icon=":material/check_circle:")
     name, data = st.session_state[HOLDOUT]
     try:
-        shipped = compare(data, strength, MODEL, None)
-        tuned = compare(data, strength, logic.model_key(result.onnx), result.onnx)
+        # each model at its own automatic strength: the shipped one's calibrated, the fine-tuned one's full
+        shipped = compare(data, None, MODEL, None)
+        tuned = compare(data, None, logic.model_key(result.onnx), result.onnx)
     except (engine.ImageError, engine.ModelError, ValueError) as error:
         st.error(f"Could not compare the models on **{name}**: {error}", icon=":material/error:")
         return
@@ -276,7 +277,8 @@ def finished_run(job: engine.Job) -> None:
         log.exception("Comparing the models on %r failed", name)
         st.error(f"Something went wrong while comparing the models on **{name}**.", icon=":material/error:")
         return
-    st.markdown(f"**Before and after, on {name}** (held out: the fine-tuning never saw it)")
+    st.markdown(f"**Before and after, on {name}** (held out: the fine-tuning never saw it; each model at its "
+                "own automatic strength)")
     show_images(logic.before_after_panels(shipped, tuned))
     before, after = logic.autoencoder_psnr(shipped), logic.autoencoder_psnr(tuned)
     if before is None or after is None:

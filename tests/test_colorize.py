@@ -162,6 +162,8 @@ def test_fine_tuning_lowers_the_loss_and_never_touches_the_shipped_model():
     assert error(result.onnx) < error(colorize_serve.MODEL) * 0.8
     assert (runtime.PRETRAINED_DIR / "colorizer.onnx").read_bytes() == shipped
     assert runtime.metadata(result.onnx)["task"] == "colorize"
+    base = colorize_serve.calibration()     # full automatic strength; the hints keep the shipped blend
+    assert colorize_serve.calibration(result.onnx) == colorize_serve.Calibration(1.0, base.trust, base.nearest)
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 `python -m engine train colorizer` and `engine.training.fine_tune_colorizer`."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 
@@ -19,6 +20,7 @@ from engine.tasks.colorize.serve import (
     ColorizeError,
     FineTuneResult,
     as_rgb,
+    calibration,
     is_grey,
     mean_ab,
     to_lab,
@@ -154,8 +156,8 @@ def calibrate(onnx_bytes: bytes, photos: list[np.ndarray], seed: int = 10_000):
             for count in CALIBRATION_HINTS for draw in range(2)]
         cases += [(photo, lab, bool(len(p)), colour_parts(lab[..., 0], p, onnx_bytes)) for p in placements]
 
-    def mean_psnr(calibration: Calibration, hinted: bool) -> float:
-        return float(np.mean([psnr(photo, from_lab(np.concatenate([lab[..., :1], calibration.blend(*parts, h)], axis=2)))
+    def mean_psnr(chosen: Calibration, hinted: bool) -> float:
+        return float(np.mean([psnr(photo, from_lab(np.concatenate([lab[..., :1], chosen.blend(*parts, h)], axis=2)))
                               for photo, lab, h, parts in cases if h == hinted]))
 
     strength = max(np.round(np.arange(0, 1.0001, 0.05), 2).tolist(), key=lambda g: mean_psnr(Calibration(g), False))
@@ -165,18 +167,19 @@ def calibrate(onnx_bytes: bytes, photos: list[np.ndarray], seed: int = 10_000):
     return Calibration(strength, trust, nearest)
 
 
-def _serving_metadata(mean: np.ndarray, note: str, config, calibration) -> dict:
+def _serving_metadata(mean: np.ndarray, note: str, config, chosen: Calibration) -> dict:
     return {"task": "colorize", "input": ("(N, 4, H, W) float32: Lab lightness L / 100, hinted a / 100 and b / 100 "
                                           "(0 where no hint), hint mask; H and W multiples of 16"),
             "output": "ab: (N, 2, H, W) Lab a and b / 100; base: the hints' plain spread, the same shape",
-            "mean_ab": [round(float(v), 4) for v in mean], "auto_strength": calibration.strength,
-            "hint_trust": calibration.trust, "hint_nearest": calibration.nearest, "training_data": note,
+            "mean_ab": [round(float(v), 4) for v in mean], "auto_strength": chosen.strength,
+            "hint_trust": chosen.trust, "hint_nearest": chosen.nearest, "training_data": note,
             "config": config.__dict__}
 
 
-def export_colorizer(model, path, mean: np.ndarray, note: str, seed: int = 0, calibration=None) -> bytes:
+def export_colorizer(model, path, mean: np.ndarray, note: str, seed: int = 0, chosen: Calibration | None = None
+                     ) -> bytes:
     """The ONNX graph of a Colorizer, with dynamic height and width and its parity checked on
-    two sizes; `path` None keeps it in memory. `calibration` (a serve.Calibration; None: served
+    two sizes; `path` None keeps it in memory. `chosen` (a serve.Calibration; None: served
     as trained) goes into its metadata."""
     import torch
 
@@ -184,7 +187,7 @@ def export_colorizer(model, path, mean: np.ndarray, note: str, seed: int = 0, ca
 
     rng = np.random.default_rng(seed + 1)
     parity = [rng.random(s, dtype=np.float32) for s in ((1, CHANNELS, 48, 80), (2, CHANNELS, 128, 96))]
-    metadata = _serving_metadata(mean, note, model.config, calibration or Calibration())
+    metadata = _serving_metadata(mean, note, model.config, chosen or Calibration())
     return export_onnx(model, path, example=torch.from_numpy(parity[1]), output=("ab", "base"),
                        spatial_multiple=MULTIPLE, metadata=metadata, parity_inputs=parity)
 
@@ -209,9 +212,11 @@ def fine_tune_colorizer(photos: list[np.ndarray], *, steps: int = 300, base: str
     losses = train_colorizer(model, patches, config, progress=progress, stop=stop,
                              report_every=max(1, min(50, steps // 30)))   # a live curve of ~30 points
     note = f"{entry['name']} fine-tuned for {len(losses)} steps on {len(colour)} user photos"
-    # Served as trained (strength and trust 1): the base's calibration tempers what it learnt from
-    # the corpus, not what it learns now from the user's photos (the held-out photo on the page judges that).
-    onnx_bytes = export_colorizer(model, None, mean_ab(base), note, seed)
+    # The automatic mode at full strength: the base's strength tempers what it learnt from the corpus,
+    # not what it learns now from the user's photos (the held-out photo on the page judges that). The
+    # hints keep the base's blend: how far a network's corrections beat the plain spread of points.
+    onnx_bytes = export_colorizer(model, None, mean_ab(base), note, seed,
+                                  dataclasses.replace(calibration(base), strength=1.0))
     return FineTuneResult(onnx=onnx_bytes, losses=losses, steps=len(losses), photos=len(colour),
                           seconds=time.perf_counter() - start)
 
@@ -238,11 +243,11 @@ def build_colorizer(opts: BuildOptions) -> dict[str, dict]:
             f"({', '.join(names)}) scaled to {WORK_SIDE}, 384 and 288 pixels, flipped, with exposure, noise and "
             "blur jitter, and 5 to 300 random colour hints per photo-sized area (none on 15% of patches)")
     unscaled = export_colorizer(model, None, patches.mean_ab(), note, opts.seed)
-    calibration = calibrate(unscaled, [photo_corpus.load(n) for n in photo_corpus.CALIBRATION])
-    note += (f"; automatic strength {calibration.strength:g}, hint trust {calibration.trust:g} and nearest-hint "
-             f"share {calibration.nearest:g}, the best on {', '.join(photo_corpus.CALIBRATION)} (not trained on)")
+    chosen = calibrate(unscaled, [photo_corpus.load(n) for n in photo_corpus.CALIBRATION])
+    note += (f"; automatic strength {chosen.strength:g}, hint trust {chosen.trust:g} and nearest-hint "
+             f"share {chosen.nearest:g}, the best on {', '.join(photo_corpus.CALIBRATION)} (not trained on)")
     onnx_bytes = export_colorizer(model, opts.out_dir / "colorizer.onnx", patches.mean_ab(), note, opts.seed,
-                                  calibration)
+                                  chosen)
     return {"colorizer": write_model(model, "colorizer", onnx_bytes, manifest_entry(
         "colorizer", onnx_bytes, task="colorize", name="User-guided colorizer",
         summary=("A U-Net-shaped encoder-decoder that reads a photo's lightness (Lab L) and any colour points "
