@@ -49,12 +49,18 @@ def _clicked(key: str, click: dict | None, shape: tuple[int, int], shown, colour
     hints = points(key)
     if action == MOVE and selected is not None:
         hints[selected] = logic.Hint(*pixel, hints[selected].colour)
-    elif len(hints) >= logic.MAX_HINTS:
-        st.toast(f"A photo takes at most {logic.MAX_HINTS} points.")
+        _set(key, hints)
+        return True
+    return _add(key, logic.Hint(*pixel, logic.colour_at(shown, *pixel, shape) if propose else colour))
+
+
+def _add(key: str, hint: logic.Hint) -> bool:
+    """Add a point to the photo `key`, unless it has MAX_HINTS already (then say so). True when added."""
+    hints = points(key)
+    if len(hints) >= logic.MAX_HINTS:
+        st.warning(f"A photo takes at most {logic.MAX_HINTS} points.")
         return False
-    else:
-        hints.append(logic.Hint(*pixel, logic.colour_at(shown, *pixel, shape) if propose else colour))
-    _set(key, hints)
+    _set(key, [*hints, hint])
     return True
 
 
@@ -63,12 +69,9 @@ def add_by_coordinates(key: str, shape: tuple[int, int], colour: str) -> None:
     y_col, x_col, add_col = st.columns([1, 1, 1], vertical_alignment="bottom")
     x = x_col.number_input("x (from the left)", 0, shape[1] - 1, shape[1] // 2, key="hint_x")
     y = y_col.number_input("y (from the top)", 0, shape[0] - 1, shape[0] // 2, key="hint_y")
-    if add_col.button("Add point", key="hint_add", icon=":material/add_location:"):
-        if len(points(key)) >= logic.MAX_HINTS:
-            st.warning(f"A photo takes at most {logic.MAX_HINTS} points.")
-        else:
-            _set(key, [*points(key), logic.Hint(int(y), int(x), colour)])
-            st.rerun()
+    if add_col.button("Add point", key="hint_add", icon=":material/add_location:") and \
+            _add(key, logic.Hint(int(y), int(x), colour)):
+        st.rerun()
 
 
 def _edit_selected(key: str, hints: list[logic.Hint], selected: int) -> None:

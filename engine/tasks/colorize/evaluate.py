@@ -48,20 +48,16 @@ def eval_colorize(seed: int = 0) -> dict:
     (10 and 50 random true-colour points, DRAWS placements each) against grey and against
     the hints' colours spread to the nearest pixel."""
     from engine.core.metrics import psnr
-    from engine.tasks.colorize.serve import MODEL, colorize, colorize_one, from_lab, mean_ab, to_lab
+    from engine.tasks.colorize.serve import MODEL, colorize, colorize_one, compare_colorization
 
     names = photo_corpus.available(held_out=True)
     auto_rows, hint_rows = [], []
     for name in names:
         photo = photo_corpus.load(name)
-        lab = to_lab(photo)
-        grey_lab, mean_lab = lab.copy(), lab.copy()
-        grey_lab[..., 1:] = 0.0
-        mean_lab[..., 1:] = mean_ab(MODEL)
-        grey = psnr(photo, from_lab(grey_lab))
-        auto_rows.append([name, "x".join(map(str, photo.shape[:2])), round(grey, 2),
-                          round(psnr(photo, from_lab(mean_lab)), 2), round(psnr(photo, colorize_one(photo)), 2)])
-        row = [name, round(grey, 2)]
+        by_name = {r["Image"].split(" (")[0]: r["PSNR (dB)"] for r in compare_colorization(photo).metrics}
+        grey = by_name["Grey input"]
+        auto_rows.append([name, "x".join(map(str, photo.shape[:2])), grey, by_name["Mean colour"], by_name["Autoencoder"]])
+        row = [name, grey]
         for count in HINT_COUNTS:
             draws = [random_hints(photo, count, seed + 1000 * d + count) for d in range(DRAWS)]
             row += [round(float(np.mean([psnr(photo, nearest_hint_colour(photo, h)) for h in draws])), 2),
