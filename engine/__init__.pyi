@@ -10,6 +10,7 @@ from .core.imaging import (
     EmptyImageError as EmptyImageError,
     ImageError as ImageError,
     ImageTooLargeError as ImageTooLargeError,
+    ImageTooSmallError as ImageTooSmallError,
     NotAnImageError as NotAnImageError,
     add_noise as add_noise,
     decode_image as decode_image,
@@ -37,6 +38,7 @@ from .core.metrics import (
     psnr as psnr,
     ssim as ssim,
 )
+from .core.noise import estimate_noise as estimate_noise
 from .core.progress import Progress as Progress
 from .core.runtime import (
     ModelError as ModelError,
@@ -72,12 +74,20 @@ from .tasks.colorize.serve import (
     is_grey as is_grey,
 )
 from .tasks.denoise.serve import (
+    CHARACTER_NOISE_KINDS as CHARACTER_NOISE_KINDS,
     DEFAULT_NOISE_AMOUNT as DEFAULT_NOISE_AMOUNT,
+    MAX_SIGMA as MAX_SIGMA,
+    NLM_NAME as NLM_NAME,
+    PHOTO_NOISE_KINDS as PHOTO_NOISE_KINDS,
     DenoiseComparison as DenoiseComparison,
+    PhotoCleaning as PhotoCleaning,
+    clean_photo as clean_photo,
     compare_denoising as compare_denoising,
     denoise as denoise,
     denoise_examples as denoise_examples,
     denoise_target as denoise_target,
+    estimate_photo_noise as estimate_photo_noise,
+    noisy_photo_examples as noisy_photo_examples,
     takes_characters as takes_characters,
 )
 from .tasks.generate.serve import (

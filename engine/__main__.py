@@ -6,7 +6,7 @@
                          autoencoder family (undercomplete, sparse, stacked, convolutional,
                          denoising, variational)
   python -m engine eval denoise|anomaly [--json] [--count N] [--record]
-  python -m engine bench [--json] [--models NAME ...] [--load-rounds N]
+  python -m engine bench [--json] [--models NAME ...] [--load-rounds N] [--no-baselines]
                                                                     onnxruntime vs torch: latency,
                                                                     GFLOP/s, memory under load
   python -m engine optimize                                         apply the exporter's CPU rewrites
@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     be.add_argument("--load-rounds", type=int, default=12, help="rounds of mixed requests for memory under load "
                                                                  "(0: skip)")
     be.add_argument("--models", nargs="+", metavar="NAME", help="only these shipped models (default: all)")
+    be.add_argument("--no-baselines", action="store_true", help="skip timing non-local means and BM3D beside the "
+                                                                 "photo denoiser (BM3D takes a minute or more)")
     sub.add_parser("optimize", help="apply the exporter's CPU graph rewrites to the shipped models, "
                                      "checked against the old graphs (no retraining)")
     quantize = sub.add_parser("quantize", help="make, judge and ship the int8 twins of the photo models")
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from .bench import bench
         try:
-            result = bench(args.repeats, args.models, args.load_rounds)
+            result = bench(args.repeats, args.models, args.load_rounds, baselines=not args.no_baselines)
         except ValueError as err:   # an unknown model name
             print(err, file=sys.stderr)
             return 2

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.core import runtime
 from engine.core.graphs import flops_per_item, random_feed
-from engine.core.report import median_seconds, paired_medians, result_table
+from engine.core.report import median_seconds, once_seconds, paired_medians, result_table
 
 __all__ = ["bench", "peak_gflops", "serving_memory", "memory_under_load"]
 
@@ -75,8 +75,9 @@ def _model_rows(name: str, repeats: int, peak: float) -> list[list]:
     return rows
 
 
-def _task_rows(selected: dict, repeats: int) -> list[list]:
-    from engine.tasks.colorize.evaluate import megapixel_photo, random_hints
+def _task_rows(selected: dict, repeats: int, baselines: bool = True) -> list[list]:
+    from engine.core.photo_corpus import megapixel_photo
+    from engine.tasks.colorize.evaluate import random_hints
     from engine.tasks.colorize.serve import colorize
     from engine.tasks.denoise.serve import denoise
 
@@ -88,13 +89,26 @@ def _task_rows(selected: dict, repeats: int) -> list[list]:
                                                          ("denoiser_photo", "denoise (photo)", denoise))
              if model in selected]
     big = megapixel_photo()[None] if tasks else None
-    return [[title, "1 photo 1024x1024 RGB", round(median_seconds(lambda fn=fn: fn(big), repeats) * 1000, 1)]
+    rows = [[title, "1 photo 1024x1024 RGB", round(median_seconds(lambda fn=fn: fn(big), repeats) * 1000, 1)]
             for _, title, fn in tasks]
+    if baselines and "denoiser_photo" in selected:   # what a user would run instead, on the same photo with noise
+        from engine.core.baselines import bm3d_denoise, non_local_means
+        from engine.core.imaging import add_noise
+
+        noisy = add_noise(big, "gaussian", 25 / 255, seed=0)
+        rows += [["denoise (photo), sigma 25/255 noise, level estimated", "1 photo 1024x1024 RGB",
+                  round(median_seconds(lambda: denoise(noisy), repeats) * 1000, 1)],
+                 ["non-local means (scikit-image), same photo", "1 photo 1024x1024 RGB",
+                  round(median_seconds(lambda: non_local_means(noisy[0]), 1) * 1000, 1)],
+                 ["BM3D (bm3d package, told sigma), same photo, one run", "1 photo 1024x1024 RGB",
+                  round(once_seconds(lambda: bm3d_denoise(noisy[0], 25 / 255)) * 1000, 1)]]
+    return rows
 
 
-def bench(repeats: int = 11, models: list[str] | None = None, load_rounds: int = 12) -> dict:
+def bench(repeats: int = 11, models: list[str] | None = None, load_rounds: int = 12, baselines: bool = True) -> dict:
     """The benchmark of every shipped model (or only `models`); memory under load over
-    `load_rounds` rounds of mixed requests (0: skip it). Returns a JSON-able dict of tables."""
+    `load_rounds` rounds of mixed requests (0: skip it); with `baselines`, non-local means and
+    BM3D timed beside the photo denoiser. Returns a JSON-able dict of tables."""
     shipped = runtime.available_models()
     unknown = sorted(set(models or ()) - set(shipped))
     if unknown:
@@ -113,7 +127,7 @@ def bench(repeats: int = 11, models: list[str] | None = None, load_rounds: int =
                      ["Model", "Input", "Served", "onnxruntime", "float graph", "torch eager", "torch / ort",
                       "MFLOP per item", "GFLOP/s", "of peak"], rows),
         result_table("Whole tasks through the engine's API, median (ms)", ["Task", "Input", "ms"],
-                     _task_rows(selected, max(3, repeats // 3))),
+                     _task_rows(selected, max(3, repeats // 3), baselines)),
     ]
     memory = serving_memory()
     tables.append(result_table("Serving memory: a fresh process that imports the engine and the page libraries "

@@ -8,6 +8,7 @@ import pytest
 
 import engine
 from app_pages.logic import colorize as logic
+from engine.core import photo_corpus
 from engine.core.metrics import psnr
 from engine.tasks.colorize import build as colorize_build, evaluate as colorize_eval, serve as colorize_serve
 
@@ -77,7 +78,7 @@ def test_hints_colour_their_own_regions_and_stop_at_a_strong_edge():
 
 
 def test_comparison_with_hints_adds_a_row_and_scales_points_with_the_photo(monkeypatch):
-    photo = colorize_eval.megapixel_photo()[::8, ::8]                 # 128x128 astronaut, held out
+    photo = photo_corpus.megapixel_photo()[::8, ::8]                 # 128x128 astronaut, held out
     hints = colorize_eval.random_hints(photo, 20, 0)
     result = colorize_serve.compare_colorization(photo, hints=hints)
     names = [r["Image"] for r in result.metrics]
@@ -161,7 +162,7 @@ def test_points_files_round_trip_scale_and_refuse_bad_content():
 
 
 def test_hints_help_on_a_held_out_photo():
-    photo = colorize_eval.megapixel_photo()[::4, ::4]
+    photo = photo_corpus.megapixel_photo()[::4, ::4]
     grey = psnr(photo, engine.colorize_one(photo, strength=0.0))
     hinted = psnr(photo, engine.colorize_one(photo, hints=colorize_eval.random_hints(photo, 50, 1)))
     assert hinted > grey + 2

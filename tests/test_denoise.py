@@ -26,9 +26,14 @@ def test_character_denoiser_beats_noise_and_pca_on_unseen_fonts(held_out_chars):
 @pytest.mark.parametrize("shape", [(1, 1, 1), (1, 5, 7), (2, 33, 45), (1, 33, 45, 3), (1, 64, 64, 3)])
 def test_photo_denoiser_takes_any_size(shape):
     x = np.random.default_rng(0).random(shape, dtype=np.float32)
-    out = engine.denoise(x)
+    out = engine.denoise(x, sigma=0.1)
     assert out.shape == x.shape and np.isfinite(out).all()
     assert out.min() >= 0 and out.max() <= 1
+    if min(shape[1:3]) < 16:           # too few patches to measure the noise: the user must say
+        with pytest.raises(engine.ImageTooSmallError, match="Set the noise level by hand"):
+            engine.denoise(x)
+    else:
+        assert engine.denoise(x).shape == x.shape
 
 
 def test_photo_denoiser_removes_noise_on_a_held_out_photo():
@@ -62,7 +67,7 @@ def test_compare_denoising_character():
 @pytest.mark.slow
 def test_compare_denoising_photo_downscales_big_images_and_says_so():
     big = np.random.default_rng(0).random((1300, 1400), dtype=np.float32)
-    result = engine.compare_denoising(big, kind="salt_pepper", amount=0.1, seed=0)
+    result = engine.compare_denoising(big, kind="camera", amount=0.1, seed=0)
     assert result.target == "photo" and result.model_id == "denoiser_photo"
     assert result.clean.size <= 1_500_000 and result.denoised.shape == result.clean.shape
     assert any("Downscaled" in note for note in result.notes)
@@ -76,6 +81,8 @@ def test_compare_denoising_is_seeded_and_validates():
     np.testing.assert_array_equal(a.noisy, b.noisy)
     with pytest.raises(ValueError):
         engine.compare_denoising(image, treat_as="video")
+    with pytest.raises(ValueError, match="kinds"):      # the photo denoiser learnt Gaussian and camera noise
+        engine.compare_denoising(image, kind="salt_pepper", treat_as="photo")
     with pytest.raises(engine.EmptyImageError):
         engine.compare_denoising(np.zeros((20, 20), np.float32), treat_as="character")
 
@@ -114,3 +121,174 @@ def test_another_character_model_can_stand_in_but_not_a_photo_model():
     assert np.array_equal(other.noisy, shipped.noisy) and not np.allclose(other.denoised, shipped.denoised)
     with pytest.raises(engine.ModelError, match="does not take 28x28"):
         engine.compare_denoising(character, char_model=("Photo model", photo_bytes))
+
+
+# --- the noise level: estimated, told, and the kinds of noise -------------------------------
+
+@pytest.mark.parametrize("sigma", [5, 15, 25, 50])
+def test_estimate_noise_reads_known_noise_on_a_held_out_photo(sigma):
+    clean = engine.denoise_examples()["Photo: astronaut (colour, held out)"][:256, :256]
+    noisy = engine.add_noise(clean, "gaussian", sigma / 255, seed=sigma)
+    assert engine.estimate_noise(noisy) == pytest.approx(sigma / 255, rel=0.15)
+    grey = noisy.mean(axis=2)                 # averaging three channels divides the noise by sqrt(3)
+    if sigma >= 15:                           # fainter noise than that hides behind the photo's own grain
+        assert engine.estimate_noise(grey) == pytest.approx(sigma / 255 / np.sqrt(3), rel=0.15)
+
+
+def test_estimate_noise_reads_grey_in_colour_as_grey_and_a_clean_image_as_nearly_clean():
+    rng = np.random.default_rng(0)
+    grey = np.clip(np.linspace(0.2, 0.8, 96)[None, :] + rng.normal(0, 0.05, (80, 96)), 0, 1).astype(np.float32)
+    as_rgb = np.repeat(grey[..., None], 3, axis=2)
+    assert engine.estimate_noise(as_rgb) == pytest.approx(engine.estimate_noise(grey)) == pytest.approx(0.05, rel=0.15)
+    assert engine.estimate_noise(np.repeat(np.linspace(0, 1, 64, dtype=np.float32)[None], 64, axis=0)) < 0.005
+    with pytest.raises(ValueError):
+        engine.estimate_noise(np.zeros((32, 32, 4), np.float32))
+
+
+def test_camera_noise_is_seeded_signal_dependent_and_saved_as_8_bit_jpeg():
+    from engine.core.imaging import camera_noise
+
+    ramp = np.repeat(np.linspace(0.05, 0.95, 128, dtype=np.float32)[None], 128, axis=0)
+    a = engine.add_noise(ramp, "camera", 0.1, seed=3)
+    assert np.array_equal(a, engine.add_noise(ramp, "camera", 0.1, seed=3))
+    assert np.allclose(a * 255, np.round(a * 255), atol=1e-3)                  # 8-bit values
+    raw = camera_noise(ramp, 0.1, np.random.default_rng(0), quality=None)     # before the JPEG
+    dark, bright = (np.std(raw[:, s] - ramp[:, s]) for s in (slice(0, 40), slice(80, 120)))
+    assert bright > 1.3 * dark                                                # shot noise grows with light
+
+
+def test_the_photo_denoiser_smooths_as_much_as_it_is_told():
+    clean = datasets.load_photo("coffee")[100:228, 200:328]
+    noisy = engine.add_noise(clean, "gaussian", 25 / 255, seed=0)
+    light, right, heavy = (engine.denoise(noisy[None], sigma=s / 255)[0] for s in (5, 25, 55))
+    assert np.std(noisy - light) < np.std(noisy - right) < np.std(noisy - heavy)
+    assert engine.psnr(clean, right) > max(engine.psnr(clean, light), engine.psnr(clean, noisy)) + 2
+    blind = engine.denoise(noisy[None])[0]                                     # told its own estimate
+    assert abs(engine.psnr(clean, blind) - engine.psnr(clean, right)) < 0.3
+    with pytest.raises(ValueError):
+        engine.denoise(noisy[None], sigma=float("nan"))
+
+
+def test_large_photos_go_through_in_tiles_that_join_without_seams(monkeypatch):
+    from engine.tasks.denoise import serve
+
+    clean = datasets.load_photo("coffee")[:200, :260]
+    noisy = engine.add_noise(clean, "gaussian", 25 / 255, seed=1)
+    whole = engine.denoise(noisy[None], sigma=25 / 255)[0]
+    monkeypatch.setattr(serve, "TILE", 96)
+    monkeypatch.setattr(serve, "TILE_OVERLAP", 24)
+    assert len(serve._tiles(200)) == 5 and serve._tiles(200)[-1][1] == 200
+    tiled = engine.denoise(noisy[None], sigma=25 / 255)[0]
+    assert tiled.shape == whole.shape
+    assert abs(engine.psnr(clean, tiled) - engine.psnr(clean, whole)) < 0.3
+    assert np.abs(tiled - whole).mean() < 0.01
+
+
+def test_clean_photo_takes_the_upload_as_the_noisy_image():
+    clean = datasets.load_photo("coffee")[:160, :200]
+    noisy = engine.add_noise(clean, "gaussian", 20 / 255, seed=2)
+    result = engine.clean_photo(noisy)
+    assert result.noisy.shape == result.cleaned.shape == result.nlm.shape == noisy.shape
+    assert result.estimated_level == pytest.approx(20 / 255, rel=0.15) and result.told_level == result.estimated_level
+    assert engine.psnr(clean, result.cleaned) > engine.psnr(clean, noisy) + 5
+    assert engine.psnr(clean, result.cleaned) > engine.psnr(clean, result.nlm)
+    told = engine.clean_photo(noisy, sigma=0.5)                               # beyond what it learnt
+    assert told.told_level == engine.MAX_SIGMA and any("learnt noise up to" in n for n in told.notes)
+    grey = engine.clean_photo(noisy.mean(axis=2))
+    assert grey.cleaned.shape == noisy.shape[:2]
+    with pytest.raises(engine.ImageTooSmallError):
+        engine.clean_photo(noisy[:10])
+
+
+def test_compare_denoising_photo_has_non_local_means_and_the_levels():
+    clean = datasets.load_photo("coffee")[:128, :128]
+    result = engine.compare_denoising(clean, amount=25 / 255, seed=0, treat_as="photo")
+    assert [r["Image"] for r in result.metrics][2] == engine.NLM_NAME and result.nlm.shape == clean.shape
+    assert result.estimated_level == pytest.approx(25 / 255, rel=0.2) and result.told_level == result.estimated_level
+    told = engine.compare_denoising(clean, amount=25 / 255, seed=0, treat_as="photo", sigma=25 / 255)
+    assert told.told_level == pytest.approx(25 / 255) and np.array_equal(told.noisy, result.noisy)
+
+
+def test_noisy_photo_examples_are_held_out_and_noisy():
+    from engine.core import photo_corpus
+
+    examples = engine.noisy_photo_examples()
+    assert len(examples) >= 2
+    for name, image in examples.items():
+        assert name.split(",")[0].lower() in photo_corpus.available(held_out=True)
+        assert engine.estimate_noise(image) > 0 and image.dtype == np.float32
+
+
+# --- how it is built: the corpus, with the held-out photos kept out ---------------------------
+
+def test_the_photo_denoiser_trains_on_no_held_out_photo(fake_opencv, monkeypatch):
+    from engine.core import photo_corpus
+    from engine.tasks.denoise import build
+
+    loaded = []
+    real_load = photo_corpus.load
+
+    def spy(name):
+        loaded.append(name)
+        return real_load(name)
+
+    spy.cache_clear = real_load.cache_clear
+    monkeypatch.setattr(photo_corpus, "load", spy)
+    images = build.photo_training_images(0)
+    assert loaded and not set(loaded) & set(photo_corpus.available(held_out=True))
+    assert set(loaded) == set(photo_corpus.available(held_out=False))
+    assert all(min(im.shape[:2]) >= build.PATCH for im in images)
+    inputs, targets = build.noisy_batch(datasets.random_patches(images, 8, 32, seed=0)[0], np.random.default_rng(0))
+    assert inputs.shape == (8, 4, 32, 32) and targets.shape == (8, 3, 32, 32)
+    assert np.all(inputs[:, 3] == inputs[:, 3, :1, :1]) and 0 <= inputs[:, 3].min() <= inputs[:, 3].max() <= build.MAX_SIGMA
+
+
+def test_the_photo_denoiser_refuses_to_train_without_the_corpus(monkeypatch):
+    from engine.core import photo_corpus
+    from engine.tasks.denoise import build
+
+    monkeypatch.setattr(photo_corpus, "missing", lambda: ("lake",))
+    with pytest.raises(FileNotFoundError, match="opencv-doc"):
+        build.photo_training_images(0)
+
+
+@pytest.mark.slow
+def test_tiny_photo_denoiser_build(tmp_path, fake_opencv):
+    from engine import builds
+    from engine.core import runtime
+    from engine.nn import recipes
+
+    entries = builds.build("denoiser-photo", recipes.BuildOptions(out_dir=tmp_path, scale=0.002),
+                           "python -m engine train denoiser-photo")
+    entry = entries["denoiser_photo"]
+    assert runtime.sha256_of((tmp_path / "denoiser_photo.onnx").read_bytes()) == entry["sha256"]
+    out = engine.denoise(np.random.default_rng(0).random((1, 40, 52, 3), dtype=np.float32),
+                         model=str(tmp_path / "denoiser_photo.onnx"), sigma=0.1)
+    assert out.shape == (1, 40, 52, 3) and np.isfinite(out).all()
+
+
+@pytest.mark.slow
+def test_eval_denoise_tables_at_a_small_scale(monkeypatch):
+    from engine.core import photo_corpus
+    from engine.tasks.denoise import evaluate
+
+    crops = {name: photo_corpus.load(name)[96:160, 96:160] for name in ("astronaut", "coffee")}
+    monkeypatch.setattr(photo_corpus, "available", lambda held_out: tuple(crops) if held_out else ())
+    monkeypatch.setattr(photo_corpus, "load", crops.__getitem__)
+    monkeypatch.setattr(evaluate, "megapixel_photo", lambda: crops["coffee"])
+    tables = evaluate.eval_denoise(count=40)["tables"]
+    summary = next(t for t in tables if t["title"].startswith("Summary over the 2 held-out photos"))
+    assert [r[0] for r in summary["rows"]] == list(evaluate.PHOTO_SIGMAS)
+    for row in summary["rows"]:
+        noisy, best, nlm, bm3d, blind, told = row[1:7]
+        assert min(best, nlm, bm3d, blind, told) > noisy
+        assert row[7] == pytest.approx(blind - bm3d, abs=0.011) and row[8] == pytest.approx(blind - nlm, abs=0.011)
+    from app_pages.logic import denoising as page_logic
+
+    monkeypatch.setattr(engine, "model_info", lambda name: {"metrics": {t["title"]: t for t in tables}})
+    text = page_logic.heldout_summary()
+    assert "sigma 15" in text and "BM3D" in text and "non-local means" in text
+    camera = next(t for t in tables if "camera-like" in t["title"])
+    assert [r[0] for r in camera["rows"]] == ["astronaut", "coffee", "mean"]
+    speed = tables[-1]["rows"]
+    assert [r[0].split(" ")[0] for r in speed] == ["Autoencoder", "Non-local", "BM3D"] and all(r[1] > 0 for r in speed)

@@ -61,6 +61,11 @@ def assert_denoised(at: AppTest) -> None:
     assert at.download_button
 
 
+def huge_png() -> bytes:
+    """64 megapixels that compress to a few kilobytes: a decompression bomb in miniature."""
+    return png_bytes(Image.new("1", (8000, 8000), 1))
+
+
 def example_named(kind: str) -> str:
     """The first built-in example that is a character (28x28) or a photo (anything bigger)."""
     for name, image in engine.denoise_examples().items():
@@ -90,12 +95,91 @@ def test_photo_close_up():
     assert_denoised(at)
 
 
-@pytest.mark.parametrize("noise", engine.NOISE_KINDS)
+@pytest.mark.parametrize("noise", engine.CHARACTER_NOISE_KINDS)
 def test_every_noise_kind(noise):
     at = open_denoising()
     at.selectbox(key="example").set_value(example_named("character"))
-    at.selectbox(key="noise_kind").set_value(noise).run()
+    at.selectbox(key="noise_kind_character").set_value(noise).run()
     assert_denoised(at)
+
+
+@pytest.mark.parametrize("noise", engine.PHOTO_NOISE_KINDS)
+def test_photo_noise_kinds_levels_and_what_the_model_is_told(noise):
+    at = open_denoising()
+    at.selectbox(key="example").set_value(example_named("photo")).run()
+    assert at.selectbox(key="noise_kind_photo").options == [logic.NOISE_LABELS[k] for k in engine.PHOTO_NOISE_KINDS]
+    at.selectbox(key="noise_kind_photo").set_value(noise)
+    at.slider(key="noise_level_photo").set_value(40).run()
+    assert_denoised(at)
+    names = list(at.dataframe[0].value["Image"])
+    assert engine.NLM_NAME in names and len(at.image) == 5     # clean, noisy, best filter, NLM, autoencoder
+    assert "the autoencoder was told" in page_text(at) and "/255" in page_text(at)
+    at.toggle(key="told_true").set_value(True).run()
+    assert_denoised(at)
+    assert "was told **40.0/255**" in page_text(at)
+
+
+def page_text(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+
+
+def open_cleaning() -> AppTest:
+    at = open_denoising()
+    at.button_group(key="denoise_mode").set_value("clean").run()
+    assert not at.exception
+    return at
+
+
+def assert_cleaned(at: AppTest) -> None:
+    assert not at.exception and not at.error
+    assert len(at.image) == 3 and at.download_button(key="clean_download")
+    assert "Measured noise" in page_text(at)
+
+
+def test_clean_my_photo_builtin_example_starts_at_the_estimate_and_follows_the_slider():
+    at = open_cleaning()
+    example = at.selectbox(key="clean_example").value
+    assert "Gaussian" in example
+    level = next(s for s in at.slider if s.key and s.key.startswith("clean_level_"))
+    true_level = int(example.split("noise ")[1].split("/")[0])
+    assert abs(level.value - true_level) <= 0.2 * true_level      # started at the estimate
+    before = at.image[2].value
+    level.set_value(0).run()
+    assert_cleaned(at)
+    assert at.image[2].value != before                             # told 0: hardly any smoothing
+    at.toggle(key="clean_close_up").set_value(True).run()
+    assert_cleaned(at)
+
+
+def test_clean_my_photo_upload_keeps_the_upload_across_modes():
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:90, 0:131].astype(np.float32)       # an odd size
+    photo = np.stack([rows * 2, cols * 1.5, 255 - cols * 1.5], axis=-1) + rng.normal(0, 20, (90, 131, 3))
+    data = png_bytes(Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)))
+    at = upload(open_cleaning(), "noisy.png", data)
+    assert_cleaned(at)
+    at.button_group(key="denoise_mode").set_value("measure").run()
+    assert_denoised(at)                                            # the same upload, now as the clean original
+
+
+def test_clean_my_photo_large_upload_is_downscaled_and_says_so():
+    rows, cols = np.mgrid[0:1800, 0:2400]
+    photo = np.stack([rows % 256, cols % 256, (rows + cols) % 256], axis=-1).astype(np.uint8)   # 4.3 MP
+    at = upload(open_cleaning(), "big.png", png_bytes(Image.fromarray(photo)))
+    assert_cleaned(at)
+    assert "Downscaled from 2400x1800" in page_text(at)
+
+
+@pytest.mark.parametrize("name, make_data, message", [
+    ("huge.png", huge_png, "million pixels"),
+    ("thin.png", lambda: png_bytes(Image.new("RGB", (300, 9), (90, 120, 150))), "too small to measure"),
+    ("x.png", lambda: b"not an image at all", "image"),
+])
+def test_clean_my_photo_bad_uploads_say_why(name, make_data, message):
+    at = upload(open_cleaning(), name, make_data())
+    assert not at.exception
+    assert at.error and message in at.error[0].value.lower()
+    assert not at.image
 
 
 def test_seed_changes_the_noise_only():
@@ -129,11 +213,6 @@ def test_uploaded_photo():
     at = upload(open_denoising(), "photo.jpg", png_bytes(Image.fromarray(photo.astype(np.uint8))))
     at.selectbox(key="treat_as").set_value("photo").run()
     assert_denoised(at)
-
-
-def huge_png() -> bytes:
-    """64 megapixels that compress to a few kilobytes: a decompression bomb in miniature."""
-    return png_bytes(Image.new("1", (8000, 8000), 1))
 
 
 @pytest.mark.parametrize(

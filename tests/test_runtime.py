@@ -39,7 +39,7 @@ def test_a_changed_byte_is_caught_and_other_models_keep_working(pretrained_copy)
     path.write_bytes(bytes(data))
     with pytest.raises(engine.ModelError, match="checksum"):
         runtime.session("denoiser_char")
-    assert runtime.run("denoiser_photo", np.zeros((1, 3, 8, 8), np.float32)).shape == (1, 3, 8, 8)
+    assert runtime.run("denoiser_photo", np.zeros((1, 4, 8, 8), np.float32)).shape == (1, 3, 8, 8)
 
 
 def test_a_missing_model_file_says_how_to_rebuild(pretrained_copy):

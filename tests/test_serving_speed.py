@@ -163,7 +163,7 @@ def test_large_inputs_shrink_the_arena_and_small_ones_keep_it(monkeypatch):
 
 
 def test_a_large_photo_runs_through_the_shrinking_session():
-    out = runtime.run("denoiser_photo", np.random.default_rng(0).random((1, 3, 640, 640), dtype=np.float32))
+    out = runtime.run("denoiser_photo", np.random.default_rng(0).random((1, 4, 640, 640), dtype=np.float32))
     assert out.shape == (1, 3, 640, 640) and np.isfinite(out).all()
 
 

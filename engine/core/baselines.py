@@ -28,3 +28,31 @@ def best_classical_filter(clean: np.ndarray, noisy: np.ndarray) -> tuple[str, np
     """The Gaussian blur or median filter with the highest PSNR against the clean image: the
     strongest classical baseline, tuned per image with the answer in hand."""
     return max(classical_filters(noisy), key=lambda item: psnr(clean, item[1]))
+
+
+def non_local_means(noisy: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """scikit-image's non-local means on an (H, W) or (H, W, 3) image in [0, 1], with the noise
+    level estimated from the image when `sigma` is None (the photographer's free classical
+    choice: no clean image needed). The parameters are the ones scikit-image's gallery gives
+    for its fast mode: 5x5 patches searched within 6 pixels, h = 0.8 sigma."""
+    from skimage.restoration import denoise_nl_means
+
+    from engine.core.noise import estimate_noise
+
+    sigma = estimate_noise(noisy) if sigma is None else float(sigma)
+    channel_axis = -1 if noisy.ndim == 3 else None
+    out = denoise_nl_means(noisy, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5,
+                           patch_distance=6, channel_axis=channel_axis)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def bm3d_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """BM3D (the `bm3d` package, Mäkinen, Azzari and Foi) told the noise level: CBM3D in its
+    opponent colour space for colour, plain BM3D for grey. Slow (about 20 s for a 512x512
+    colour photo on two cores), so it runs in `python -m engine eval denoise` and the bench,
+    not on the page. Needs the training requirements (`bm3d` is not a serving dependency)."""
+    import bm3d
+
+    noisy = np.asarray(noisy, dtype=np.float32)
+    out = bm3d.bm3d_rgb(noisy, float(sigma)) if noisy.ndim == 3 else bm3d.bm3d(noisy, float(sigma))
+    return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -19,7 +19,9 @@ from skimage.filters import threshold_otsu
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
-NOISE_KINDS = ("gaussian", "salt_pepper", "mask")
+NOISE_KINDS = ("gaussian", "salt_pepper", "mask", "camera")
+CAMERA_SHOT = 0.6      # the share of the camera noise's variance at mid-grey that is shot noise
+CAMERA_JPEG = 85       # the JPEG quality the "camera" noise kind saves at
 
 
 # File endings the pages' upload widgets accept: what Pillow reads and people have.
@@ -62,6 +64,10 @@ class ImageTooLargeError(ImageError):
 
 class EmptyImageError(ImageError):
     """An image with no pixels, or (for characters) no ink."""
+
+
+class ImageTooSmallError(ImageError):
+    """Too few pixels for what was asked (measuring a photo's noise needs a few hundred patches)."""
 
 
 def size_text(n: int) -> str:
@@ -288,7 +294,8 @@ def add_noise(images: np.ndarray, kind: str = "gaussian", amount: float = 0.5,
     to every value (amount is the standard deviation, the Keras tutorials' noise factor) and
     clips; "salt_pepper" sets a fraction `amount` of pixels to 0 or 1, half each; "mask" sets
     a fraction `amount` of pixels to 0. For colour (..., 3) whole pixels are hit, not channels.
-    The same seed gives the same noise."""
+    "camera" is what a camera's sensor and file do (`camera_noise`). The same seed gives the
+    same noise."""
     if kind not in NOISE_KINDS:
         raise ValueError(f"kind must be one of {NOISE_KINDS}, got {kind!r}")
     if not 0.0 <= amount <= 1.0:
@@ -297,6 +304,8 @@ def add_noise(images: np.ndarray, kind: str = "gaussian", amount: float = 0.5,
     rng = np.random.default_rng(seed)
     if kind == "gaussian":
         return np.clip(noisy + amount * rng.standard_normal(noisy.shape, dtype=np.float32), 0.0, 1.0)
+    if kind == "camera":
+        return camera_noise(noisy, amount, rng)
     colour = _is_colour(noisy)
     pixels = noisy.shape[:-1] if colour else noisy.shape
     hit = rng.random(pixels) < amount
@@ -305,3 +314,24 @@ def add_noise(images: np.ndarray, kind: str = "gaussian", amount: float = 0.5,
     if colour:
         hit, value = hit[..., None], value[..., None]
     return np.where(hit, value, noisy)
+
+
+def camera_noise(images: np.ndarray, amount: float, rng: np.random.Generator, *,
+                 shot: float = CAMERA_SHOT, quality: int | None = CAMERA_JPEG) -> np.ndarray:
+    """Camera-like noise on images of any shape in [0, 1]: signal-dependent Poisson-Gaussian
+    noise (variance amount^2 * (shot * x / 0.5 + 1 - shot), so `amount` is the standard
+    deviation at mid-grey and brighter pixels are noisier), clipped, then each image (H, W) or
+    (H, W, 3) saved as an 8-bit JPEG at `quality` and read back (None: no JPEG)."""
+    images = np.asarray(images, dtype=np.float32)
+    variance = amount ** 2 * (shot * images / 0.5 + (1.0 - shot))
+    noisy = np.clip(images + np.sqrt(variance) * rng.standard_normal(images.shape, dtype=np.float32), 0.0, 1.0)
+    if quality is None:
+        return noisy
+    frames = noisy.reshape((-1, *noisy.shape[-3:]) if _is_colour(noisy) else (-1, *noisy.shape[-2:]))
+    return np.stack([_jpeg_round_trip(f, quality) for f in frames]).reshape(noisy.shape)
+
+
+def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(image * 255).astype(np.uint8)).save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0

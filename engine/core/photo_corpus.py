@@ -158,3 +158,10 @@ def load(name: str) -> np.ndarray:
         raise FileNotFoundError(f"{photo.origin} of {photo.source} is missing; install it with `{INSTALL_HINT}`")
     image = np.asarray(_reader(photo)(), dtype=np.float32) / 255.0
     return np.ascontiguousarray(image[..., :3])
+
+
+def megapixel_photo() -> np.ndarray:
+    """A held-out photo at 1024x1024 (astronaut, upscaled): the speed figures' input."""
+    from engine.core.imaging import resize
+
+    return resize(load("astronaut"), (1024, 1024))

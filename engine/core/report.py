@@ -22,6 +22,13 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return float(np.median(times))
 
 
+def once_seconds(fn: Callable[[], object]) -> float:
+    """The time of one call, for methods too slow to repeat (BM3D on a megapixel photo)."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def paired_medians(fns: list[Callable[[], object]], repeats: int, rounds: int = 3) -> list[float]:
     """Median seconds of each function over `repeats` timed calls, taken in `rounds` blocks that
     alternate between the functions: a machine that is busier for a while slows every

@@ -16,6 +16,7 @@ from torch import nn
 REGISTRY = {
     "CharAutoencoder": "engine.nn.layers",
     "PhotoDenoiser": "engine.tasks.denoise.model",
+    "PhotoAutoencoder": "engine.tasks.search.model",
     "PhotoEmbedder": "engine.tasks.search.model",
     "VAE": "engine.tasks.generate.model",
     "DigitClassifier": "engine.tasks.generate.model",
@@ -30,7 +31,7 @@ REGISTRY = {
         "Undercomplete", "Sparse", "Stacked", "Convolutional", "Denoising", "Variational")},
 }
 # The config class of each model, where it is not the class name + "Config"
-_CONFIGS = {"PhotoEmbedder": "PhotoDenoiserConfig"}
+_CONFIGS = {"PhotoEmbedder": "PhotoEncoderConfig", "PhotoAutoencoder": "PhotoEncoderConfig"}
 
 
 def model_class(name: str) -> tuple[type[nn.Module], type]:

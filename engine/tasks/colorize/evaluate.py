@@ -12,13 +12,6 @@ HINT_COUNTS = (10, 50)
 DRAWS = 3          # random hint placements per photo and count, averaged
 
 
-def megapixel_photo() -> np.ndarray:
-    """A held-out photo at 1024x1024 (astronaut, upscaled): the speed figure's input."""
-    from engine.core.imaging import resize
-
-    return resize(photo_corpus.load("astronaut"), (1024, 1024))
-
-
 def random_hints(photo: np.ndarray, count: int, seed: int) -> list[tuple[int, int, tuple[float, float, float]]]:
     """`count` hints at random pixels of an RGB photo, each with the true colour there: what a
     user who knows the colours would place, without choosing where."""
@@ -65,7 +58,7 @@ def eval_colorize(seed: int = 0) -> dict:
         hint_rows.append(row)
     auto_rows.append(_mean_row(auto_rows, 2))
     hint_rows.append(_mean_row(hint_rows, 1))
-    big = megapixel_photo()
+    big = photo_corpus.megapixel_photo()
     fifty = [random_hints(big, 50, seed)]
     seconds = median_seconds(lambda: colorize(big[None], hints=fifty), repeats=3)
     auto_seconds = median_seconds(lambda: colorize(big[None]), repeats=3)

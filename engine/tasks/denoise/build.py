@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from engine.core import datasets
-from engine.core.quantize import Int8Recipe, feeds_of
+from engine.core.imaging import camera_noise
 from engine.nn.export import export_onnx
 from engine.nn.layers import CharAutoencoderConfig
 from engine.nn.recipes import (
@@ -18,7 +18,6 @@ from engine.nn.recipes import (
     write_model,
 )
 from engine.nn.train import TrainConfig, fit
-from engine.tasks.denoise.evaluate import photo_psnr
 from engine.tasks.denoise.model import PhotoDenoiser, PhotoDenoiserConfig
 
 
@@ -50,67 +49,104 @@ def build_denoiser_char(opts: BuildOptions) -> dict[str, dict]:
     return entries
 
 
+MAX_SIGMA = 55 / 255        # training noise levels, Gaussian and camera-like: 0 to this
+PATCH = 96                  # training crops: 96x96, so the 1/8 scale sees 12x12
+GREY_SHARE = 0.2            # patches made grey (three equal channels, as the task feeds grey)
+CAMERA_SHARE = 0.3          # patches with camera-like noise instead of Gaussian
+PAGES = 8                   # rendered text pages beside the photos (scanned documents)
+
+
 def photo_training_images(seed: int) -> list[np.ndarray]:
-    """Every built-in photo not held out, and rendered text pages in the training fonts."""
+    """Every photo of the corpus not held out, each at full size and at half size (finer
+    detail per pixel, and the sources' own JPEG noise halved), and rendered text pages in the
+    training fonts. Refuses, naming the install step, when opencv-doc's photos are missing."""
+    from engine.core import photo_corpus
+    from engine.core.imaging import resize
+
+    if photo_corpus.missing():
+        raise FileNotFoundError(f"the photo denoiser trains on the whole photo corpus; "
+                                f"{len(photo_corpus.missing())} photos are missing: `{photo_corpus.INSTALL_HINT}`")
+    photos = [photo_corpus.load(n) for n in photo_corpus.available(held_out=False)]
+    images = [p for p in photos if min(p.shape[:2]) >= PATCH]
+    images += [resize(p, (p.shape[0] // 2, p.shape[1] // 2)) for p in photos if min(p.shape[:2]) // 2 >= PATCH]
     fonts = datasets.font_split(held_out=False)
-    images = [datasets.load_photo(n) for n in datasets.photo_names(held_out=False)]
-    images += [datasets.render_text_page(384, 384, fonts=fonts, seed=seed + s) for s in range(8)]
-    return images
+    return images + [datasets.render_text_page(384, 384, fonts=fonts, seed=seed + s) for s in range(PAGES)]
 
 
-def _noisy_patches(patches: np.ndarray, grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(N, 3, H, W) inputs with training noise of random kind and strength; grey patches get the
-    same noise on all three channels, as the task feeds them."""
-    inputs = np.stack([np.repeat(noise_sample(t[..., 0], rng, 55 / 255)[..., None], 3, axis=2)
-                       if g else noise_sample(t, rng, 55 / 255) for t, g in zip(patches, grey)])
-    return inputs.transpose(0, 3, 1, 2).copy()
-
-
-def photo_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray]]:
-    """The int8 twin's calibration: noisy patches of the training photos and pages, 256 of
-    64x64 and 32 of 256x256 (a seed no build or evaluation uses)."""
-    rng, images, feeds = np.random.default_rng(seed), photo_training_images(seed), []
-    for count, size, batch in ((256, 64, 32), (32, 256, 8)):
-        patches, grey = datasets.random_patches(images, count, size, seed=seed + size)
-        feeds += feeds_of(_noisy_patches(patches, grey, rng), batch)
-    return feeds
+def noisy_batch(clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Training inputs for clean (N, H, W, 3) patches: a random share made grey, then Gaussian
+    noise (clipped to [0, 1], as in an 8-bit file) or camera-like noise of a random level up to
+    MAX_SIGMA. Returns the (N, 4, H, W) inputs (RGB and the noise level map: the Gaussian's
+    sigma, or the camera noise's measured standard deviation) and the (N, 3, H, W) targets."""
+    clean = clean.copy()
+    grey = rng.random(len(clean)) < GREY_SHARE
+    clean[grey] = clean[grey].mean(axis=3, keepdims=True)
+    noisy, levels = np.empty_like(clean), np.empty(len(clean), np.float32)
+    for i, (patch, is_grey) in enumerate(zip(clean, grey)):
+        level = float(rng.uniform(0, MAX_SIGMA))
+        source = patch[..., 0] if is_grey else patch
+        if rng.random() < CAMERA_SHARE:
+            out = camera_noise(source, level, rng, shot=float(rng.uniform(0.3, 0.9)),
+                               quality=int(rng.integers(70, 96)))
+            level = float(np.std(out - source))
+        else:
+            out = np.clip(source + level * rng.standard_normal(source.shape, dtype=np.float32), 0, 1)
+        noisy[i] = out[..., None] if is_grey else out
+        levels[i] = level
+    maps = np.broadcast_to(levels[:, None, None, None], (len(clean), 1, *clean.shape[1:3]))
+    inputs = np.concatenate([noisy.transpose(0, 3, 1, 2), maps], axis=1).astype(np.float32)
+    return inputs, clean.transpose(0, 3, 1, 2).copy()
 
 
 def build_denoiser_photo(opts: BuildOptions) -> dict[str, dict]:
     images = photo_training_images(opts.seed)
-    patches, is_grey = datasets.random_patches(images, max(256, int(30_000 * opts.scale)), 64,
-                                               seed=opts.seed)
     config = PhotoDenoiserConfig()
+    train_config = TrainConfig(steps=max(20, int(13_000 * opts.scale)), batch_size=16, lr=1.5e-3,
+                               seed=opts.seed)
 
     def batch(step: int, rng: np.random.Generator):
-        idx = rng.integers(len(patches), size=train_config.batch_size)
-        return _noisy_patches(patches[idx], is_grey[idx], rng), patches[idx].transpose(0, 3, 1, 2).copy()
+        patches, _ = datasets.random_patches(images, train_config.batch_size, PATCH,
+                                             seed=int(rng.integers(2**31)))
+        return noisy_batch(patches, rng)
 
-    train_config = TrainConfig(steps=max(20, int(14_000 * opts.scale)), batch_size=32, lr=2e-3,
-                               seed=opts.seed)
+    model = train_photo_denoiser(config, batch, train_config, opts)
+    return {"denoiser_photo": export_photo_denoiser(model, images, opts)}
+
+
+def train_photo_denoiser(config: PhotoDenoiserConfig, batch, train_config: TrainConfig,
+                         opts: BuildOptions) -> PhotoDenoiser:
     model = PhotoDenoiser(config)
     fit(model, batch, train_config, progress=opts.progress)
-    data_note = (f"{len(patches)} 64x64 patches of {len(images) - 8} built-in photos "
-                 "(scikit-image, scikit-learn) and 8 rendered text pages")
+    return model
+
+
+def export_photo_denoiser(model: PhotoDenoiser, images: list[np.ndarray], opts: BuildOptions) -> dict:
+    from engine.core import photo_corpus
+
+    photos = len(photo_corpus.available(held_out=False))
+    data_note = (f"random {PATCH}x{PATCH} crops of the photo corpus's {photos} training photos (at full and "
+                 f"half size) and {PAGES} rendered text pages; Gaussian noise (clipped) and camera-like noise "
+                 f"(Poisson-Gaussian, then JPEG) up to sigma {round(MAX_SIGMA * 255)}/255, a fifth of the crops grey")
     rng = np.random.default_rng(opts.seed + 1)
-    parity = [rng.random(s, dtype=np.float32) for s in ((1, 3, 28, 36), (2, 3, 64, 64), (1, 3, 132, 84))]
-    meta = {"task": "denoise", "input": "(N, 3, H, W) float32 RGB in [0, 1], H and W multiples of 4",
+    parity = [rng.random(s, dtype=np.float32) for s in ((1, 4, 32, 40), (2, 4, 64, 64), (1, 4, 136, 88))]
+    example, _ = noisy_batch(datasets.random_patches(images, 2, 64, seed=opts.seed)[0], rng)
+    meta = {"task": "denoise", "input": "(N, 4, H, W) float32: RGB in [0, 1] and the noise level map "
+            "(sigma on the 0-1 scale at every pixel); H and W multiples of 8",
             "preprocessing": "grey images repeated over 3 channels; sides padded by reflection",
-            "training_data": data_note, "config": config.__dict__}
-    onnx_bytes = export_onnx(model, opts.out_dir / "denoiser_photo.onnx",
-                             example=torch.from_numpy(patches[:2].transpose(0, 3, 1, 2).copy()),
-                             spatial_multiple=PhotoDenoiser.multiple, metadata=meta,
-                             parity_inputs=parity)
-    return {"denoiser_photo": write_model(model, "denoiser_photo", onnx_bytes, manifest_entry(
-        "denoiser_photo", onnx_bytes, task="denoise", name="Fully convolutional denoising autoencoder",
-        summary=("A fully convolutional encoder-decoder that takes photos and scanned pages of any "
-                 f"size; trained on {data_note}, with noise of random kind and strength."),
-        training_data=data_note), opts)}
+            "training_data": data_note, "config": {"width": model.config.width,
+                                                   "blocks": list(model.config.blocks)}}
+    onnx_bytes = export_onnx(model, opts.out_dir / "denoiser_photo.onnx", example=torch.from_numpy(example),
+                             spatial_multiple=PhotoDenoiser.multiple, metadata=meta, parity_inputs=parity)
+    return write_model(model, "denoiser_photo", onnx_bytes, manifest_entry(
+        "denoiser_photo", onnx_bytes, task="denoise", name="Noise-level-aware denoising autoencoder",
+        summary=("A fully convolutional encoder-decoder (a U-Net of residual blocks at 1/2, 1/4 and 1/8 "
+                 "resolution) told the noise level, for photos and scanned pages of any size; trained "
+                 f"on {data_note}."), training_data=data_note), opts)
 
 
-# `python -m engine quantize`: int8 twins, shipped where the held-out PSNR of every photo holds
-INT8 = {"denoiser_photo": Int8Recipe(calibrate=photo_calibration, quality=photo_psnr, tolerance=0.1,
-                                     timing_shape=(1, 3, 1024, 1024))}
+# `python -m engine quantize`: no int8 twin; the float graph serves a 1-megapixel photo in about a
+# second, and int8 would cost the PSNR that this model exists for
+INT8: dict = {}
 
 # `python -m engine train NAME`: the build steps of each target
 TARGETS = {

@@ -8,21 +8,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.core import runtime
-from engine.core.baselines import best_classical_filter
+from engine.core.baselines import best_classical_filter, non_local_means
 from engine.core.imaging import add_noise, fit_within, prepare_character
 from engine.core.metrics import psnr, ssim
+from engine.core.noise import estimate_noise
 
 CHAR_MODEL = "denoiser_char"
 CHAR_BASELINE = "pca_char"
 PHOTO_MODEL = "denoiser_photo"
 MAX_PHOTO_PIXELS = 1_500_000      # larger uploads are downscaled first, and the page says so
+MAX_SIGMA = 55 / 255              # the photo denoiser's training noise levels: 0 to this
+TILE, TILE_OVERLAP = 1024, 64     # photos over TILE pixels on a side go through in overlapping tiles
 CHARACTER_MAX_SIDE = 64           # "auto" treats images up to this size as one character
 TREAT_AS = ("auto", "character", "photo")
 
 
 # A sensible starting noise for each kind of input: the lecture's noise factor for characters;
-# photos were trained with Gaussian noise up to 55/255, about 0.2.
-DEFAULT_NOISE_AMOUNT = {"character": 0.5, "photo": 0.1}
+# for photos sigma 25/255, the middle of the levels the photo denoiser learnt (0 to 55/255).
+DEFAULT_NOISE_AMOUNT = {"character": 0.5, "photo": 25 / 255}
 
 
 def _is_character_batch(images: np.ndarray) -> bool:
@@ -36,24 +39,65 @@ def takes_characters(model: str | bytes) -> bool:
     return list(shape[1:]) == [1, 28, 28]
 
 
-def _denoise_photo(image: np.ndarray, model: str) -> np.ndarray:
-    """One (H, W) or (H, W, 3) image: grey goes through as three equal channels; the sides are
-    padded by reflection to the model's multiple of 4 and cropped back."""
+def _photo_input_channels(model: str | bytes) -> int:
+    """4 for a noise-level-aware photo model (RGB and the level map), 3 for a blind one."""
+    return int(runtime.session(model).get_inputs()[0].shape[1])
+
+
+def _run_photo(rgb: np.ndarray, level: float, model: str | bytes, multiple: int) -> np.ndarray:
+    """One (H, W, 3) tile through the model: sides padded by reflection to `multiple` and
+    cropped back; the level map appended where the model takes one."""
+    h, w = rgb.shape[:2]
+    pad = ((0, -h % multiple), (0, -w % multiple), (0, 0))
+    mode = "reflect" if min(h, w) > multiple else "edge"  # reflection needs a side longer than the pad
+    x = np.pad(rgb, pad, mode=mode).transpose(2, 0, 1)[None]         # (1, 3, H', W')
+    if _photo_input_channels(model) == 4:
+        x = np.concatenate([x, np.full((1, 1, *x.shape[2:]), level, np.float32)], axis=1)
+    return runtime.run(model, np.ascontiguousarray(x))[0].transpose(1, 2, 0)[:h, :w]
+
+
+def _tiles(length: int) -> list[tuple[int, int, int, int]]:
+    """(start, stop, keep_from, keep_to) of overlapping tiles along one side: each tile is at
+    most TILE long and reaches TILE_OVERLAP past the part of it that is kept."""
+    if length <= TILE:
+        return [(0, length, 0, length)]
+    step, tiles = TILE - 2 * TILE_OVERLAP, []
+    for keep in range(0, length, step):
+        start, stop = max(0, keep - TILE_OVERLAP), min(length, keep + step + TILE_OVERLAP)
+        tiles.append((start, stop, keep - start, min(keep + step, length) - start))
+    return tiles
+
+
+def _denoise_photo(image: np.ndarray, level: float, model: str | bytes) -> np.ndarray:
+    """One (H, W) or (H, W, 3) image: grey goes through as three equal channels; photos over
+    TILE pixels on a side go through in overlapping tiles (bounded memory, same result)."""
     grey = image.ndim == 2
     rgb = np.repeat(image[..., None], 3, axis=2) if grey else image
-    h, w = rgb.shape[:2]
-    pad = ((0, -h % 4), (0, -w % 4), (0, 0))
-    mode = "reflect" if min(h, w) > 4 else "edge"  # reflection needs a side longer than the pad
-    x = np.pad(rgb, pad, mode=mode).transpose(2, 0, 1)[None]         # (1, 3, H', W')
-    y = runtime.run(model, x)[0].transpose(1, 2, 0)[:h, :w]           # (H, W, 3)
-    y = np.clip(y, 0.0, 1.0)
-    return y.mean(axis=2) if grey else y
+    multiple = 8 if _photo_input_channels(model) == 4 else 4
+    out = np.empty_like(rgb)
+    for y0, y1, ky0, ky1 in _tiles(rgb.shape[0]):
+        for x0, x1, kx0, kx1 in _tiles(rgb.shape[1]):
+            tile = _run_photo(rgb[y0:y1, x0:x1], level, model, multiple)
+            out[y0 + ky0:y0 + ky1, x0 + kx0:x0 + kx1] = tile[ky0:ky1, kx0:kx1]
+    out = np.clip(out, 0.0, 1.0)
+    return out.mean(axis=2) if grey else out
 
 
-def denoise(images: np.ndarray, model: str | None = None) -> np.ndarray:
+def photo_noise_level(image: np.ndarray, sigma: float | None = None) -> float:
+    """The noise level the photo denoiser is told: `sigma` (0-1 scale) when given, else the
+    estimate from the image; kept within the levels it was trained on (0 to MAX_SIGMA)."""
+    level = estimate_noise(image) if sigma is None else float(sigma)
+    if not np.isfinite(level) or level < 0:
+        raise ValueError(f"sigma must be a number from 0 to 1, got {sigma}")
+    return float(min(level, MAX_SIGMA))
+
+
+def denoise(images: np.ndarray, model: str | None = None, sigma: float | None = None) -> np.ndarray:
     """Denoise a batch: characters (N, 28, 28) with the character autoencoder; grey (N, H, W)
-    or colour (N, H, W, 3) photos of any size with the photo denoiser. `model` names another
-    model (a pretrained name or an .onnx path) for the same kind of input."""
+    or colour (N, H, W, 3) photos of any size with the photo denoiser, told the noise level
+    `sigma` (standard deviation on the 0-1 scale; None estimates it for each image with
+    `estimate_noise`). `model` names another model (a pretrained name or an .onnx path) for
+    the same kind of input. Characters take no noise level."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
         raise ValueError(f"expected (N, H, W) or (N, H, W, 3) images, got shape {images.shape}")
@@ -61,7 +105,10 @@ def denoise(images: np.ndarray, model: str | None = None) -> np.ndarray:
         return images.copy()
     if _is_character_batch(images) and (model is None or takes_characters(model)):
         return runtime.run(model or CHAR_MODEL, images[:, None])[:, 0]  # (N, 28, 28)
-    return np.stack([_denoise_photo(im, model or PHOTO_MODEL) for im in images])
+    model = model or PHOTO_MODEL
+    blind = _photo_input_channels(model) == 3
+    return np.stack([_denoise_photo(im, 0.0 if blind else photo_noise_level(im, sigma), model)
+                     for im in images])
 
 
 def denoise_target(image: np.ndarray, treat_as: str = "auto") -> str:
@@ -88,19 +135,39 @@ class DenoiseComparison:
     metrics: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # photos: non-local means (the free classical choice), and the noise levels (0-1 scale)
+    nlm: np.ndarray | None = None
+    estimated_level: float | None = None   # what estimate_noise reads from the noisy image
+    told_level: float | None = None        # what the denoiser was told (the estimate unless given)
 
 
 def _row(name: str, clean: np.ndarray, image: np.ndarray) -> dict:
     return {"Image": name, "PSNR (dB)": round(psnr(clean, image), 2), "SSIM": round(ssim(clean, image), 3)}
 
 
+NLM_NAME = "Non-local means (scikit-image)"
+CHARACTER_NOISE_KINDS = ("gaussian", "salt_pepper", "mask")
+PHOTO_NOISE_KINDS = ("gaussian", "camera")   # what the photo denoiser learnt; other kinds are refused
+
+
+def _fit_photo(image: np.ndarray, notes: list[str]) -> np.ndarray:
+    fitted = fit_within(image, MAX_PHOTO_PIXELS)
+    if fitted.shape != image.shape:
+        notes.append(f"Downscaled from {image.shape[1]}x{image.shape[0]} to "
+                     f"{fitted.shape[1]}x{fitted.shape[0]} pixels to keep it fast.")
+    return fitted
+
+
 def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: float = 0.5,
                       seed: int | None = 0, treat_as: str = "auto",
-                      char_model: tuple[str, bytes] | None = None) -> DenoiseComparison:
-    """Add noise to `image`, then denoise it with the autoencoder and with the baseline, and
-    measure both against the clean image. A character is first centred into 28x28; a photo
+                      char_model: tuple[str, bytes] | None = None,
+                      sigma: float | None = None) -> DenoiseComparison:
+    """Add noise to `image`, then denoise it with the autoencoder and with the baselines, and
+    measure each against the clean image. A character is first centred into 28x28; a photo
     larger than MAX_PHOTO_PIXELS is downscaled first. `char_model` (a name to show, ONNX
-    bytes) replaces the shipped character model, e.g. one trained in the training studio."""
+    bytes) replaces the shipped character model, e.g. one trained in the training studio. A
+    photo's denoiser is told `sigma` (0-1 scale), or when None the level it estimates from the
+    noisy image, as it would be for a user's own photo; photos take PHOTO_NOISE_KINDS."""
     image = np.asarray(image, dtype=np.float32)
     treat_as = denoise_target(image, treat_as)
     notes: list[str] = []
@@ -108,10 +175,9 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
         clean = prepare_character(image)                               # (28, 28)
         model, baseline_model = CHAR_MODEL, CHAR_BASELINE
     else:
-        clean = fit_within(image, MAX_PHOTO_PIXELS)
-        if clean.shape != image.shape:
-            notes.append(f"Downscaled from {image.shape[1]}x{image.shape[0]} to "
-                         f"{clean.shape[1]}x{clean.shape[0]} pixels to keep it fast.")
+        if kind not in PHOTO_NOISE_KINDS:
+            raise ValueError(f"the photo denoiser takes noise of the kinds {PHOTO_NOISE_KINDS}, not {kind!r}")
+        clean = _fit_photo(image, notes)
         model = PHOTO_MODEL
     noisy = add_noise(clean, kind=kind, amount=amount, seed=seed)
     own_name = None
@@ -119,23 +185,93 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
         own_name, model = char_model
         if not takes_characters(model):
             raise runtime.ModelError(f"{own_name} does not take 28x28 characters.")
+    estimated = told = nlm = None
+    if treat_as == "photo":
+        estimated = estimate_noise(noisy)
+        told = photo_noise_level(noisy, estimated if sigma is None else sigma)
     start = time.perf_counter()
-    denoised = denoise(noisy[None], model=model)[0]
+    denoised = denoise(noisy[None], model=model, sigma=told)[0]
     seconds = time.perf_counter() - start
     if treat_as == "character":
         baseline = runtime.run(baseline_model, noisy[None, None])[0, 0]
         baseline_name = runtime.model_info(baseline_model)["name"]
+        rows = [_row(baseline_name, clean, baseline)]
     else:
         baseline_name, baseline = best_classical_filter(clean, noisy)
+        nlm = non_local_means(noisy, estimated)
+        rows = [_row(baseline_name, clean, baseline), _row(NLM_NAME, clean, nlm)]
     info = runtime.model_info(model) if own_name is None else {
         "name": own_name, "summary": f"{own_name}, trained in this session (not a shipped model)."}
-    metrics = [_row("Noisy input", clean, noisy), _row(baseline_name, clean, baseline),
-               _row("Autoencoder", clean, denoised)]
+    metrics = [_row("Noisy input", clean, noisy), *rows, _row("Autoencoder", clean, denoised)]
     return DenoiseComparison(target=treat_as, model_id=model if own_name is None else "session",
                              model_name=info["name"], model_summary=info["summary"],
                              clean=clean, noisy=noisy, denoised=denoised, baseline=baseline,
                              baseline_name=baseline_name, metrics=metrics, notes=notes,
-                             seconds=seconds)
+                             seconds=seconds, nlm=nlm, estimated_level=estimated, told_level=told)
+
+
+@dataclass(frozen=True)
+class PhotoCleaning:
+    """A user's own noisy photo, cleaned: no clean original, so no PSNR; the estimate, the
+    level used, and non-local means beside the autoencoder."""
+    noisy: np.ndarray
+    cleaned: np.ndarray
+    nlm: np.ndarray
+    estimated_level: float            # 0-1 scale
+    told_level: float                 # what the denoiser was told (0-1 scale)
+    model_name: str
+    model_summary: str
+    seconds: float                    # the autoencoder's time
+    nlm_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def clean_photo(image: np.ndarray, sigma: float | None = None) -> PhotoCleaning:
+    """Denoise a photo as it is (the upload is the noisy image): the noise level is estimated
+    from it, or `sigma` (0-1 scale) when the user sets it; non-local means gets the same level.
+    A photo over MAX_PHOTO_PIXELS is downscaled first (which also lowers its noise), and the
+    estimate is taken after that."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
+    notes: list[str] = []
+    noisy = _fit_photo(image, notes)
+    estimated = estimate_photo_noise(noisy)
+    requested = estimated if sigma is None else float(sigma)
+    told = photo_noise_level(noisy, requested)
+    if told < requested:
+        notes.append(f"The denoiser learnt noise up to {MAX_SIGMA * 255:.0f}/255, and was told that "
+                     f"instead of {requested * 255:.0f}/255.")
+    start = time.perf_counter()
+    cleaned = denoise(noisy[None], sigma=told)[0]
+    seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    nlm = non_local_means(noisy, max(told, 1e-3))
+    info = runtime.model_info(PHOTO_MODEL)
+    return PhotoCleaning(noisy=noisy, cleaned=cleaned, nlm=nlm, estimated_level=estimated, told_level=told,
+                         model_name=info["name"], model_summary=info["summary"], seconds=seconds,
+                         nlm_seconds=time.perf_counter() - start, notes=notes)
+
+
+def estimate_photo_noise(image: np.ndarray) -> float:
+    """The noise level (0-1 scale) clean_photo reads from `image`: measured after the same
+    downscaling to MAX_PHOTO_PIXELS, which averages some noise away."""
+    return estimate_noise(fit_within(np.asarray(image, dtype=np.float32), MAX_PHOTO_PIXELS))
+
+
+def noisy_photo_examples() -> dict[str, np.ndarray]:
+    """Built-in noisy photos for "clean my photo as it is": held-out photos with simulated
+    noise (seeded), since the packages we install ship no noisy photo."""
+    from engine.core import photo_corpus
+
+    examples = {}
+    for name, kind, level in (("astronaut", "gaussian", 25), ("squirrel", "gaussian", 50), ("robin", "gaussian", 15),
+                              ("coffee", "camera", 30)):
+        if photo_corpus.is_available(photo_corpus.by_name(name)):
+            label = "camera-like noise saved as JPEG" if kind == "camera" else "Gaussian noise"
+            examples[f"{name.title()}, {label} {level}/255 (simulated, held out)"] = add_noise(
+                photo_corpus.load(name), kind, level / 255, seed=level)
+    return examples
 
 
 def denoise_examples() -> dict[str, np.ndarray]:

@@ -1,28 +1,26 @@
 """How the search encoders are built: `python -m engine train search`."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from engine.core import datasets
 from engine.core.imaging import add_noise
 from engine.core.quantize import Int8Recipe, feeds_of
-from engine.nn.checkpoints import from_checkpoint
 from engine.nn.export import export_onnx
 from engine.nn.layers import CharAutoencoderConfig
 from engine.nn.recipes import (
     BuildOptions,
     export_char_model,
     manifest_entry,
+    noise_sample,
     pca_baseline,
     train_char_model,
     write_model,
 )
-from engine.tasks.denoise.model import PhotoDenoiser
+from engine.nn.train import TrainConfig, fit
 from engine.tasks.search.evaluate import photo_crops, photo_precision
-from engine.tasks.search.model import PhotoEmbedder
+from engine.tasks.search.model import PhotoAutoencoder, PhotoEmbedder, PhotoEncoderConfig
 
 SEARCH_CODE_SIZE = 64
 SEARCH_NOISE = 0.3
@@ -64,47 +62,70 @@ def build_search_char(opts: BuildOptions) -> dict[str, dict]:
     return entries
 
 
+def photo_encoder_images(seed: int) -> list[np.ndarray]:
+    """What the photo encoder learns from: the built-in photos of datasets.PHOTOS not held out
+    (scikit-image, scikit-learn) and rendered text pages in the training fonts."""
+    fonts = datasets.font_split(held_out=False)
+    images = [datasets.load_photo(n) for n in datasets.photo_names(held_out=False)]
+    return images + [datasets.render_text_page(384, 384, fonts=fonts, seed=seed + s) for s in range(8)]
+
+
+def _noisy_patches(patches: np.ndarray, grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(N, 3, H, W) inputs with noise of random kind and strength; grey patches get the same
+    noise on all three channels."""
+    inputs = np.stack([np.repeat(noise_sample(t[..., 0], rng, 55 / 255)[..., None], 3, axis=2)
+                       if g else noise_sample(t, rng, 55 / 255) for t, g in zip(patches, grey)])
+    return inputs.transpose(0, 3, 1, 2).copy()
+
+
+def train_photo_encoder(opts: BuildOptions) -> tuple[PhotoAutoencoder, str]:
+    """The photo encoder's training: a denoising autoencoder of 64x64 patches (noise of random
+    kind and strength), whose encoder search then pools. Returns it and a note on its data."""
+    images = photo_encoder_images(opts.seed)
+    patches, is_grey = datasets.random_patches(images, max(256, int(30_000 * opts.scale)), 64, seed=opts.seed)
+    train_config = TrainConfig(steps=max(20, int(14_000 * opts.scale)), batch_size=32, lr=2e-3, seed=opts.seed)
+
+    def batch(step: int, rng: np.random.Generator):
+        idx = rng.integers(len(patches), size=train_config.batch_size)
+        return _noisy_patches(patches[idx], is_grey[idx], rng), patches[idx].transpose(0, 3, 1, 2).copy()
+
+    model = PhotoAutoencoder(PhotoEncoderConfig())
+    fit(model, batch, train_config, progress=opts.progress)
+    return model, (f"trained as a denoising autoencoder on {len(patches)} 64x64 patches of {len(images) - 8} "
+                   "built-in photos (scikit-image, scikit-learn) and 8 rendered text pages")
+
+
 def build_embed_photo(opts: BuildOptions) -> dict[str, dict]:
-    """The photo denoiser's encoder pooled to a fixed-size code (no training of its own: it
-    reuses the denoiser's weights, so build that first)."""
-    for folder in (opts.out_dir, opts.models_dir):   # a build of "all" has it in staging
-        source = Path(folder) / "denoiser_photo.pt"
-        if source.exists():
-            break
-    else:
-        raise FileNotFoundError("embed-photo needs denoiser_photo.pt: run `python -m engine train "
-                                "denoiser-photo` first")
-    denoiser = from_checkpoint(torch.load(source, weights_only=False))
-    model = PhotoEmbedder(denoiser.config)
-    model.load_state_dict(denoiser.state_dict())
+    """A denoising autoencoder of photos, its encoder pooled to a fixed-size code."""
+    trained, data_note = train_photo_encoder(opts)
+    model = PhotoEmbedder(trained.config)
+    model.load_state_dict(trained.state_dict())
     rng = np.random.default_rng(opts.seed + 1)
     parity = [rng.random(s, dtype=np.float32) for s in ((1, 3, 32, 44), (2, 3, 64, 64), (1, 3, 128, 92))]
-    data_note = "the photo denoiser's training data (its encoder, reused)"
     meta = {"task": "search", "input": "(N, 3, H, W) float32 RGB in [0, 1], H and W multiples of 4",
             "preprocessing": "longer side resized to 128; grey repeated over 3 channels",
-            "output": f"(N, {4 * denoiser.config.width}) mean and spread of each deepest feature map",
-            "training_data": data_note, "config": denoiser.config.__dict__}
+            "output": f"(N, {4 * model.config.width}) mean and spread of each deepest feature map",
+            "training_data": data_note, "config": model.config.__dict__}
     onnx_bytes = export_onnx(model, opts.out_dir / "embed_photo.onnx", example=torch.from_numpy(parity[1]),
-                             output="code", spatial_multiple=PhotoDenoiser.multiple, metadata=meta,
+                             output="code", spatial_multiple=PhotoAutoencoder.multiple, metadata=meta,
                              parity_inputs=parity)
     return {"embed_photo": write_model(model, "embed_photo", onnx_bytes, manifest_entry(
         "embed_photo", onnx_bytes, task="search", name="Pooled photo encoder",
-        summary=("The photo denoiser's fully convolutional encoder; the mean and spread of each of "
-                 f"its {2 * denoiser.config.width} deepest feature maps make a "
-                 f"{4 * denoiser.config.width}-number code for a photo of any size."),
+        summary=("The fully convolutional encoder of a photo denoising autoencoder; the mean and spread of "
+                 f"each of its {2 * model.config.width} deepest feature maps make a "
+                 f"{4 * model.config.width}-number code for a photo of any size."),
         training_data=data_note), opts)}
 
 
 def photo_embedding_calibration(seed: int = 90_210) -> list[dict[str, np.ndarray]]:
     """The int8 twin's calibration: 160 crops of the training photos as search embeds them
-    (longer side 128) and 128 patches of 64x64 of the photos and pages the denoiser learnt."""
+    (longer side 128) and 128 patches of 64x64 of the photos and pages the encoder learnt."""
     from engine.core.imaging import resize
-    from engine.tasks.denoise.build import photo_training_images
 
     crops, _ = photo_crops(datasets.photo_names(held_out=False), 160 // len(datasets.photo_names(held_out=False)) + 1, seed)
     crops = np.stack([np.repeat(c[..., None], 3, axis=2) if c.ndim == 2 else c for c in
                       (resize(c, (128, 128)) for c in crops)]).transpose(0, 3, 1, 2)
-    patches, _ = datasets.random_patches(photo_training_images(seed), 128, 64, seed=seed)
+    patches, _ = datasets.random_patches(photo_encoder_images(seed), 128, 64, seed=seed)
     patches = patches.transpose(0, 3, 1, 2)
     return feeds_of(crops, 16) + feeds_of(patches, 32)
 
