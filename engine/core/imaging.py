@@ -304,8 +304,8 @@ def add_noise(images: np.ndarray, kind: str = "gaussian", amount: float = 0.5,
     rng = np.random.default_rng(seed)
     if kind == "gaussian":
         return np.clip(noisy + amount * rng.standard_normal(noisy.shape, dtype=np.float32), 0.0, 1.0)
-    if kind == "camera":
-        return camera_noise(noisy, amount, rng)
+    if kind == "camera":   # amount 0 is no noise at all, like every other kind (no JPEG either)
+        return camera_noise(noisy, amount, rng) if amount > 0 else noisy
     colour = _is_colour(noisy)
     pixels = noisy.shape[:-1] if colour else noisy.shape
     hit = rng.random(pixels) < amount
