@@ -194,6 +194,8 @@ def test_clean_photo_takes_the_upload_as_the_noisy_image():
     assert engine.psnr(clean, result.cleaned) > engine.psnr(clean, result.nlm)
     told = engine.clean_photo(noisy, sigma=0.5)                               # beyond what it learnt
     assert told.told_level == engine.MAX_SIGMA and any("learnt noise up to" in n for n in told.notes)
+    given = engine.clean_photo(noisy, estimated=result.estimated_level)       # measured once, by the caller
+    assert given.estimated_level == result.estimated_level and np.array_equal(given.cleaned, result.cleaned)
     grey = engine.clean_photo(noisy.mean(axis=2))
     assert grey.cleaned.shape == noisy.shape[:2]
     with pytest.raises(engine.ImageTooSmallError):

@@ -22,7 +22,7 @@ def estimate(source: bytes | str) -> float:
 # A result holds three images of up to 1.5 MP (18 MB each): keep few.
 @st.cache_data(max_entries=4, show_spinner="Cleaning the photo…")
 def clean(source: bytes | str, level: int) -> engine.PhotoCleaning:
-    return engine.clean_photo(load(source), sigma=level / 255)
+    return engine.clean_photo(load(source), sigma=level / 255, estimated=estimate(source))
 
 
 def _source_key(source: bytes | str) -> str:

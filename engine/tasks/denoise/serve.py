@@ -226,17 +226,19 @@ class PhotoCleaning:
     notes: list[str] = field(default_factory=list)
 
 
-def clean_photo(image: np.ndarray, sigma: float | None = None) -> PhotoCleaning:
+def clean_photo(image: np.ndarray, sigma: float | None = None, *,
+                estimated: float | None = None) -> PhotoCleaning:
     """Denoise a photo as it is (the upload is the noisy image): the noise level is estimated
     from it, or `sigma` (0-1 scale) when the user sets it; non-local means gets the same level.
     A photo over MAX_PHOTO_PIXELS is downscaled first (which also lowers its noise), and the
-    estimate is taken after that."""
+    estimate is taken after that; `estimated` passes one already taken of the same image by
+    estimate_photo_noise (the page's slider starts at it), so it is not measured twice."""
     image = np.asarray(image, dtype=np.float32)
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
         raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
     notes: list[str] = []
     noisy = _fit_photo(image, notes)
-    estimated = estimate_photo_noise(noisy)
+    estimated = estimate_photo_noise(noisy) if estimated is None else float(estimated)
     requested = estimated if sigma is None else float(sigma)
     told = photo_noise_level(noisy, requested)
     if told < requested:
