@@ -2,6 +2,10 @@
 the same names lazily at run time (lazy_loader.attach_stub)."""
 
 from . import training as training
+from .core.capture import (
+    NotACharacterError as NotACharacterError,
+    TooManyCharactersError as TooManyCharactersError,
+)
 from .core.imaging import (
     MAX_UPLOAD_BYTES as MAX_UPLOAD_BYTES,
     NOISE_KINDS as NOISE_KINDS,
@@ -17,6 +21,7 @@ from .core.imaging import (
     encode_png as encode_png,
     fit_within as fit_within,
     prepare_character as prepare_character,
+    prepare_characters as prepare_characters,
     to_grey as to_grey,
 )
 from .core.index import (

@@ -245,6 +245,32 @@ def test_the_photo_denoiser_trains_on_no_held_out_photo(fake_opencv, monkeypatch
     assert np.all(inputs[:, 3] == inputs[:, 3, :1, :1]) and 0 <= inputs[:, 3].min() <= inputs[:, 3].max() <= build.MAX_SIGMA
 
 
+def test_the_level_balanced_loss_weighs_every_noise_level_alike():
+    import torch
+
+    from engine.tasks.denoise.model import PhotoDenoiser, PhotoDenoiserConfig, level_balanced_loss
+
+    target = torch.zeros(2, 3, 8, 8)
+    levels = torch.tensor([5 / 255, 50 / 255])
+
+    def loss(errors):
+        recon = target + torch.tensor(errors).sqrt()[:, None, None, None]
+        return float(level_balanced_loss({"reconstruction": recon, "level": levels}, target))
+
+    # the same PSNR on both crops: each one's error scaled by its level squared
+    low, high = (levels + 2 / 255) ** 2 * 1e-2
+    base = loss([float(low), float(high)])
+    # a given rise in error counts far more on the quiet crop than on the noisy one
+    assert loss([float(low) * 2, float(high)]) - base > 10 * (loss([float(low), float(high) + float(low)]) - base)
+    # plain MSE would not tell them apart, and the model's own loss is plain MSE
+    model = PhotoDenoiser(PhotoDenoiserConfig(width=4, blocks=(1, 1, 1)))
+    x = torch.rand(2, 4, 16, 16)
+    x[:, 3] = levels[:, None, None]
+    out = model(x)
+    assert torch.allclose(out["level"], levels)
+    assert float(level_balanced_loss(out, x[:, :3])) > 0
+
+
 def test_the_photo_denoiser_refuses_to_train_without_the_corpus(monkeypatch):
     from engine.core import photo_corpus
     from engine.tasks.denoise import build

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from engine.core.imaging import prepare_character
+from engine.core.imaging import prepare_clean_character
 
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -180,9 +180,9 @@ def render_characters(chars: str, count: int, *, fonts: Iterable[Font], seed: in
         glyph = _render_glyph(font, str(labels[i]), params[i])
         if glyph.max() < 0.2:  # eroded away entirely: render it again undistorted
             glyph = _render_glyph(font, str(labels[i]), _UPRIGHT)
-        images[i] = prepare_character(glyph)
+        images[i] = prepare_clean_character(glyph)
         if upright:
-            targets[i] = prepare_character(_render_glyph(font, str(labels[i]), _UPRIGHT))
+            targets[i] = prepare_clean_character(_render_glyph(font, str(labels[i]), _UPRIGHT))
     return (images, labels.astype(str), targets) if upright else (images, labels.astype(str))
 
 
@@ -197,7 +197,7 @@ def handwritten_digits(held_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
 
     digits = load_digits()
     part = slice(-HANDWRITTEN_HELD_OUT, None) if held_out else slice(None, -HANDWRITTEN_HELD_OUT)
-    images = np.stack([prepare_character(im / 16.0) for im in digits.images[part]])
+    images = np.stack([prepare_clean_character(im / 16.0) for im in digits.images[part]])
     return images.astype(np.float32), digits.target[part].astype(str)
 
 

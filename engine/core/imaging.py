@@ -255,8 +255,39 @@ def prepare_character(image: np.ndarray | Image.Image) -> np.ndarray:
     cropped to the ink, scaled to fit 20x20 (aspect kept, anti-aliased) and placed in 28x28
     with its centre of mass at the field's centre, (13.5, 13.5) as array indices. Accepts a
     Pillow image or an array (bool, integer, or float in [0, 1] or any other range), grey,
-    RGB or RGBA, of any size, dark-on-light or light-on-dark. Returns float32 (28, 28).
-    Raises EmptyImageError when there is no ink."""
+    RGB or RGBA, of any size, dark-on-light or light-on-dark: a clean scan, a drawing, or a
+    phone photo of paper, whose character is found first (engine.core.capture: the paper's
+    light, shadow, edge and ruling taken out). Returns float32 (28, 28). Raises
+    EmptyImageError when there is no ink, NotACharacterError (engine.core.capture) when there
+    is no clear character or several."""
+    chars, _ = prepare_characters(image)
+    if len(chars) > 1:
+        from engine.core.capture import TooManyCharactersError
+
+        raise TooManyCharactersError(f"{len(chars)} characters found, and this takes one. Please crop the "
+                                     "picture to one character.")
+    return chars[0]
+
+
+def prepare_characters(image: np.ndarray | Image.Image) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Every character in a picture, in reading order, each prepared as prepare_character
+    does: (N, 28, 28) float32 and each one's box (top, left, bottom, right) in the picture's
+    pixels. A small picture (under capture.SMALL_SIDE pixels on a side) or a clean one (a scan or
+    a drawing: capture.is_clean) is one character as it is."""
+    from engine.core import capture
+
+    values = as_float_image(image)
+    if min(values.shape[:2]) < capture.SMALL_SIDE or capture.is_clean(values):
+        return prepare_clean_character(values)[None], [(0, 0, *values.shape[:2])]
+    found = capture.find_characters(values)
+    return np.stack([prepare_clean_character(f.ink) for f in found]), [f.box for f in found]
+
+
+def prepare_clean_character(image: np.ndarray | Image.Image) -> np.ndarray:
+    """The MNIST preparation of a picture that holds one character and nothing else (a clean
+    render, a scan cropped to it, or what capture.find_characters cut out): prepare_character
+    without the search. The built-in data sets are prepared with this, unchanged since they
+    were first made, so that the shipped models see what they were trained on."""
     grey = to_grey(as_float_image(image))
     if grey.size == 0 or np.ptp(grey) < _MIN_CONTRAST:
         raise EmptyImageError("No character found: the image is blank. Please upload a picture of "

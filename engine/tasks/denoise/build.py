@@ -18,7 +18,7 @@ from engine.nn.recipes import (
     write_model,
 )
 from engine.nn.train import TrainConfig, fit
-from engine.tasks.denoise.model import PhotoDenoiser, PhotoDenoiserConfig
+from engine.tasks.denoise.model import PhotoDenoiser, PhotoDenoiserConfig, level_balanced_loss
 
 
 def character_training_set(scale: float, seed: int) -> np.ndarray:
@@ -98,19 +98,34 @@ def noisy_batch(clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
     return inputs, clean.transpose(0, 3, 1, 2).copy()
 
 
+def crop_batches(images: list[np.ndarray], batch_size: int):
+    """The batch maker of both training stages: random PATCH crops of `images`, noised by noisy_batch."""
+    def batch(step: int, rng: np.random.Generator):
+        patches, _ = datasets.random_patches(images, batch_size, PATCH, seed=int(rng.integers(2**31)))
+        return noisy_batch(patches, rng)
+    return batch
+
+
 def build_denoiser_photo(opts: BuildOptions) -> dict[str, dict]:
     images = photo_training_images(opts.seed)
     config = PhotoDenoiserConfig()
     train_config = TrainConfig(steps=max(20, int(13_000 * opts.scale)), batch_size=16, lr=1.5e-3,
                                seed=opts.seed)
-
-    def batch(step: int, rng: np.random.Generator):
-        patches, _ = datasets.random_patches(images, train_config.batch_size, PATCH,
-                                             seed=int(rng.integers(2**31)))
-        return noisy_batch(patches, rng)
-
-    model = train_photo_denoiser(config, batch, train_config, opts)
+    model = train_photo_denoiser(config, crop_batches(images, train_config.batch_size), train_config, opts)
+    balance_levels(model, images, opts)
     return {"denoiser_photo": export_photo_denoiser(model, images, opts)}
+
+
+BALANCE_STEPS = 6_000       # the second stage: every noise level weighted alike (level_balanced_loss)
+
+
+def balance_levels(model: PhotoDenoiser, images: list[np.ndarray], opts: BuildOptions) -> None:
+    """The second training stage, in place: a lower learning rate on the level-balanced loss.
+    The first stage learns fastest on plain MSE, which the noisiest crops rule; this stage
+    gives back to sigma 5 to 25 (the noise of real photos) what the first leaned to sigma 50."""
+    config = TrainConfig(steps=max(10, int(BALANCE_STEPS * opts.scale)), batch_size=16, lr=5e-4,
+                         seed=opts.seed + 1)
+    fit(model, crop_batches(images, config.batch_size), config, loss_fn=level_balanced_loss, progress=opts.progress)
 
 
 def train_photo_denoiser(config: PhotoDenoiserConfig, batch, train_config: TrainConfig,
