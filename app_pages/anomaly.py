@@ -9,6 +9,7 @@ import engine
 from app_pages import display
 from app_pages.logic import anomaly as logic
 from app_pages.logic.anomaly import MODELS
+from app_pages.parts import char_sources
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,6 @@ def detector(model: str, scoring: str, false_positive_rate: float) -> engine.Ano
     return shipped_detector(model, scoring).with_false_positive_rate(false_positive_rate)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def prepare(data: bytes) -> np.ndarray:
-    """An upload's bytes -> the centred (28, 28) character the models see."""
-    return engine.prepare_character(engine.decode_image(data))
-
-
 @st.cache_data(max_entries=8, show_spinner="Reconstructing…")
 def explain(chars: np.ndarray, model: str, scoring: str, false_positive_rate: float) -> engine.AnomalyResult:
     return engine.explain_anomalies(chars, detector(model, scoring, false_positive_rate))
@@ -66,13 +61,42 @@ st.markdown(
 # --- Input and settings ----------------------------------------------------------------------
 input_col, settings_col = st.columns([3, 2], gap="large")
 with input_col:
-    uploads = st.file_uploader(
-        f"Drop images of characters (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB each)",
-        type=list(engine.UPLOAD_TYPES),
-        accept_multiple_files=True,
-        max_upload_size=MAX_UPLOAD_MB,
-        key="uploads",
-    )
+    names: list[str] = []
+    chars: list[np.ndarray] = []
+    source = char_sources.choose_source("anomaly")
+    pictures: list[tuple[str, bytes | np.ndarray]] = []
+    if source == "files":
+        uploads = st.file_uploader(
+            f"Drop images of characters (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB each): "
+            "a scan, a phone photo of paper, one character or a few side by side",
+            type=list(engine.UPLOAD_TYPES),
+            accept_multiple_files=True,
+            max_upload_size=MAX_UPLOAD_MB,
+            key="uploads",
+        )
+        pictures = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    elif source == "draw":
+        drawn = char_sources.drawing("anomaly")
+        pictures = [("drawing", drawn)] if drawn is not None else []
+    else:
+        shot = char_sources.photograph("anomaly")
+        pictures = [("camera", shot)] if shot is not None else []
+    for name, picture in pictures:  # a bad one is reported and skipped; the others still count
+        try:
+            if isinstance(picture, bytes):
+                image, found, boxes = char_sources.find(picture)
+            else:
+                image, (found, boxes) = picture, engine.prepare_characters(picture)
+        except engine.ImageError as error:
+            st.error(f"{name}: {error}", icon=":material/broken_image:")
+            continue
+        except Exception:
+            log.exception("Preparing the picture %r failed", name)
+            st.error(f"{name}: this picture could not be used. Try another image.", icon=":material/error:")
+            continue
+        char_sources.show_what_was_found(image, found, boxes, name)
+        names += [name] if len(found) == 1 else [f"{name} ({k + 1})" for k in range(len(found))]
+        chars += list(found)
     chosen = st.multiselect(
         "Built-in examples",
         list(examples()),
@@ -80,20 +104,6 @@ with input_col:
         key="examples",
         help="Rendered in fonts that none of the models saw in training.",
     )
-    names: list[str] = []
-    chars: list[np.ndarray] = []
-    for upload in uploads or []:  # a bad file is reported and skipped; the others still count
-        try:
-            chars.append(prepare(upload.getvalue()))
-            names.append(upload.name)
-        except engine.ImageError as error:
-            st.error(f"{upload.name}: {error}", icon=":material/broken_image:")
-        except Exception:
-            log.exception("Preparing the upload %r failed", upload.name)
-            st.error(
-                f"{upload.name}: this file could not be used. Try another image.",
-                icon=":material/error:",
-            )
     for name in chosen:
         names.append(name)
         chars.append(examples()[name])

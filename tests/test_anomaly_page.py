@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from page_helpers import drawn, png_bytes
-from PIL import Image
+from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 import engine
@@ -22,7 +22,7 @@ MODELS = {"Autoencoder": "anomaly_char", "PCA": "anomaly_pca"}
 def open_anomaly() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90).run()
     at.switch_page(ANOMALY).run()
-    assert not at.exception
+    assert not at.exception, [e.stack_trace for e in at.exception]
     return at
 
 
@@ -107,7 +107,7 @@ def test_uploaded_character():
     at = upload(open_anomaly(), [("seven.png", drawn(SEVEN))])
     assert not at.error
     assert list(table(at)["Name"]) == ["seven.png"]
-    assert len(at.image) == 5
+    assert len(at.image) == 2 + 5      # the upload framed and what the model sees; the row's five
     assert_verdicts_follow_scores(at, "tolerant", 0.05)
 
 
@@ -207,3 +207,85 @@ def test_the_evaluation_charts():
     assert auroc == engine.roc(scores["digits"], scores["letters"]).auroc and 0 <= alike <= 1
     point = roc.data[-1]
     assert (point.x[0], point.y[0]) == (1 / 3, 1.0)  # a third of the digits and every letter flagged
+
+
+class FakeCanvas:
+    """Stands in for the drawing component (a browser widget AppTest cannot drive): returns
+    what a user drew, as the component does, and records how it was asked."""
+
+    def __init__(self, strokes):
+        self.strokes, self.calls = strokes, []
+
+    def __call__(self, **kwargs):
+        from types import SimpleNamespace
+
+        self.calls.append(kwargs)
+        side = kwargs["width"]
+        paper = Image.new("RGBA", (side, side), (0, 0, 0, 0))      # strokes on a transparent canvas
+        pen = ImageDraw.Draw(paper)
+        for stroke in self.strokes:
+            pen.line([(x * side // 90, y * side // 90) for x, y in stroke], fill=(0, 0, 0, 255),
+                     width=kwargs["stroke_width"])
+        objects = [{"type": "path"}] * len(self.strokes)
+        return SimpleNamespace(json_data={"objects": objects}, image_data=np.asarray(paper))
+
+
+def test_a_drawn_character_is_scored_and_shown_as_the_model_sees_it(monkeypatch):
+    from app_pages.parts import char_sources
+
+    fake = FakeCanvas(SEVEN)
+    monkeypatch.setattr(char_sources, "canvas", fake)
+    at = open_anomaly()
+    at.multiselect(key="examples").set_value([])
+    at.button_group(key="anomaly_source").set_value("draw").run()
+    assert not at.exception, [e.stack_trace for e in at.exception]
+    assert not at.error
+    assert list(table(at)["Name"]) == ["drawing"]
+    assert fake.calls[-1]["stroke_width"] == at.slider(key="anomaly_pen").value
+    at.slider(key="anomaly_pen").set_value(30).run()
+    assert fake.calls[-1]["stroke_width"] == 30
+    assert any("what the model sees" in str(getattr(im, "caption", "")) for im in at.image) or len(at.image) >= 2
+
+
+def test_an_empty_canvas_asks_for_a_drawing(monkeypatch):
+    from types import SimpleNamespace
+
+    from app_pages.parts import char_sources
+
+    monkeypatch.setattr(char_sources, "canvas", lambda **kw: SimpleNamespace(json_data={"objects": []},
+                                                                             image_data=None))
+    at = open_anomaly()
+    at.multiselect(key="examples").set_value([])
+    at.button_group(key="anomaly_source").set_value("draw").run()
+    assert not at.exception and not at.error
+    assert any("Draw a character" in c.value for c in at.caption)
+
+
+def capture_jpeg(chars: str, seed: int) -> bytes:
+    import io
+
+    from engine.core import capture_corpus
+
+    capture = capture_corpus.render_capture(chars, np.random.default_rng(seed),
+                                            force={"light_on_dark": False, "thin_pen": False})
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(capture.image * 255).astype(np.uint8)).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def test_a_camera_photo_of_three_characters_gives_three_rows():
+    at = open_anomaly()
+    at.multiselect(key="examples").set_value([])
+    at.button_group(key="anomaly_source").set_value("camera").run()
+    at.camera_input(key="anomaly_camera").set_value(("shot.jpg", capture_jpeg("47A", 5), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert list(table(at)["Name"]) == ["camera (1)", "camera (2)", "camera (3)"]
+    verdicts = list(table(at)["Autoencoder verdict"])
+    assert verdicts[2] == "not a digit"     # the A
+
+
+def test_a_phone_photo_upload_and_a_blank_page():
+    at = upload(open_anomaly(), [("four.jpg", capture_jpeg("4", 2)), ("blank.jpg", capture_jpeg("", 3))])
+    errors = [error.value for error in at.error]
+    assert len(errors) == 1 and "blank.jpg" in errors[0] and "blank" in errors[0]
+    assert list(table(at)["Name"]) == ["four.jpg"]

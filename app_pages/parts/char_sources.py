@@ -1,0 +1,90 @@
+"""Draw or photograph characters: the canvas and the camera, for every page that takes a
+character, beside its uploads and built-in examples. What comes in goes through the same
+preparation as an upload (engine.prepare_characters), and the page shows what the model saw."""
+import numpy as np
+import streamlit as st
+
+import engine
+
+CANVAS_SIDE = 280             # pixels: ten times MNIST's 28
+SOURCES = {"files": "Files and examples", "draw": "Draw", "camera": "Camera"}
+SOURCE_ICONS = {"files": ":material/upload_file:", "draw": ":material/draw:", "camera": ":material/photo_camera:"}
+
+canvas = None                 # the drawing component, imported when first drawn on; tests hand in a stand-in
+
+
+def _canvas():
+    """streamlit-drawable-canvas's st_canvas. Imported late: a Streamlit component registers
+    itself with the running server, so importing it outside one (a test) fails."""
+    global canvas
+    if canvas is None:
+        from streamlit_drawable_canvas import st_canvas
+
+        canvas = st_canvas
+    return canvas
+
+
+def choose_source(key: str) -> str:
+    """Where the user's characters come from; files and examples until they pick another."""
+    picked = st.segmented_control("Your characters from", list(SOURCES), format_func=lambda s: SOURCES[s],
+                                  default="files", key=f"{key}_source")
+    return picked or "files"
+
+
+def drawing(key: str) -> np.ndarray | None:
+    """A canvas to draw on with the mouse, a finger or a pen; its toolbar undoes, redoes and
+    clears. Returns the drawing (H, W) in [0, 1], dark strokes on white, or None while it is empty."""
+    pen = st.slider("Pen width", 6, 40, 18, key=f"{key}_pen",
+                    help="MNIST's digits were written with a thick pen: about a tenth of the character's height.")
+    result = _canvas()(stroke_width=pen, stroke_color="#000000", background_color="#ffffff",
+                    height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode="freedraw",
+                    return_image_data=True, key=f"{key}_canvas")
+    objects = (getattr(result, "json_data", None) or {}).get("objects") or []
+    if not objects:
+        st.caption("Draw a character above: one, or several side by side.")
+        return None
+    image = getattr(result, "image_data", None)
+    if image is None:
+        return None
+    pixels = np.asarray(image, dtype=np.float32) / 255.0        # RGBA: strokes on a transparent canvas
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        pixels = pixels[..., :3] * pixels[..., 3:] + (1.0 - pixels[..., 3:])   # over white paper
+    return engine.to_grey(pixels)
+
+
+def photograph(key: str) -> bytes | None:
+    """The camera: a photo of characters on paper, as the bytes of its JPEG."""
+    shot = st.camera_input("Photograph characters written on paper", key=f"{key}_camera",
+                           help="Fill much of the frame with the character; the paper's edge, shadows and "
+                           "ruled lines are taken out.")
+    return shot.getvalue() if shot is not None else None
+
+
+def with_boxes(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """The picture, grey or colour, with a red frame around each character found."""
+    shown = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3].copy()
+    thick = max(1, min(image.shape[:2]) // 150)
+    for top, left, bottom, right in boxes:
+        shown[top:top + thick, left:right] = shown[max(top, bottom - thick):bottom, left:right] = (1.0, 0.1, 0.1)
+        shown[top:bottom, left:left + thick] = shown[top:bottom, max(left, right - thick):right] = (1.0, 0.1, 0.1)
+    return shown
+
+
+def show_what_was_found(image: np.ndarray, chars: np.ndarray, boxes: list, caption: str) -> None:
+    """The picture with its characters framed, beside the 28x28 inputs the models receive."""
+    small = engine.fit_within(image, 400_000)
+    ratio = small.shape[0] / image.shape[0]
+    picture_col, chars_col = st.columns([1, 2])
+    picture_col.image(with_boxes(small, [tuple(int(v * ratio) for v in box) for box in boxes]),
+                      caption=caption, width="stretch", clamp=True)
+    chars_col.image([np.kron(c, np.ones((3, 3))) for c in chars], width=84, clamp=True,
+                    caption=[f"what the model sees ({k + 1})" if len(chars) > 1 else "what the model sees"
+                             for k in range(len(chars))])
+
+
+@st.cache_data(max_entries=16, show_spinner="Finding the characters…")
+def find(data: bytes) -> tuple[np.ndarray, np.ndarray, list]:
+    """An upload's or a photo's bytes -> (the picture, its characters (N, 28, 28), their boxes)."""
+    image = engine.fit_within(engine.decode_image(data), 12_000_000)
+    chars, boxes = engine.prepare_characters(image)
+    return image, chars, boxes
