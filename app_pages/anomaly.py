@@ -63,30 +63,18 @@ input_col, settings_col = st.columns([3, 2], gap="large")
 with input_col:
     names: list[str] = []
     chars: list[np.ndarray] = []
-    source = char_sources.choose_source("anomaly")
-    pictures: list[tuple[str, bytes | np.ndarray]] = []
-    if source == "files":
-        uploads = st.file_uploader(
-            f"Drop images of characters (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB each): "
-            "a scan, a phone photo of paper, one character or a few side by side",
-            type=list(engine.UPLOAD_TYPES),
-            accept_multiple_files=True,
-            max_upload_size=MAX_UPLOAD_MB,
-            key="uploads",
-        )
-        pictures = [(upload.name, upload.getvalue()) for upload in uploads or []]
-    elif source == "draw":
-        drawn = char_sources.drawing("anomaly")
-        pictures = [("drawing", drawn)] if drawn is not None else []
-    else:
-        shot = char_sources.photograph("anomaly")
-        pictures = [("camera", shot)] if shot is not None else []
+    uploads = st.file_uploader(
+        f"Drop images of characters (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB each): "
+        "a scan, a phone photo of paper, one character or a few side by side",
+        type=list(engine.UPLOAD_TYPES),
+        accept_multiple_files=True,
+        max_upload_size=MAX_UPLOAD_MB,
+        key="uploads",
+    )
+    pictures = [(upload.name, upload.getvalue()) for upload in uploads or []] + char_sources.own_pictures("anomaly")
     for name, picture in pictures:  # a bad one is reported and skipped; the others still count
         try:
-            if isinstance(picture, bytes):
-                image, found, boxes = char_sources.find(picture)
-            else:
-                image, (found, boxes) = picture, engine.prepare_characters(picture)
+            image, found, boxes = char_sources.characters_in(picture)
         except engine.ImageError as error:
             st.error(f"{name}: {error}", icon=":material/broken_image:")
             continue

@@ -8,7 +8,7 @@ import streamlit as st
 import engine
 from app_pages import session_models
 from app_pages.logic import denoising as logic
-from app_pages.parts import denoise_clean
+from app_pages.parts import char_sources, denoise_clean
 from app_pages.parts.denoise_common import examples, load, noisy_examples, png_download, show_panels
 
 log = logging.getLogger(__name__)
@@ -162,8 +162,13 @@ cleaning = mode == CLEAN
 # --- Input and settings ----------------------------------------------------------------------
 input_col, settings_col = st.columns(2, gap="large")
 with input_col:
-    input_mode = st.radio("Image", ["Built-in example", "Upload your own"], horizontal=True, key="input_mode")
-    if input_mode == "Built-in example":
+    own_kinds = [] if cleaning else ["Draw a character", "Photograph a character"]
+    input_mode = st.radio("Image", ["Built-in example", "Upload your own", *own_kinds], horizontal=True,
+                          key="input_mode")
+    if input_mode in own_kinds:   # through the character preparation, as on the other pages
+        source = char_sources.prepared_png(
+            char_sources.drawing("denoise") if input_mode == own_kinds[0] else char_sources.photograph("denoise"))
+    elif input_mode == "Built-in example":
         source: bytes | str | None = st.selectbox(
             "Example",
             list(noisy_examples() if cleaning else examples()),

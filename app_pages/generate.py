@@ -12,6 +12,7 @@ from app_pages.common import render_open_tab, report
 from app_pages.display import enlarge, mosaic
 from app_pages.logic import generate as logic
 from app_pages.logic.generate import CONFIDENT, ELBO_DIGITS, HELD_OUT, MODEL_LABELS, TWO_D, UNCONDITIONAL
+from app_pages.parts import char_sources
 from app_pages.parts.generate_map import map_tab
 from app_pages.parts.generate_walk import walk_tab
 from app_pages.parts.generate_your_digit import own_tab
@@ -36,12 +37,6 @@ def held_out(count: int = HELD_OUT) -> tuple[np.ndarray, np.ndarray]:
     images, labels = np.stack(gallery.images), gallery.labels.astype(int)
     images.flags.writeable = labels.flags.writeable = False  # shared by every session
     return images, labels
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def prepare(data: bytes) -> np.ndarray:
-    """An upload's bytes -> the centred (28, 28) character the models see."""
-    return engine.prepare_character(engine.decode_image(data))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -135,7 +130,8 @@ def pick_newest_upload() -> None:
     if not names:
         return
     try:
-        prepare(files[-1].getvalue())
+        if len(char_sources.find(files[-1].getvalue())[1]) != 1:
+            return   # several characters: each is picked by its own name
     except Exception:
         return
     st.session_state["own_digit"] = st.session_state["interp_end"] = names[-1]
@@ -317,16 +313,23 @@ try:
     choices.update(examples())
 except Exception as error:
     report(error, "render the built-in digits", log)
-# A bad file is reported and skipped; the others still count.
-for file, name in zip(uploads or [], upload_names(uploads), strict=True):
+own = [(name, file.getvalue()) for file, name in zip(uploads or [], upload_names(uploads), strict=True)]
+own += [({"drawing": "Your drawing", "camera": "Your photo"}[name], picture)
+        for name, picture in char_sources.own_pictures("generate")]
+# A bad picture is reported and skipped; the others still count.
+for name, picture in own:
     try:
-        choices[name] = prepare(file.getvalue())
+        image, found, boxes = char_sources.characters_in(picture)
     except Exception as error:
         if isinstance(error, engine.ImageError):
-            st.error(f"{file.name}: {error}", icon=":material/broken_image:")
+            st.error(f"{name}: {error}", icon=":material/broken_image:")
         else:
-            log.exception("Preparing the upload %r failed", file.name)
-            st.error(f"{file.name}: this file could not be used. Try another image.", icon=":material/error:")
+            log.exception("Preparing the picture %r failed", name)
+            st.error(f"{name}: this picture could not be used. Try another image.", icon=":material/error:")
+        continue
+    with st.expander(f"What the models see of {name}", expanded=not isinstance(picture, bytes)):
+        char_sources.show_what_was_found(image, found, boxes, name)
+    choices.update({name: found[0]} if len(found) == 1 else {f"{name} ({k + 1})": c for k, c in enumerate(found)})
 
 RENDER = {
     "Sample": (sample_tab, "draw samples"),

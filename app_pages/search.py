@@ -19,6 +19,7 @@ from app_pages.logic.search import (
     SOURCE_LABELS,
     TREAT_AS_LABELS,
 )
+from app_pages.parts import char_sources
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,10 @@ with query_col:
         st.button("Random image", on_click=pick_random, args=(len(gallery),), icon=":material/casino:")
         st.image(logic.for_display(gallery.images[query]), width="stretch", clamp=True, output_format="PNG")
         st.caption(logic.query_caption(gallery, query))
+    elif mode in ("draw", "camera"):   # prepared to the 28x28 the character encoder takes, and shown
+        drawn = char_sources.prepared_png(
+            char_sources.drawing("search") if mode == "draw" else char_sources.photograph("search"))
+        query = load_query(drawn) if drawn is not None else None
     else:
         query_file = st.file_uploader(
             f"Drop an image to search with (up to {MAX_UPLOAD_MB} MB)",

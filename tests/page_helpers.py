@@ -1,6 +1,7 @@
 """Helpers the page tests share: characters drawn the way users make them, and waiting for jobs."""
 import io
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 
@@ -43,3 +44,24 @@ def without_torch(monkeypatch) -> None:
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+
+
+class FakeCanvas:
+    """Stands in for the drawing component (a browser widget AppTest cannot drive): returns
+    what a user drew, as the component does, and records how it was asked."""
+
+    def __init__(self, strokes):
+        self.strokes, self.calls = strokes, []
+
+    def __call__(self, **kwargs):
+        from types import SimpleNamespace
+
+        self.calls.append(kwargs)
+        side = kwargs["width"]
+        paper = Image.new("RGBA", (side, side), (0, 0, 0, 0))      # strokes on a transparent canvas
+        pen = ImageDraw.Draw(paper)
+        for stroke in self.strokes:
+            pen.line([(x * side // 90, y * side // 90) for x, y in stroke], fill=(0, 0, 0, 255),
+                     width=kwargs["stroke_width"])
+        objects = [{"type": "path"}] * len(self.strokes)
+        return SimpleNamespace(json_data={"objects": objects}, image_data=np.asarray(paper))

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from page_helpers import drawn, png_bytes
+from page_helpers import FakeCanvas, drawn, png_bytes
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
@@ -209,27 +209,6 @@ def test_the_evaluation_charts():
     assert (point.x[0], point.y[0]) == (1 / 3, 1.0)  # a third of the digits and every letter flagged
 
 
-class FakeCanvas:
-    """Stands in for the drawing component (a browser widget AppTest cannot drive): returns
-    what a user drew, as the component does, and records how it was asked."""
-
-    def __init__(self, strokes):
-        self.strokes, self.calls = strokes, []
-
-    def __call__(self, **kwargs):
-        from types import SimpleNamespace
-
-        self.calls.append(kwargs)
-        side = kwargs["width"]
-        paper = Image.new("RGBA", (side, side), (0, 0, 0, 0))      # strokes on a transparent canvas
-        pen = ImageDraw.Draw(paper)
-        for stroke in self.strokes:
-            pen.line([(x * side // 90, y * side // 90) for x, y in stroke], fill=(0, 0, 0, 255),
-                     width=kwargs["stroke_width"])
-        objects = [{"type": "path"}] * len(self.strokes)
-        return SimpleNamespace(json_data={"objects": objects}, image_data=np.asarray(paper))
-
-
 def test_a_drawn_character_is_scored_and_shown_as_the_model_sees_it(monkeypatch):
     from app_pages.parts import char_sources
 
@@ -237,7 +216,7 @@ def test_a_drawn_character_is_scored_and_shown_as_the_model_sees_it(monkeypatch)
     monkeypatch.setattr(char_sources, "canvas", fake)
     at = open_anomaly()
     at.multiselect(key="examples").set_value([])
-    at.button_group(key="anomaly_source").set_value("draw").run()
+    at.button_group(key="anomaly_source").set_value(["draw"]).run()
     assert not at.exception, [e.stack_trace for e in at.exception]
     assert not at.error
     assert list(table(at)["Name"]) == ["drawing"]
@@ -256,7 +235,7 @@ def test_an_empty_canvas_asks_for_a_drawing(monkeypatch):
                                                                              image_data=None))
     at = open_anomaly()
     at.multiselect(key="examples").set_value([])
-    at.button_group(key="anomaly_source").set_value("draw").run()
+    at.button_group(key="anomaly_source").set_value(["draw"]).run()
     assert not at.exception and not at.error
     assert any("Draw a character" in c.value for c in at.caption)
 
@@ -276,7 +255,7 @@ def capture_jpeg(chars: str, seed: int) -> bytes:
 def test_a_camera_photo_of_three_characters_gives_three_rows():
     at = open_anomaly()
     at.multiselect(key="examples").set_value([])
-    at.button_group(key="anomaly_source").set_value("camera").run()
+    at.button_group(key="anomaly_source").set_value(["camera"]).run()
     at.camera_input(key="anomaly_camera").set_value(("shot.jpg", capture_jpeg("47A", 5), "image/jpeg")).run()
     assert not at.exception and not at.error
     assert list(table(at)["Name"]) == ["camera (1)", "camera (2)", "camera (3)"]

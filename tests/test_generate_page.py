@@ -363,3 +363,27 @@ def test_map_and_manifold_figures():
     assert manifold.data[0].source.startswith("data:image/png;base64,")
     assert list(manifold.layout.xaxis.ticktext) == ["-1.0", "1.0"]
     assert list(manifold.layout.yaxis.ticktext) == ["1.0", "-1.0"]  # z2 falls from top to bottom
+
+
+def test_a_drawn_digit_and_a_photographed_one_join_the_choices(monkeypatch):
+    import io
+
+    from page_helpers import FakeCanvas
+    from PIL import Image
+
+    from app_pages.parts import char_sources
+    from engine.core import capture_corpus
+
+    monkeypatch.setattr(char_sources, "canvas", FakeCanvas([[(20, 12), (55, 12), (32, 60)]]))   # a 7
+    at = open_generate("Your digit & beta")
+    at.button_group(key="generate_source").set_value(["draw", "camera"]).run()
+    capture = capture_corpus.render_capture("3", np.random.default_rng(4), force={"light_on_dark": False})
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(capture.image * 255).astype(np.uint8)).save(buffer, "JPEG")
+    at.camera_input(key="generate_camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    options = at.selectbox(key="own_digit").options
+    assert "Your drawing" in options and "Your photo" in options
+    at.selectbox(key="own_digit").set_value("Your photo").run()
+    assert not at.exception and not at.error
+    assert any("What the models see of Your photo" in e.label for e in at.expander)

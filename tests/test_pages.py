@@ -270,3 +270,27 @@ def test_a_character_is_enlarged_and_a_photo_shown_whole_or_its_centre():
     photo = np.arange(16 * 8 * 3, dtype=np.float32).reshape(16, 8, 3)
     assert logic.for_display(photo, "photo", close_up=False) is photo
     assert (logic.for_display(photo, "photo", close_up=True) == photo[6:10, 3:5]).all()
+
+
+def test_a_drawn_character_is_prepared_and_denoised(monkeypatch):
+    from page_helpers import FakeCanvas
+
+    from app_pages.parts import char_sources
+
+    monkeypatch.setattr(char_sources, "canvas", FakeCanvas([[(20, 12), (55, 12), (32, 60)]]))
+    at = open_denoising()
+    at.radio(key="input_mode").set_value("Draw a character").run()
+    assert not at.exception and not at.error
+    assert_denoised(at)
+    assert len(at.image) >= 4 + 2       # the four panels, and the drawing beside what the model sees
+
+
+def test_a_photographed_page_with_no_character_says_so():
+    blank = Image.new("RGB", (200, 150), (235, 235, 230))
+    buffer = io.BytesIO()
+    blank.save(buffer, "JPEG")
+    at = open_denoising()
+    at.radio(key="input_mode").set_value("Photograph a character").run()
+    at.camera_input(key="denoise_camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")).run()
+    assert not at.exception
+    assert any("blank" in e.value for e in at.error)

@@ -465,3 +465,17 @@ def test_map_figure_marks_the_query_and_its_neighbours():
     assert len(figure.layout.images) == 1 and figure.layout.title.text == "Map"
     plain = logic.map_figure(tiny_gallery(None), points, None, np.array([], dtype=int), None, "Map")
     assert [trace.name for trace in plain.data] == ["gallery"] and not plain.layout.images
+
+
+def test_a_drawn_seven_finds_sevens(monkeypatch):
+    from page_helpers import FakeCanvas
+
+    from app_pages.parts import char_sources
+
+    monkeypatch.setattr(char_sources, "canvas", FakeCanvas([[(20, 12), (60, 12), (34, 70)]]))
+    at = open_search()
+    at.radio(key="query_mode").set_value("draw").run()
+    assert not at.exception and not at.error
+    table = results(at)
+    labels = [str(label) for label in table[[c for c in table.columns if "abel" in c][0]]]
+    assert labels.count("7") >= len(labels) // 2      # a drawn 7 lands among the gallery's sevens

@@ -16,7 +16,8 @@ from app_pages import display
 
 SOURCE_LABELS = {"builtin": "Built-in characters", "upload": "Your own images"}
 TREAT_AS_LABELS = {"auto": "Decide for me", "character": "Characters", "photo": "Photos or documents"}
-QUERY_LABELS = {"gallery": "A gallery image", "upload": "Upload an image"}
+QUERY_LABELS = {"gallery": "A gallery image", "upload": "Upload an image", "draw": "Draw a character",
+                "camera": "Photograph a character"}
 METRIC_LABELS = {"cosine": "Cosine", "euclidean": "Euclidean"}
 PROJECTION_LABELS = {"pca": "PCA", "tsne": "t-SNE"}
 PRECISION_KS = (1, 5, 10)

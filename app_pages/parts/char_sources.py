@@ -7,8 +7,8 @@ import streamlit as st
 import engine
 
 CANVAS_SIDE = 280             # pixels: ten times MNIST's 28
-SOURCES = {"files": "Files and examples", "draw": "Draw", "camera": "Camera"}
-SOURCE_ICONS = {"files": ":material/upload_file:", "draw": ":material/draw:", "camera": ":material/photo_camera:"}
+SOURCES = {"draw": "Draw", "camera": "Camera"}
+SOURCE_ICONS = {"draw": ":material/draw:", "camera": ":material/photo_camera:"}
 
 canvas = None                 # the drawing component, imported when first drawn on; tests hand in a stand-in
 
@@ -24,11 +24,29 @@ def _canvas():
     return canvas
 
 
-def choose_source(key: str) -> str:
-    """Where the user's characters come from; files and examples until they pick another."""
-    picked = st.segmented_control("Your characters from", list(SOURCES), format_func=lambda s: SOURCES[s],
-                                  default="files", key=f"{key}_source")
-    return picked or "files"
+def extra_sources(key: str) -> list[str]:
+    """Besides files and examples: a canvas to draw on, the camera, both or neither."""
+    picked = st.segmented_control("Or make your own", list(SOURCES), format_func=lambda s: SOURCES[s],
+                                  selection_mode="multi", default=[], key=f"{key}_source")
+    return list(picked or [])
+
+
+def own_pictures(key: str) -> list[tuple[str, bytes | np.ndarray]]:
+    """The drawing and the camera's photo, whichever the user chose and made: (name, picture)."""
+    sources = extra_sources(key)
+    made: list[tuple[str, bytes | np.ndarray]] = []
+    if "draw" in sources and (drawn := drawing(key)) is not None:
+        made.append(("drawing", drawn))
+    if "camera" in sources and (shot := photograph(key)) is not None:
+        made.append(("camera", shot))
+    return made
+
+
+def characters_in(picture: bytes | np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """(the picture, its characters (N, 28, 28), their boxes) of an upload's bytes or a drawing."""
+    if isinstance(picture, bytes):
+        return find(picture)
+    return picture, *engine.prepare_characters(picture)
 
 
 def drawing(key: str) -> np.ndarray | None:
@@ -88,3 +106,19 @@ def find(data: bytes) -> tuple[np.ndarray, np.ndarray, list]:
     image = engine.fit_within(engine.decode_image(data), 12_000_000)
     chars, boxes = engine.prepare_characters(image)
     return image, chars, boxes
+
+
+def prepared_png(picture: bytes | np.ndarray | None) -> bytes | None:
+    """A drawing or a photo as the PNG of the one 28x28 character in it (what a page that takes a
+    single character works on); the picture and the character are shown, and a picture with no
+    single character is reported in the page. None when there is nothing (yet)."""
+    if picture is None:
+        return None
+    try:
+        image, found, boxes = characters_in(picture)
+        char = engine.prepare_character(image) if len(found) > 1 else found[0]
+    except engine.ImageError as error:
+        st.error(str(error), icon=":material/broken_image:")
+        return None
+    show_what_was_found(image, found, boxes, "your picture")
+    return engine.encode_png(char)

@@ -143,20 +143,21 @@ def _noise(contrast: np.ndarray, sheet: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(values - np.median(values)))) + 1e-4
 
 
-def _remove_ruling(mask: np.ndarray, faint: np.ndarray) -> np.ndarray:
+def _remove_ruling(mask: np.ndarray, faint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Take out ruled and squared lines, found by a probabilistic Hough transform: straight
     segments across much of the sheet, four or more nearly parallel (a ruling repeats; a
     character's long strokes do not, not even an E's), or one across nearly all of it. They are
-    looked for in `faint` (a lower threshold), where a faint ruling is still whole. Perspective may slant
+    looked for in `faint` (a lower threshold), where a faint ruling is still whole. Returns the
+    mask without them, and the lines. Perspective may slant
     them; each is erased three pixels wide."""
     h, w = mask.shape
     side = min(h, w)
     lines = np.zeros_like(mask)
     if side < 60:
-        return mask
+        return mask, np.zeros_like(mask)
     segments = probabilistic_hough_line(faint, threshold=10, line_length=int(0.3 * side), line_gap=3, rng=0)
     if not segments:
-        return mask
+        return mask, np.zeros_like(mask)
     angles = np.array([np.arctan2(y1 - y0, x1 - x0) % np.pi for (x0, y0), (x1, y1) in segments])
     lengths = np.array([np.hypot(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in segments])
     middles = np.array([((x0 + x1) / 2, (y0 + y1) / 2) for (x0, y0), (x1, y1) in segments])
@@ -171,11 +172,11 @@ def _remove_ruling(mask: np.ndarray, faint: np.ndarray) -> np.ndarray:
             lines[rows, cols] = True
     lines = ndimage.binary_dilation(lines, iterations=1) & mask
     if not lines.any():
-        return mask
+        return mask, lines
     kept = mask & ~lines
     # rejoin strokes that crossed a line: a gap in the line's band with stroke on both sides
     across = ndimage.binary_closing(kept, np.ones((9, 1), bool)) | ndimage.binary_closing(kept, np.ones((1, 9), bool))
-    return kept | (across & lines & mask)
+    return kept | (across & lines & mask), lines
 
 
 def _groups(regions, shape) -> list[list]:
@@ -196,7 +197,15 @@ def _groups(regions, shape) -> list[list]:
             narrower = min(a.bbox[3] - a.bbox[1], b.bbox[3] - b.bbox[1])
             gap = max(a.bbox[0], b.bbox[0]) - min(a.bbox[2], b.bbox[2])
             tall = max(a.bbox[2] - a.bbox[0], b.bbox[2] - b.bbox[0])
-            if overlap >= 0.5 * narrower and gap < 0.5 * tall:
+            # side by side: touching, or one box mostly over the other (a "u" whose bottom the
+            # threshold cut, a serif apart from its stroke)
+            side_gap = max(a.bbox[1], b.bbox[1]) - min(a.bbox[3], b.bbox[3])
+            rows_overlap = min(a.bbox[2], b.bbox[2]) - max(a.bbox[0], b.bbox[0])
+            shorter = min(a.bbox[2] - a.bbox[0], b.bbox[2] - b.bbox[0])
+            smaller = min((a.bbox[2] - a.bbox[0]) * (a.bbox[3] - a.bbox[1]), (b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]))
+            shared = max(0, overlap) * max(0, rows_overlap)
+            if ((overlap >= 0.5 * narrower and gap < 0.5 * tall) or shared >= 0.3 * smaller
+                    or (side_gap <= max(2, 0.06 * tall) and rows_overlap >= 0.5 * shorter)):
                 parent[find(i)] = find(j)
     groups: dict[int, list] = {}
     for i, region in enumerate(regions):
@@ -282,7 +291,8 @@ def find_characters(image) -> list[FoundCharacter]:
     if mask[sheet].mean() > MAX_INK_SHARE if sheet.any() else mask.mean() > MAX_INK_SHARE:
         raise NotACharacterError("No clear character found: this looks like a photo rather than writing on "
                                  "paper. Please upload a picture of characters on a plain background.")
-    thresholded, mask = mask, _remove_ruling(mask, contrast > max(3 * noise, high / 4))
+    thresholded = mask
+    mask, ruling = _remove_ruling(mask, contrast > max(3 * noise, high / 4))
     labelled = label(ndimage.binary_closing(mask, disk(1)) | mask)
     near_edges = ndimage.binary_dilation(paper_edges, iterations=3)
     # a mark lying along the sheet's edge is the edge's JPEG halo or shading, not writing
@@ -308,8 +318,8 @@ def find_characters(image) -> list[FoundCharacter]:
 
     margin = max(1, round(0.02 * side))
     # what reaches the frame (a strip of table, a shadow's border), with whatever lies within
-    # a few pixels of it (the sheet's edge beside that strip), ruled lines or not
-    joined = label(thresholded)
+    # a few pixels of it (the sheet's edge beside that strip); ruled lines reach the frame but are not that
+    joined = label(thresholded & ~ndimage.binary_dilation(ruling, iterations=2))
     border_labels = np.setdiff1d(np.unique(np.concatenate([
         joined[:margin].ravel(), joined[-margin:].ravel(), joined[:, :margin].ravel(), joined[:, -margin:].ravel()])), [0])
     at_frame = ndimage.binary_dilation(np.isin(joined, border_labels), iterations=4)
@@ -335,7 +345,15 @@ def find_characters(image) -> list[FoundCharacter]:
         raise EmptyImageError("No character found: the picture looks blank. Please upload a picture of "
                               "a character that is darker or lighter than its paper.")
     biggest = max(size(g) for g in groups)
-    groups = [g for g in groups if size(g) >= 0.12 * biggest]
+    tallest = max(_box(g)[2] - _box(g)[0] for g in groups)
+
+    def sliver(group) -> bool:
+        """A short mark hugging the frame: the sheet's edge or a strip of table, not writing."""
+        t, left, b, right = _box(group)
+        near = min(t, left, h - b, w - right) < 0.05 * side
+        return near and b - t < 0.25 * tallest and right - left < 0.25 * tallest * 4 and size(group) < 0.3 * biggest
+
+    groups = [g for g in groups if size(g) >= 0.12 * biggest and not sliver(g)]
     if len(groups) > MAX_CHARACTERS:
         raise TooManyCharactersError(f"{len(groups)} characters found: this looks like a page of text. Please "
                                      f"upload a picture of at most {MAX_CHARACTERS} characters.")
@@ -349,6 +367,10 @@ def find_characters(image) -> list[FoundCharacter]:
         own &= mask[top:bottom, left:right]
         near = ndimage.binary_dilation(own, iterations=1)
         ink = np.where(near, np.clip(contrast[top:bottom, left:right], 0, None), 0).astype(np.float32)
+        # even strokes, as a pen on clean paper leaves them: light, JPEG and the paper's grain
+        # vary the contrast along a stroke, which a model trained on clean renders reads as shape
+        solid = float(np.percentile(ink[own], 75)) if own.any() else 1.0
+        ink = np.clip(ink / max(solid, 1e-6), 0.0, 1.0)
         ink = _even_pen(ink, own)
         box = tuple(int(round(v / scale)) for v in (top, left, bottom, right))
         found.append(FoundCharacter(box, ink))

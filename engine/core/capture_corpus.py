@@ -180,7 +180,7 @@ def render_capture(chars: str, rng: np.random.Generator, *, fonts=None,
     h, w = size
     sheet_shape = (int(h * 1.1), int(w * 1.1))
     height = int(rng.uniform(0.25, 0.5) * h) if len(chars) == 1 else int(rng.uniform(0.2, 0.3) * h)
-    pen = -1 if "thin_pen" in on else (int(rng.integers(3, 6) * height / 80) if "thick_pen" in on
+    pen = -1 if "thin_pen" in on else (int(rng.integers(2, 4) * height / 80) if "thick_pen" in on
                                         else int(rng.integers(0, 3) * height / 80))
     font = fonts[int(rng.integers(len(fonts)))]
     glyphs = [_glyph(font, ch, height, pen, rng) for ch in chars]
