@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from page_helpers import FakeCanvas, drawn, png_bytes
-from PIL import Image, ImageDraw
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import engine
