@@ -112,3 +112,31 @@ def test_colour_points_are_placed_by_clicking_on_the_photo(page, app_url, tmp_pa
     page.wait_for_function(SCRIPT_FINISHED)
     page.get_by_text("Autoencoder + your 1 hint", exact=True).first.wait_for()
     assert_result_rendered(page, tmp_path, "colorize")
+
+
+def test_a_character_drawn_with_the_mouse_is_scored(page, app_url, tmp_path):
+    """The anomaly page's canvas (streamlit-drawable-canvas): a '7' drawn with the mouse goes
+    through the character preparation, is shown as the model sees it, and gets a row of scores."""
+    page.goto(f"{app_url}/anomaly")
+    page.get_by_role("heading", name="Anomaly detection", exact=True).wait_for()
+    page.wait_for_function(SCRIPT_FINISHED)
+    page.get_by_role("button", name="Draw").click()
+    page.wait_for_function(SCRIPT_FINISHED)
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return box["x"] + x * box["width"], box["y"] + y * box["height"]
+
+    page.mouse.move(*at(0.25, 0.2))
+    page.mouse.down()
+    for x, y in ((0.45, 0.2), (0.7, 0.2), (0.6, 0.45), (0.5, 0.65), (0.42, 0.85)):   # the bar, then the stem
+        page.mouse.move(*at(x, y), steps=8)
+    page.mouse.up()
+    page.get_by_text("what the model sees", exact=True).first.wait_for()
+    page.wait_for_function(SCRIPT_FINISHED)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    page.get_by_text("drawing", exact=True).first.wait_for()
+    assert_result_rendered(page, tmp_path, "anomaly")

@@ -120,3 +120,18 @@ def test_thin_pens_are_thickened_towards_mnist_strokes():
     char = prepare_character(np.clip(canvas, 0, 1))
     mass = char.sum(axis=1)                        # the stroke's width in pixels, row by row
     assert np.median(mass[mass > 0]) >= 1.2        # without thickening: 3 px * 20/180, about 0.3
+
+
+@pytest.mark.slow
+def test_eval_captures_at_a_small_scale():
+    from engine.tasks.anomaly.evaluate import eval_captures
+
+    result = eval_captures(count=24, seed=5)
+    captures, refusals = result["tables"]
+    rows = {row[0].split(",")[0] + (" now" if "now" in row[0] else ""): row for row in captures["rows"]}
+    clean, before, now = rows["clean renders of the same characters"], rows["captures"], rows["captures now"]
+    assert now[1] > before[1] + 0.3          # digit accuracy: the search makes the difference
+    assert now[2] > before[2]                # and so does the AUROC
+    assert clean[4] == 1.0 and clean[5] == 0.0
+    for name, count, refused, _how in refusals["rows"]:
+        assert refused >= count - 1, name    # (one photo of scikit-image's, a coffee cup, passes)

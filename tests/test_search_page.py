@@ -479,3 +479,21 @@ def test_a_drawn_seven_finds_sevens(monkeypatch):
     table = results(at)
     labels = [str(label) for label in table[[c for c in table.columns if "abel" in c][0]]]
     assert labels.count("7") >= len(labels) // 2      # a drawn 7 lands among the gallery's sevens
+
+
+def test_a_photographed_digit_is_the_query():
+    import io
+
+    from PIL import Image
+
+    from engine.core import capture_corpus
+
+    capture = capture_corpus.render_capture("4", np.random.default_rng(12), force={"light_on_dark": False})
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(capture.image * 255).astype(np.uint8)).save(buffer, "JPEG", quality=85)
+    at = open_search()
+    at.radio(key="query_mode").set_value("camera").run()
+    at.camera_input(key="search_camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    labels = [str(label) for label in results(at)["Label"]]
+    assert labels.count("4") >= len(labels) // 2

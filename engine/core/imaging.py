@@ -261,9 +261,9 @@ def prepare_character(image: np.ndarray | Image.Image) -> np.ndarray:
     EmptyImageError when there is no ink, NotACharacterError (engine.core.capture) when there
     is no clear character or several."""
     chars, boxes = prepare_characters(image)
-    if len(chars) > 1:   # one much larger than the rest (three times the area) is the one meant
+    if len(chars) > 1:   # one much larger than the rest (2.5 times the area) is the one meant
         areas = sorted(((b[2] - b[0]) * (b[3] - b[1]), k) for k, b in enumerate(boxes))
-        if areas[-1][0] >= 3 * areas[-2][0]:
+        if areas[-1][0] >= 2.5 * areas[-2][0]:
             return chars[areas[-1][1]]
         from engine.core.capture import TooManyCharactersError
 
