@@ -73,15 +73,9 @@ with input_col:
     )
     pictures = [(upload.name, upload.getvalue()) for upload in uploads or []] + char_sources.own_pictures("anomaly")
     for name, picture in pictures:  # a bad one is reported and skipped; the others still count
-        try:
-            image, found, boxes = char_sources.characters_in(picture)
-        except engine.ImageError as error:
-            st.error(f"{name}: {error}", icon=":material/broken_image:")
+        if (answer := char_sources.characters_or_report(name, picture, log)) is None:
             continue
-        except Exception:
-            log.exception("Preparing the picture %r failed", name)
-            st.error(f"{name}: this picture could not be used. Try another image.", icon=":material/error:")
-            continue
+        image, found, boxes = answer
         char_sources.show_what_was_found(image, found, boxes, name)
         names += [name] if len(found) == 1 else [f"{name} ({k + 1})" for k in range(len(found))]
         chars += list(found)

@@ -318,15 +318,9 @@ own += [({"drawing": "Your drawing", "camera": "Your photo"}[name], picture)
         for name, picture in char_sources.own_pictures("generate")]
 # A bad picture is reported and skipped; the others still count.
 for name, picture in own:
-    try:
-        image, found, boxes = char_sources.characters_in(picture)
-    except Exception as error:
-        if isinstance(error, engine.ImageError):
-            st.error(f"{name}: {error}", icon=":material/broken_image:")
-        else:
-            log.exception("Preparing the picture %r failed", name)
-            st.error(f"{name}: this picture could not be used. Try another image.", icon=":material/error:")
+    if (answer := char_sources.characters_or_report(name, picture, log)) is None:
         continue
+    image, found, boxes = answer
     with st.expander(f"What the models see of {name}", expanded=not isinstance(picture, bytes)):
         char_sources.show_what_was_found(image, found, boxes, name)
     choices.update({name: found[0]} if len(found) == 1 else {f"{name} ({k + 1})": c for k, c in enumerate(found)})

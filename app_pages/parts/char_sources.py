@@ -42,6 +42,18 @@ def own_pictures(key: str) -> list[tuple[str, bytes | np.ndarray]]:
     return made
 
 
+def characters_or_report(name: str, picture: bytes | np.ndarray, log) -> tuple[np.ndarray, np.ndarray, list] | None:
+    """characters_in, or None with the reason in the page (the user's other pictures still count)."""
+    try:
+        return characters_in(picture)
+    except engine.ImageError as error:
+        st.error(f"{name}: {error}", icon=":material/broken_image:")
+    except Exception:
+        log.exception("Preparing the picture %r failed", name)
+        st.error(f"{name}: this picture could not be used. Try another image.", icon=":material/error:")
+    return None
+
+
 def characters_in(picture: bytes | np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
     """(the picture, its characters (N, 28, 28), their boxes) of an upload's bytes or a drawing."""
     if isinstance(picture, bytes):
