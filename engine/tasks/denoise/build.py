@@ -141,7 +141,8 @@ def export_photo_denoiser(model: PhotoDenoiser, images: list[np.ndarray], opts: 
     photos = len(photo_corpus.available(held_out=False))
     data_note = (f"random {PATCH}x{PATCH} crops of the photo corpus's {photos} training photos (at full and "
                  f"half size) and {PAGES} rendered text pages; Gaussian noise (clipped) and camera-like noise "
-                 f"(Poisson-Gaussian, then JPEG) up to sigma {round(MAX_SIGMA * 255)}/255, a fifth of the crops grey")
+                 f"(Poisson-Gaussian, then JPEG) up to sigma {round(MAX_SIGMA * 255)}/255, a fifth of the crops grey; "
+                 f"then {BALANCE_STEPS:,} steps with every noise level weighted alike")
     rng = np.random.default_rng(opts.seed + 1)
     parity = [rng.random(s, dtype=np.float32) for s in ((1, 4, 32, 40), (2, 4, 64, 64), (1, 4, 136, 88))]
     example, _ = noisy_batch(datasets.random_patches(images, 2, 64, seed=opts.seed)[0], rng)
