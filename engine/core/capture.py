@@ -254,7 +254,8 @@ def _even_pen(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def is_clean(image) -> bool:
     """A clean picture of writing (a scan, a drawing, a render): Otsu's threshold splits it into
     paper that is nearly uniform (nine pixels in ten within CLEAN_SPREAD of its median; the
-    anti-aliased edges of strokes may differ) and ink that stays off the frame. Such a picture needs no search: the MNIST preparation takes it whole, as it always has."""
+    anti-aliased edges of strokes may differ) and ink that stays off the frame. Such a picture
+    needs no search: the MNIST preparation takes it whole, as it always has."""
     grey = to_grey(as_float_image(image))
     if grey.size == 0 or np.ptp(grey) == 0:
         return True
