@@ -8,7 +8,6 @@ import engine
 
 CANVAS_SIDE = 280             # pixels: ten times MNIST's 28
 SOURCES = {"draw": "Draw", "camera": "Camera"}
-SOURCE_ICONS = {"draw": ":material/draw:", "camera": ":material/photo_camera:"}
 
 canvas = None                 # the drawing component, imported when first drawn on; tests hand in a stand-in
 
