@@ -53,9 +53,9 @@ st.title("Anomaly detection")
 st.markdown(
     "This autoencoder was trained on **digits only**: it has never seen a letter. It rebuilds a digit "
     "well and anything else badly, so how far the reconstruction lies from the input scores how "
-    "unlike a digit a character is. Pick built-in characters or drop your own (a photo or scan of "
-    "handwriting, a drawing: one character per image), and compare the network with PCA of the same "
-    "code size, a linear model fit on the same digits."
+    "unlike a digit a character is. Pick built-in characters, drop your own (a photo or scan of "
+    "handwriting, one character or a few side by side), draw one or use the camera, and compare the "
+    "network with PCA of the same code size, a linear model fit on the same digits."
 )
 
 # --- Input and settings ----------------------------------------------------------------------
