@@ -22,6 +22,7 @@ from .core.imaging import (
     fit_within as fit_within,
     prepare_character as prepare_character,
     prepare_characters as prepare_characters,
+    single_character as single_character,
     to_grey as to_grey,
 )
 from .core.index import (

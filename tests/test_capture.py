@@ -135,3 +135,13 @@ def test_eval_captures_at_a_small_scale():
     assert clean[4] == 1.0 and clean[5] == 0.0
     for name, count, refused, _how in refusals["rows"]:
         assert refused >= count - 1, name    # (one photo of scikit-image's, a coffee cup, passes)
+
+
+def test_single_character_takes_the_one_much_larger_or_refuses():
+    from engine.core.imaging import single_character
+
+    chars = np.stack([np.full((28, 28), v, np.float32) for v in (0.1, 0.2)])
+    assert single_character(chars[:1], [(0, 0, 5, 5)])[0, 0] == np.float32(0.1)
+    assert single_character(chars, [(0, 0, 5, 5), (0, 10, 20, 30)])[0, 0] == np.float32(0.2)   # 400 vs 25
+    with pytest.raises(TooManyCharactersError, match="2 characters"):
+        single_character(chars, [(0, 0, 10, 10), (0, 20, 12, 30)])                           # 100 vs 120

@@ -127,7 +127,7 @@ def prepared_png(picture: bytes | np.ndarray | None) -> bytes | None:
         return None
     try:
         image, found, boxes = characters_in(picture)
-        char = engine.prepare_character(image) if len(found) > 1 else found[0]
+        char = engine.single_character(found, boxes)
     except engine.ImageError as error:
         st.error(str(error), icon=":material/broken_image:")
         return None

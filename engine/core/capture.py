@@ -179,7 +179,7 @@ def _remove_ruling(mask: np.ndarray, faint: np.ndarray) -> tuple[np.ndarray, np.
     return kept | (across & lines & mask), lines
 
 
-def _groups(regions, shape) -> list[list]:
+def _groups(regions) -> list[list]:
     """Components grouped into characters: parts one above the other (an "i" and its dot, a
     "5"'s broken bar) belong together."""
     parent = list(range(len(regions)))
@@ -317,7 +317,7 @@ def find_characters(image) -> list[FoundCharacter]:
                                      "text or a photo's texture. Please upload a picture of a few characters on "
                                      "plain paper.")
     h, w = grey.shape
-    groups = _groups(regions, grey.shape)
+    groups = _groups(regions)
 
     margin = max(1, round(0.02 * side))
     # what reaches the frame (a strip of table, a shadow's border), with whatever lies within

@@ -260,16 +260,21 @@ def prepare_character(image: np.ndarray | Image.Image) -> np.ndarray:
     light, shadow, edge and ruling taken out). Returns float32 (28, 28). Raises
     EmptyImageError when there is no ink, NotACharacterError (engine.core.capture) when there
     is no clear character or several."""
-    chars, boxes = prepare_characters(image)
-    if len(chars) > 1:   # one much larger than the rest (2.5 times the area) is the one meant
-        areas = sorted(((b[2] - b[0]) * (b[3] - b[1]), k) for k, b in enumerate(boxes))
-        if areas[-1][0] >= 2.5 * areas[-2][0]:
-            return chars[areas[-1][1]]
-        from engine.core.capture import TooManyCharactersError
+    return single_character(*prepare_characters(image))
 
-        raise TooManyCharactersError(f"{len(chars)} characters found, and this takes one. Please crop the "
-                                     "picture to one character.")
-    return chars[0]
+
+def single_character(chars: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """The one character prepare_characters found, for a page that takes one: the only one, or
+    one much larger than the rest (2.5 times the area). Raises TooManyCharactersError otherwise."""
+    if len(chars) == 1:
+        return chars[0]
+    areas = sorted(((b[2] - b[0]) * (b[3] - b[1]), k) for k, b in enumerate(boxes))
+    if areas[-1][0] >= 2.5 * areas[-2][0]:
+        return chars[areas[-1][1]]
+    from engine.core.capture import TooManyCharactersError
+
+    raise TooManyCharactersError(f"{len(chars)} characters found, and this takes one. Please crop the "
+                                 "picture to one character.")
 
 
 def prepare_characters(image: np.ndarray | Image.Image) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
