@@ -1,6 +1,5 @@
 """Denoising: add noise to an image and watch a denoising autoencoder take it away."""
 
-import logging
 
 import numpy as np
 import streamlit as st
@@ -9,9 +8,7 @@ import engine
 from app_pages import session_models
 from app_pages.logic import denoising as logic
 from app_pages.parts import char_sources, denoise_clean
-from app_pages.parts.denoise_common import examples, load, noisy_examples, png_download, show_panels
-
-log = logging.getLogger(__name__)
+from app_pages.parts.denoise_common import examples, load, noisy_examples, or_reported, png_download, show_panels
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 MEASURE, CLEAN = "measure", "clean"
@@ -102,17 +99,9 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
     if load_error is not None:
         st.error(str(load_error), icon=":material/broken_image:")
         return
-    try:
-        result = compare(source, kind, amount, seed, treat_as, char_model, told_true)
-    except engine.ImageError as error:
-        st.error(str(error), icon=":material/broken_image:")
-        return
-    except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
-        st.error(str(error), icon=":material/error:")
-        return
-    except Exception:
-        log.exception("Denoising failed")
-        st.error("Something went wrong while denoising this image. Try another image or other settings.")
+    result = or_reported(lambda: compare(source, kind, amount, seed, treat_as, char_model, told_true), "Denoising",
+                         "Something went wrong while denoising this image. Try another image or other settings.")
+    if result is None:
         return
     show_comparison(result)
 

@@ -2,16 +2,13 @@
 level is estimated and shown, the user can turn it up or down, and the cleaned photo stands
 beside the upload and non-local means (whole or as a close-up), ready to download."""
 import hashlib
-import logging
 
 import numpy as np
 import streamlit as st
 
 import engine
 from app_pages.logic import denoising as logic
-from app_pages.parts.denoise_common import load, png_download, show_panels
-
-log = logging.getLogger(__name__)
+from app_pages.parts.denoise_common import load, or_reported, png_download, show_panels
 
 
 @st.cache_data(max_entries=8, show_spinner="Measuring the noise…")
@@ -51,17 +48,9 @@ def show(settings_col, source: bytes | str, image: np.ndarray) -> None:
             "detail is lost: the autoencoder smooths as much as it is told.",
         )
         st.markdown(logic.estimate_text(estimated))
-    try:
-        result = clean(source, level)
-    except engine.ImageError as error:
-        st.error(str(error), icon=":material/broken_image:")
-        return
-    except engine.ModelError as error:
-        st.error(str(error), icon=":material/error:")
-        return
-    except Exception:
-        log.exception("Cleaning a photo failed")
-        st.error("Something went wrong while cleaning this photo. Try another photo or another level.")
+    result = or_reported(lambda: clean(source, level), "Cleaning a photo",
+                         "Something went wrong while cleaning this photo. Try another photo or another level.")
+    if result is None:
         return
     close_up = st.toggle("Close-up of the centre", key="clean_close_up")
     panels = (("Your photo", result.noisy), (f"{engine.NLM_NAME}, same level", result.nlm),

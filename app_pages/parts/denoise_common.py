@@ -1,13 +1,19 @@
 """What both modes of the Denoising page share: where the images come from (the built-in
 examples of each mode, made once per process, and the user's upload, decoded once and kept
-small), the row of pictures and the PNG download."""
+small), the row of pictures, the PNG download, and how a failure is told."""
 import functools
+import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import streamlit as st
 
 import engine
 from app_pages.logic import denoising as logic
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner=False)
@@ -49,3 +55,19 @@ def png_download(container, label: str, image: np.ndarray, file_name: str, key: 
         icon=":material/download:",
         key=key,
     )
+
+
+def or_reported(compute: Callable[[], T], failed: str, advice: str) -> T | None:
+    """compute(), or None with the reason in the page: an image the engine refuses, a missing or
+    damaged model file (its message says which, and how to rebuild it), or anything else, logged
+    as `failed` and told as "Something went wrong while ..." with `advice`."""
+    try:
+        return compute()
+    except engine.ImageError as error:
+        st.error(str(error), icon=":material/broken_image:")
+    except engine.ModelError as error:
+        st.error(str(error), icon=":material/error:")
+    except Exception:
+        log.exception("%s failed", failed)
+        st.error(advice)
+    return None
