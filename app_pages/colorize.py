@@ -82,16 +82,20 @@ def colour(
     return None, False
 
 
-def start_fine_tuning(photos: list[np.ndarray], holdout: tuple[str, bytes], steps: int) -> None:
+def start_fine_tuning(photos: list[np.ndarray], holdout: tuple[str, bytes], steps: int) -> bool:
+    """False (and a message saying why) when the run cannot start; the last run is then kept."""
     def work(job: engine.Job) -> engine.FineTuneResult:
         return engine.training.fine_tune_colorizer(photos, steps=steps, progress=job.report, stop=job.should_stop)
 
+    # Photos it cannot use (engine.ColorizeError) are the user's to read, not a failure to log.
+    job = start_logged_job(work, "colorize-finetune", "Fine-tuning the colorizer", log, expected=(engine.ColorizeError,))
+    if job is None:
+        return False
     st.session_state[HOLDOUT] = holdout
     st.session_state[ASKED] = steps
-    # Photos it cannot use (engine.ColorizeError) are the user's to read, not a failure to log.
-    st.session_state[JOB] = start_logged_job(work, "colorize-finetune", "Fine-tuning the colorizer", log,
-                                             expected=(engine.ColorizeError,))
+    st.session_state[JOB] = job
     log.info("Fine-tuning the colorizer on %d photos for %d steps", len(photos), steps)
+    return True
 
 
 def click_picture(image: np.ndarray, key: str) -> dict | None:
@@ -365,8 +369,8 @@ def fine_tuning() -> None:
         disabled=running or not training,
         icon=":material/model_training:",
     ):
-        start_fine_tuning(training, (holdout, photos[holdout][1]), steps)
-        st.rerun()  # the run is in the session now: draw its progress
+        if start_fine_tuning(training, (holdout, photos[holdout][1]), steps):
+            st.rerun()  # the run is in the session now: draw its progress
 
     if job is None:
         return

@@ -1,12 +1,15 @@
-"""Pieces several pages share: the panel of a background training job (a progress bar, a stop
-button and a live chart, redrawn every second; the whole page reruns once the job has ended)
-and the messages for errors and unreadable uploads."""
+"""Pieces several pages share: the start of a background training job for this visitor and its
+panel (a progress bar, a stop button and a live chart, redrawn every second; the whole page
+reruns once the job has ended), and the messages for errors and unreadable uploads."""
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import engine
 
@@ -60,10 +63,32 @@ def read_upload(upload, prepare: Callable[[bytes], Any], log: logging.Logger) ->
     return None
 
 
+def session_alive(session_id: str) -> Callable[[], bool]:
+    """Whether the visitor of `session_id` is still there, asked from any thread: their session
+    is connected, or has been disconnected for less than `server.disconnectedSessionTTL` (the
+    time Streamlit keeps it for the visitor to come back after a network blip; a closed tab
+    never does). With no Streamlit server (AppTest, a bare script) there is nobody to ask: True."""
+    ttl = float(st.get_option("server.disconnectedSessionTTL"))
+    gone_since: float | None = None
+
+    def alive() -> bool:
+        nonlocal gone_since
+        if not Runtime.exists() or Runtime.instance().is_active_session(session_id):
+            gone_since = None
+            return True
+        gone_since = gone_since or time.monotonic()
+        return time.monotonic() - gone_since < ttl
+
+    return alive
+
+
 def start_logged_job(work: Callable[[engine.Job], Any], name: str, what: str, log: logging.Logger,
-                     expected: tuple[type[Exception], ...] = ()) -> engine.Job:
-    """engine.start_job, with an unexpected error logged here, once (the job keeps it for the
-    page to show); errors of the `expected` types are the user's to read and are not logged."""
+                     expected: tuple[type[Exception], ...] = ()) -> engine.Job | None:
+    """engine.start_job for this visitor's session (one run at a time; stopped once they have
+    gone), with an unexpected error logged here, once (the job keeps it for the page to show);
+    errors of the `expected` types are the user's to read and are not logged. None, after a
+    message saying why, when it cannot start: the server is full, or the visitor has a run going
+    (the message names it, with its Stop button here, wherever its page is)."""
     def logged(job: engine.Job) -> Any:
         try:
             return work(job)
@@ -73,7 +98,18 @@ def start_logged_job(work: Callable[[engine.Job], Any], name: str, what: str, lo
             log.exception("%s failed", what)
             raise
 
-    return engine.start_job(logged, name=name)
+    ctx = get_script_run_ctx()
+    owner = None if ctx is None else ctx.session_id
+    try:
+        return engine.start_job(logged, name=name, label=what, owner=owner,
+                                alive=None if owner is None else session_alive(owner))
+    except engine.JobsBusyError as busy:
+        st.warning(str(busy), icon=":material/hourglass_top:")
+    except engine.OwnJobRunningError as refused:
+        st.info(str(refused), icon=":material/model_training:")
+        st.button(f"Stop «{refused.job.label or refused.job.name}»", key=f"{name}_stop_other",
+                  on_click=refused.job.stop, disabled=refused.job.should_stop(), icon=":material/stop:")
+    return None
 
 
 def render_open_tab(names: list[str], render: dict[str, tuple[Callable[[], None], str]], key: str,

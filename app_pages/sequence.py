@@ -248,14 +248,19 @@ def training_progress() -> None:
               lambda: logic.loss_figure(job.updates) if job.updates else None)
 
 
-def start_training(series: engine.LoadSeries, source: str, steps: int) -> None:
+def start_training(series: engine.LoadSeries, source: str, steps: int) -> bool:
+    """False (and a message saying why) when the run cannot start; the last run is then kept."""
     def work(job: engine.Job) -> engine.TrainedSequenceModels:
         return engine.training.train_sequence_models(series, steps=steps, progress=job.report,
                                                       stop=job.should_stop)
 
+    job = start_logged_job(work, "sequence-train", "Training the sequence models", log)
+    if job is None:
+        return False
     st.session_state[JOB_SOURCE] = source
     st.session_state[ASKED] = steps
-    st.session_state[JOB] = start_logged_job(work, "sequence-train", "Training the sequence models", log)
+    st.session_state[JOB] = job
+    return True
 
 
 def finished_run(job: engine.Job, series: engine.LoadSeries, source: str) -> None:
@@ -314,8 +319,8 @@ with st.expander(
         steps = steps_col.slider("Steps per network", 100, 2000, 400, 100, key="seq_steps", disabled=running)
         if button_col.button("Train", key="seq_train", type="primary", disabled=running,
                              icon=":material/model_training:"):
-            start_training(series, source, steps)
-            st.rerun()
+            if start_training(series, source, steps):
+                st.rerun()
         if job is not None:
             if running:
                 training_progress()

@@ -135,16 +135,20 @@ def family_options(family: str) -> tuple[dict, str]:
     return {k: v for k, v in options.items() if v is not None}, method
 
 
-def start_training(spec: logic.RunSpec, choice: logic.DataChoice) -> None:
-    """One run in a background job, recorded in the session's runs when it ends."""
+def start_training(spec: logic.RunSpec, choice: logic.DataChoice) -> bool:
+    """One run in a background job, recorded in the session's runs when it ends; False (and a
+    message saying why) when it cannot start."""
     runs, reports = session_models.run_log(), []
 
     def work(job: engine.Job) -> logic.Run:
         return logic.train_one(spec, choice, job, reports, runs)
 
     job = start_logged_job(work, f"studio-{spec.family}", f"Training a {spec.family} autoencoder", log)
+    if job is None:
+        return False
     st.session_state[logic.TRAIN_JOB] = logic.Pending(job, reports, spec.epochs, choice.label)
     log.info("Training a %s autoencoder on %s for %d epochs", spec.family, choice.label, spec.epochs)
+    return True
 
 
 def train_tab() -> None:
@@ -186,8 +190,8 @@ def train_tab() -> None:
     st.caption(f"A run stops by itself after {logic.MAX_SECONDS // 60} minutes and keeps what it has learnt.")
     if st.button("Train", key="studio_train", type="primary", icon=":material/model_training:",
                  disabled=running or choice is None):
-        start_training(logic.RunSpec(family, options, method, code_size, epochs, lr, patience), choice)
-        st.rerun()  # the run is in the session now: draw its progress
+        if start_training(logic.RunSpec(family, options, method, code_size, epochs, lr, patience), choice):
+            st.rerun()  # the run is in the session now: draw its progress
 
     if pending is None:
         return

@@ -9,10 +9,12 @@ from .core.capture import (
 from .core.imaging import (
     MAX_UPLOAD_BYTES as MAX_UPLOAD_BYTES,
     NOISE_KINDS as NOISE_KINDS,
+    UPLOAD_PIXELS as UPLOAD_PIXELS,
     UPLOAD_TYPES as UPLOAD_TYPES,
     CorruptImageError as CorruptImageError,
     EmptyImageError as EmptyImageError,
     ImageError as ImageError,
+    ImageShapeError as ImageShapeError,
     ImageTooLargeError as ImageTooLargeError,
     ImageTooSmallError as ImageTooSmallError,
     NotAnImageError as NotAnImageError,
@@ -32,7 +34,9 @@ from .core.index import (
 )
 from .core.jobs import (
     Job as Job,
+    JobsBusyError as JobsBusyError,
     JobUpdate as JobUpdate,
+    OwnJobRunningError as OwnJobRunningError,
     start_job as start_job,
 )
 from .core.loaders import (

@@ -1,5 +1,6 @@
-"""Background training jobs: they finish, stop when asked, keep their errors, and never run
-more at once than there are slots."""
+"""Background training jobs: they finish, stop when asked, keep their errors, never run more at
+once than there are slots nor queue more than the queue takes, one per owner, stop when their
+owner has gone, and are forgotten once they end."""
 import threading
 import time
 
@@ -46,25 +47,152 @@ def test_a_failing_job_keeps_its_error():
     assert not job.running
 
 
-def test_jobs_beyond_the_slots_wait_and_a_stopped_queued_job_never_runs(monkeypatch):
-    monkeypatch.setattr(jobs, "_slots", threading.BoundedSemaphore(1))
-    gate = threading.Event()
-    ran = []
+def _until_stopped(started: threading.Event | None = None):
+    """Work that holds its slot until it is asked to stop, saying once it runs."""
+    def work(job: jobs.Job) -> str:
+        if started is not None:
+            started.set()
+        job._stop.wait(60)
+        return "held"
+    return work
 
-    def blocking(job):
-        gate.wait(10)
-        return "first"
 
-    first = jobs.start_job(blocking)
-    while first.state != "running":
-        time.sleep(0.005)
+@pytest.fixture
+def queue(monkeypatch) -> jobs.JobQueue:
+    """One slot, one place in the queue, a watchdog that looks often."""
+    fresh = jobs.JobQueue(slots=1, waiting=1, watch_seconds=0.01)
+    monkeypatch.setattr(jobs, "_queue", fresh)
+    yield fresh
+    for job in fresh.jobs():
+        job.stop()
+        job.wait(10)
+
+
+def test_jobs_beyond_the_slots_wait_and_a_stopped_queued_job_never_runs(queue):
+    started, ran = threading.Event(), []
+    first = jobs.start_job(_until_stopped(started))
+    assert started.wait(10) and first.state == "running"
     second = jobs.start_job(lambda job: ran.append(1))
-    time.sleep(0.05)
     assert second.state == "queued" and second.running
     second.stop()
-    gate.set()
-    assert first.wait(10) and second.wait(10)
-    assert first.result == "first" and second.state == "stopped" and ran == []
+    assert second.wait(10) and second.state == "stopped" and ran == [] and second.result is None
+    assert first.running
+    first.stop()
+    assert first.wait(10) and first.result == "held" and first.state == "stopped"
+
+
+def test_a_queued_job_starts_when_the_slot_frees(queue):
+    first = jobs.start_job(_until_stopped())
+    second = jobs.start_job(lambda job: "second")
+    assert second.state == "queued"
+    first.stop()
+    assert second.wait(10) and second.state == "done" and second.result == "second"
+
+
+def test_beyond_the_slots_and_the_queue_a_job_is_refused_until_one_ends(queue):
+    started = threading.Event()
+    first = jobs.start_job(_until_stopped(started), owner="a")
+    assert started.wait(10)
+    second = jobs.start_job(_until_stopped(), owner="b")
+    with pytest.raises(jobs.JobsBusyError, match="1 running, 1 waiting.*Try again in a minute") as busy:
+        jobs.start_job(lambda job: "never", owner="c")
+    assert isinstance(busy.value, RuntimeError) and (busy.value.running, busy.value.waiting) == (1, 1)
+    assert queue.jobs() == [first, second]    # the refused one was never taken in
+    second.stop()
+    assert second.wait(10)
+    third = jobs.start_job(lambda job: "third", owner="c")   # room again
+    first.stop()
+    assert third.wait(10) and third.result == "third"
+
+
+def test_an_owner_has_one_job_at_a_time_and_is_told_which(monkeypatch):
+    monkeypatch.setattr(jobs, "_queue", jobs.JobQueue(slots=2, waiting=2))
+    exported = threading.Event()
+
+    def fine_tuning(job):   # once stopped, it exports what it has: it goes on until told it has
+        job._stop.wait(60)
+        exported.wait(60)
+
+    first = jobs.start_job(fine_tuning, name="colorize-finetune", label="Fine-tuning the colorizer", owner="visitor")
+    with pytest.raises(jobs.OwnJobRunningError, match="«Fine-tuning the colorizer» is still going") as refused:
+        jobs.start_job(lambda job: "second", owner="visitor")
+    assert refused.value.job is first and not isinstance(refused.value, jobs.JobsBusyError)
+    other = jobs.start_job(lambda job: "other", owner="someone else")   # others are not held back
+    assert other.wait(10) and other.result == "other"
+    nobody = [jobs.start_job(lambda job: "free") for _ in range(2)]     # nor jobs with no owner
+    first.stop()
+    with pytest.raises(jobs.OwnJobRunningError, match="is stopping"):
+        jobs.start_job(lambda job: "second", owner="visitor")
+    exported.set()
+    assert first.wait(10) and all(job.wait(10) for job in nobody)
+    again = jobs.start_job(lambda job: "again", owner="visitor")        # once it has ended
+    assert again.wait(10) and again.result == "again"
+
+
+def test_a_running_job_is_stopped_when_its_owner_has_gone(queue):
+    here, started = threading.Event(), threading.Event()
+    here.set()
+    job = jobs.start_job(_until_stopped(started), owner="visitor", alive=here.is_set)
+    assert started.wait(10)
+    here.clear()   # the visitor closed the tab
+    assert job.wait(30) and job.state == "stopped" and job.result == "held"
+    assert queue.jobs() == []
+
+
+def test_a_queued_job_whose_owner_has_gone_never_starts(queue):
+    here, ran = threading.Event(), []
+    here.set()
+    first = jobs.start_job(_until_stopped(), owner="a")
+    queued = jobs.start_job(lambda job: ran.append(1), owner="b", alive=here.is_set)
+    here.clear()
+    assert queued.wait(30) and queued.state == "stopped" and ran == []
+    assert queue.jobs() == [first] and first.running   # its place is free at once, not when the slot frees
+    jobs.start_job(lambda job: None, owner="c")
+    first.stop()
+
+
+def test_a_job_whose_owner_has_gone_before_its_turn_never_runs(queue):
+    ran = []
+    job = jobs.start_job(lambda job: ran.append(1), alive=lambda: False)
+    assert job.wait(10) and job.state == "stopped" and ran == []
+
+
+def test_an_owner_checker_that_fails_does_not_stop_the_run(queue):
+    def broken() -> bool:
+        raise LookupError("no runtime")
+
+    job = jobs.start_job(lambda job: "done", alive=broken)
+    assert job.wait(10) and job.state == "done"
+
+
+def test_the_queue_forgets_ended_jobs_and_a_job_lets_its_data_go(queue):
+    data = bytearray(1000)
+
+    def uses(job):
+        return len(data)
+
+    done = jobs.start_job(uses)
+    assert done.wait(10) and done.result == 1000
+    failed = jobs.start_job(lambda job: 1 / 0)
+    assert failed.wait(10) and failed.state == "failed" and failed.error.__traceback__ is None
+    stopped = jobs.start_job(_until_stopped())
+    stopped.stop()
+    assert stopped.wait(10)
+    assert queue.jobs() == []
+    assert all(job.work is None for job in (done, failed, stopped))
+    # nothing else refers to a finished job: the one who holds it (a session) decides its life
+    import gc
+    import weakref
+
+    gone = weakref.ref(done)
+    del done
+    gc.collect()
+    assert gone() is None
+
+
+def test_the_default_queue_suits_the_cpus():
+    assert jobs.JOB_SLOTS == max(1, jobs.cpu_count() // 2) and jobs.JOB_WAITING == 2 * jobs.JOB_SLOTS
+    assert (jobs._queue.slots, jobs._queue.waiting) == (jobs.JOB_SLOTS, jobs.JOB_WAITING)
 
 
 @pytest.mark.parametrize("state, running", [("queued", True), ("running", True), ("done", False),

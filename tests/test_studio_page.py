@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 import engine
 from app_pages import session_models
 from app_pages.logic import studio as logic
+from engine.core import jobs
 from engine.tasks.studio import serve as studio_serve
 
 pytestmark = pytest.mark.slow   # every test drives the app under AppTest
@@ -286,6 +287,57 @@ def test_pca_rebuilds_the_plane_exactly_and_the_digits_are_projected():
     projection = frame(at, "Neighbour agreement")
     assert list(projection["Method"]) == ["PCA", "Autoencoder"]
     assert len(at.get("plotly_chart")) == 4  # two surfaces, two projections
+
+
+# --- Sharing the server --------------------------------------------------------------------------
+@pytest.fixture
+def one_job_server(monkeypatch) -> jobs.JobQueue:
+    """A server that trains one job and queues none; what a test leaves going is stopped."""
+    queue = jobs.JobQueue(slots=1, waiting=0)
+    monkeypatch.setattr(jobs, "_queue", queue)
+    yield queue
+    for job in queue.jobs():
+        job.stop()
+        job.wait(60)
+
+
+@needs_torch
+def test_a_full_server_says_so_and_the_settings_are_kept(one_job_server):
+    others = jobs.start_job(lambda job: job._stop.wait(240), label="Another visitor's run", owner="another visitor")
+    at = open_studio()
+    choose(at, "convolutional", "digits8", count=250, epochs=3)
+    at.button(key="studio_train").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception]
+    assert [w.value for w in at.warning] == [
+        "The server is busy training for other visitors (1 running, 0 waiting their turn: as many as it takes "
+        "at once). Try again in a minute."]
+    assert "studio_job" not in at.session_state and one_job_server.jobs() == [others]
+    assert at.slider(key="studio_epochs").value == 3 and not at.button(key="studio_train").disabled
+
+
+@needs_torch
+def test_a_visitor_trains_one_run_at_a_time_and_can_stop_it_from_the_refusal(one_job_server, monkeypatch):
+
+    def methods_until_stopped(choice, code_size, epochs, lr, job, reports, runs):
+        job._stop.wait(240)
+        return []
+
+    monkeypatch.setattr(logic, "train_methods", methods_until_stopped)
+    at = open_studio("Training methods")
+    at.button(key="methods_train").click().run()
+    methods = at.session_state["methods_job"].job
+    assert methods.running and methods.owner and methods.owner_alive()   # the visitor's session, still there
+    show_tab(at, "Train")
+    choose(at, "convolutional", "digits8", count=250, epochs=1)
+    at.button(key="studio_train").click().run()   # the same visitor, another run
+    assert not at.exception and not at.error
+    assert "studio_job" not in at.session_state and not at.warning
+    assert any("«Comparing the training methods» is still going" in i.value for i in at.info)
+    at.button(key="studio-convolutional_stop_other").click().run()
+    assert not at.exception
+    assert methods.wait(60) and methods.state == "stopped"
+    show_tab(at, "Training methods")
+    assert any("stopped before a model was trained" in i.value for i in at.info)
 
 
 def test_without_torch_training_points_to_the_training_requirements(monkeypatch):

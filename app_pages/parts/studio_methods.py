@@ -13,15 +13,19 @@ from app_pages.parts.studio_common import job_progress, show_image
 log = logging.getLogger(__name__)
 
 
-def start_methods(choice: logic.DataChoice, code_size: int, epochs: int, lr: float) -> None:
-    """The three methods trained one after the other in one background job."""
+def start_methods(choice: logic.DataChoice, code_size: int, epochs: int, lr: float) -> bool:
+    """The three methods trained one after the other in one background job; False (and a
+    message saying why) when it cannot start."""
     runs, reports = session_models.run_log(), []
 
     def work(job: engine.Job) -> list[logic.Run]:
         return logic.train_methods(choice, code_size, epochs, lr, job, reports, runs)
 
     job = start_logged_job(work, "studio-methods", "Comparing the training methods", log)
+    if job is None:
+        return False
     st.session_state[logic.METHODS_JOB] = logic.Pending(job, reports, epochs, choice.label)
+    return True
 
 
 def methods_tab() -> None:
@@ -53,8 +57,8 @@ def methods_tab() -> None:
                                disabled=running)
     if st.button("Train the three", key="methods_train", type="primary", icon=":material/model_training:",
                  disabled=running):
-        start_methods(logic.builtin_choice(source, count), code_size, epochs, 3e-3)
-        st.rerun()
+        if start_methods(logic.builtin_choice(source, count), code_size, epochs, 3e-3):
+            st.rerun()
     if pending is None:
         return
     if running:

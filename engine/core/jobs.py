@@ -1,31 +1,76 @@
 """Training jobs that run in the background: a page starts one, keeps it in its session and
-shows its progress on every rerun; other sessions are not blocked (each job is a thread, and
-at most JOB_SLOTS train at once; the rest wait their turn). A job always ends: it finishes
-(pages bound the steps they ask for, so a user who leaves lets it run to its end), is stopped
-(its stop button) or fails with its error kept for the page to show."""
+shows its progress on every rerun; other sessions are not blocked (each job is a thread).
+
+A shared server must not be piled up by its visitors, so jobs are admitted by one queue:
+- at most JOB_SLOTS train at once and at most JOB_WAITING wait their turn, in order; a job
+  beyond that is refused (JobsBusyError) rather than queued without bound;
+- an owner (a page passes its visitor's session) has at most one job going at a time: a second
+  is refused (OwnJobRunningError, naming the job that is going);
+- a job whose `alive()` answers False (its visitor has gone) is stopped by a watchdog; queued,
+  it leaves the queue and never starts.
+
+A job always ends: it finishes (pages bound the steps and time they ask for), is stopped (its
+stop button, or its owner gone) or fails with its error kept for the page to show. The queue
+forgets a job once it has ended, and the job drops its work function (which holds the training
+data), so what remains is the result, held only by whoever holds the job (a page's session)."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.core.progress import Progress
 from engine.core.runtime import cpu_count
 
+log = logging.getLogger(__name__)
+
+# A training run's torch uses every CPU it may (engine.nn.train), so two at once on a 2-core host
+# only slow each other down: one slot per two CPUs. Waiting jobs hold little (their inputs, not a
+# model), but each waits for a whole run (up to minutes): two per slot keeps the last one's wait
+# to a few minutes and the server's worst case to 3 jobs on 2 cores; a fourth visitor is asked
+# to try again in a minute.
 JOB_SLOTS = max(1, cpu_count() // 2)
-_slots = threading.BoundedSemaphore(JOB_SLOTS)
+JOB_WAITING = 2 * JOB_SLOTS
+WATCH_SECONDS = 5.0   # how often the watchdog asks the owners of jobs whether they are still there
 JobUpdate = Progress   # what a job reports: the one progress type
+
+
+class JobsBusyError(RuntimeError):
+    """No job can start now: the server trains and queues as many as it takes. The message is fit
+    for the user."""
+
+    def __init__(self, running: int, waiting: int) -> None:
+        self.running, self.waiting = running, waiting
+        super().__init__(f"The server is busy training for other visitors ({running} running, {waiting} waiting "
+                         "their turn: as many as it takes at once). Try again in a minute.")
+
+
+class OwnJobRunningError(RuntimeError):
+    """Its owner already has `job` going (one job per owner at a time). The message is fit for
+    the user and names the job."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        going = "is stopping" if job.should_stop() else "is still going"
+        super().__init__(f"Your run «{job.label or job.name}» {going}: one run at a time for each visitor. "
+                         "Stop it, or wait for it to end, then start this one.")
 
 
 @dataclass
 class Job:
     """One background run of `work(job)`. `work` reports with job.report(...) and should
-    check job.should_stop() between steps; its return value becomes job.result."""
+    check job.should_stop() between steps; its return value becomes job.result. `owner`
+    (None: nobody in particular) and `alive` (None: always there) are the queue's; `label`
+    says what the job does, in words for its owner."""
 
-    work: Callable[[Job], Any]
+    work: Callable[[Job], Any] | None
     name: str = "training"
+    label: str = ""
+    owner: Hashable | None = None
+    alive: Callable[[], bool] | None = field(default=None, repr=False)
     state: str = "queued"              # queued, running, done, stopped, failed
     updates: list[Progress] = field(default_factory=list)
     result: Any = None
@@ -34,36 +79,50 @@ class Job:
     finished: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
-
-    def start(self) -> Job:
-        self._thread = threading.Thread(target=self._run, name=f"job-{self.name}", daemon=True)
-        self._thread.start()
-        return self
+    _queue: JobQueue | None = field(default=None, repr=False)
 
     def _run(self) -> None:
-        with _slots:
-            if self._stop.is_set():
-                self.state, self.finished = "stopped", time.time()
-                return
-            self.state, self.started = "running", time.time()
-            try:
-                self.result = self.work(self)
-                self.state = "stopped" if self._stop.is_set() else "done"
-            except BaseException as err:   # kept for the page; the thread must not die silently
-                self.error, self.state = err, "failed"
-            finally:
-                self.finished = time.time()
+        queue, ended = self._queue, "stopped"   # stopped, or its owner gone, before it had a slot
+        try:
+            if queue is None or queue.take_slot(self):
+                ended = self._work()
+        finally:
+            self.work = None   # it holds the training data: let it go with the run
+            if queue is not None:
+                queue.leave(self)   # before the state says so: its owner may start another at once
+            self.finished = time.time()
+            self.state = ended
+
+    def _work(self) -> str:
+        """Run the work; how it ended."""
+        try:
+            self.result = self.work(self)
+            return "stopped" if self._stop.is_set() else "done"
+        except BaseException as err:   # kept for the page; the thread must not die silently
+            err.__traceback__ = None   # its frames hold the model and the data (the page logged it)
+            self.error = err
+            return "failed"
 
     def report(self, update: Progress) -> None:
         """The job's progress callback: pass it as `progress=job.report` to anything that trains."""
         self.updates.append(update)
 
     def stop(self) -> None:
-        """Ask the job to stop at its next step (a queued job never starts)."""
+        """Ask the job to stop at its next step (a queued job leaves the queue and never starts)."""
         self._stop.set()
+        if self._queue is not None:
+            self._queue.wake()
 
     def should_stop(self) -> bool:
         return self._stop.is_set()
+
+    def owner_alive(self) -> bool:
+        """Whether the job's owner is still there (True when it cannot tell)."""
+        try:
+            return self.alive is None or bool(self.alive())
+        except Exception:   # a checker that fails does not stop a run: the run's own bounds end it
+            log.exception("Could not tell whether the owner of job %s is still there", self.name)
+            return True
 
     @property
     def running(self) -> bool:
@@ -83,5 +142,92 @@ class Job:
         return not self.running
 
 
-def start_job(work: Callable[[Job], Any], name: str = "training") -> Job:
-    return Job(work=work, name=name).start()
+class JobQueue:
+    """The jobs admitted and not yet ended, in order of arrival: at most `slots` running and
+    `waiting` queued, one per owner; a watchdog stops those whose owner has gone, every
+    `watch_seconds` while any job has an owner to watch."""
+
+    def __init__(self, slots: int = JOB_SLOTS, waiting: int = JOB_WAITING, watch_seconds: float = WATCH_SECONDS):
+        self.slots, self.waiting, self.watch_seconds = slots, waiting, watch_seconds
+        self._jobs: list[Job] = []
+        self._changed = threading.Condition()   # a job admitted, stopped, started or ended
+        self._watchdog: threading.Thread | None = None
+
+    def jobs(self) -> list[Job]:
+        """The jobs admitted and not yet ended (a copy), oldest first."""
+        with self._changed:
+            return list(self._jobs)
+
+    def owned_by(self, owner: Hashable) -> Job | None:
+        """The job `owner` has going, if any."""
+        with self._changed:
+            return next((job for job in self._jobs if job.owner is not None and job.owner == owner), None)
+
+    def admit(self, job: Job) -> None:
+        """Take `job` in, or raise OwnJobRunningError (its owner has one going) or JobsBusyError
+        (full)."""
+        with self._changed:
+            if job.owner is not None and (going := self.owned_by(job.owner)) is not None:
+                raise OwnJobRunningError(going)
+            running = sum(1 for j in self._jobs if j.state == "running")
+            if len(self._jobs) >= self.slots + self.waiting:
+                raise JobsBusyError(running, len(self._jobs) - running)
+            job._queue = self
+            self._jobs.append(job)
+            if job.alive is not None and self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch, name="job-watchdog", daemon=True)
+                self._watchdog.start()
+
+    def take_slot(self, job: Job) -> bool:
+        """Wait until `job` may run (a slot is free and every job before it has one) and mark it
+        running; False if it was stopped, or its owner left, first."""
+        if not job.owner_alive():
+            job.stop()
+        with self._changed:
+            while True:
+                if job.should_stop():
+                    return False
+                running = sum(1 for j in self._jobs if j.state == "running")
+                waiting = [j for j in self._jobs if j.state == "queued" and not j.should_stop()]
+                if running < self.slots and waiting[0] is job:
+                    job.state, job.started = "running", time.time()
+                    return True
+                self._changed.wait()
+
+    def leave(self, job: Job) -> None:
+        """Forget `job`, which has ended, and let the next one start."""
+        with self._changed:
+            if job in self._jobs:
+                self._jobs.remove(job)
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def _watch(self) -> None:
+        while True:
+            with self._changed:
+                watched = [job for job in self._jobs if job.alive is not None]
+                if not watched:
+                    self._watchdog = None
+                    return
+            for job in watched:
+                if not job.should_stop() and not job.owner_alive():
+                    log.info("Stopping job %s (%s): its owner has gone", job.name, job.state)
+                    job.stop()
+            time.sleep(self.watch_seconds)
+
+
+_queue = JobQueue()
+
+
+def start_job(work: Callable[[Job], Any], name: str = "training", label: str = "", owner: Hashable | None = None,
+              alive: Callable[[], bool] | None = None) -> Job:
+    """Start `work` in the background, or raise JobsBusyError (the server is full) or
+    OwnJobRunningError (`owner` has a job going); see the module's notes."""
+    job = Job(work=work, name=name, label=label, owner=owner, alive=alive)
+    _queue.admit(job)
+    job._thread = threading.Thread(target=job._run, name=f"job-{name}", daemon=True)
+    job._thread.start()
+    return job
