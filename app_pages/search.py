@@ -38,6 +38,9 @@ def uploaded(digest: str, treat_as: str, _files: tuple[tuple[str, bytes], ...]) 
     return engine.load_gallery(list(_files), treat_as=treat_as)
 
 
+# The gallery itself is not hashed (`_gallery`): `key` is logic.cache_key(gallery), which covers its
+# pixels, kind, names and labels, so that another visitor's gallery of the same images under other
+# folder names (labels) never gets these results.
 @st.cache_data(max_entries=16, show_spinner="Drawing the map…")
 def projection(key: str, space: str, method: str, _gallery: engine.Gallery) -> np.ndarray:
     return engine.project(_gallery, space, method)
@@ -147,6 +150,7 @@ with gallery_col:
         with st.expander("Files left out"):
             st.dataframe(logic.skipped_table(gallery.skipped), hide_index=True)
     st.caption(logic.gallery_caption(gallery))
+gallery_key = logic.cache_key(gallery)
 
 with settings_col:
     space = st.radio(
@@ -263,7 +267,7 @@ show_thumbnails = thumbs_col.checkbox(
     help=f"Up to {MAP_THUMBNAILS} images, a random sample of a bigger gallery.",
 )
 try:
-    points = projection(gallery.key, space, method, gallery)
+    points = projection(gallery_key, space, method, gallery)
 except engine.ModelError as error:
     st.error(f"The encoder is not available: {error}", icon=":material/error:")
 except Exception:
@@ -278,7 +282,7 @@ else:
             points,
             query_position,
             neighbours,
-            map_thumbnails(gallery.key, gallery) if show_thumbnails else None,
+            map_thumbnails(gallery_key, gallery) if show_thumbnails else None,
             f"{engine.SPACE_NAMES[space]} in 2-D ({PROJECTION_LABELS[method]})",
         ),
         key="map",
@@ -299,7 +303,7 @@ if not gallery.labelled:
     )
 else:
     try:
-        comparison = space_comparison(gallery.key, metric, gallery)
+        comparison = space_comparison(gallery_key, metric, gallery)
     except engine.ModelError as error:
         st.error(f"The encoder is not available: {error}", icon=":material/error:")
     except Exception:

@@ -276,6 +276,49 @@ def test_a_zip_with_folders_is_labelled_and_scored():
     assert len(at.get("plotly_chart")) == 1
 
 
+def relabelled_zip(folders: list[str]) -> bytes:
+    """The same six pictures, in the same order (three stripes, then three checks), each in the
+    folder named by `folders`: other labels for the same pixels."""
+    pictures = [photo(10 + i, (96, 96), "stripes") for i in range(3)] + [photo(20 + i, (96, 96), "checks") for i in range(3)]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i, (folder, data) in enumerate(zip(folders, pictures, strict=True)):
+            archive.writestr(f"{folder}/{i}.png", data)    # members sort by folder, then number: the order above
+    return buffer.getvalue()
+
+
+def test_the_same_images_under_other_labels_are_scored_on_their_own_labels():
+    """Streamlit's cache is shared by every visitor: a second gallery of the same pixels with other
+    folder names must not be shown the precision table of the first."""
+    by_kind, mixed = ["a", "a", "a", "b", "b", "b"], ["a", "a", "b", "b", "c", "c"]
+    tables = []
+    for folders in (by_kind, mixed):
+        files = [("pictures.zip", relabelled_zip(folders))]
+        at = upload_gallery(open_search(), files)
+        assert not at.error
+        table = frame_with(at, "Code space")
+        expected = engine.compare_spaces(engine.load_gallery(files), "cosine", logic.PRECISION_KS)
+        assert list(table["Code space"]) == [engine.SPACE_NAMES[space] for space in expected]
+        for k in logic.PRECISION_KS:
+            assert list(table[f"Precision@{k}"]) == pytest.approx([expected[space][k] for space in expected])
+        tables.append(table)
+    # Stripes and checks are told apart: by kind every code finds its label first, mixed it cannot.
+    assert (tables[0]["Precision@1"] == 1.0).all() and (tables[1]["Precision@1"] < 1.0).all()
+
+
+def test_cache_key_covers_labels_names_and_kind():
+    labelled, unlabelled = tiny_gallery(["x", "y", "x", "x"]), tiny_gallery(None)
+    assert labelled.key == unlabelled.key            # the engine's key: the pixels alone
+    keys = {logic.cache_key(g) for g in (labelled, unlabelled, tiny_gallery(["x", "x", "y", "x"]))}
+    renamed = tiny_gallery(["x", "y", "x", "x"])
+    renamed.names[0] = "other.png"
+    as_photos = tiny_gallery(None)
+    as_photos.kind = "photo"
+    keys |= {logic.cache_key(renamed), logic.cache_key(as_photos)}
+    assert len(keys) == 5
+    assert logic.cache_key(labelled) == logic.cache_key(tiny_gallery(["x", "y", "x", "x"]))
+
+
 def test_an_uploaded_photo_finds_its_kind():
     at = upload_gallery(open_search(), [("pictures.zip", labelled_zip())])
     at = upload_query(at, "new.png", photo(99, (130, 100), "stripes"))

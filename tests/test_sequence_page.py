@@ -286,7 +286,12 @@ def test_trained_models_serve_only_their_own_source_and_when_asked():
     assert logic.models_in_use(None, True) == shipped
     assert logic.models_in_use(trained, False) == shipped
     # A run stopped before the autoencoder trained: the shipped autoencoder scores the windows.
-    assert logic.models_in_use(trained, True) == (b"f", engine.SEQUENCE_AUTOENCODER, logic.trained_key(b"f"), True)
+    forecaster, autoencoder, key, own = logic.models_in_use(trained, True)
+    assert (forecaster, autoencoder, own) == (b"f", engine.SEQUENCE_AUTOENCODER, True)
+    # The cache key names both models: the same forecaster with a trained autoencoder scores
+    # windows otherwise, so its results are cached apart.
+    finished = logic.models_in_use(SimpleNamespace(forecaster=b"f", autoencoder=b"a"), True)
+    assert finished[:2] == (b"f", b"a") and len({key, finished[2], logic.SHIPPED}) == 3
 
 
 def test_texts_and_tables_of_a_training_run():

@@ -54,6 +54,18 @@ def digest_of(files: list[tuple[str, bytes]]) -> str:
     return digest.hexdigest()
 
 
+def cache_key(gallery: engine.Gallery) -> str:
+    """What the page's cached results about a gallery (its map, thumbnails and precision table)
+    are keyed on: everything they may depend on. gallery.key hashes the pixels only, and two
+    visitors may upload the same images under other names and folders (labels)."""
+    digest = hashlib.sha256()
+    for part in (gallery.key, gallery.kind, *gallery.names, "labels" if gallery.labelled else "no labels",
+                 *(str(label) for label in (gallery.labels if gallery.labelled else ()))):
+        data = part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "little") + data)  # lengths keep ("ab", "c") apart from ("a", "bc")
+    return digest.hexdigest()
+
+
 def for_display(image: np.ndarray) -> np.ndarray:
     """A character enlarged, or a photo shrunk to a thumbnail."""
     if image.shape == (28, 28):

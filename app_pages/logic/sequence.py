@@ -38,9 +38,9 @@ def source_key(data: bytes, load_column: str, temperature_column: str | None) ->
     return f"{hashlib.sha256(data).hexdigest()[:16]}|{load_column}|{temperature_column}"
 
 
-def trained_key(forecaster: bytes) -> str:
-    """The cache key of models trained here, named by the forecaster's bytes."""
-    return "trained-" + hashlib.sha256(forecaster).hexdigest()[:16]
+def trained_key(model: bytes) -> str:
+    """The cache key of a model trained here, named by its ONNX bytes."""
+    return "trained-" + hashlib.sha256(model).hexdigest()[:16]
 
 
 def anomaly_items(state: MutableMapping, source: str) -> list[tuple]:
@@ -77,8 +77,11 @@ def trained_models(job: engine.Job | None, job_source: str | None, source: str) 
 def models_in_use(trained: engine.TrainedSequenceModels | None, use_trained: bool) -> tuple[object, object, str, bool]:
     """(forecaster, autoencoder, key naming them, whether they are the user's trained ones)."""
     if trained is not None and use_trained:
+        # The key names both models: a run stopped before its autoencoder trained may have the
+        # same forecaster as a finished one (training is seeded), but scores with the shipped one.
         autoencoder = trained.autoencoder or engine.SEQUENCE_AUTOENCODER
-        return trained.forecaster, autoencoder, trained_key(trained.forecaster), True
+        autoencoder_key = trained_key(trained.autoencoder) if trained.autoencoder else SHIPPED
+        return trained.forecaster, autoencoder, f"{trained_key(trained.forecaster)}+{autoencoder_key}", True
     return engine.SEQUENCE_FORECASTER, engine.SEQUENCE_AUTOENCODER, SHIPPED, False
 
 
