@@ -44,7 +44,7 @@ def live_run(per_class: int):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def prepare(upload: bytes) -> np.ndarray:
-    return engine.prepare_character(engine.decode_image(upload))
+    return engine.prepare_character(engine.decode_image(upload, fit_pixels=engine.UPLOAD_PIXELS))
 
 
 # --- Page ------------------------------------------------------------------------------------

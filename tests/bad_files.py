@@ -51,6 +51,7 @@ REQUIRED_KINDS = (
     "cmyk-jpeg", "cmyk-tiff", "16-bit-png", "16-bit-tiff", "palette-transparency",
     "animated-gif", "animated-webp", "animated-png", "exif-rotated",
     "zip-bad-members", "zip-bomb", "zip-traversal", "zip-damaged", "zip-encrypted", "zip-empty",
+    "jpeg-many-scans", "tiff-many-strips", "narrow-strip", "float-extremes", "big-lossless", "zip-pixel-bomb",
 )
 
 
@@ -467,10 +468,10 @@ def _huge() -> list[BadFile]:
                 too_large, note="just over the engine's own 40 M pixel limit"),
         refused("huge-10000x10000.png", png_from_rows(10000, 10000, 1, 0, row=bytes(1251)), "huge-20000",
                 too_large, note="100 M pixels: where Pillow only warns"),
-        ok("strip-20000x1.png", png_from_rows(20000, 1, 8, 0, rows=b"\x00" + ramp), "huge-20000", (1, 20000),
-           note="a strip one pixel tall: extreme aspect ratio"),
-        ok("strip-1x20000.png", png_from_rows(1, 20000, 8, 0, rows=column),
-           "huge-20000", (20000, 1), note="a strip one pixel wide"),
+        refused("strip-20000x1.png", png_from_rows(20000, 1, 8, 0, rows=b"\x00" + ramp), "huge-20000",
+                "ImageShapeError", note="a strip one pixel tall: no page can use it"),
+        refused("strip-1x20000.png", png_from_rows(1, 20000, 8, 0, rows=column), "huge-20000", "ImageShapeError",
+                note="a strip one pixel wide"),
     ]
 
 
@@ -781,13 +782,93 @@ def _zips(files: dict[str, bytes]) -> list[BadFile]:
     return out
 
 
+# ------------------------------------------------------------------------------ hostile: costly to decode
+
+def jpeg_with_scans(scans: int, side: int = 2048) -> bytes:
+    """A flat grey progressive JPEG whose smallest scan (an AC pass of end-of-band runs, a few
+    bytes) is repeated until the file holds `scans` scans: each one is a pass over every block."""
+    data = encode(Image.new("L", (side, side), 128), "JPEG", quality=75, progressive=True)
+    found = []
+    at = data.find(b"\xff\xda")
+    while at >= 0:
+        end = at + 2 + struct.unpack_from(">H", data, at + 2)[0]
+        while True:                     # to the next marker that is not stuffing or a restart
+            end = data.index(b"\xff", end)
+            if data[end + 1] != 0 and not 0xD0 <= data[end + 1] <= 0xD7:
+                break
+            end += 2
+        found.append(data[at:end])
+        at = data.find(b"\xff\xda", end)
+    extra = min(found[1:], key=len)
+    eoi = data.rfind(b"\xff\xd9")
+    return data[:eoi] + extra * (scans - len(found)) + data[eoi:]
+
+
+def tiff_with_strips(strips: int, width: int = 64, height: int = 64) -> bytes:
+    """An uncompressed grey TIFF whose directory lists `strips` strips, all of one row's data."""
+    tags = 9
+    offsets_at = 8 + 2 + 12 * tags + 4
+    counts_at = offsets_at + 4 * strips
+    data_at = counts_at + 4 * strips
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+               (273, 4, strips, offsets_at), (277, 3, 1, 1), (278, 4, 1, 1), (279, 4, strips, counts_at)]
+    directory = struct.pack("<H", tags) + b"".join(struct.pack("<HHII", *e) for e in entries) + bytes(4)
+    return (b"II*\x00" + struct.pack("<I", 8) + directory + struct.pack("<I", data_at) * strips
+            + struct.pack("<I", width) * strips + bytes(width))
+
+
+def extremes_first_row(out: np.ndarray) -> None:
+    """A float TIFF of +-3e38: finite, the largest value white and the smallest black."""
+    assert out[0, 0] == 1.0 and out[0, 1] == 0.0, out
+
+
+def _hostile() -> list[BadFile]:
+    """Small files that cost far more to decode than their pixels (issue 22): scan and strip
+    counts, strips of one pixel, float extremes, a 40 MP image in 1.6 KB; and zips whose images
+    are each allowed but together are hundreds of millions of pixels."""
+    narrow = "ImageShapeError"
+    out = [
+        refused("scans-10000.jpg", jpeg_with_scans(10_000), "jpeg-many-scans", "ImageTooLargeError",
+                note="10,000 scans in 180 KB: seconds per megapixel"),
+        refused("scans-101.jpg", jpeg_with_scans(101, side=64), "jpeg-many-scans", "ImageTooLargeError",
+                note="one scan over the limit"),
+        ok("scans-100.jpg", jpeg_with_scans(100, side=64), "jpeg-many-scans", (64, 64), check=close_to(128 / 255),
+           character="EmptyImageError", note="at the limit: decoded"),
+        refused("strips-200000.tif", tiff_with_strips(200_000), "tiff-many-strips", "ImageTooLargeError",
+                note="200,000 strips of a 64 x 64 image: a Python step each"),
+        ok("strips-64.tif", tiff_with_strips(64), "tiff-many-strips", (64, 64), check=close_to(0.0),
+           character="EmptyImageError", note="a row a strip, as some scanners write"),
+        refused("strip-1x39999999.png", png_from_rows(1, 39_999_999, 8, 0, rows=bytes(2 * 39_999_999)), "narrow-strip", narrow,
+                note="inside the pixel limit, 78 KB: gigabytes in every tiled model"),
+        refused("strip-65000x1.png", png_from_rows(65000, 1, 8, 0, rows=bytes(65001)), "narrow-strip", narrow),
+        refused("strip-51x1.png", png_from_rows(51, 1, 8, 0, rows=bytes(52)), "narrow-strip", narrow,
+                note="just narrower than allowed"),
+        ok("strip-50x1.png", png_from_rows(50, 1, 8, 0, rows=bytes(51)), "narrow-strip", (1, 50),
+           character="EmptyImageError", note="as narrow as allowed"),
+        ok("float-extremes.tif", encode(Image.fromarray(np.array([[3e38, -3e38], [0.5, 1.0]], np.float32)), "TIFF"),
+           "float-extremes", (2, 2), check=extremes_first_row, note="once decoded as NaN"),
+        ok("lossless-40MP.webp", encode(Image.new("RGBA", (6324, 6324), (10, 200, 30, 128)), "WEBP", lossless=True),
+           "big-lossless", (6324, 6324, 3), check=close_to(np.array([132, 227, 142]) / 255, atol=0.01),
+           character="EmptyImageError", note="40 M half-transparent pixels in 1.6 KB: gigabytes once"),
+    ]
+    grey = png_from_rows(6000, 6000, 8, 0, row=bytes(6001))
+    bits = png_from_rows(6324, 6324, 1, 0, row=bytes(1 + 6324 // 8 + 1))
+    pixel_bomb = ArchiveExpect(folder=("DatasetError",), gallery="GalleryError")
+    for name, members in (("pixels-10x6000x6000.zip", {f"big/{k}.png": grey for k in range(10)}),
+                          ("pixels-60x6000x6000.zip", {f"big/{k}.png": grey for k in range(60)}),
+                          ("pixels-40x6324-1bit.zip", {f"big/{k}.png": bits for k in range(40)})):
+        out.append(refused(name, _zip(members), "zip-pixel-bomb", "NotAnImageError", archive=pixel_bomb,
+                           note="each image allowed, together hundreds of millions of pixels"))
+    return out
+
+
 # ------------------------------------------------------------------------------ the corpus
 
 @functools.lru_cache(maxsize=1)
 def _build() -> tuple[BadFile, ...]:
     files = clean_files()
     parts = [_truncations(files), _damage(files), _not_images(), _one_pixel(), _huge(), _bombs(),
-             _colour_spaces(), _palettes_and_animation(), _exif(), _zips(files)]
+             _colour_spaces(), _palettes_and_animation(), _exif(), _zips(files), _hostile()]
     everything = tuple(case for part in parts for case in part)
     names = Counter(case.name for case in everything)
     assert max(names.values()) == 1, [name for name, count in names.items() if count > 1]

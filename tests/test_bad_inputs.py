@@ -31,7 +31,8 @@ ZIPS = [case for case in CORPUS if case.is_zip]
 MIME = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
         "webp": "image/webp", "tif": "image/tiff", "bmp": "image/bmp", "zip": "application/zip"}
 ENGINE_ERRORS = {name: getattr(imaging, name) for name in (
-    "ImageError", "NotAnImageError", "CorruptImageError", "ImageTooLargeError", "EmptyImageError")}
+    "ImageError", "NotAnImageError", "CorruptImageError", "ImageTooLargeError", "EmptyImageError",
+    "ImageShapeError")}
 # Pillow warns about the damaged TIFF headers it reads past; the answers are what is tested.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
 

@@ -35,7 +35,7 @@ def load(source: bytes | str) -> np.ndarray:
     40 MP, 480 MB as floats) is scaled down at once, so the cache never holds one."""
     if not isinstance(source, bytes):
         return {**examples(), **noisy_examples()}[source]
-    return engine.fit_within(engine.decode_image(source), KEEP_PIXELS)
+    return engine.decode_image(source, fit_pixels=KEEP_PIXELS)
 
 
 def show_panels(panels: list[tuple[str, np.ndarray]], target: str, close_up: bool) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import io
 import math
 import os
+import struct
 import warnings
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -19,6 +21,10 @@ from skimage.filters import threshold_otsu
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+MAX_ASPECT = 50            # one side at most this many times the other: no page can use a strip
+MAX_JPEG_SCANS = 100       # progressive JPEGs have about ten; each costs a pass over every pixel
+MAX_TIFF_PIECES = 50_000   # strips or tiles; a 40 MP photo stored a row a strip has under 45,000
+UPLOAD_PIXELS = 12_000_000  # what a page keeps of an upload at most: a phone photo, scaled while decoding
 NOISE_KINDS = ("gaussian", "salt_pepper", "mask", "camera")
 CAMERA_SHOT = 0.6      # the share of the camera noise's variance at mid-grey that is shot noise
 CAMERA_JPEG = 85       # the JPEG quality the "camera" noise kind saves at
@@ -66,6 +72,28 @@ class EmptyImageError(ImageError):
     """An image with no pixels, or (for characters) no ink."""
 
 
+class PixelBudgetError(ImageTooLargeError):
+    """The files of one upload (a zip's images) together cost more pixels than PixelBudget allows."""
+
+
+@dataclass
+class PixelBudget:
+    """The pixels decoding may still cost, shared by the files of one upload (a zip's images):
+    each file is charged what it decodes at (a JPEG at its reduced scale) before it is decoded."""
+    limit: int
+    spent: int = 0
+
+    def spend(self, pixels: int) -> None:
+        self.spent += pixels
+        if self.spent > self.limit:
+            raise PixelBudgetError(f"These images add up to over {self.limit / 1e6:g} million pixels, the limit. "
+                                   "Please use fewer or smaller images.")
+
+
+class ImageShapeError(ImageError):
+    """One side many times the other (MAX_ASPECT): a strip that no page can use."""
+
+
 class ImageTooSmallError(ImageError):
     """Too few pixels for what was asked (measuring a photo's noise needs a few hundred patches)."""
 
@@ -106,29 +134,30 @@ def _read_limited(data: ImageSource, max_bytes: int) -> bytes:
     return raw
 
 
-def decode_image(data: ImageSource, *, max_bytes: int = MAX_UPLOAD_BYTES,
-                 max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def decode_image(data: ImageSource, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
+                 fit_pixels: int | None = None, budget: PixelBudget | None = None) -> np.ndarray:
     """Decode an upload (bytes, a path, or a binary file-like) to float32 (H, W) for grey
     sources or (H, W, 3) for colour, upright by its EXIF orientation, first frame only,
-    transparency over white. Raises an ImageError subclass whose message suits the user."""
+    transparency over white. With `fit_pixels`, a larger image is scaled down while it is
+    decoded (JPEG's own reduced decoding, then Pillow's resize of 8-bit pixels) to fit_within's
+    size: a page that keeps at most that many pixels never holds the rest. `budget` is charged
+    the pixels decoded (PixelBudgetError once it is spent). Whatever makes decoding slow or
+    large is refused from the header, before any pixel is decoded. Raises an ImageError
+    subclass whose message suits the user."""
     raw = _read_limited(data, max_bytes)
     if not raw:
         raise NotAnImageError("The file is empty. Please upload an image such as a PNG or JPEG.")
+    _check_structure(raw)
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its own pixel limit and twice that: refuse there too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.init()  # registers every plugin, so that `formats` can name them
             image = Image.open(io.BytesIO(raw), formats=[f for f in DECODERS if f in Image.OPEN])
-            width, height = image.size
-            if width == 0 or height == 0:
-                raise EmptyImageError("This image has no pixels. Please upload another image.")
-            if width * height > max_pixels:  # from the header, before any pixel is decoded
-                raise ImageTooLargeError(
-                    f"This image is {width} x {height} pixels; the limit is "
-                    f"{max_pixels / 1e6:g} million pixels. Please upload a smaller image.")
-            image.load()  # the first frame only; truncated data fails here
-            return as_float_image(ImageOps.exif_transpose(image))
+            _check_size(*image.size, max_pixels)
+            image = _load_reduced(image, fit_pixels, budget)
+            ImageOps.exif_transpose(image, in_place=True)
+            pixels = as_float_image(image)
     except ImageError:
         raise
     except UnidentifiedImageError as err:
@@ -143,6 +172,90 @@ def decode_image(data: ImageSource, *, max_bytes: int = MAX_UPLOAD_BYTES,
     except Exception as err:  # Pillow's decoders fail with OSError, SyntaxError, struct.error, ...
         raise CorruptImageError("This image could not be read: the file is damaged or cut short. "
                                 "Please upload it again or try another file.") from err
+    return fit_within(pixels, fit_pixels) if fit_pixels else pixels
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    """Refuse, from the header, an image with no pixels, too many, or of a strip's shape."""
+    if width == 0 or height == 0:
+        raise EmptyImageError("This image has no pixels. Please upload another image.")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(f"This image is {width} x {height} pixels; the limit is "
+                                 f"{max_pixels / 1e6:g} million pixels. Please upload a smaller image.")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageShapeError(f"This image is {width} x {height} pixels: one side is more than {MAX_ASPECT} "
+                              "times the other. Please crop it to a less narrow shape.")
+
+
+def _check_structure(raw: bytes) -> None:
+    """Refuse files whose decoding costs far more than their pixels: progressive JPEGs of
+    thousands of scans (each a pass over the whole image) and TIFFs of millions of strips
+    (each a step in Python). Counted in the bytes, before Pillow parses anything."""
+    if raw.startswith(b"\xff\xd8\xff"):
+        scans = raw.count(b"\xff\xda")    # a start-of-scan marker: 0xFF in coded data is stuffed
+        if scans > MAX_JPEG_SCANS:
+            raise ImageTooLargeError(f"This JPEG is stored in {scans:,} passes (scans); the limit is "
+                                     f"{MAX_JPEG_SCANS}. Please save it again as an ordinary JPEG.")
+    elif raw[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        pieces = _tiff_pieces(raw)
+        if pieces > MAX_TIFF_PIECES:
+            raise ImageTooLargeError(f"This TIFF is stored in {pieces:,} pieces (strips or tiles); the "
+                                     f"limit is {MAX_TIFF_PIECES:,}. Please save it again as PNG or JPEG.")
+
+
+_TIFF_PIECE_TAGS = (273, 279, 324, 325)   # strip offsets and byte counts, tile offsets and byte counts
+_MAX_TIFF_TAGS = 1000                     # real files have a few dozen
+
+
+def _tiff_pieces(raw: bytes) -> int:
+    """The number of strips or tiles the first directory of a TIFF (or BigTIFF) declares; 0 when
+    the header is damaged (Pillow then says so)."""
+    order = "<" if raw[:2] == b"II" else ">"
+    try:
+        if raw[2:4] in (b"+\x00", b"\x00+"):    # BigTIFF: 8-byte offsets and counts
+            directory = struct.unpack_from(order + "Q", raw, 8)[0]
+            (count,), entry, start = struct.unpack_from(order + "Q", raw, directory), "HHQQ", directory + 8
+        else:
+            directory = struct.unpack_from(order + "I", raw, 4)[0]
+            (count,), entry, start = struct.unpack_from(order + "H", raw, directory), "HHII", directory + 2
+        if count > _MAX_TIFF_TAGS:
+            raise CorruptImageError(f"This TIFF's directory claims {count:,} entries: the file is damaged. "
+                                    "Please save it again as PNG or JPEG.")
+        size = struct.calcsize(order + entry)
+        values = (struct.unpack_from(order + entry, raw, start + size * k) for k in range(count))
+        return max((n for tag, _, n, _ in values if tag in _TIFF_PIECE_TAGS), default=0)
+    except struct.error:
+        return 0
+
+
+def _load_reduced(image: Image.Image, fit_pixels: int | None, budget: PixelBudget | None) -> Image.Image:
+    """The image's first frame loaded and, when it has more than fit_pixels, scaled down before
+    anything is made float: JPEG decodes at 1/2, 1/4 or 1/8 scale by itself (draft); 8-bit
+    pixels are then resized by Pillow (Lanczos) to fit_within's size; deeper pixels are
+    averaged by a whole-number factor and left to fit_within."""
+    width, height = image.size
+    height_out, width_out = fit_shape(height, width, fit_pixels) if fit_pixels else (height, width)
+    if (height_out, width_out) != (height, width) and image.format in ("JPEG", "MPO"):
+        image.draft(image.mode, (width_out, height_out))  # the smallest DCT scale that keeps this size
+    if budget is not None:
+        budget.spend(image.size[0] * image.size[1])
+    image.load()  # the first frame only; truncated data fails here
+    if (height_out, width_out) == (height, width):
+        return image
+    if image.mode == "1":
+        image = image.convert("L")
+    elif image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV") or (
+            image.has_transparency_data and image.mode not in ("LA", "RGBA")):
+        image = Image.fromarray(_pillow_pixels(image))   # resizing averages values, not palette indices
+    if image.mode in ("L", "LA", "RGB", "RGBA"):
+        return image.resize((width_out, height_out), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    factor = min(image.size[0] // width_out, image.size[1] // height_out)
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")
+    try:
+        return image.reduce(factor) if factor >= 2 else image
+    except ValueError:                     # a mode reduce does not know: fit_within does it in float
+        return image
 
 
 def _pillow_pixels(image: Image.Image) -> np.ndarray:
@@ -176,13 +289,17 @@ def _unit_range(pixels: np.ndarray) -> np.ndarray:
         peak = {1: 255, 2: 65535}.get(pixels.dtype.itemsize) or next(
             (p for p in (255, 65535) if top <= p), None)
         if peak:
-            return pixels.astype(np.float32) / np.float32(peak)
+            values = pixels.astype(np.float32)
+            values /= np.float32(peak)     # in place: a 40 MP photo has no second float copy
+            return values
     values = pixels.astype(np.float32)
     values[~np.isfinite(values)] = 0.0
-    low, high = values.min(), values.max()
+    low, high = float(values.min()), float(values.max())
     if low >= 0.0 and high <= 1.0:
         return values
-    return (values - low) / (high - low) if high > low else np.clip(values, 0.0, 1.0)
+    if high <= low:
+        return np.clip(values, 0.0, 1.0)
+    return ((values.astype(np.float64) - low) / (high - low)).astype(np.float32)  # float32 overflows at +-3e38
 
 
 def as_float_image(image: np.ndarray | Image.Image) -> np.ndarray:
@@ -193,13 +310,19 @@ def as_float_image(image: np.ndarray | Image.Image) -> np.ndarray:
         pixels = pixels[..., 0]
     if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] > 4):
         raise ValueError(f"expected an (H, W) image with 1 to 4 channels, got shape {pixels.shape}")
-    values = _unit_range(pixels)
-    if values.ndim == 3 and values.shape[2] in (2, 4):  # grey or RGB plus alpha
-        alpha = values[..., -1:]
-        values = values[..., :-1] * alpha + (1.0 - alpha)  # over white paper
-        if values.shape[2] == 1:
-            values = values[..., 0]
-    return values
+    if not (pixels.ndim == 3 and pixels.shape[2] in (2, 4)):
+        return _unit_range(pixels)
+    # Grey or RGB plus alpha, over white paper. Depths scale colour and alpha alike, so they are
+    # made float apart and composited in place: no float copy of all four channels at once.
+    if pixels.dtype in (np.uint8, np.uint16):
+        colour, alpha = _unit_range(pixels[..., :-1]), _unit_range(pixels[..., -1:])
+    else:
+        values = _unit_range(pixels)
+        colour, alpha = values[..., :-1], values[..., -1:]
+    colour *= alpha
+    alpha -= 1.0
+    colour -= alpha                          # colour * alpha + (1 - alpha)
+    return colour[..., 0] if colour.shape[2] == 1 else np.ascontiguousarray(colour)
 
 
 def _is_colour(images: np.ndarray) -> bool:
@@ -233,10 +356,17 @@ def fit_within(image: np.ndarray, max_pixels: int) -> np.ndarray:
     height, width = image.shape[:2]
     if height * width <= max_pixels:
         return image
+    return resize(np.asarray(image, dtype=np.float32), fit_shape(height, width, max_pixels))
+
+
+def fit_shape(height: int, width: int, max_pixels: int) -> tuple[int, int]:
+    """The (height, width) fit_within scales an image of this size to: the aspect ratio kept,
+    height * width <= max_pixels, neither side under one pixel."""
+    if height * width <= max_pixels:
+        return height, width
     scale = math.sqrt(max_pixels / (height * width))
     new_height = max(1, int(height * scale))
-    new_width = max(1, min(int(width * scale), max_pixels // new_height))  # extreme aspect ratios
-    return resize(np.asarray(image, dtype=np.float32), (new_height, new_width))
+    return new_height, max(1, min(int(width * scale), max_pixels // new_height))  # extreme aspect ratios
 
 
 def encode_png(image: np.ndarray) -> bytes:

@@ -15,11 +15,20 @@ from typing import BinaryIO
 
 import numpy as np
 
-from engine.core.imaging import MAX_UPLOAD_BYTES, ImageError, decode_image, size_text
+from engine.core.imaging import (
+    MAX_UPLOAD_BYTES,
+    ImageError,
+    PixelBudget,
+    PixelBudgetError,
+    decode_image,
+    size_text,
+)
 
 MAX_IDX_BYTES = 1 << 30
 MAX_FOLDER_FILES = 5000
-MAX_FOLDER_BYTES = 500 * 1024 * 1024
+MAX_FOLDER_BYTES = 200 * 1024 * 1024
+MAX_FOLDER_PIXELS = 200_000_000    # decoded, all images together: a few seconds of decoding
+FOLDER_IMAGE_PIXELS = 1_000_000    # each image is kept at most this large (scaled while decoded)
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 
 
@@ -84,10 +93,14 @@ class ImageFolder:
     images: list[np.ndarray] = field(default_factory=list)   # each (H, W) or (H, W, 3)
     names: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    fit_pixels: int = field(default=FOLDER_IMAGE_PIXELS, repr=False)
+    budget: PixelBudget = field(default_factory=lambda: PixelBudget(MAX_FOLDER_PIXELS), repr=False)
 
     def _add(self, name: str, data: bytes | Path) -> None:
         try:
-            image = decode_image(data)
+            image = decode_image(data, fit_pixels=self.fit_pixels, budget=self.budget)
+        except PixelBudgetError as err:          # the whole upload is too much, not this image
+            raise DatasetError(str(err)) from None
         except ImageError as err:
             self.skipped.append((name, str(err)))
         else:
@@ -96,20 +109,24 @@ class ImageFolder:
 
 
 def load_image_folder(source: ZipSource, *, max_files: int = MAX_FOLDER_FILES,
-                      max_total_bytes: int = MAX_FOLDER_BYTES) -> ImageFolder:
+                      max_total_bytes: int = MAX_FOLDER_BYTES, fit_pixels: int = FOLDER_IMAGE_PIXELS,
+                      budget: PixelBudget | None = None) -> ImageFolder:
     """Read every image (png, jpg, jpeg, gif, bmp, webp, tif, tiff) in a directory, searched
     recursively, or in a zip archive given as a path, bytes or a binary file-like. Files that
     fail to decode, unsafe zip names (absolute, or climbing out with '..') and members that
-    would inflate too far are skipped and listed in `skipped`; hidden files are ignored.
-    Raises DatasetError for a damaged archive, or more than max_files images or
-    max_total_bytes of image data."""
+    would inflate too far are skipped and listed in `skipped`; hidden files are ignored. Each
+    image is scaled to at most fit_pixels while it is decoded. Raises DatasetError for a
+    damaged archive, or more than max_files images, max_total_bytes of image data or more
+    decoding than `budget` (by default MAX_FOLDER_PIXELS; charged as the images are read, so
+    nothing is decoded past it)."""
+    folder = ImageFolder(fit_pixels=fit_pixels, budget=budget or PixelBudget(MAX_FOLDER_PIXELS))
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-        return _load_directory(Path(source), max_files, max_total_bytes)
+        return _load_directory(Path(source), folder, max_files, max_total_bytes)
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(source)
     try:
         with zipfile.ZipFile(source) as archive:
-            return _load_zip(archive, max_files, max_total_bytes)
+            return _load_zip(archive, folder, max_files, max_total_bytes)
     except (zipfile.BadZipFile, UnicodeDecodeError, IndexError, NotImplementedError, ValueError,
             EOFError) as err:  # a damaged directory: names, versions or offsets that make no sense
         if isinstance(err, DatasetError):
@@ -134,20 +151,18 @@ def _check_limits(count: int, total_bytes: int, max_files: int, max_total_bytes:
                            f"{size_text(max_total_bytes)}. Please use fewer or smaller images.")
 
 
-def _load_directory(root: Path, max_files: int, max_total_bytes: int) -> ImageFolder:
+def _load_directory(root: Path, folder: ImageFolder, max_files: int, max_total_bytes: int) -> ImageFolder:
     found = ((path.relative_to(root), path) for path in root.rglob("*"))
     files = sorted((relative.as_posix(), path) for relative, path in found
                    if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
                    and not _hidden(relative.parts))
     _check_limits(len(files), sum(path.stat().st_size for _, path in files), max_files, max_total_bytes)
-    folder = ImageFolder()
     for name, path in files:
         folder._add(name, path)
     return folder
 
 
-def _load_zip(archive: zipfile.ZipFile, max_files: int, max_total_bytes: int) -> ImageFolder:
-    folder = ImageFolder()
+def _load_zip(archive: zipfile.ZipFile, folder: ImageFolder, max_files: int, max_total_bytes: int) -> ImageFolder:
     members: list[zipfile.ZipInfo] = []
     # Sizes and ratios come from the archive's directory, so bombs are refused unread; reads
     # are bounded too, and zipfile stops each member at its declared size (checking its CRC).

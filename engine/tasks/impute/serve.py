@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.core import datasets, runtime
-from engine.core.imaging import decode_image, resize, to_grey
+from engine.core.imaging import UPLOAD_PIXELS, decode_image, resize, to_grey
 
 IMAGE_MODEL = "impute_char"          # the masking autoencoder for characters
 IMAGE_BASELINE = "impute_pca"        # mean filling and iterative PCA completion, one graph
@@ -69,7 +69,7 @@ def mask_from_image(data, side: int = SIDE) -> np.ndarray:
     """A mask painted in any image editor: the image is made grey and scaled to side x side, and
     its light pixels (above half brightness) mark the missing ones. Raises ImageError for a file
     that is not an image, ImputeError for a mask with nothing or everything missing."""
-    image = decode_image(data)
+    image = decode_image(data, fit_pixels=UPLOAD_PIXELS)
     grey = to_grey(image) if image.ndim == 3 else image
     missing = resize(np.asarray(grey, dtype=np.float32), (side, side)) > 0.5
     if not missing.any():

@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.core import datasets, runtime
-from engine.core.imaging import ImageError, decode_image, fit_within, prepare_character, resize, to_grey
+from engine.core.imaging import (
+    ImageError,
+    PixelBudget,
+    PixelBudgetError,
+    decode_image,
+    fit_within,
+    prepare_character,
+    resize,
+    to_grey,
+)
 from engine.core.index import SearchIndex
-from engine.core.loaders import DatasetError, load_image_folder
+from engine.core.loaders import MAX_FOLDER_PIXELS, DatasetError, load_image_folder
 from engine.tasks.denoise.serve import denoise_target
 
 CHAR_MODEL = "search_char"
@@ -305,6 +314,7 @@ def load_gallery(files: list[tuple[str, bytes]], treat_as: str = "auto") -> Gall
     names: list[str] = []
     paths: list[str] = []           # inside its zip, for folder labels
     skipped: list[tuple[str, str]] = []
+    budget = PixelBudget(MAX_FOLDER_PIXELS)    # all the files together, zips and single images
 
     def add(name: str, path: str, image: np.ndarray) -> None:
         images.append(fit_within(image, PHOTO_STORE_PIXELS))   # a character is far smaller
@@ -316,7 +326,8 @@ def load_gallery(files: list[tuple[str, bytes]], treat_as: str = "auto") -> Gall
     for name, data in files:
         if name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04":
             try:
-                folder = load_image_folder(io.BytesIO(data), max_files=MAX_GALLERY)
+                folder = load_image_folder(io.BytesIO(data), max_files=MAX_GALLERY, fit_pixels=PHOTO_STORE_PIXELS,
+                                           budget=budget)
             except (DatasetError, zipfile.LargeZipFile) as err:
                 skipped.append((name, str(err)))
                 continue
@@ -325,7 +336,9 @@ def load_gallery(files: list[tuple[str, bytes]], treat_as: str = "auto") -> Gall
             skipped += [(f"{name}/{n}", reason) for n, reason in folder.skipped]
         else:
             try:
-                add(name, name, decode_image(data))
+                add(name, name, decode_image(data, fit_pixels=PHOTO_STORE_PIXELS, budget=budget))
+            except PixelBudgetError as err:
+                raise GalleryError(str(err)) from None
             except ImageError as err:
                 skipped.append((name, str(err)))
     kind = "character" if treat_as == "character" or (
