@@ -10,6 +10,7 @@ from app_pages import display
 from app_pages.logic import anomaly as logic
 from app_pages.logic.anomaly import MODELS
 from app_pages.parts import char_sources
+from app_pages.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ else:
     for index, name in enumerate(names[:MAX_DETAILED]):
         with st.container(border=True):
             char_col, *model_cols = st.columns([1, 2, 2], gap="medium")
-            char_col.markdown(f"**{name}**")
+            char_col.markdown(f"**{plain(name)}**")
             char_col.image(display.enlarge(batch[index]), caption="Prepared input", clamp=True, output_format="PNG")
             for column, (model, label) in zip(model_cols, MODELS.items(), strict=True):
                 result = results[model]

@@ -13,6 +13,7 @@ from app_pages.common import job_panel, running_text, start_logged_job
 from app_pages.logic import colorize as logic
 from app_pages.logic.colorize import MODEL
 from app_pages.parts import colorize_hints as hint_part
+from app_pages.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +68,17 @@ def colour(
     try:
         return compare(source, strength, logic.model_key(onnx), onnx, hints), True
     except engine.ImageError as error:
-        st.error(f"Could not read **{name}**: {error}", icon=":material/broken_image:")
+        st.error(f"Could not read **{plain(name)}**: {error}", icon=":material/broken_image:")
         return None, True
     except engine.ColorizeError as error:
-        st.error(f"Could not colour **{name}**: {error}", icon=":material/error:")
+        st.error(f"Could not colour **{plain(name)}**: {error}", icon=":material/error:")
         return None, True
     except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
         st.error(str(error), icon=":material/error:")
     except Exception:
         log.exception("Colorizing %r failed", name)
         st.error(
-            f"Something went wrong while colouring **{name}**. Try another photo.", icon=":material/error:"
+            f"Something went wrong while colouring **{plain(name)}**. Try another photo.", icon=":material/error:"
         )
     return None, False
 
@@ -174,7 +175,7 @@ if result is not None:
         st.info(note, icon=":material/info:")
     if hint_mode:
         hint_part.hint_panel(key, source_name, result, click_picture)
-    st.caption(f"Colours for **{source_name}**")
+    st.caption(f"Colours for **{plain(source_name)}**")
     show_images(logic.result_panels(result, use_fine_tuned))
 
     table_col, about_col = st.columns([1, 1])
@@ -275,18 +276,18 @@ def finished_run(job: engine.Job) -> None:
         shipped = compare(data, None, MODEL, None)
         tuned = compare(data, None, logic.model_key(result.onnx), result.onnx)
     except (engine.ImageError, engine.ModelError, ValueError) as error:
-        st.error(f"Could not compare the models on **{name}**: {error}", icon=":material/error:")
+        st.error(f"Could not compare the models on **{plain(name)}**: {error}", icon=":material/error:")
         return
     except Exception:
         log.exception("Comparing the models on %r failed", name)
-        st.error(f"Something went wrong while comparing the models on **{name}**.", icon=":material/error:")
+        st.error(f"Something went wrong while comparing the models on **{plain(name)}**.", icon=":material/error:")
         return
-    st.markdown(f"**Before and after, on {name}** (held out: the fine-tuning never saw it; each model at its "
+    st.markdown(f"**Before and after, on {plain(name)}** (held out: the fine-tuning never saw it; each model at its "
                 "own automatic strength)")
     show_images(logic.before_after_panels(shipped, tuned))
     before, after = logic.autoencoder_psnr(shipped), logic.autoencoder_psnr(tuned)
     if before is None or after is None:
-        st.caption(f"{name} is grey, so there are no colours to measure the two models against.")
+        st.caption(f"{plain(name)} is grey, so there are no colours to measure the two models against.")
     else:
         shipped_col, tuned_col = st.columns(2)
         shipped_col.metric("PSNR, shipped model", f"{before:.2f} dB")
@@ -329,14 +330,14 @@ def fine_tuning() -> None:
         try:
             photo = training_photo(data)
         except engine.ImageError as error:
-            st.error(f"Could not read **{name}**: {error}", icon=":material/broken_image:")
+            st.error(f"Could not read **{plain(name)}**: {error}", icon=":material/broken_image:")
             continue
         if engine.is_grey(photo):
             grey.append(name)
         else:
             photos[name] = (photo, data)
     if grey:
-        st.warning(f"Left out, being grey: {', '.join(grey)}. A grey photo has no colour to learn from.")
+        st.warning(f"Left out, being grey: {plain(', '.join(grey))}. A grey photo has no colour to learn from.")
 
     pick_col, steps_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     steps = steps_col.slider(

@@ -12,6 +12,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import engine
+from app_pages.text import plain
 
 
 def running_text(job: engine.Job, stopping: str) -> str:
@@ -55,10 +56,10 @@ def read_upload(upload, prepare: Callable[[bytes], Any], log: logging.Logger) ->
     try:
         return prepare(upload.getvalue())
     except engine.ImageError as error:
-        st.error(f"Could not read **{upload.name}**: {error}", icon=":material/broken_image:")
+        st.error(f"Could not read **{plain(upload.name)}**: {error}", icon=":material/broken_image:")
     except Exception:
         log.exception("Preparing %r failed", upload.name)
-        st.error(f"Something went wrong while reading **{upload.name}**. Try another picture.",
+        st.error(f"Something went wrong while reading **{plain(upload.name)}**. Try another picture.",
                  icon=":material/error:")
     return None
 

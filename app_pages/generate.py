@@ -16,6 +16,7 @@ from app_pages.parts import char_sources
 from app_pages.parts.generate_map import map_tab
 from app_pages.parts.generate_walk import walk_tab
 from app_pages.parts.generate_your_digit import own_tab
+from app_pages.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -218,8 +219,8 @@ def interpolate_tab(choices: dict[str, np.ndarray]) -> None:
 
     mean, _ = encode(np.stack([choices[start], choices[end]]), model)
     inputs = st.columns(8)
-    inputs[0].image(enlarge(choices[start], 3), caption=f"From: {start}", output_format="PNG")
-    inputs[1].image(enlarge(choices[end], 3), caption=f"To: {end}", output_format="PNG")
+    inputs[0].image(enlarge(choices[start], 3), caption=f"From: {plain(start)}", output_format="PNG")
+    inputs[1].image(enlarge(choices[end], 3), caption=f"To: {plain(end)}", output_format="PNG")
     lengths = {}
     for method, label in logic.METHOD_LABELS.items():
         path = engine.interpolate(mean[0], mean[1], steps, method)
@@ -321,7 +322,7 @@ for name, picture in own:
     if (answer := char_sources.characters_or_report(name, picture, log)) is None:
         continue
     image, found, boxes = answer
-    with st.expander(f"What the models see of {name}", expanded=not isinstance(picture, bytes)):
+    with st.expander(f"What the models see of {plain(name)}", expanded=not isinstance(picture, bytes)):
         char_sources.show_what_was_found(image, found, boxes, name)
     choices.update({name: found[0]} if len(found) == 1 else {f"{name} ({k + 1})": c for k, c in enumerate(found)})
 

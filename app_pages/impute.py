@@ -10,6 +10,7 @@ import engine
 from app_pages import display
 from app_pages.common import read_upload
 from app_pages.logic import impute as logic
+from app_pages.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,11 @@ def character_mask(kind: str, shape: tuple[int, int]) -> np.ndarray | None:
     try:
         return uploaded_mask(upload.getvalue())
     except (engine.ImageError, engine.ImputeError) as error:
-        st.error(f"Could not use **{upload.name}** as a mask: {error}", icon=":material/broken_image:")
+        st.error(f"Could not use **{plain(upload.name)}** as a mask: {error}", icon=":material/broken_image:")
     except Exception:
         log.exception("Reading the mask %r failed", upload.name)
-        st.error(f"Something went wrong while reading **{upload.name}**. Try another image.", icon=":material/error:")
+        st.error(f"Something went wrong while reading **{plain(upload.name)}**. Try another image.",
+                 icon=":material/error:")
     return None
 
 
@@ -122,7 +124,7 @@ if missing is not None:
         column.image(display.enlarge(image, SCALE), caption=caption, width="stretch")
     table_col, chart_col = st.columns([1, 1])
     table_col.dataframe(logic.error_rows(result), hide_index=True)
-    table_col.caption(f"**{name}**: RMSE over the {int(missing.sum())} hidden pixels only (pixels in [0, 1]).")
+    table_col.caption(f"**{plain(name)}**: RMSE over the {int(missing.sum())} hidden pixels only (pixels in [0, 1]).")
     chart_col.plotly_chart(logic.rmse_figure(result, "Error on the hidden pixels"), key="character_chart")
 
 # --- A table ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from app_pages.logic.search import (
     TREAT_AS_LABELS,
 )
 from app_pages.parts import char_sources
+from app_pages.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,8 @@ with gallery_col:
         contents = [(upload.name, upload.getvalue()) for upload in files]
         try:
             gallery = uploaded(logic.digest_of(contents), treat_as, tuple(contents))
-        except (engine.GalleryError, engine.ImageError) as error:
-            st.error(str(error), icon=":material/broken_image:")
+        except (engine.GalleryError, engine.ImageError) as error:   # GalleryError names files
+            st.error(plain(error), icon=":material/broken_image:")
             st.stop()
         except Exception:
             log.exception("Loading a gallery of %d files failed", len(contents))
@@ -200,10 +201,10 @@ with query_col:
             try:
                 query = load_query(query_file.getvalue())
             except engine.ImageError as error:
-                st.error(f"{query_file.name}: {error}", icon=":material/broken_image:")
+                st.error(f"{plain(query_file.name)}: {error}", icon=":material/broken_image:")
             else:
                 st.image(logic.for_display(query), width="stretch", clamp=True, output_format="PNG")
-                st.caption(query_file.name)
+                st.caption(plain(query_file.name))
 
 result = None
 with results_col:

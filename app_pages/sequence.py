@@ -10,6 +10,7 @@ import engine
 from app_pages.common import job_panel, running_text, start_logged_job
 from app_pages.logic import sequence as logic
 from app_pages.logic.sequence import BUILTIN, NO_TEMPERATURE
+from app_pages.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,12 @@ if upload is not None:
         temperature = None if temperature_column == NO_TEMPERATURE else temperature_column
         series = csv_series(data, upload.name, load_column, temperature)
         source = logic.source_key(data, load_column, temperature)
-    except engine.SeriesError as error:
-        st.error(f"Could not use **{upload.name}**: {error}", icon=":material/error:")
+    except engine.SeriesError as error:   # its message may quote the file's column names and cells
+        st.error(f"Could not use **{plain(upload.name)}**: {plain(error)}", icon=":material/error:")
     except Exception:
         log.exception("Reading the CSV %r failed", upload.name)
         st.error(
-            f"Something went wrong while reading **{upload.name}**. Try another file.",
+            f"Something went wrong while reading **{plain(upload.name)}**. Try another file.",
             icon=":material/error:",
         )
     if series is None:
@@ -106,8 +107,8 @@ if series is None:
 
 split = engine.default_split(series)
 parts = split.describe(series)
-for note in series.notes:
-    st.info(note, icon=":material/info:")
+for note in series.notes:   # notes name the file's columns
+    st.info(plain(note), icon=":material/info:")
 if series.temperature is None:
     st.info(
         "No temperature column: the networks see the load alone (they were trained with the temperature "

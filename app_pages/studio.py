@@ -17,6 +17,7 @@ from app_pages.parts.studio_common import job_progress, show_image, show_run
 from app_pages.parts.studio_compare import compare_tab
 from app_pages.parts.studio_methods import methods_tab
 from app_pages.parts.studio_pca import pca_tab
+from app_pages.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,12 @@ def uploaded_data(files, side: int) -> logic.DataChoice | None:
         try:
             images, skipped = read_upload(data, file.name, side)
         except (engine.ImageError, ValueError) as error:  # loaders' DatasetError is a ValueError
-            st.error(f"Could not read **{file.name}**: {error}", icon=":material/broken_image:")
+            st.error(f"Could not read **{plain(file.name)}**: {error}", icon=":material/broken_image:")
             continue
         if skipped:
             st.warning(logic.skipped_text(file.name, skipped))
         if len(images) == 0:
-            st.error(f"**{file.name}** holds no image that could be read.", icon=":material/broken_image:")
+            st.error(f"**{plain(file.name)}** holds no image that could be read.", icon=":material/broken_image:")
             continue
         parts.append(images)
         digests.append(hashlib.sha256(data).hexdigest())
@@ -84,7 +85,7 @@ def data_choice(running: bool) -> logic.DataChoice | None:
     )
     choice = uploaded_data(files, side)
     if choice is not None:
-        show_image(logic.strip(choice.train[:logic.SHOWN]), f"Some of {choice.label}, as the network sees them")
+        show_image(logic.strip(choice.train[:logic.SHOWN]), f"Some of {plain(choice.label)}, as the network sees them")
     elif not files:
         st.info("Drop a few images or a zip of them to train on your own data.", icon=":material/upload_file:")
     return choice
@@ -197,7 +198,7 @@ def train_tab() -> None:
         return
     st.divider()
     if running:
-        st.markdown(f"**Training** on {pending.data_label}")
+        st.markdown(f"**Training** on {plain(pending.data_label)}")   # it names the user's files
         job_progress(logic.TRAIN_JOB)
     elif pending.job.state == "failed":
         st.error(f"Training failed: {pending.job.error}", icon=":material/error:")

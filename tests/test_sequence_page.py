@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 import engine
 from app_pages.logic import sequence as logic
+from app_pages.text import plain
 
 pytestmark = pytest.mark.slow   # every test drives the app under AppTest
 
@@ -118,7 +119,7 @@ def test_an_uploaded_csv_is_forecast_and_scored():
     assert at.selectbox(key="seq_temperature_column").value == "temperature_c"    # guessed by its name
     loaded = engine.load_series_csv(csv_bytes(series), "load_mw", "temperature_c")
     assert_forecast_shown(at, loaded)
-    assert any("site.csv: load_mw with temperature_c" in c.value for c in at.caption)
+    assert any(plain("site.csv: load_mw with temperature_c") in c.value for c in at.caption)
     assert any("own training part" in c.value for c in at.caption)
     # An anomaly placed in the upload's held-out part is found.
     split = engine.default_split(loaded)
@@ -140,7 +141,7 @@ def test_a_csv_with_a_short_gap_says_it_was_filled():
     series = short_series(days=40)
     at.file_uploader(key="seq_csv").upload("gappy.csv", csv_bytes(series, drop=slice(300, 303)), "text/csv").run()
     assert not at.exception and not at.error
-    assert any("Filled 3 missing hours of 'load_mw'" in i.value for i in at.info)
+    assert any(plain("Filled 3 missing hours of 'load_mw'") in i.value for i in at.info)   # shown as text
 
 
 def test_a_bad_csv_shows_an_error_and_the_page_goes_on():
@@ -155,7 +156,7 @@ def test_a_bad_csv_shows_an_error_and_the_page_goes_on():
     # A good file afterwards replaces the bad one, and the error goes.
     at.file_uploader(key="seq_csv").set_value(("good.csv", csv_bytes(short_series(days=40)), "text/csv")).run()
     assert not at.exception and not at.error
-    assert any("good.csv: load_mw" in c.value for c in at.caption)
+    assert any(plain("good.csv: load_mw") in c.value for c in at.caption)
 
 
 def test_every_kind_of_bad_csv_is_reported_by_name():
@@ -169,7 +170,7 @@ def test_every_kind_of_bad_csv_is_reported_by_name():
         assert len(errors) == 1 and f"{name}.csv" in errors[0] and "Traceback" not in errors[0], (name, errors)
         with pytest.raises(engine.SeriesError) as caught:
             engine.load_series_csv(data)
-        assert str(caught.value) in errors[0], name
+        assert plain(caught.value) in errors[0], name   # it may quote the file: shown as text
         assert len(at.get("plotly_chart")) == 3, name      # the built-in series is shown instead
 
 

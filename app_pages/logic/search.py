@@ -4,6 +4,7 @@ Plain numpy and plotly (no streamlit), so tests import it like any module."""
 from __future__ import annotations
 
 import hashlib
+import html
 from collections import Counter
 from typing import Any
 
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 
 import engine
 from app_pages import display
+from app_pages.text import plain
 
 SOURCE_LABELS = {"builtin": "Built-in characters", "upload": "Your own images"}
 TREAT_AS_LABELS = {"auto": "Decide for me", "character": "Characters", "photo": "Photos or documents"}
@@ -134,8 +136,8 @@ def gallery_caption(gallery: engine.Gallery) -> str:
 
 
 def query_caption(gallery: engine.Gallery, position: int) -> str:
-    """A gallery image's name, and its label when the gallery has labels."""
-    return gallery.names[position] + (f" (label {gallery.labels[position]})" if gallery.labelled else "")
+    """A gallery image's name, and its label when the gallery has labels (markdown)."""
+    return plain(gallery.names[position]) + (f" (label {plain(gallery.labels[position])})" if gallery.labelled else "")
 
 
 def results_heading(result: engine.SearchResult, space: str, metric: str) -> str:
@@ -144,8 +146,8 @@ def results_heading(result: engine.SearchResult, space: str, metric: str) -> str
 
 
 def result_caption(result: engine.SearchResult, rank: int) -> str:
-    """A neighbour's caption: its label (when known) and its distance."""
-    label = f"{result.labels[rank]} · " if result.labels is not None else ""
+    """A neighbour's caption: its label (when known) and its distance (markdown)."""
+    label = f"{plain(result.labels[rank])} · " if result.labels is not None else ""
     return f"{label}{result.distances[rank]:.3f}"
 
 
@@ -155,7 +157,7 @@ def precision_caption(result: engine.SearchResult, labels: np.ndarray) -> str:
     hits = sum(label == result.query_label for label in result.labels)
     shown = len(result.indices)
     others = int((labels == result.query_label).sum()) - 1
-    return f"{hits} of {shown} neighbours are labelled {result.query_label}." + (
+    return f"{hits} of {shown} neighbours are labelled {plain(result.query_label)}." + (
         f" Only {others} other image{'s' if others != 1 else ''} in the gallery carry that label, "
         f"so {others / shown:.2f} is the best possible." if others < shown else ""
     )
@@ -166,7 +168,7 @@ def vote_caption(labels: list[str]) -> str:
     vote, votes = Counter(labels).most_common(1)[0]
     return (
         f"The query is not in the gallery, so its label is unknown; {votes} of its "
-        f"{len(labels)} neighbours are labelled **{vote}**: a nearest-neighbour classifier's guess."
+        f"{len(labels)} neighbours are labelled **{plain(vote)}**: a nearest-neighbour classifier's guess."
     )
 
 
@@ -222,13 +224,14 @@ def map_figure(
     title: str,
 ) -> go.Figure:
     """The gallery's codes in 2-D, one trace per label; every point carries its gallery position
-    as customdata so that a click can make it the query."""
+    as customdata so that a click can make it the query. Names and labels are escaped: plotly
+    reads tags such as <a href> in its texts."""
     figure = go.Figure()
     names = np.array(gallery.names, dtype=object)
     labels = gallery.labels if gallery.labelled else np.full(len(gallery), "", dtype=object)
     hover = np.array(
-        [f"{name}<br>image {i}" + (f", label {label}" if gallery.labelled else "") for i, (name, label) in
-         enumerate(zip(names, labels, strict=True))],
+        [f"{html.escape(name)}<br>image {i}" + (f", label {html.escape(str(label))}" if gallery.labelled else "")
+         for i, (name, label) in enumerate(zip(names, labels, strict=True))],
         dtype=object,
     )
     groups = sorted(set(labels.tolist())) if gallery.labelled else [""]
@@ -238,7 +241,7 @@ def map_figure(
             x=points[members, 0],
             y=points[members, 1],
             mode="markers",
-            name=str(group) if gallery.labelled else "gallery",
+            name=html.escape(str(group)) if gallery.labelled else "gallery",
             marker={"size": 7, "opacity": 0.75, "color": PALETTE[number % len(PALETTE)]},
             customdata=members,
             hovertext=hover[members],

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 import engine
+from app_pages.text import plain
 
 BUILTIN = "builtin"
 NO_TEMPERATURE = "(none)"
@@ -106,7 +107,7 @@ def mae_metrics(result: engine.SequenceForecast, baseline: str, unit: str) -> li
 def series_caption(series: engine.LoadSeries, parts: dict[str, str], source: str) -> str:
     """The series' name and length, and how it is split."""
     return (
-        f"**{series.name}**, {len(series):,} hours. Split by time, never by random windows: training "
+        f"**{plain(series.name)}**, {len(series):,} hours. Split by time, never by random windows: training "
         f"{parts['train']}; validation {parts['validation']}; held out {parts['test']}."
         + ("" if source == BUILTIN else " Your data is scaled by its own training part's mean and spread.")
     )

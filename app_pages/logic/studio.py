@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 import engine
 from app_pages import display
+from app_pages.text import plain
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 TABS = ["Train", "Compare runs", "Training methods", "PCA vs autoencoders"]
@@ -203,10 +204,11 @@ def split_heldout(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def skipped_text(name: str, skipped: list[tuple[str, str]]) -> str:
-    """The warning for a zip's members that were passed over: the first five, and how many more."""
-    listed = "; ".join(f"{member}: {reason}" for member, reason in skipped[:5])
+    """The warning (markdown) for a zip's members that were passed over: the first five, and how
+    many more."""
+    listed = "; ".join(f"{plain(member)}: {plain(reason)}" for member, reason in skipped[:5])
     more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
-    return f"In **{name}**, {len(skipped)} files were passed over: {listed}{more}"
+    return f"In **{plain(name)}**, {len(skipped)} files were passed over: {listed}{more}"
 
 
 def too_many_text(count: int) -> str:

@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 import engine
+from app_pages.text import plain
 
 CANVAS_SIDE = 280             # pixels: ten times MNIST's 28
 SOURCES = {"draw": "Draw", "camera": "Camera"}
@@ -46,10 +47,10 @@ def characters_or_report(name: str, picture: bytes | np.ndarray, log) -> tuple[n
     try:
         return characters_in(picture)
     except engine.ImageError as error:
-        st.error(f"{name}: {error}", icon=":material/broken_image:")
+        st.error(f"{plain(name)}: {error}", icon=":material/broken_image:")
     except Exception:
         log.exception("Preparing the picture %r failed", name)
-        st.error(f"{name}: this picture could not be used. Try another image.", icon=":material/error:")
+        st.error(f"{plain(name)}: this picture could not be used. Try another image.", icon=":material/error:")
     return None
 
 
@@ -100,12 +101,13 @@ def with_boxes(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.
 
 
 def show_what_was_found(image: np.ndarray, chars: np.ndarray, boxes: list, caption: str) -> None:
-    """The picture with its characters framed, beside the 28x28 inputs the models receive."""
+    """The picture with its characters framed, beside the 28x28 inputs the models receive;
+    `caption` is text (a file name, say), not markdown."""
     small = engine.fit_within(image, 400_000)
     ratio = small.shape[0] / image.shape[0]
     picture_col, chars_col = st.columns([1, 2])
     picture_col.image(with_boxes(small, [tuple(int(v * ratio) for v in box) for box in boxes]),
-                      caption=caption, width="stretch", clamp=True)
+                      caption=plain(caption), width="stretch", clamp=True)
     chars_col.image([np.kron(c, np.ones((3, 3))) for c in chars], width=84, clamp=True,
                     caption=[f"what the model sees ({k + 1})" if len(chars) > 1 else "what the model sees"
                              for k in range(len(chars))])

@@ -5,6 +5,7 @@ session, so switching photos or modes loses nothing."""
 import streamlit as st
 
 from app_pages.logic import colorize as logic
+from app_pages.text import plain
 
 POINTS = "hint_points"  # session state: {photo key: [Hint, ...]}
 HISTORY = "hint_history"  # session state: {photo key: [earlier point lists]}, for undo
@@ -98,7 +99,8 @@ def _files(key: str, hints: list[logic.Hint], name: str, shape: tuple[int, int])
         try:
             new = logic.load_hints(loaded.getvalue(), shape)
         except ValueError as error:
-            st.error(f"Could not load {loaded.name!r}: {error}", icon=":material/error:")
+            # the message may quote the file's own content
+            st.error(f"Could not load {plain(repr(loaded.name))}: {plain(error)}", icon=":material/error:")
             return
         st.session_state["hint_loaded"] = (key, loaded.file_id)
         _set(key, new)

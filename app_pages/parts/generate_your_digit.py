@@ -8,6 +8,7 @@ import streamlit as st
 import engine
 from app_pages.display import enlarge, mosaic
 from app_pages.logic import generate as logic
+from app_pages.text import plain
 
 
 def own_tab(
@@ -40,7 +41,7 @@ def own_tab(
     rebuilt = decode(mean, model)
     _, kl = engine.negative_elbo_terms(char[None], rebuilt, mean, log_var)
     input_col, rebuilt_col, code_col = st.columns([1, 1, 3], gap="medium")
-    input_col.image(enlarge(char, 5), caption=f"Input: {name}", width=140, output_format="PNG")
+    input_col.image(enlarge(char, 5), caption=f"Input: {plain(name)}", width=140, output_format="PNG")
     rebuilt_col.image(enlarge(rebuilt[0], 5), caption="Reconstruction", width=140, output_format="PNG")
     rebuilt_col.metric(
         "KL from the prior", f"{kl[0]:.1f} nats", help="What this digit's code costs in the ELBO"
@@ -73,7 +74,7 @@ def own_tab(
             samples_col, rebuilt_col = st.columns([3, 1])
             samples_col.image(enlarge(mosaic(drawn, 8), 2), caption="Samples, seed 0", output_format="PNG")
             rebuilt_col.image(
-                enlarge(again, 4), caption=f"Its reconstruction of {name}", width=112, output_format="PNG"
+                enlarge(again, 4), caption=f"Its reconstruction of {plain(name)}", width=112, output_format="PNG"
             )
             reports[model] = beta_report(model)
             figures = reports[model]

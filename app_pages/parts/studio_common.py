@@ -8,6 +8,7 @@ import streamlit as st
 import engine
 from app_pages.common import job_panel, running_text
 from app_pages.logic import studio as logic
+from app_pages.text import plain
 
 
 def show_image(pixels: np.ndarray, caption: str, where: Any = st) -> None:
@@ -37,7 +38,7 @@ def show_run(run: logic.Run, key: str) -> None:
     result = run.result
     kind, words, icon = logic.run_status(run)
     getattr(st, kind)(words, icon=icon)
-    st.caption(f"Trained on {result.data_note}.")
+    st.caption(f"Trained on {plain(result.data_note)}.")   # it may name the user's files
     stats = result.code_stats
     columns = st.columns(6)
     columns[0].metric("Held-out MSE", f"{result.heldout_mse:.4f}", help="Mean squared error of the held-out "

@@ -7,6 +7,7 @@ import engine
 from app_pages import session_models
 from app_pages.logic import studio as logic
 from app_pages.parts.studio_common import show_image, show_run
+from app_pages.text import plain
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -37,10 +38,10 @@ def try_a_model(runs: list[logic.Run]) -> None:
             image, reconstruction, code = run_on_image(run.result.onnx, upload.getvalue(), side,
                                                        run.data.builtin is not None)
         except engine.ImageError as error:
-            st.error(f"Could not read **{name}**: {error}", icon=":material/broken_image:")
+            st.error(f"Could not read **{plain(name)}**: {error}", icon=":material/broken_image:")
             return
     columns = st.columns([1, 1, 3])
-    show_image(logic.strip(image[None], 112), f"Input: {name}", columns[0])
+    show_image(logic.strip(image[None], 112), f"Input: {plain(name)}", columns[0])
     show_image(logic.strip(reconstruction[None], 112), "Reconstruction", columns[1])
     columns[2].plotly_chart(logic.code_bar_figure(image, reconstruction, code), key="studio_try_code")
     st.download_button("Download this model (ONNX)", run.result.onnx, file_name=logic.model_file_name(run),
