@@ -6,9 +6,13 @@ is the value to forecast (MW for the built-in series) and `temperature` (degrees
 built-in series) is optional context."""
 from __future__ import annotations
 
-import csv
+import functools
 import io
 import os
+import re
+import warnings
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +38,19 @@ MAX_HOURS = 100_000                 # about 11 years of hourly readings
 MIN_HOURS = 28 * 24                 # four weeks: the weekly baseline needs a week of history
 MAX_FILLED_GAP = 6                  # hours: longer runs of missing readings are refused
 TIMESTAMP_NAMES = ("timestamp", "datetime", "date_time", "time", "date", "ds")
+# Limits that keep a hostile CSV cheap: it is refused (or cut short) before it costs much.
+MAX_COLUMNS = 200                   # columns a CSV may have, the timestamp's included (counted before parsing)
+MAX_CELLS = 5_000_000               # hours spanned x numeric columns, checked before any hourly grid is made
+MAX_ABS_VALUE = 1e12                # readings beyond it, or infinite, are taken as missing (hourly means stay finite)
+MAX_MIXED_TIMES = 2_000             # timestamps in no one format that are read one by one (slow: dateutil)
+# Formats pandas does not guess from a value but spreadsheets write (two-digit years, AM and PM).
+COMMON_TIME_FORMATS = ("%m/%d/%y %H:%M", "%d/%m/%y %H:%M", "%d.%m.%y %H:%M", "%m/%d/%Y %I:%M:%S %p",
+                       "%m/%d/%Y %I:%M %p", "%m/%d/%y %I:%M %p", "%d/%m/%Y %I:%M:%S %p", "%b %d %Y %I:%M %p")
+DELIMITERS = ",;\t|"                # the fields' separators a CSV may use, the first preferred on a tie
+SNIFF_LINES = 50                    # lines, and characters, the delimiter is guessed from
+SNIFF_CHARS = 65_536
+SHOWN_CHARS = 40                    # a value quoted in a message is cut to this
+MAX_ABS_TEXT = f"{MAX_ABS_VALUE:.0e}".replace("e+", "e")
 
 
 class SeriesError(ValueError):
@@ -311,72 +328,152 @@ def inject_anomalies(load: np.ndarray, anomalies: list[InjectedAnomaly], load_st
 
 @dataclass
 class SeriesTable:
-    """A CSV read and put on an hourly grid: its timestamps and its numeric columns (NaN where
-    a reading is missing), before a load column is picked."""
-    timestamps: np.ndarray                      # (T,) datetime64[h], consecutive hours
-    columns: dict[str, np.ndarray]              # numeric column name -> (T,) float64
+    """A CSV read and averaged per hour, before a load column is picked: the hours that have
+    rows and each numeric column's mean in them (NaN where a column has no reading that hour).
+    A column is put on the hourly grid only when it is asked for (`columns[name]`, `series`), so
+    a file whose rows are far apart never costs more than its rows."""
+    hours: np.ndarray                           # (R,) datetime64[h], increasing: the hours that have rows
+    readings: dict[str, np.ndarray]             # numeric column name -> (R,) float64 hourly means
     timestamp_column: str
     name: str = "CSV"
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def timestamps(self) -> np.ndarray:
+        """(T,) datetime64[h]: every hour from the first row's to the last's."""
+        return np.arange(self.hours[0], self.hours[-1] + HOUR, HOUR)
+
+    @property
+    def columns(self) -> HourlyColumns:
+        """Numeric column name -> (T,) float64 on the hourly grid of `timestamps`, NaN where a
+        reading is missing; each column is put on the grid when it is looked up."""
+        return HourlyColumns(self)
+
     def series(self, load_column: str, temperature_column: str | None = None) -> LoadSeries:
         """The picked columns as a gap-free LoadSeries: runs of up to MAX_FILLED_GAP missing hours
-        are filled by linear interpolation (and said so in `notes`); longer runs are refused."""
+        are filled by linear interpolation (and said so in `notes`); longer runs are refused
+        before anything is put on the hourly grid."""
         for column in (load_column, temperature_column):
-            if column is not None and column not in self.columns:
-                raise NoNumericColumnError(f"there is no numeric column named {column!r}; the numeric "
-                                           f"columns are {', '.join(self.columns)}")
+            if column is not None and column not in self.readings:
+                raise NoNumericColumnError(f"there is no numeric column named {_shown(column)}; the numeric "
+                                           f"columns are {_names(self.readings)}")
         if load_column == temperature_column:
             raise SeriesError("pick different columns for the load and the temperature")
-        picked = [self.columns[c] for c in (load_column, temperature_column) if c is not None]
-        known = np.all([np.isfinite(v) for v in picked], axis=0)
+        names = [c for c in (load_column, temperature_column) if c is not None]
+        known = np.logical_and.reduce([np.isfinite(self.readings[c]) for c in names])
         if not known.any():
-            raise SeriesTooShortError(f"column {load_column!r} has no readings")
+            raise SeriesTooShortError(f"column {_shown(load_column)} has no readings")
         first, last = np.flatnonzero(known)[[0, -1]]
+        start, stop = self.hours[first], self.hours[last]
         notes = list(self.notes)
-        if first > 0 or last < len(known) - 1:
-            notes.append(f"Left out {first} hours at the start and {len(known) - 1 - last} at the end "
-                         "without readings.")
-        timestamps = self.timestamps[first:last + 1]
+        before, after = _hours_between(self.hours[0], start), _hours_between(stop, self.hours[-1])
+        if before or after:
+            notes.append(f"Left out {before} hours at the start and {after} at the end without readings.")
+        inside = slice(first, last + 1)
+        for name in names:      # the longest gap of each column, found from its readings alone
+            at = self.hours[inside][np.isfinite(self.readings[name][inside])]
+            missing = (np.diff(at) // HOUR).astype(np.int64) - 1
+            longest = int(np.argmax(missing))
+            if missing[longest] > MAX_FILLED_GAP:
+                raise SeriesGapError(
+                    f"column {_shown(name)} has {missing[longest]} hours without readings from "
+                    f"{at[longest] + HOUR} to {at[longest + 1] - HOUR}; gaps of up to {MAX_FILLED_GAP} hours "
+                    "are filled by interpolation, longer ones are refused. Fill that gap or cut the file "
+                    "before or after it.")
+        length = _hours_between(start, stop) + 1
+        if length < MIN_HOURS:
+            raise SeriesTooShortError(
+                f"the series has {length} hours of readings; at least {MIN_HOURS} ({MIN_HOURS // 24} days) are "
+                "needed, for a week of history before the held-out part")
+        positions = ((self.hours[inside] - start) // HOUR).astype(np.int64)
         filled = []
-        for name, values in zip((load_column, temperature_column), picked):
-            values, count = _fill_gaps(values[first:last + 1], timestamps, name)
+        for name in names:
+            values = np.full(length, np.nan)
+            values[positions] = self.readings[name][inside]
+            values, count = _fill_gaps(values)
             filled.append(values)
             if count:
-                notes.append(f"Filled {count} missing hours of {name!r} by linear interpolation "
+                notes.append(f"Filled {count} missing hours of {_shown(name)} by linear interpolation "
                              f"(gaps of up to {MAX_FILLED_GAP} hours are filled; longer ones are refused).")
-        if len(timestamps) < MIN_HOURS:
-            raise SeriesTooShortError(
-                f"the series has {len(timestamps)} hours of readings; at least {MIN_HOURS} ({MIN_HOURS // 24} "
-                "days) are needed, for a week of history before the held-out part")
-        name = f"{self.name}: {load_column}" + (f" with {temperature_column}" if temperature_column else "")
-        return LoadSeries(timestamps, filled[0].astype(np.float32),
+        label = f"{self.name}: {load_column}" + (f" with {temperature_column}" if temperature_column else "")
+        return LoadSeries(np.arange(start, stop + HOUR, HOUR), filled[0].astype(np.float32),
                           None if temperature_column is None else filled[1].astype(np.float32),
-                          name=name, notes=notes)
+                          name=label, notes=notes)
 
 
-def _fill_gaps(values: np.ndarray, timestamps: np.ndarray, name: str) -> tuple[np.ndarray, int]:
+class HourlyColumns(Mapping):
+    """A SeriesTable's numeric columns by name, each put on the hourly grid when looked up."""
+
+    def __init__(self, table: SeriesTable):
+        self._table = table
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        table = self._table
+        values = np.full(_hours_between(table.hours[0], table.hours[-1]) + 1, np.nan)
+        values[((table.hours - table.hours[0]) // HOUR).astype(np.int64)] = table.readings[name]
+        return values
+
+    def __iter__(self):
+        return iter(self._table.readings)
+
+    def __len__(self) -> int:
+        return len(self._table.readings)
+
+
+def _hours_between(start: np.datetime64, stop: np.datetime64) -> int:
+    return int((stop - start) // HOUR)
+
+
+def _fill_gaps(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """`values` with NaN runs filled by linear interpolation (the ends are known), and how many."""
     missing = ~np.isfinite(values)
     if not missing.any():
         return values, 0
-    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    longest = int(np.argmax(stops - starts))
-    if stops[longest] - starts[longest] > MAX_FILLED_GAP:
-        raise SeriesGapError(
-            f"column {name!r} has {stops[longest] - starts[longest]} hours without readings from "
-            f"{timestamps[starts[longest]]} to {timestamps[stops[longest] - 1]}; gaps of up to "
-            f"{MAX_FILLED_GAP} hours are filled by interpolation, longer ones are refused. Fill that "
-            "gap or cut the file before or after it.")
     known = np.flatnonzero(~missing)
     filled = values.copy()
     filled[missing] = np.interp(np.flatnonzero(missing), known, values[known])
     return filled, int(missing.sum())
 
 
+def _shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A value for a message: quoted, and cut short when long (a cell may hold a megabyte)."""
+    text = str(value)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
+
+
+def _names(names, limit: int = 12) -> str:
+    """Column names for a message: the first `limit`, quoted and cut short, and how many more."""
+    names = list(names)
+    shown = ", ".join(_shown(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
+def _every(seconds: float) -> str:
+    """A time step in words: 'every 2 hours', 'every 30 minutes', 'every day'."""
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size or unit == "second":
+            count = round(seconds / size, 1)
+            return f"every {unit}" if count == 1 else f"every {count:g} {unit}s"
+    raise AssertionError("unreachable")
+
+
+# --- Reading a CSV ------------------------------------------------------------------------------
+# Byte-order marks, longest first (UTF-32 LE's starts like UTF-16 LE's).
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+         (b"\xfe\xff", "utf-16"))
+# Where the zero bytes of mostly-ASCII text fall in each group of four bytes, by encoding.
+_NUL_PATTERNS = {"utf-32-le": (0, 1, 1, 1), "utf-32-be": (1, 1, 1, 0), "utf-16-le": (0, 1, 0, 1),
+                 "utf-16-be": (1, 0, 1, 0)}
+_QUOTED = re.compile(r'"[^"]*"')        # linear: no nesting, no backtracking
+_VISIBLE = re.compile(r"\S")
+_EXCEL_SEPARATOR = re.compile(r"sep=(.)[ \t]*(?:\r\n|\r|\n)")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _text_of(data: bytes | str | os.PathLike | io.IOBase) -> tuple[str, str]:
     """The CSV's text and a name for it from bytes, a path (str or PathLike) or a file-like
-    object, refusing what is too large or not text."""
+    object, refusing what is too large or not text. UTF-8, UTF-16 and UTF-32 (by their byte-order
+    marks, or UTF-16 and UTF-32 by where their zero bytes fall) and Windows-1252 are read."""
     name = "CSV"
     if isinstance(data, (str, os.PathLike)):
         path = Path(data)
@@ -392,113 +489,431 @@ def _text_of(data: bytes | str | os.PathLike | io.IOBase) -> tuple[str, str]:
         data = data.encode()
     if len(data) > MAX_CSV_BYTES:
         raise SeriesTooLargeError(f"the file is larger than the limit of {MAX_CSV_BYTES // 2**20} MB")
-    if not data.strip():
+    text = _decode(bytes(data))
+    if not _VISIBLE.search(text):
         raise NotACSVError("the file is empty")
+    return text, name
+
+
+def _decode(data: bytes) -> str:
+    codec = next((codec for bom, codec in _BOMS if data.startswith(bom)), None) or _zero_byte_codec(data)
+    if codec is not None:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            raise NotACSVError(f"the file starts like {codec[:6].upper()} text but is not: save it as "
+                               "UTF-8 text") from None
+        if "\x00" in text[:65536]:
+            raise NotACSVError("the file is binary, not a CSV text file")
+        return text
     if b"\x00" in data[:65536]:
         raise NotACSVError("the file is binary, not a CSV text file")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-        if sum(not (c.isprintable() or c in "\r\n\t") for c in text[:65536]) > 0.01 * min(len(text), 65536):
-            raise NotACSVError("the file is not text: a CSV is plain text with one reading per line") from None
-    return text, name
+    if sum(not (c.isprintable() or c in "\r\n\t") for c in text[:65536]) > 0.01 * min(len(text), 65536):
+        raise NotACSVError("the file is not text: a CSV is plain text with one reading per line")
+    return text
+
+
+def _zero_byte_codec(data: bytes) -> str | None:
+    """UTF-16 or UTF-32 without a byte-order mark: text of mostly ASCII characters has zero bytes
+    in the same places of every group of four bytes (every other byte, for UTF-16)."""
+    sample = data[:4096]
+    sample = sample[:len(sample) // 4 * 4]
+    if len(sample) < 8 or b"\x00" not in sample:
+        return None
+    zeros = (np.frombuffer(sample, np.uint8).reshape(-1, 4) == 0).mean(axis=0)
+    for codec, pattern in _NUL_PATTERNS.items():
+        if all(z >= 0.9 if p else z <= 0.1 for z, p in zip(zeros, pattern)):
+            return codec
+    return None
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    delimiter: str
+    start: int                  # where the header line starts in the text
+    header_line: int            # its line number (1 for the first line)
+    columns: int                # fields in the header line (a lower bound when `complete` is False)
+    complete: bool              # whether the whole header line was looked at
+    first_row: int              # fields in the first row after it (0 when it lies beyond the sample)
+
+
+def _dialect(text: str) -> _Dialect:
+    """The delimiter, guessed in time linear in a bounded sample: the first SNIFF_LINES lines
+    (at most SNIFF_CHARS characters) with quoted parts taken out; the candidate found the same
+    number of times on most lines wins (the first of DELIMITERS on a tie). An Excel 'sep=;'
+    first line names it instead."""
+    start = _VISIBLE.search(text).start()
+    excel = _EXCEL_SEPARATOR.match(text, start)
+    if excel:
+        after = _VISIBLE.search(text, excel.end())
+        start = after.start() if after else len(text)
+    sample = text[start:start + SNIFF_CHARS]
+    unquoted = _QUOTED.sub("", sample)
+    if '"' in unquoted:                 # a quote left open: what follows it is inside it
+        unquoted = unquoted[:unquoted.index('"')]
+    lines = [line for line in _LINE_BREAK.split(unquoted) if line.strip()][:SNIFF_LINES]
+    delimiter = excel.group(1) if excel else ","
+    if not excel and lines:
+        best = (0.0, 0)
+        for rank, candidate in enumerate(reversed(DELIMITERS)):
+            counts = [line.count(candidate) for line in lines]
+            mode = Counter(counts).most_common(1)[0][0] or max(counts)
+            if mode and (counts.count(mode) / len(lines), rank) > best:
+                best, delimiter = (counts.count(mode) / len(lines), rank), candidate
+    header = lines[0] if lines else ""
+    complete = len(sample) < SNIFF_CHARS or _LINE_BREAK.search(unquoted) is not None
+    row = lines[1].rstrip() if len(lines) > 1 else ""
+    first_row = row.count(delimiter) + 1 - row.endswith(delimiter) if row else 0    # "1,2," has two fields
+    return _Dialect(delimiter, start, text.count("\n", 0, start) + 1, header.count(delimiter) + 1, complete,
+                    first_row)
 
 
 def read_series_csv(data: bytes | str | os.PathLike | io.IOBase, name: str | None = None) -> SeriesTable:
     """Read a CSV of readings: a timestamp column (named like timestamp, datetime, time or date,
     else the first column) and numeric columns. Rows are sorted by time; repeated timestamps
     are averaged; readings more often than hourly are averaged per hour; coarser readings are
-    refused. Raises a SeriesError subclass with a message fit for the user."""
-    import pandas as pd
+    refused. Values beyond ±MAX_ABS_VALUE, and infinite ones, are taken as missing (said so in
+    `notes`). Raises a SeriesError subclass with a message fit for the user.
 
+    Hostile files are refused early and cheaply: at most MAX_COLUMNS columns (counted on the
+    header line before the file is parsed), at most MAX_HOURS hours spanned, and at most
+    MAX_CELLS hours spanned times numeric columns, checked before any column is put on the
+    hourly grid (which happens per column, when a column is picked)."""
     text, found_name = _text_of(data)
-    try:
-        dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError, ValueError) as err:
-        raise NotACSVError(f"the file could not be read as a CSV: {str(err).splitlines()[0]}") from None
-    if frame.shape[1] < 2 or len(frame) == 0:
-        raise NotACSVError("the file reads as a single column or no rows: a CSV here needs a timestamp "
-                           "column and at least one numeric column, separated by commas")
-    frame.columns = [str(c).strip() for c in frame.columns]
+    dialect = _dialect(text)
+    if dialect.columns > MAX_COLUMNS:
+        raise SeriesTooLargeError(
+            f"the file has {'at least ' if not dialect.complete else ''}{dialect.columns:,} columns; at most "
+            f"{MAX_COLUMNS} are read. Keep the timestamp column and the columns you need.")
+    frame = _parse(text, dialect)
     time_column = next((c for c in frame.columns if c.lower() in TIMESTAMP_NAMES), frame.columns[0])
     raw_times = frame[time_column]
-    if pd.api.types.is_numeric_dtype(raw_times):
-        raise TimestampError(f"the timestamp column {time_column!r} holds numbers, not dates and times "
-                             "(write them like 2014-11-01 13:00)")
     dated = raw_times.notna().to_numpy()
-    notes = [] if dated.all() else [f"Left out {int((~dated).sum())} rows without a timestamp."]
-    frame = frame[dated]
-    times, time_notes = _parse_times(frame[time_column].astype(str).str.strip(), time_column)
-    numeric = {}
+    if not dated.any():
+        raise TimestampError(f"the timestamp column {_shown(time_column)} is empty")
+    if _is_numeric(raw_times):
+        raise TimestampError(f"the timestamp column {_shown(time_column)} holds numbers, not dates and times "
+                             "(write them like 2014-11-01 13:00)")
+    notes = [] if dated.all() else [f"Left out {int((~dated).sum()):,} rows without a timestamp."]
+    if not dated.all():
+        frame = frame[dated]
+    first_line = dialect.header_line + 1
+    times, time_notes = _parse_times(frame[time_column].astype(str).str.strip(), time_column, first_line)
+    numeric, value_notes, refused = _numeric_columns(frame, time_column, dialect.delimiter, first_line)
+    if not numeric:
+        others = [c for c in frame.columns if c != time_column]
+        raise NoNumericColumnError(
+            f"no column besides {_shown(time_column)} holds numbers (columns: {_names(others)})"
+            + (f"; {refused}" if refused else ""))
+    del frame
+    return _hourly(times, numeric, time_column, name or found_name, notes + time_notes + value_notes)
+
+
+def _parse(text: str, dialect: _Dialect):
+    """The CSV as a DataFrame, by pandas' C parser; its complaints as sentences."""
+    import pandas as pd
+
+    if dialect.first_row > dialect.columns:     # pandas would drop the extra fields, or take one as an index
+        raise NotACSVError(f"line {dialect.header_line + 1:,} has more fields than the header line: every row "
+                           "needs as many fields as the header")
+    body = text[dialect.start:] if dialect.start else text
+    with warnings.catch_warnings(record=True) as caught:    # (a first row beyond the sample: pandas warns)
+        warnings.simplefilter("always")
+        try:
+            frame = pd.read_csv(io.StringIO(body), sep=dialect.delimiter, engine="c", skipinitialspace=True,
+                                index_col=False, quotechar='"')
+        except pd.errors.EmptyDataError:
+            raise NotACSVError("the file has no columns") from None
+        except (pd.errors.ParserError, UnicodeError, ValueError, OverflowError) as err:
+            raise NotACSVError(_parser_complaint(str(err), dialect)) from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        raise NotACSVError(f"line {dialect.header_line + 1:,} has more fields than the header line: every row "
+                           "needs as many fields as the header")
+    if frame.shape[1] > MAX_COLUMNS:
+        raise SeriesTooLargeError(f"the file has {frame.shape[1]:,} columns; at most {MAX_COLUMNS} are read. "
+                                  "Keep the timestamp column and the columns you need.")
+    if frame.shape[1] < 2:
+        raise NotACSVError("the file reads as a single column: a CSV here needs a timestamp column and at least "
+                           "one numeric column, separated by commas, semicolons, tabs or |")
+    if len(frame) == 0:
+        raise NotACSVError("the file has a header line but no rows of readings")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _parser_complaint(message: str, dialect: _Dialect) -> str:
+    shift = dialect.header_line - 1
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:
+        expected, line, saw = (int(g) for g in fields.groups())
+        return (f"line {line + shift:,} has {saw:,} fields where the header line has {expected:,}: every row needs "
+                "as many fields as the header")
+    quote = re.search(r"EOF inside string starting at row (\d+)", message)
+    if quote:
+        return (f"a quotation mark on line {int(quote.group(1)) + 1 + shift:,} is never closed, so the rest of the "
+                "file reads as one value")
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    first = re.sub(r"^Error tokenizing data\. C error: ", "", first).strip().rstrip(".")[:200]
+    return "the file could not be read as a CSV" + (f" ({first})" if first else "")
+
+
+def _is_numeric(values) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+
+
+def _numeric_columns(frame, time_column: str, delimiter: str, first_line: int
+                     ) -> tuple[dict[str, np.ndarray], list[str], str]:
+    """Columns that hold numbers in at least half their rows (a few 'n/a' cells are missing
+    readings), as float64 with NaN for missing; notes on what was done; and a sentence on
+    columns refused for holding values too large to be readings."""
+
+    numeric, notes, decimal_commas, refused = {}, [], [], []
     for column in frame.columns:
         if column == time_column:
             continue
-        values = pd.to_numeric(frame[column], errors="coerce")
-        if values.notna().sum() >= 0.5 * len(frame):   # a few "n/a" cells are missing readings
-            numeric[column] = values.to_numpy(dtype=np.float64)
-    if not numeric:
-        raise NoNumericColumnError(f"no column besides {time_column!r} holds numbers "
-                                   f"(columns: {', '.join(frame.columns)})")
-    return _hourly(times, numeric, time_column, name or found_name, notes + time_notes)
+        values, comma = _numbers(frame[column], decimal_comma=delimiter != ",")
+        if values is None:
+            continue
+        if comma:
+            decimal_commas.append(column)
+        absurd = np.isinf(values) | (np.abs(values) > MAX_ABS_VALUE)
+        if absurd.any():
+            row = int(np.flatnonzero(absurd)[0])
+            example = f"such as {values[row]:g} on line {frame.index[row] + first_line:,}"
+            values[absurd] = np.nan
+            if np.isfinite(values).sum() < 0.5 * len(frame):
+                refused.append(f"column {_shown(column)} holds values beyond ±{MAX_ABS_TEXT} ({example}), "
+                               "which are not taken as readings")
+                continue
+            notes.append(f"Took {int(absurd.sum()):,} values of {_shown(column)} beyond ±{MAX_ABS_TEXT} or "
+                         f"infinite as missing ({example}).")
+        if np.isfinite(values).sum() >= 0.5 * len(frame):
+            numeric[column] = values
+    kept = [c for c in decimal_commas if c in numeric]
+    if kept:
+        notes.append(f"Read commas in {_names(kept)} as decimal marks (0,25 as 0.25).")
+    return numeric, notes, "; ".join(refused[:3])
 
 
-def _parse_times(values, column: str) -> tuple[object, list[str]]:
-    """The column as pandas datetimes without a time zone (local clock times as written; UTC
-    when offsets differ between rows), and notes on what was done."""
+def _numbers(raw, decimal_comma: bool) -> tuple[np.ndarray | None, bool]:
+    """A column as float64 (NaN where a cell is not a number) and whether commas were read as
+    decimal marks (0,25: with semicolons or tabs between fields); None for a column of text,
+    told from a thousand of its cells spread over it, so that text is not parsed as numbers."""
     import pandas as pd
 
-    notes = []
+    if _is_numeric(raw):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan, copy=True), False
+    ways = [lambda cells: pd.to_numeric(cells, errors="coerce")]
+    if decimal_comma:
+        ways.append(lambda cells: pd.to_numeric(cells.astype(str).str.replace(",", ".", regex=False), errors="coerce"))
+    present = raw.dropna()
+    sample = present.iloc[::max(1, len(present) // 1000)]
+    counts = [int(way(sample).notna().sum()) for way in ways]
+    best = int(np.argmax(counts))
+    if counts[best] < 0.25 * len(sample) or not len(sample):
+        return None, False
+    return ways[best](raw).to_numpy(dtype=np.float64, na_value=np.nan, copy=True), best == 1
+
+
+class _MixedZones(Exception):
+    """Timestamps that need converting to UTC to be put in one column."""
+
+
+def _parse_times(values, column: str, first_line: int = 2) -> tuple[np.ndarray, list[str]]:
+    """The column as datetime64[us] without a time zone (local clock times as written; UTC
+    when offsets differ between rows), and notes on what was done. Each row is read in one
+    format, the one that reads most of the first thousand rows (ISO 8601 or the one pandas
+    guesses from the first row); rows it leaves are read the same way once more, and what is
+    left then (at most MAX_MIXED_TIMES rows: dateutil takes a while on each) one by one."""
     try:
-        times = pd.to_datetime(values, errors="coerce", format="mixed")
-    except (ValueError, TypeError):   # offsets that differ between rows
-        times = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
-        notes.append("Timestamps carry different time-zone offsets: they were converted to UTC.")
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_localize(None)
-    bad = times.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise TimestampError(f"the timestamp column {column!r} has values that are not dates and times, "
-                             f"such as {values.iloc[row]!r} on line {values.index[row] + 2}")
+        times = _times(values, column, first_line, utc=False)
+        notes = []
+    except _MixedZones:
+        times = _times(values, column, first_line, utc=True)
+        notes = ["Timestamps carry different time-zone offsets: they were converted to UTC."]
     return times, notes
 
 
-def _hourly(times, numeric: dict[str, np.ndarray], time_column: str, name: str, notes: list[str]) -> SeriesTable:
+def _times(values, column: str, first_line: int, utc: bool) -> np.ndarray:
     import pandas as pd
 
-    frame = pd.DataFrame(numeric, index=pd.DatetimeIndex(times)).sort_index()
-    step = pd.Series(frame.index).diff().dropna()
-    step = step[step > pd.Timedelta(0)]
-    if step.empty:
+    def parse(part, fmt: str) -> np.ndarray:
+        if fmt == "mixed":      # one by one: nothing longer than a timestamp could be is tried
+            part = part.where(part.str.len() <= 64)
+        elif _iso_rewrite(fmt):     # numbers in another order: rewritten as ISO 8601, read fast
+            part = part.str.replace(r"\b(\d)\b", r"0\1", regex=True)
+            for pattern, replacement in _iso_rewrite(fmt):
+                part = part.str.replace(pattern, replacement, regex=True)
+            fmt = "ISO8601"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                parsed = pd.to_datetime(part, errors="coerce", format=fmt, utc=utc)
+            except (ValueError, TypeError, OverflowError) as err:
+                if utc:
+                    raise TimestampError(f"the timestamp column {_shown(column)} could not be read as dates and "
+                                         "times (write them like 2014-11-01 13:00)") from err
+                raise _MixedZones from None
+        if parsed.dtype.kind != "M":
+            raise _MixedZones   # pandas kept objects: times of several time zones
+        zone = getattr(parsed.dt, "tz", None)
+        if parsed.notna().any():
+            zones.add(str(zone))
+            if len(zones) > 1 and not utc:
+                raise _MixedZones   # offsets that differ between rows, or some rows without one
+        if zone is not None:
+            parsed = parsed.dt.tz_localize(None)
+        return parsed.to_numpy(dtype="datetime64[us]", copy=True)
+
+    zones: set[str] = set()
+    times = np.full(len(values), np.datetime64("NaT", "us"))
+    bad = np.arange(len(values))
+    for _ in range(2):      # the format that reads most of the first rows not yet read; twice
+        left = values.iloc[bad]
+        sample = left.iloc[:1000]
+        counts = {"ISO8601": np.count_nonzero(~np.isnat(parse(sample, "ISO8601")))}
+        if counts["ISO8601"] < len(sample):
+            counts.update({fmt: np.count_nonzero(~np.isnat(parse(sample, fmt))) for fmt in _formats(left.iloc[0])})
+        best = max(counts, key=counts.get)
+        if counts[best] == 0:
+            break
+        times[bad] = parse(left, best)
+        bad = bad[np.isnat(times[bad])]
+        if not len(bad):
+            return times
+    left = values.iloc[bad]
+    if len(bad) > MAX_MIXED_TIMES:
+        if not np.isnat(parse(left.iloc[:200], "mixed")).any():
+            if len(bad) == len(values):
+                raise TimestampError(
+                    f"the timestamp column {_shown(column)} writes dates and times in a way that can only be read "
+                    f"one row at a time, such as {_shown(left.iloc[0])} on line {left.index[0] + first_line:,}; a "
+                    f"file of more than {MAX_MIXED_TIMES:,} rows needs them written like 2014-11-01 13:00")
+            read = int(np.flatnonzero(~np.isnat(times))[0])
+            raise TimestampError(
+                f"the timestamp column {_shown(column)} writes dates and times in more than one way, such as "
+                f"{_shown(values.iloc[read])} on line {values.index[read] + first_line:,} and "
+                f"{_shown(left.iloc[0])} on line {left.index[0] + first_line:,}; write them all one way "
+                "(like 2014-11-01 13:00)")
+        left, bad = left.iloc[:200], bad[:200]
+    times[bad] = parse(left, "mixed")      # one by one, each in its own format
+    still = np.flatnonzero(np.isnat(times[bad]))
+    if len(still):
+        row = bad[still[0]]
+        raise TimestampError(f"the timestamp column {_shown(column)} has values that are not dates and times, "
+                             f"such as {_shown(values.iloc[row])} on line {values.index[row] + first_line:,}")
+    return times
+
+
+def _formats(value: str) -> list[str]:
+    """Formats to try on a column whose first unread value is `value`: ISO 8601, the format
+    pandas guesses from it, month first and day first (day first first for 13.01.2020), and
+    common ones it does not guess (two-digit years, AM and PM)."""
+    firsts = (True, False) if "." in value[:10] else (False, True)
+    guessed = [_guess_format(value, dayfirst) for dayfirst in firsts] if len(value) <= 64 else []
+    return list(dict.fromkeys(["ISO8601", *(f for f in guessed if f), *COMMON_TIME_FORMATS]))
+
+
+_ISO_PARTS = {"%Y": r"(\d{4})", "%m": r"(\d{2})", "%d": r"(\d{2})", "%H": r"(\d{2})", "%M": r"(\d{2})",
+              "%S": r"(\d{2})"}
+_CENTURIES = ((r"([0-5]\d|6[0-8])", "20"), (r"(69|[7-9]\d)", "19"))     # %y as strptime reads it
+
+
+@functools.cache
+def _iso_rewrite(fmt: str) -> tuple[tuple[str, str], ...]:
+    """Regular expressions and their replacements that rewrite timestamps written in `fmt` (a
+    format of numbers only, such as %m/%d/%Y %H:%M, once single digits are padded) as ISO 8601,
+    which pandas reads many times faster than by strptime; none for other formats. A two-digit
+    year is 20yy up to 68 and 19yy from 69 on, as strptime has it."""
+    parts = re.split(r"(%.)", fmt)
+    directives = [p for p in parts if p.startswith("%") and len(p) == 2]
+    years = [d for d in directives if d in ("%Y", "%y")]
+    if (len(set(directives)) < len(directives) or len(years) != 1 or not {"%m", "%d"} <= set(directives)
+            or any(d not in _ISO_PARTS and d != "%y" for d in directives)
+            or any(c.isalnum() for p in parts if p not in directives for c in p)
+            or ("%M" in directives and "%H" not in directives) or ("%S" in directives and "%M" not in directives)):
+        return ()
+    group = {d: rf"\{i}" for i, d in enumerate(directives, 1)}
+    time = (f" {group['%H']}:" + group.get("%M", "00") + (f":{group['%S']}" if "%S" in group else "")
+            if "%H" in group else "")
+    rewrites = []
+    for year, century in ((_ISO_PARTS["%Y"], ""),) if years == ["%Y"] else _CENTURIES:
+        pattern = "".join(year if p == years[0] else _ISO_PARTS.get(p, None) or re.escape(p) for p in parts)
+        rewrites.append((f"^{pattern}$", f"{century}{group[years[0]]}-{group['%m']}-{group['%d']}{time}"))
+    return tuple(rewrites)
+
+
+def _guess_format(value: str, dayfirst: bool) -> str | None:
+    try:
+        from pandas.tseries.api import guess_datetime_format
+    except ImportError:     # pandas before 2.2
+        from pandas._libs.tslibs.parsing import guess_datetime_format
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # "Parsing dates in %Y-%m-%d format when dayfirst=True..."
+        try:
+            return guess_datetime_format(value, dayfirst=dayfirst)
+        except (ValueError, TypeError, OverflowError):
+            return None
+
+
+def _hourly(times: np.ndarray, numeric: dict[str, np.ndarray], time_column: str, name: str,
+            notes: list[str]) -> SeriesTable:
+    """The readings averaged per hour, at the hours that have rows; the span and size checked
+    before anything would be put on an hourly grid."""
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    step = np.diff(times)
+    step = step[step > np.timedelta64(0, "us")]
+    if len(step) == 0:
         raise SeriesTooShortError("the file holds readings for a single time only")
-    typical = step.median()
-    if typical > pd.Timedelta(hours=1):
-        raise TimestampError(f"readings come every {typical}; the models need hourly readings "
+    typical = np.median(step.astype(np.int64)) / 1e6        # seconds
+    if typical > 3600:
+        raise TimestampError(f"readings come {_every(typical)}; the models need hourly readings "
                              "(or more often, which are averaged per hour)")
-    span = (frame.index[-1] - frame.index[0]) / pd.Timedelta(hours=1)
+    hours = times.astype("datetime64[h]")
+    span = _hours_between(hours[0], hours[-1])
     if span > MAX_HOURS:
-        raise SeriesTooLargeError(f"the readings span {span:,.0f} hours; the limit is {MAX_HOURS:,} "
-                                  f"(about {MAX_HOURS // 8766} years)")
-    repeated = int(frame.index.duplicated().sum())
-    if typical < pd.Timedelta(hours=1):
-        notes.append(f"Readings every {typical} averaged per hour.")
+        raise SeriesTooLargeError(f"the readings span {span:,} hours, from {hours[0]} to {hours[-1]}; the limit "
+                                  f"is {MAX_HOURS:,} (about {MAX_HOURS // 8766} years)")
+    distinct, inverse = np.unique(hours, return_inverse=True)
+    if (span + 1) * len(numeric) > MAX_CELLS:
+        gaps = np.diff(distinct)
+        widest = int(np.argmax(gaps))
+        gap = int(gaps[widest] // HOUR) - 1
+        raise SeriesTooLargeError(
+            f"the readings span {span + 1:,} hours in {len(numeric):,} numeric columns: "
+            f"{(span + 1) * len(numeric) / 1e6:.1f} million hourly values, above the limit of {MAX_CELLS / 1e6:g} "
+            "million. "
+            + (f"The longest stretch without rows is {gap:,} hours, from {distinct[widest] + HOUR} to "
+               f"{distinct[widest + 1] - HOUR}: cut the file before or after it, or leave out columns."
+               if gap > MAX_FILLED_GAP else "Cut the file's time span or leave out columns."))
+    repeated = len(times) - 1 - len(step)
+    if typical < 3600:
+        notes.append(f"Readings {_every(typical)} averaged per hour.")
     elif repeated:
-        notes.append(f"{repeated} repeated timestamps averaged (a change of clocks, perhaps).")
-    hourly = frame.groupby(frame.index.floor("h")).mean()
-    grid = pd.date_range(hourly.index[0], hourly.index[-1], freq="h")
-    missing = len(grid) - len(hourly)
-    hourly = hourly.reindex(grid)
+        notes.append(f"{repeated:,} repeated timestamps averaged (a change of clocks, perhaps).")
+    missing = span + 1 - len(distinct)
     if missing:
-        notes.append(f"{missing} hours had no row.")
-    return SeriesTable(grid.to_numpy().astype("datetime64[h]"),
-                       {c: hourly[c].to_numpy(dtype=np.float64) for c in hourly.columns},
-                       time_column, name, notes)
+        notes.append(f"{missing:,} hours had no row.")
+    readings = {}
+    for column, values in numeric.items():
+        values = values[order]
+        known = np.isfinite(values)
+        total = np.bincount(inverse, weights=np.where(known, values, 0.0), minlength=len(distinct))
+        count = np.bincount(inverse, weights=known, minlength=len(distinct))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            readings[column] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return SeriesTable(distinct, readings, time_column, name, notes)
 
 
 def load_series_csv(data: bytes | str | os.PathLike | io.IOBase, load_column: str | None = None,
