@@ -1,5 +1,6 @@
 """The build pipeline end to end at a tiny scale: train, export, parity, manifest, CLI."""
 import json
+import os
 import subprocess
 import sys
 
@@ -94,3 +95,129 @@ def test_tiny_anomaly_build_carries_its_calibration(tmp_path):
     assert set(entries) == {"anomaly_char", "anomaly_pca"}
     for entry in entries.values():
         assert runtime.sha256_of((tmp_path / entry["file"]).read_bytes()) == entry["sha256"]
+
+
+# --- Kills at every step of a build ------------------------------------------------------------
+def scaling_model(factor: float) -> bytes:
+    """A one-node ONNX graph: y = factor * x, for a batch of 2-vectors."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "factor"], ["y"])], "scale",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor("factor", TensorProto.FLOAT, [1], [factor])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8).SerializeToString()
+
+
+def pair_step(factor: float):
+    """A build step that makes two models that belong together (an encoder and decoder, say)
+    and the checkpoint they share, all of version `factor`."""
+    def step(opts):
+        a, b, checkpoint = scaling_model(factor), scaling_model(-factor), f"checkpoint {factor}".encode()
+        for name, data in (("a.onnx", a), ("b.onnx", b), ("pair.pt", checkpoint)):
+            runtime.atomic_write_bytes(opts.out_dir / name, data)
+        shared = {"task": "test", "torch_file": "pair.pt", "torch_sha256": runtime.sha256_of(checkpoint)}
+        return {"pair_a": {"file": "a.onnx", "sha256": runtime.sha256_of(a), **shared},
+                "pair_b": {"file": "b.onnx", "sha256": runtime.sha256_of(b), **shared}}
+    return step
+
+
+class Killed(BaseException):
+    """The process dies here: no except or finally clause of the build runs any more."""
+
+
+class Killer:
+    """Stands in for the file system's changes (renames, links, removals): the one numbered
+    `at` and every one after it raise Killed, as if the process had been killed there."""
+    OPS = ("replace", "rename", "link", "unlink", "remove", "rmdir")
+
+    def __init__(self, monkeypatch, at: int | None = None):
+        self.at, self.count, self.dead, self.real = at, 0, False, {name: getattr(os, name) for name in self.OPS}
+        for name in self.OPS:
+            monkeypatch.setattr(os, name, self.wrap(self.real[name]))
+
+    def wrap(self, real):
+        def op(*args, **kwargs):
+            if self.dead or self.count == self.at:
+                self.dead = True
+                raise Killed
+            self.count += 1
+            return real(*args, **kwargs)
+        return op
+
+    def restore(self, monkeypatch):
+        for name in self.OPS:
+            monkeypatch.setattr(os, name, self.real[name])
+
+
+def build_pair(folder, factor: float, monkeypatch) -> None:
+    monkeypatch.setitem(builds.BUILDS, "pair", (pair_step(factor),))
+    builds.build("pair", recipes.BuildOptions(out_dir=folder), "python -m engine train pair")
+
+
+def served_version(folder, monkeypatch) -> float:
+    """What the runtime serves from `folder`: both models and their checkpoint, which must be of
+    one version, with every checksum right; returns that version."""
+    monkeypatch.setattr(runtime, "PRETRAINED_DIR", folder)
+    runtime._manifests.clear()             # parsed manifests are keyed by mtime, which a fast test can repeat
+    x = np.ones((2, 2), np.float32)
+    a, b = runtime.run("pair_a", x)[0, 0], runtime.run("pair_b", x)[0, 0]
+    assert a == -b, "the two models come from different builds"
+    for name in ("pair_a", "pair_b"):
+        assert runtime.checkpoint_bytes(name) == f"checkpoint {float(a)}".encode()
+    return float(a)
+
+
+def leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_a_build_killed_at_any_step_leaves_a_consistent_set_and_the_next_build_tidies_up(tmp_path, monkeypatch):
+    build_pair(tmp_path / "count", 1.0, monkeypatch)
+    counter = Killer(monkeypatch)                # counts the file system changes a rebuild makes
+    build_pair(tmp_path / "count", 2.0, monkeypatch)
+    counter.restore(monkeypatch)
+    seen = set()
+    for at in range(counter.count):
+        folder = tmp_path / f"killed-{at}"
+        build_pair(folder, 1.0, monkeypatch)
+        killer = Killer(monkeypatch, at)
+        with pytest.raises(Killed):
+            build_pair(folder, 2.0, monkeypatch)
+        killer.restore(monkeypatch)
+        seen.add(served_version(folder, monkeypatch))          # old or new, never a mix, never a bad checksum
+        build_pair(folder, 3.0, monkeypatch)                   # the next build
+        assert served_version(folder, monkeypatch) == 3.0
+        assert leftovers(folder) == [], at                     # no staging folder, waiting file or temporary
+        assert sorted(p.name for p in folder.iterdir()) == ["a.onnx", "b.onnx", "manifest.json", "pair.pt"]
+        assert builds._read_models(folder)["pair_a"]["file"] == "a.onnx"
+    assert seen == {1.0, 2.0}       # some kills came before the switch, some after it
+
+
+def test_the_next_build_removes_what_killed_builds_left_but_not_a_live_builds_staging(tmp_path, monkeypatch):
+    build_pair(tmp_path, 1.0, monkeypatch)
+    (tmp_path / ".staging-k1ll3d00").mkdir()                               # killed while training
+    (tmp_path / ".staging-k1ll3d00" / "a.onnx").write_bytes(b"half a model")
+    (tmp_path / ".switch-k1ll3d11-b.onnx").write_bytes(b"never switched to")  # killed before its switch
+    (tmp_path / ".manifest.json.x7_k2p0q.tmp").write_bytes(b"{")              # killed while writing
+    (tmp_path / ".keep").write_bytes(b"")                                     # not a build's
+    assert served_version(tmp_path, monkeypatch) == 1.0                       # none of it is served
+
+    def other_step(opts):
+        data = scaling_model(5.0)
+        runtime.atomic_write_bytes(opts.out_dir / "c.onnx", data)
+        return {"other": {"file": "c.onnx", "sha256": runtime.sha256_of(data), "task": "test"}}
+
+    def with_another_build_meanwhile(opts):     # as two builds on two cores: the other one starts, tidies, ends
+        first = pair_step(2.0)(opts)
+        monkeypatch.setitem(builds.BUILDS, "other", (other_step,))
+        builds.build("other", recipes.BuildOptions(out_dir=tmp_path), "python -m engine train other")
+        assert leftovers(tmp_path) == [".keep", opts.out_dir.name]            # this build's staging is left alone
+        return first
+
+    monkeypatch.setitem(builds.BUILDS, "pair", (with_another_build_meanwhile,))
+    builds.build("pair", recipes.BuildOptions(out_dir=tmp_path), "python -m engine train pair")
+    assert served_version(tmp_path, monkeypatch) == 2.0
+    assert builds._read_models(tmp_path)["other"]["file"] == "c.onnx"
+    assert leftovers(tmp_path) == [".keep"]
