@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 from browser import VISITS, launch_browser, streamlit_server
@@ -87,6 +88,9 @@ def run(sessions: int, rounds: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Run as a script, Python puts tests/ on the path, not the repository: the sequence visit
+    # makes its CSV with the engine (browser.load_csv), in this process.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=("latency", "load"))
     parser.add_argument("--sessions", type=int, default=10)
