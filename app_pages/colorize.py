@@ -40,7 +40,7 @@ def compare(
     source: bytes | str, strength: float | None, model_key: str, _model: bytes | None,
     hints: tuple[tuple[int, int, str], ...] = (),
 ) -> engine.ColorizeComparison:
-    image = examples()[source] if isinstance(source, str) else engine.decode_image(source)
+    image = examples()[source] if isinstance(source, str) else engine.decode_image(source, fit_pixels=engine.UPLOAD_PIXELS)
     points = logic.engine_hints([logic.Hint(*h) for h in hints]) or None
     return logic.as_uint8(engine.compare_colorization(
         image, strength=strength, model=MODEL if _model is None else _model, hints=points))
@@ -49,7 +49,7 @@ def compare(
 @st.cache_data(max_entries=16, show_spinner=False)
 def training_photo(data: bytes) -> np.ndarray:
     """An upload decoded and scaled down to what fine-tuning needs."""
-    return engine.fit_within(engine.decode_image(data), TRAIN_PIXELS)
+    return engine.decode_image(data, fit_pixels=TRAIN_PIXELS)
 
 
 # --- Plain helpers ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def examples() -> dict[str, np.ndarray]:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def prepare(upload: bytes) -> np.ndarray:
-    return engine.prepare_character(engine.decode_image(upload))
+    return engine.prepare_character(engine.decode_image(upload, fit_pixels=engine.UPLOAD_PIXELS))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -65,7 +65,7 @@ def map_thumbnails(key: str, _gallery: engine.Gallery) -> dict[int, str]:
 @st.cache_data(max_entries=4, show_spinner=False)
 def load_query(data: bytes) -> np.ndarray:
     """An upload's bytes decoded, no bigger than a megapixel: the encoders see far less."""
-    return engine.fit_within(engine.decode_image(data), logic.QUERY_MAX_PIXELS)
+    return engine.decode_image(data, fit_pixels=logic.QUERY_MAX_PIXELS)
 
 
 def use_clicked_point(size: int) -> None:

@@ -193,7 +193,7 @@ def read_images(data: bytes, name: str, side: int) -> tuple[np.ndarray, list[tup
         if not folder.images:
             return np.zeros((0, side, side), np.float32), folder.skipped
         return engine.prepare_images(folder.images, side), folder.skipped
-    return engine.prepare_images([engine.decode_image(data)], side), []
+    return engine.prepare_images([engine.decode_image(data, fit_pixels=engine.UPLOAD_PIXELS)], side), []
 
 
 def split_heldout(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -486,7 +486,7 @@ def validation_figure(runs: list[Run]) -> go.Figure | None:
 def run_on_image(onnx: bytes, data: bytes, side: int,
                  as_character: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An uploaded image as the model's input, its reconstruction and its code."""
-    image = engine.decode_image(data)
+    image = engine.decode_image(data, fit_pixels=engine.UPLOAD_PIXELS)
     if as_character:  # digits models: centred like the digits they learnt, light on dark
         image = engine.prepare_character(image)
     prepared = engine.prepare_images([image], side)

@@ -116,7 +116,7 @@ def show_what_was_found(image: np.ndarray, chars: np.ndarray, boxes: list, capti
 @st.cache_data(max_entries=16, show_spinner="Finding the characters…")
 def find(data: bytes) -> tuple[np.ndarray, np.ndarray, list]:
     """An upload's or a photo's bytes -> (the picture, its characters (N, 28, 28), their boxes)."""
-    image = engine.fit_within(engine.decode_image(data), 12_000_000)
+    image = engine.decode_image(data, fit_pixels=engine.UPLOAD_PIXELS)
     chars, boxes = engine.prepare_characters(image)
     return image, chars, boxes
 
