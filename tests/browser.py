@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -248,3 +249,98 @@ def launch_browser(playwright, timeout_ms: int = 90_000):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(timeout_ms)
     return browser, page
+
+
+# ---------------------------------------------------------------- hostile uploads (issue 22)
+# One visitor uploads files made to be slow or large to decode while another's requests keep
+# being answered: the server's health endpoint is polled all the while.
+
+HOSTILE_IMAGE_KINDS = ("jpeg-many-scans", "tiff-many-strips", "narrow-strip", "float-extremes", "big-lossless")
+HOSTILE_ZIP_KINDS = ("zip-pixel-bomb",)
+HOSTILE_CSV_BYTES = 1 << 20   # CSVs this large, and those refused: the costly ones
+ALERTS = "document.querySelectorAll('[data-testid=\"stAlert\"]').length"
+
+
+def hostile_uploads() -> list[tuple[str, str, bytes]]:
+    """(page, file name, bytes): the costly images of tests/bad_files.py for the denoising page,
+    its pixel bombs for the image-search gallery, and tests/bad_csv.py's refused or large CSVs for
+    the sequence page (each under the uploader's 20 MB)."""
+    import bad_csv
+    import bad_files
+
+    out = [("denoising", case.name, case.data) for case in bad_files.corpus()
+           if case.kind in HOSTILE_IMAGE_KINDS and len(case.data) <= 20_000_000]
+    out += [("search", case.name, case.data) for case in bad_files.archives() if case.kind in HOSTILE_ZIP_KINDS
+            and len(case.data) <= 20_000_000]
+    out += [("sequence", re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-") + ".csv", data)
+            for name, data, expected in bad_csv.corpus()
+            if (expected != "ok" or len(data) >= HOSTILE_CSV_BYTES) and len(data) <= 20_000_000]
+    return out
+
+
+class HealthWatch:
+    """Polls the server's health endpoint from a thread, as another visitor's browser would,
+    and keeps the longest answer time (a request that fails counts as its timeout), overall and
+    since the last call of `since_mark`."""
+
+    def __init__(self, url: str, every: float = 0.1, timeout: float = 10.0):
+        import threading
+
+        self.url, self.every, self.timeout = url, every, timeout
+        self.longest, self.requests, self.recent = 0.0, 0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=self.timeout) as response:
+                    response.read()
+                took = time.perf_counter() - started
+            except OSError:
+                took = self.timeout
+            self.longest, self.recent, self.requests = max(self.longest, took), max(self.recent, took), self.requests + 1
+            self._stop.wait(self.every)
+
+    def since_mark(self) -> float:
+        """The longest answer since the last call (or the start)."""
+        recent, self.recent = self.recent, 0.0
+        return recent
+
+    def __enter__(self) -> HealthWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _page_ready_for(page, url: str, slug: str) -> None:
+    """The page open with its upload widget showing."""
+    page.goto(f"{url}/{slug}")
+    page.wait_for_function(SCRIPT_FINISHED, polling="raf")
+    if slug == "denoising":
+        _choose(page, "Image", "Upload your own", TEXT_SHOWN.format("Drop an image above"))
+    elif slug == "search":
+        _choose(page, "Gallery", "Your own images", "document.querySelector('[data-testid=\"stFileUploader\"]')")
+
+
+def upload_answer(page, url: str, slug: str, name: str, data: bytes) -> tuple[float, str]:
+    """Upload one file on a freshly opened page and wait for the rerun it starts to end: the
+    seconds it took and the alerts shown (a refusal's message)."""
+    _page_ready_for(page, url, slug)
+    chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
+    started = time.perf_counter()
+    chooser.set_input_files(files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
+    try:
+        page.wait_for_function(SCRIPT_RUNNING, polling="raf", timeout=5_000)
+    except Exception:   # noqa: BLE001 - a rerun so quick that it ended between two frames
+        pass
+    page.wait_for_function(SCRIPT_FINISHED, polling="raf")
+    seconds = time.perf_counter() - started
+    if not page.evaluate(NO_EXCEPTION):
+        raise AssertionError(f"an exception is shown for {name} on {slug}")
+    alerts = page.locator('[data-testid="stAlert"]').all_inner_texts()
+    return seconds, "\n".join(alerts)

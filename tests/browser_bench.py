@@ -3,11 +3,15 @@ a benchmark whose figures go in the issue notes.
 
     python tests/browser_bench.py latency [--rounds 3]                  one user, every page
     python tests/browser_bench.py load [--sessions 10] [--rounds 10]    many users at once
+    python tests/browser_bench.py hostile                               costly files, one by one
 
 Each round of a session opens every page at its own URL (a fresh Streamlit session), waits for
 the built-in example's result, uploads a file through the real file input and waits for that
 result. Latency runs from the navigation or the upload until the result is visible and the
 script has finished. `load` also samples the server's resident memory before, during and after.
+`hostile` uploads each costly file of browser.hostile_uploads on a freshly opened page while the
+health endpoint is polled, as another visitor's browser would: per file, the seconds until the
+page answered, whether it showed a message, and the longest health answer meanwhile.
 """
 from __future__ import annotations
 
@@ -87,15 +91,41 @@ def run(sessions: int, rounds: int) -> dict:
             "server memory (MB)": memory}
 
 
+def run_hostile() -> dict:
+    from browser import HealthWatch, hostile_uploads, upload_answer
+    from playwright.sync_api import sync_playwright
+
+    rows, memory = [], {}
+    with streamlit_server() as server, sync_playwright() as playwright:
+        memory["after start"] = round(server.rss_mb(), 1)
+        browser, page = launch_browser(playwright)
+        peak = 0.0
+        with HealthWatch(server.url) as health:
+            for slug, name, data in hostile_uploads():
+                health.since_mark()
+                seconds, alerts = upload_answer(page, server.url, slug, name, data)
+                peak = max(peak, server.rss_mb())
+                rows.append({"page": slug, "file": name, "seconds": round(seconds, 2), "message": bool(alerts),
+                             "health_s": round(health.since_mark(), 3)})
+        browser.close()
+        memory["peak (sampled after each file)"], memory["after"] = round(peak, 1), round(server.rss_mb(), 1)
+    return {"files": len(rows), "slowest": sorted(rows, key=lambda r: -r["seconds"])[:8],
+            "longest health answer (s)": max(r["health_s"] for r in rows), "answered with a message":
+            sum(r["message"] for r in rows), "server memory (MB)": memory, "every file": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     # Run as a script, Python puts tests/ on the path, not the repository: the sequence visit
     # makes its CSV with the engine (browser.load_csv), in this process.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("latency", "load"))
+    parser.add_argument("mode", choices=("latency", "load", "hostile"))
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=None, help="rounds per session (latency 3, load 10)")
     args = parser.parse_args(argv)
+    if args.mode == "hostile":
+        print(json.dumps(run_hostile(), indent=2))
+        return 0
     sessions = 1 if args.mode == "latency" else args.sessions
     rounds = args.rounds or (3 if args.mode == "latency" else 10)
     report = run(sessions, rounds)

@@ -140,3 +140,26 @@ def test_a_character_drawn_with_the_mouse_is_scored(page, app_url, tmp_path):
     page.locator('[data-testid="stDataFrame"]').first.wait_for()
     page.get_by_text("drawing", exact=True).first.wait_for()
     assert_result_rendered(page, tmp_path, "anomaly")
+
+
+def test_hostile_uploads_never_stall_another_visitor(page, app_url):
+    """Issue 22: while one visitor uploads each costly file (thousands of JPEG scans, millions of
+    TIFF strips, strips of one pixel, pixel-bomb zips, hostile CSVs), the health endpoint that
+    every other visitor's browser polls answers within a second, and the uploader gets a page
+    with no exception."""
+    from browser import HealthWatch, hostile_uploads, upload_answer
+
+    uploads = hostile_uploads()
+    assert {slug for slug, _, _ in uploads} == {"denoising", "search", "sequence"}
+    answered, stalls = {}, {}
+    with HealthWatch(app_url) as health:
+        for slug, name, data in uploads:
+            health.since_mark()
+            answered[name] = upload_answer(page, app_url, slug, name, data)
+            stalls[name] = health.since_mark()
+    assert health.requests > len(uploads)
+    slowest = max(stalls, key=stalls.get)
+    assert health.longest < 1.0, f"the health endpoint took {health.longest:.2f} s (worst during {slowest})"
+    refused = [name for name, (_, alerts) in answered.items() if alerts]
+    assert len(refused) >= len(uploads) // 2, answered   # most are refused with a message
+    assert all(name in refused for slug, name, _ in uploads if slug == "search"), answered
