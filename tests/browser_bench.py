@@ -106,6 +106,7 @@ def run_hostile() -> dict:
                 seconds, alerts = upload_answer(page, server.url, slug, name, data)
                 peak = max(peak, server.rss_mb())
                 rows.append({"page": slug, "file": name, "seconds": round(seconds, 2), "message": bool(alerts),
+                             "server_mb": round(server.rss_mb(), 1),
                              "health_s": round(health.since_mark(), 3)})
         browser.close()
         memory["peak (sampled after each file)"], memory["after"] = round(peak, 1), round(server.rss_mb(), 1)

@@ -157,7 +157,9 @@ def decode_image(data: ImageSource, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pi
             _check_size(*image.size, max_pixels)
             image = _load_reduced(image, fit_pixels, budget)
             ImageOps.exif_transpose(image, in_place=True)
-            pixels = as_float_image(image)
+            pixels = _pillow_pixels(image)
+            image.close()         # its pixels are in `pixels` now: the decoded copy is let go
+            pixels = as_float_image(pixels)
     except ImageError:
         raise
     except UnidentifiedImageError as err:
@@ -302,6 +304,9 @@ def _unit_range(pixels: np.ndarray) -> np.ndarray:
     return ((values.astype(np.float64) - low) / (high - low)).astype(np.float32)  # float32 overflows at +-3e38
 
 
+_COMPOSITE_ROWS = 256
+
+
 def as_float_image(image: np.ndarray | Image.Image) -> np.ndarray:
     """Any image (a Pillow image of any mode, or an array of any dtype with 1 to 4 channels)
     as float32 (H, W) or (H, W, 3) in [0, 1], with transparency composited over white."""
@@ -312,17 +317,21 @@ def as_float_image(image: np.ndarray | Image.Image) -> np.ndarray:
         raise ValueError(f"expected an (H, W) image with 1 to 4 channels, got shape {pixels.shape}")
     if not (pixels.ndim == 3 and pixels.shape[2] in (2, 4)):
         return _unit_range(pixels)
-    # Grey or RGB plus alpha, over white paper. Depths scale colour and alpha alike, so they are
-    # made float apart and composited in place: no float copy of all four channels at once.
-    if pixels.dtype in (np.uint8, np.uint16):
-        colour, alpha = _unit_range(pixels[..., :-1]), _unit_range(pixels[..., -1:])
-    else:
-        values = _unit_range(pixels)
-        colour, alpha = values[..., :-1], values[..., -1:]
-    colour *= alpha
-    alpha -= 1.0
-    colour -= alpha                          # colour * alpha + (1 - alpha)
-    return colour[..., 0] if colour.shape[2] == 1 else np.ascontiguousarray(colour)
+    # Grey or RGB plus alpha, over white paper. Depths scale every band of every row alike, so 8-
+    # and 16-bit pixels are made float and composited a band of rows at a time, into the result:
+    # a 40 MP photo never has a float copy of all its channels besides the result.
+    height, width, bands = pixels.shape
+    out = np.empty((height, width, bands - 1), dtype=np.float32)
+    rows = height if pixels.dtype not in (np.uint8, np.uint16) else _COMPOSITE_ROWS
+    whole = _unit_range(pixels) if rows == height else None   # other types scale by their own range
+    for top in range(0, height, rows):
+        part = whole if whole is not None else _unit_range(pixels[top:top + rows])
+        colour, alpha = part[..., :-1], part[..., -1:]
+        colour *= alpha
+        alpha -= 1.0
+        colour -= alpha                      # colour * alpha + (1 - alpha)
+        out[top:top + rows] = colour
+    return out.reshape(height, width) if bands == 2 else out
 
 
 def _is_colour(images: np.ndarray) -> bool:
