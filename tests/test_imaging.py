@@ -12,14 +12,19 @@ from PIL import Image, ImageDraw, features
 from scipy import ndimage
 
 from engine.core.imaging import (
+    MAX_ASPECT,
     MAX_PIXELS,
     NOISE_KINDS,
     CorruptImageError,
     EmptyImageError,
     ImageError,
+    ImageShapeError,
     ImageTooLargeError,
     NotAnImageError,
+    PixelBudget,
+    PixelBudgetError,
     add_noise,
+    as_float_image,
     decode_image,
     encode_png,
     fit_within,
@@ -260,6 +265,74 @@ def test_to_grey():
     assert to_grey(np.ones((4, 2, 3, 3))).shape == (4, 2, 3)  # a batch
     flat = np.full((2, 3), 0.25, dtype=np.float32)
     np.testing.assert_array_equal(to_grey(flat), flat)
+
+
+def smooth_photo(height: int = 300, width: int = 400) -> np.ndarray:
+    """Smooth colour ramps and a disc: a photo's low frequencies, where scaling methods agree."""
+    rows, cols = np.mgrid[0:height, 0:width] / max(height, width)
+    disc = ((rows - 0.3) ** 2 + (cols - 0.5) ** 2 < 0.04).astype(float)
+    return (np.stack([cols, rows, 0.5 + 0.4 * disc], -1) * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("mode, fmt", [("RGB", "JPEG"), ("L", "JPEG"), ("RGB", "PNG"), ("RGBA", "PNG"), ("P", "PNG"),
+                                       ("1", "PNG"), ("I;16", "PNG"), ("F", "TIFF"), ("CMYK", "TIFF")])
+def test_fit_pixels_scales_while_decoding_to_what_fit_within_gives(mode, fmt):
+    """decode_image(fit_pixels=N) has fit_within's size and, on a photo's smooth content, its
+    pixels: JPEG decodes at a reduced scale, 8-bit images resize in Pillow, deeper ones shrink
+    by a whole factor first; an image already small enough is untouched."""
+    photo = Image.fromarray(smooth_photo())
+    made = {"I;16": lambda: Image.fromarray(np.asarray(photo.convert("L"), np.uint16) * 257),
+            "F": lambda: Image.fromarray(np.asarray(photo.convert("L"), np.float32) / 255),
+            "1": lambda: photo.convert("L").point(lambda v: 255 * (v > 128)).convert("1")}
+    image = made.get(mode, lambda: photo.convert(mode))()
+    data = encode(image, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    full = decode_image(data)
+    small = decode_image(data, fit_pixels=10_000)
+    expected = fit_within(full, 10_000)
+    assert small.shape == expected.shape and small.dtype == np.float32
+    assert small.shape[0] * small.shape[1] <= 10_000
+    assert 0.0 <= small.min() and small.max() <= 1.0
+    assert np.abs(small - expected).mean() < (0.03 if mode == "1" else 0.01), mode
+    np.testing.assert_array_equal(decode_image(data, fit_pixels=full.shape[0] * full.shape[1]), full)
+
+
+def test_a_pixel_budget_is_charged_before_decoding_and_refuses_past_its_limit():
+    data = encode(Image.fromarray(smooth_photo(100, 100)))            # 10,000 pixels
+    budget = PixelBudget(25_000)
+    decode_image(data, budget=budget)
+    decode_image(data, budget=budget)
+    assert budget.spent == 20_000
+    with pytest.raises(PixelBudgetError, match="25 million|0.025 million"):
+        decode_image(data, budget=budget)
+    assert issubclass(PixelBudgetError, ImageTooLargeError)
+    # A JPEG is charged at the scale it decodes at, not its full size.
+    jpeg = encode(Image.fromarray(smooth_photo(800, 800)), "JPEG")
+    budget = PixelBudget(1_000_000)
+    decode_image(jpeg, fit_pixels=10_000, budget=budget)
+    assert budget.spent == 100 * 100   # 800 / 8
+
+
+@pytest.mark.parametrize("size, refused", [((MAX_ASPECT, 1), False), ((MAX_ASPECT + 1, 1), True),
+                                           ((1, MAX_ASPECT + 1), True), ((1000, 21), False)])
+def test_a_strip_many_times_longer_than_wide_is_refused(size, refused):
+    data = encode(Image.new("L", size, 200))
+    if refused:
+        with pytest.raises(ImageShapeError, match="times the other"):
+            decode_image(data)
+    else:
+        assert decode_image(data).shape == size[::-1]
+
+
+@pytest.mark.parametrize("dtype, top", [(np.uint8, 255), (np.uint16, 65535)])
+@pytest.mark.parametrize("bands", [2, 4])
+def test_alpha_composited_in_bands_of_rows_as_over_white(dtype, top, bands):
+    """Tall images are composited a band of rows at a time: the same as all at once."""
+    pixels = (np.random.default_rng(1).random((700, 9, bands)) * top).astype(dtype)
+    values = pixels.astype(np.float64) / top
+    expected = values[..., :-1] * values[..., -1:] + (1 - values[..., -1:])
+    out = as_float_image(pixels)
+    assert out.dtype == np.float32 and out.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(out, expected[..., 0] if bands == 2 else expected, atol=1e-6)
 
 
 def test_fit_within():

@@ -322,8 +322,9 @@ def as_float_image(image: np.ndarray | Image.Image) -> np.ndarray:
     # a 40 MP photo never has a float copy of all its channels besides the result.
     height, width, bands = pixels.shape
     out = np.empty((height, width, bands - 1), dtype=np.float32)
-    rows = height if pixels.dtype not in (np.uint8, np.uint16) else _COMPOSITE_ROWS
-    whole = _unit_range(pixels) if rows == height else None   # other types scale by their own range
+    banded = pixels.dtype in (np.uint8, np.uint16)
+    rows = _COMPOSITE_ROWS if banded else max(1, height)
+    whole = None if banded else _unit_range(pixels)   # other types scale by their own range, all at once
     for top in range(0, height, rows):
         part = whole if whole is not None else _unit_range(pixels[top:top + rows])
         colour, alpha = part[..., :-1], part[..., -1:]
