@@ -59,7 +59,8 @@ def _train_family(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .core.loaders import DatasetError, load_image_folder
+    from .core.imaging import PixelBudget
+    from .core.loaders import MAX_FOLDER_FILES, DatasetError, load_image_folder
     from .core.runtime import atomic_write_bytes
     from .nn.checkpoints import checkpoint
     from .tasks.studio.build import train_model
@@ -74,7 +75,9 @@ def _train_family(args: argparse.Namespace) -> int:
         images, heldout, note = data.train, data.heldout, data.note
     else:
         try:
-            folder = load_image_folder(args.data)
+            # Your own folder on your own machine: the budget that guards the server's uploads
+            # (200 M pixels) would stop at a few dozen photos; every image may cost 40 MP here.
+            folder = load_image_folder(args.data, budget=PixelBudget(MAX_FOLDER_FILES * 40_000_000))
         except DatasetError as err:
             print(err, file=sys.stderr)
             return 2
