@@ -47,25 +47,31 @@ SPACE_NOTES = {
 
 
 # --- Data ------------------------------------------------------------------------------------
+def _hash(parts) -> str:
+    """A hash of a sequence of byte strings, each with its length, so that ("ab", "c") and
+    ("a", "bc") differ."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "little") + part)
+    return digest.hexdigest()
+
+
+def _text(part: str) -> bytes:
+    return part.encode("utf-8", "surrogatepass")
+
+
 def digest_of(files: list[tuple[str, bytes]]) -> str:
     """A hash of uploaded files' names and contents: what a cached gallery is keyed on."""
-    digest = hashlib.sha256()
-    for name, data in files:
-        digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "little"))
-        digest.update(data)
-    return digest.hexdigest()
+    return _hash(part for name, data in files for part in (_text(name), data))
 
 
 def cache_key(gallery: engine.Gallery) -> str:
     """What the page's cached results about a gallery (its map, thumbnails and precision table)
     are keyed on: everything they may depend on. gallery.key hashes the pixels only, and two
     visitors may upload the same images under other names and folders (labels)."""
-    digest = hashlib.sha256()
-    for part in (gallery.key, gallery.kind, *gallery.names, "labels" if gallery.labelled else "no labels",
-                 *(str(label) for label in (gallery.labels if gallery.labelled else ()))):
-        data = part.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(8, "little") + data)  # lengths keep ("ab", "c") apart from ("a", "bc")
-    return digest.hexdigest()
+    return _hash(_text(part) for part in (
+        gallery.key, gallery.kind, *gallery.names, "labels" if gallery.labelled else "no labels",
+        *(str(label) for label in (gallery.labels if gallery.labelled else ()))))
 
 
 def for_display(image: np.ndarray) -> np.ndarray:

@@ -385,12 +385,9 @@ class SeriesTable:
             raise SeriesTooShortError(
                 f"the series has {length} hours of readings; at least {MIN_HOURS} ({MIN_HOURS // 24} days) are "
                 "needed, for a week of history before the held-out part")
-        positions = ((self.hours[inside] - start) // HOUR).astype(np.int64)
         filled = []
         for name in names:
-            values = np.full(length, np.nan)
-            values[positions] = self.readings[name][inside]
-            values, count = _fill_gaps(values)
+            values, count = _fill_gaps(_on_grid(self.hours[inside], self.readings[name][inside], start, length))
             filled.append(values)
             if count:
                 notes.append(f"Filled {count} missing hours of {_shown(name)} by linear interpolation "
@@ -408,10 +405,8 @@ class HourlyColumns(Mapping):
         self._table = table
 
     def __getitem__(self, name: str) -> np.ndarray:
-        table = self._table
-        values = np.full(_hours_between(table.hours[0], table.hours[-1]) + 1, np.nan)
-        values[((table.hours - table.hours[0]) // HOUR).astype(np.int64)] = table.readings[name]
-        return values
+        hours = self._table.hours
+        return _on_grid(hours, self._table.readings[name], hours[0], _hours_between(hours[0], hours[-1]) + 1)
 
     def __iter__(self):
         return iter(self._table.readings)
@@ -422,6 +417,13 @@ class HourlyColumns(Mapping):
 
 def _hours_between(start: np.datetime64, stop: np.datetime64) -> int:
     return int((stop - start) // HOUR)
+
+
+def _on_grid(hours: np.ndarray, values: np.ndarray, start: np.datetime64, length: int) -> np.ndarray:
+    """Readings at `hours` put on the `length` consecutive hours from `start`, NaN elsewhere."""
+    out = np.full(length, np.nan)
+    out[((hours - start) // HOUR).astype(np.int64)] = values
+    return out
 
 
 def _fill_gaps(values: np.ndarray) -> tuple[np.ndarray, int]:
@@ -590,9 +592,7 @@ def read_series_csv(data: bytes | str | os.PathLike | io.IOBase, name: str | Non
     text, found_name = _text_of(data)
     dialect = _dialect(text)
     if dialect.columns > MAX_COLUMNS:
-        raise SeriesTooLargeError(
-            f"the file has {'at least ' if not dialect.complete else ''}{dialect.columns:,} columns; at most "
-            f"{MAX_COLUMNS} are read. Keep the timestamp column and the columns you need.")
+        raise _too_many_columns(dialect.columns, at_least=not dialect.complete)
     frame = _parse(text, dialect)
     time_column = next((c for c in frame.columns if c.lower() in TIMESTAMP_NAMES), frame.columns[0])
     raw_times = frame[time_column]
@@ -622,8 +622,7 @@ def _parse(text: str, dialect: _Dialect):
     import pandas as pd
 
     if dialect.first_row > dialect.columns:     # pandas would drop the extra fields, or take one as an index
-        raise NotACSVError(f"line {dialect.header_line + 1:,} has more fields than the header line: every row "
-                           "needs as many fields as the header")
+        raise _extra_fields(dialect)
     body = text[dialect.start:] if dialect.start else text
     with warnings.catch_warnings(record=True) as caught:    # (a first row beyond the sample: pandas warns)
         warnings.simplefilter("always")
@@ -635,11 +634,9 @@ def _parse(text: str, dialect: _Dialect):
         except (pd.errors.ParserError, UnicodeError, ValueError, OverflowError) as err:
             raise NotACSVError(_parser_complaint(str(err), dialect)) from None
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-        raise NotACSVError(f"line {dialect.header_line + 1:,} has more fields than the header line: every row "
-                           "needs as many fields as the header")
+        raise _extra_fields(dialect)
     if frame.shape[1] > MAX_COLUMNS:
-        raise SeriesTooLargeError(f"the file has {frame.shape[1]:,} columns; at most {MAX_COLUMNS} are read. "
-                                  "Keep the timestamp column and the columns you need.")
+        raise _too_many_columns(frame.shape[1])
     if frame.shape[1] < 2:
         raise NotACSVError("the file reads as a single column: a CSV here needs a timestamp column and at least "
                            "one numeric column, separated by commas, semicolons, tabs or |")
@@ -647,6 +644,16 @@ def _parse(text: str, dialect: _Dialect):
         raise NotACSVError("the file has a header line but no rows of readings")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def _too_many_columns(count: int, at_least: bool = False) -> SeriesTooLargeError:
+    return SeriesTooLargeError(f"the file has {'at least ' if at_least else ''}{count:,} columns; at most "
+                               f"{MAX_COLUMNS} are read. Keep the timestamp column and the columns you need.")
+
+
+def _extra_fields(dialect: _Dialect) -> NotACSVError:
+    return NotACSVError(f"line {dialect.header_line + 1:,} has more fields than the header line: every row "
+                        "needs as many fields as the header")
 
 
 def _parser_complaint(message: str, dialect: _Dialect) -> str:
