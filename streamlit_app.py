@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+import engine
+
 st.set_page_config(page_title="Autoencoder Playground", page_icon=":material/blur_on:", layout="wide")
 
 navigation = st.navigation(
@@ -19,3 +21,12 @@ navigation = st.navigation(
     ]
 )
 navigation.run()
+
+# Results every visitor shares are read from pretrained/precomputed/; one that could not be read
+# was computed in this process (slower once, never wrong): say so, and how to rebuild it.
+missing = engine.not_precomputed()
+if missing:
+    st.sidebar.caption(
+        f"Computed on this server because their precomputed files are missing or out of date: {', '.join(sorted(missing))}. "
+        "Rebuild the files with `python -m engine train precomputed`."
+    )

@@ -25,11 +25,6 @@ def examples() -> dict[str, np.ndarray]:
     return engine.anomaly_examples()
 
 
-@st.cache_resource(show_spinner="Rendering the evaluation set…")
-def evaluation_set() -> dict[str, np.ndarray]:
-    return engine.anomaly_evaluation_set()
-
-
 @st.cache_resource(max_entries=4, show_spinner=False)
 def shipped_detector(model: str, scoring: str) -> engine.AnomalyDetector:
     return engine.AnomalyDetector.shipped(model, scoring=scoring)
@@ -44,10 +39,9 @@ def explain(chars: np.ndarray, model: str, scoring: str, false_positive_rate: fl
     return engine.explain_anomalies(chars, detector(model, scoring, false_positive_rate))
 
 
-@st.cache_data(max_entries=4, show_spinner="Scoring the evaluation set…")
+@st.cache_resource(max_entries=4, show_spinner="Scoring the evaluation set…")
 def evaluation_scores(model: str, scoring: str) -> dict[str, np.ndarray]:
-    scorer = shipped_detector(model, scoring)
-    return {group: scorer.scores(chars) for group, chars in evaluation_set().items()}
+    return engine.anomaly_evaluation_scores(model, scoring)
 
 
 st.title("Anomaly detection")

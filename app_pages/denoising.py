@@ -8,7 +8,16 @@ import engine
 from app_pages import session_models
 from app_pages.logic import denoising as logic
 from app_pages.parts import char_sources, denoise_clean
-from app_pages.parts.denoise_common import examples, load, noisy_examples, or_reported, png_download, show_panels
+from app_pages.parts.denoise_common import (
+    examples,
+    fill,
+    load,
+    noisy_examples,
+    or_reported,
+    png_download,
+    scaled_note,
+    show_panels,
+)
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 MEASURE, CLEAN = "measure", "clean"
@@ -18,14 +27,20 @@ SHIPPED = "The shipped model"
 
 
 # Keyed on the upload's bytes (or the example's name) and the settings. A photo's result holds
-# five images of up to ~1.5 MP (18 MB each), so keep few entries.
+# five images of up to ~1.5 MP (18 MB each), so keep few entries. The autoencoder's answer comes
+# first; a photo's classical methods (seconds on a large photo) follow into their places.
 @st.cache_data(max_entries=4, show_spinner="Running the autoencoder…")
 def compare(
     source: bytes | str, kind: str, amount: float, seed: int, treat_as: str,
     char_model: tuple[str, bytes] | None = None, told_true: bool = False,
 ) -> engine.DenoiseComparison:
     return engine.compare_denoising(load(source), kind=kind, amount=amount, seed=seed, treat_as=treat_as,
-                                    char_model=char_model, sigma=amount if told_true else None)
+                                    char_model=char_model, sigma=amount if told_true else None, baselines=False)
+
+
+@st.cache_data(max_entries=4, show_spinner="Running the classical methods…")
+def compare_all(*settings) -> engine.DenoiseComparison:
+    return engine.add_classical_baselines(compare(*settings))
 
 
 def photo_noise_settings(target: str, kind_col, amount_col) -> tuple[str, float, bool]:
@@ -99,20 +114,28 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
     if load_error is not None:
         st.error(str(load_error), icon=":material/broken_image:")
         return
-    result = or_reported(lambda: compare(source, kind, amount, seed, treat_as, char_model, told_true), "Denoising",
-                         "Something went wrong while denoising this image. Try another image or other settings.")
+    settings = (source, kind, amount, seed, treat_as, char_model, told_true)
+    advice = "Something went wrong while denoising this image. Try another image or other settings."
+    result = or_reported(lambda: compare(*settings), "Denoising", advice)
     if result is None:
         return
+    close_up = result.target == "photo" and st.toggle("Close-up of the centre", key="close_up")
+    if result.baseline is None:      # a photo: the autoencoder first, then the classical methods
+        places = show_panels([("Clean", result.clean), ("Noisy input", result.noisy), ("Best blur or median", None),
+                              (engine.NLM_NAME, None), ("Autoencoder", result.denoised)], result.target, close_up)
+        result = or_reported(lambda: compare_all(*settings), "Denoising with the classical methods", advice)
+        if result is None:
+            return
+        fill(places[0], f"Baseline: {result.baseline_name}", result.baseline, result.target, close_up)
+        fill(places[1], engine.NLM_NAME, result.nlm, result.target, close_up)
+    else:
+        show_panels([("Clean", result.clean), ("Noisy input", result.noisy),
+                     (f"Baseline: {result.baseline_name}", result.baseline), ("Autoencoder", result.denoised)],
+                    result.target, close_up)
     show_comparison(result)
 
 
 def show_comparison(result: engine.DenoiseComparison) -> None:
-    panels = [("Clean", result.clean), ("Noisy input", result.noisy), (f"Baseline: {result.baseline_name}", result.baseline)]
-    if result.nlm is not None:
-        panels.append((engine.NLM_NAME, result.nlm))
-    panels.append(("Autoencoder", result.denoised))
-    close_up = result.target == "photo" and st.toggle("Close-up of the centre", key="close_up")
-    show_panels(panels, result.target, close_up)
 
     table_col, about_col = st.columns([1, 1])
     table_col.dataframe(
@@ -177,6 +200,9 @@ if source is not None:
         image = load(source)
     except engine.ImageError as error:
         load_error = error
+    else:
+        with input_col:
+            scaled_note(source, image)
 
 if cleaning:
     if source is None:

@@ -27,7 +27,7 @@ MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in
 @st.cache_resource(show_spinner=False)
 def examples() -> dict[str, np.ndarray]:
     """The first example of each digit among built-in digits rendered in held-out fonts."""
-    gallery = engine.builtin_gallery("digits", 200)
+    gallery = engine.builtin_gallery("digits")
     return logic.first_of_each_digit(gallery.images, gallery.labels)
 
 

@@ -129,13 +129,13 @@ if missing is not None:
 
 # --- A table ---------------------------------------------------------------------------------
 st.subheader("A table with missing entries")
-table_name = st.selectbox("Table", list(engine.TABLES), format_func=lambda n: engine.load_table(n).title,
+table_name = st.selectbox("Table", list(engine.TABLES), format_func=engine.TABLE_TITLES.get,
                           key="table_name")
 fraction_col, seed_col = st.columns(2)
 table_fraction = fraction_col.slider("Share of entries hidden", 0.1, 0.9, 0.5, 0.1, key="table_fraction")
 table_seed = seed_col.number_input("Random seed", 0, 10_000, 0, key="table_seed")
 try:
-    completed = table_result(table_name, table_fraction, int(table_seed))
+    completed = table_result(table_name, round(table_fraction, 1), int(table_seed))
 except engine.ModelError as error:
     st.error(str(error), icon=":material/error:")
     st.stop()

@@ -33,13 +33,13 @@ def data():
 @st.cache_resource(max_entries=4, show_spinner="Training the linear heads…")
 def live_curve() -> list:
     """Both linear probes for every number of labels per digit over several label draws."""
-    return engine.accuracy_curve(data())
+    return engine.live_accuracy_curve()
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def live_run(per_class: int):
     """The linear heads of the first label draw: the example digits' predictions."""
-    return engine.run_labels(data(), per_class, 0)
+    return engine.live_label_run(per_class)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

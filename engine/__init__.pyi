@@ -22,6 +22,7 @@ from .core.imaging import (
     decode_image as decode_image,
     encode_png as encode_png,
     fit_within as fit_within,
+    image_dimensions as image_dimensions,
     prepare_character as prepare_character,
     prepare_characters as prepare_characters,
     single_character as single_character,
@@ -49,6 +50,7 @@ from .core.metrics import (
     ssim as ssim,
 )
 from .core.noise import estimate_noise as estimate_noise
+from .core.precomputed import not_precomputed as not_precomputed
 from .core.progress import Progress as Progress
 from .core.runtime import (
     ModelError as ModelError,
@@ -63,6 +65,7 @@ from .tasks.anomaly.serve import (
     DIGIT_LIKE_LETTERS as DIGIT_LIKE_LETTERS,
     AnomalyDetector as AnomalyDetector,
     AnomalyResult as AnomalyResult,
+    anomaly_evaluation_scores as anomaly_evaluation_scores,
     anomaly_evaluation_set as anomaly_evaluation_set,
     anomaly_examples as anomaly_examples,
     anomaly_scores as anomaly_scores,
@@ -86,11 +89,13 @@ from .tasks.colorize.serve import (
 from .tasks.denoise.serve import (
     CHARACTER_NOISE_KINDS as CHARACTER_NOISE_KINDS,
     DEFAULT_NOISE_AMOUNT as DEFAULT_NOISE_AMOUNT,
+    MAX_PHOTO_PIXELS as MAX_PHOTO_PIXELS,
     MAX_SIGMA as MAX_SIGMA,
     NLM_NAME as NLM_NAME,
     PHOTO_NOISE_KINDS as PHOTO_NOISE_KINDS,
     DenoiseComparison as DenoiseComparison,
     PhotoCleaning as PhotoCleaning,
+    add_classical_baselines as add_classical_baselines,
     clean_photo as clean_photo,
     compare_denoising as compare_denoising,
     denoise as denoise,
@@ -122,6 +127,7 @@ from .tasks.generate.serve import (
 from .tasks.impute.serve import (
     IMPUTE_METHODS as IMPUTE_METHODS,
     MASK_KINDS as MASK_KINDS,
+    TABLE_TITLES as TABLE_TITLES,
     TABLES as TABLES,
     Filling as Filling,
     ImputeError as ImputeError,
@@ -163,6 +169,8 @@ from .tasks.semisupervised.serve import (
     LabelRun as LabelRun,
     accuracy_curve as accuracy_curve,
     heldout_digits as heldout_digits,
+    live_accuracy_curve as live_accuracy_curve,
+    live_label_run as live_label_run,
     predict_digits as predict_digits,
     recorded_curve as recorded_curve,
     run_labels as run_labels,

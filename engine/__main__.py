@@ -1,6 +1,8 @@
 """The command line.
 
   python -m engine train all|denoiser|anomaly [--scale 1.0] [--out DIR]   rebuild models
+  python -m engine train precomputed                                 rebuild what every visitor shares
+                                                                    (pretrained/precomputed/)
   python -m engine train FAMILY --data digits28|digits8|FOLDER|ZIP [--epochs N] [--code-size K]
                          [--option KEY=VALUE ...] [--out FILE.onnx]   a studio model of the
                          autoencoder family (undercomplete, sparse, stacked, convolutional,
@@ -23,8 +25,8 @@ from pathlib import Path
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .builds import build
-    from .core import runtime
+    from .builds import BUILDS, build, write_precomputed
+    from .core import precomputed, runtime
     from .nn.recipes import BuildOptions
     from .tasks.studio.model import FAMILIES
 
@@ -39,7 +41,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.scale != 1.0:
         command += f" --scale {args.scale}"
     opts = BuildOptions(out_dir=out, scale=args.scale, seed=args.seed, progress=progress)
-    entries = build(args.target, opts, command)
+    entries = build(args.target, opts, command) if BUILDS[args.target] else {}
     for _name, entry in entries.items():
         print(f"wrote {out / entry['file']}  sha256 {entry['sha256'][:12]}…")
     if out.resolve() == runtime.PRETRAINED_DIR and not args.no_eval:
@@ -49,6 +51,11 @@ def _train(args: argparse.Namespace) -> int:
             result = EVALS[task]()
             _print(result, as_json=False)
             _record_metrics(task, result)
+    if out.resolve() == runtime.PRETRAINED_DIR:
+        # What every visitor would otherwise compute: all of it for this target, else what the new models made stale.
+        names = sorted(precomputed.register_all()) if args.target == "precomputed" else None
+        for entry in write_precomputed(out, names, lambda n: print(f"precomputing {n}…", flush=True)).values():
+            print(f"wrote {out / entry['file']}  {entry['bytes'] / 1000:.0f} kB  sha256 {entry['sha256'][:12]}…")
     return 0
 
 

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from engine.core import runtime
+from engine.core import precomputed, runtime
 from engine.nn.recipes import BuildOptions
 from engine.tasks.anomaly.build import TARGETS as ANOMALY
 from engine.tasks.colorize.build import TARGETS as COLORIZE
@@ -28,6 +28,7 @@ BuildStep = Callable[[BuildOptions], dict]
 BUILDS: dict[str, tuple[BuildStep, ...]] = {
     **DENOISE, **ANOMALY, **SEARCH, **GENERATE, **COLORIZE, **SEQUENCE, **SEMISUPERVISED, **IMPUTE}
 # In dependency order: the photo search encoder reuses the photo denoiser's weights.
+BUILDS["precomputed"] = ()   # no models: `write_precomputed` after any build (see engine/__main__.py)
 BUILDS["all"] = (*DENOISE["denoiser"], *ANOMALY["anomaly"], *SEARCH["search"], *GENERATE["vae"],
                  *COLORIZE["colorizer"], *SEQUENCE["sequence"], *SEMISUPERVISED["semisupervised"],
                  *IMPUTE["impute"])
@@ -52,8 +53,15 @@ def _read_models(out_dir: Path) -> dict[str, dict]:
     return json.loads(path.read_text())["models"] if path.is_file() else {}
 
 
-def _write_models(out_dir: Path, models: dict[str, dict]) -> None:
+def _write_models(out_dir: Path, models: dict[str, dict], precomputed_entries: dict[str, dict] | None = None) -> None:
+    """Write the manifest's models (and its precomputed results, when given; else as they are)."""
+    path = Path(out_dir) / runtime.MANIFEST_NAME
+    sections = json.loads(path.read_text()) if path.is_file() else {}
     manifest = {"models": dict(sorted(models.items()))}
+    if precomputed_entries is None:
+        precomputed_entries = sections.get(precomputed.SECTION, {})
+    if precomputed_entries:
+        manifest[precomputed.SECTION] = dict(sorted(precomputed_entries.items()))
     runtime.atomic_write_bytes(Path(out_dir) / runtime.MANIFEST_NAME, (json.dumps(manifest, indent=2) + "\n").encode())
 
 
@@ -256,4 +264,30 @@ def build(target: str, opts: BuildOptions, command: str) -> dict[str, dict]:
         for step in BUILDS[target]:
             for name, entry in step(dataclasses.replace(opts, out_dir=staging)).items():
                 entries[name] = {**entry, "command": command}
+    return entries
+
+
+def write_precomputed(out_dir: Path | None = None, names: list[str] | None = None,
+                      progress: Callable[[str], None] | None = None) -> dict[str, dict]:
+    """Compute the precomputed results (engine.core.precomputed) of `names`, by default every
+    store whose file in `out_dir` is missing, damaged or stale, write their files and record
+    them in the manifest, one by one in the order they were registered (a store may use one
+    before it). Their models are the shipped ones: run it after the models' build."""
+    out_dir = Path(out_dir or runtime.PRETRAINED_DIR)
+    stores = precomputed.register_all()
+    wanted = set(precomputed.stale(out_dir, stores) if names is None else names)
+    entries = {}
+    for name in [n for n in stores if n in wanted]:
+        if progress is not None:
+            progress(name)
+        data, entry = precomputed.payload(stores[name])
+        path = out_dir / entry["file"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        runtime.atomic_write_bytes(path, data)
+        entries[name] = {**entry, "bytes": len(data)}
+        with _locked(out_dir):
+            manifest = out_dir / runtime.MANIFEST_NAME
+            current = json.loads(manifest.read_text()).get(precomputed.SECTION, {}) if manifest.is_file() else {}
+            _write_models(out_dir, _read_models(out_dir), {**current, name: entries[name]})
+        precomputed.forget()      # the next store reads this one from its file
     return entries

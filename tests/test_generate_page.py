@@ -163,7 +163,7 @@ def test_walk_draws_the_map_and_has_a_slider_per_dimension():
     sliders = [at.slider(key=f"walk_z{i}") for i in range(size)]
     assert [s.label for s in sliders] == [f"z{i + 1}" for i in range(size)]
     # They start at the code of the built-in 3.
-    gallery = engine.builtin_gallery("digits", 200)
+    gallery = engine.builtin_gallery("digits")
     three = gallery.images[int(np.flatnonzero(gallery.labels == "3")[0])]
     code = np.clip(engine.vae_encode(three[None])[0][0], -4, 4)
     np.testing.assert_allclose([s.value for s in sliders], code, atol=0.006)

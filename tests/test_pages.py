@@ -167,7 +167,7 @@ def test_clean_my_photo_large_upload_is_downscaled_and_says_so():
     photo = np.stack([rows % 256, cols % 256, (rows + cols) % 256], axis=-1).astype(np.uint8)   # 4.3 MP
     at = upload(open_cleaning(), "big.png", png_bytes(Image.fromarray(photo)))
     assert_cleaned(at)
-    assert "Downscaled from 2400x1800" in page_text(at)
+    assert "Your 2400x1800 image was scaled to" in page_text(at)
 
 
 @pytest.mark.parametrize("name, make_data, message", [
@@ -270,6 +270,30 @@ def test_a_character_is_enlarged_and_a_photo_shown_whole_or_its_centre():
     photo = np.arange(16 * 8 * 3, dtype=np.float32).reshape(16, 8, 3)
     assert logic.for_display(photo, "photo", close_up=False) is photo
     assert (logic.for_display(photo, "photo", close_up=True) == photo[6:10, 3:5]).all()
+    big = np.zeros((1060, 1414, 3), dtype=np.float32)      # a 1.5 MP working copy
+    shown = logic.for_display(big, "photo", close_up=False)
+    assert shown.shape[0] * shown.shape[1] <= logic.DISPLAY_PIXELS and shown.shape[0] > 600
+    assert logic.for_display(big, "photo", close_up=True).shape == (265, 353, 3)    # the centre at full size
+
+
+def test_an_upload_scaled_as_it_was_opened_is_said_so():
+    assert logic.scaled_text(None, (100, 100)) == "" and logic.scaled_text((100, 100), (100, 100, 3)) == ""
+    text = logic.scaled_text((4000, 3000), (1060, 1414, 3))
+    assert "4000x3000" in text and "1414x1060" in text and "1.5 MP" in text
+
+
+def test_a_large_photo_shows_the_autoencoder_then_the_classical_methods():
+    rng = np.random.default_rng(1)
+    photo = (rng.random((1500, 2000, 3)) * 60 + np.linspace(0, 180, 2000)[None, :, None]).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="JPEG", quality=90)
+    at = upload(open_denoising(), "phone.jpg", buffer.getvalue(), "image/jpeg")
+    assert not at.exception and not at.error
+    text = page_text(at)
+    assert "Your 2000x1500 image was scaled to" in text and "0.6 megapixels" in text
+    table = at.dataframe[0].value
+    assert list(table["Image"])[-1] == "Autoencoder" and engine.NLM_NAME in list(table["Image"])
+    assert any(name.startswith(("Gaussian blur", "Median")) for name in table["Image"])
 
 
 def test_a_drawn_character_is_prepared_and_denoised(monkeypatch):

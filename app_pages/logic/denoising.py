@@ -11,15 +11,32 @@ NOISE_LABELS = {"gaussian": "Gaussian", "salt_pepper": "Salt and pepper", "mask"
                 "camera": "Camera-like (shot noise, then JPEG)"}
 
 
+# A whole photo is sent to the browser at most this large (about 900x670): a panel is a fifth of
+# the page wide, and encoding and sending five 1.5 MP PNGs took longer than the model.
+DISPLAY_PIXELS = 600_000
+DISPLAY_NOTE = ("Whole photos are shown at most 0.6 megapixels; the close-up and the download are at "
+                "full size.")
+
+
 def for_display(image: np.ndarray, target: str, close_up: bool) -> np.ndarray:
-    """A character ("character" target) enlarged; a photo as it is, or with `close_up` the
-    centre quarter of each side, where noise and detail are visible."""
+    """A character ("character" target) enlarged; a photo scaled to DISPLAY_PIXELS, or with
+    `close_up` the centre quarter of each side at full size, where noise and detail are visible."""
     if target == "character":
         return display.enlarge(image)
     if close_up:
         h, w = image.shape[:2]
         return image[3 * h // 8 : 5 * h // 8, 3 * w // 8 : 5 * w // 8]
-    return image
+    return engine.fit_within(image, DISPLAY_PIXELS)
+
+
+def scaled_text(original: tuple[int, int] | None, shape: tuple[int, ...]) -> str:
+    """What to say of an upload scaled as it was opened: (width, height) it had, the shape it has
+    now; "" when it was not scaled (or its size is unknown)."""
+    if original is None or original[0] * original[1] <= shape[0] * shape[1]:
+        return ""
+    return (f"Your {original[0]}x{original[1]} image was scaled to {shape[1]}x{shape[0]} pixels "
+            f"({shape[0] * shape[1] / 1e6:.1f} MP) as it was opened: the page works on at most "
+            f"{engine.MAX_PHOTO_PIXELS / 1e6:.1f} megapixels, to answer fast.")
 
 
 def estimate_text(estimated: float) -> str:

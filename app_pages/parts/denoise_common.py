@@ -26,23 +26,45 @@ def noisy_examples() -> dict[str, np.ndarray]:
     return engine.noisy_photo_examples()
 
 
-KEEP_PIXELS = 6_000_000  # a decoded upload is kept no larger (72 MB); the engine scales to 1.5 MP
-
-
 @st.cache_data(max_entries=4, show_spinner=False)
 def load(source: bytes | str) -> np.ndarray:
-    """The upload's bytes decoded, or the built-in example of that name. A huge upload (up to
-    40 MP, 480 MB as floats) is scaled down at once, so the cache never holds one."""
+    """The upload's bytes decoded, or the built-in example of that name. An upload is scaled to
+    the photo denoiser's working size (MAX_PHOTO_PIXELS) while it is decoded, once: a 12 MP
+    phone photo never exists here at full size (see `scaled_note`)."""
     if not isinstance(source, bytes):
         return {**examples(), **noisy_examples()}[source]
-    return engine.decode_image(source, fit_pixels=KEEP_PIXELS)
+    return engine.decode_image(source, fit_pixels=engine.MAX_PHOTO_PIXELS)
 
 
-def show_panels(panels: list[tuple[str, np.ndarray]], target: str, close_up: bool) -> None:
-    """(caption, image) side by side: characters enlarged, photos whole or their centre."""
+def scaled_note(source: bytes | str, image: np.ndarray) -> None:
+    """Say so when an upload was scaled down as it was opened."""
+    if isinstance(source, bytes):
+        note = logic.scaled_text(engine.image_dimensions(source), image.shape)
+        if note:
+            st.caption(note)
+
+
+def show_panels(panels: list[tuple[str, np.ndarray | None]], target: str, close_up: bool) -> list:
+    """(caption, image) side by side: characters enlarged, photos whole (at most
+    logic.DISPLAY_PIXELS: the browser shows them smaller still) or their centre at full size. A
+    panel whose image is None is still being computed: its place is returned, to `fill` later."""
+    places = []
     for column, (caption, shown) in zip(st.columns(len(panels)), panels, strict=True):
-        column.image(logic.for_display(shown, target, close_up), caption=caption, width="stretch",
-                     clamp=True, output_format="PNG")
+        place = column.empty()
+        if shown is None:
+            place.caption(f"{caption}: computing…")
+            places.append(place)
+        else:
+            fill(place, caption, shown, target, close_up)
+    if target == "photo" and not close_up and any(
+            shown is not None and logic.for_display(shown, target, False).shape != shown.shape for _, shown in panels):
+        st.caption(logic.DISPLAY_NOTE)
+    return places
+
+
+def fill(place, caption: str, image: np.ndarray, target: str, close_up: bool) -> None:
+    place.image(logic.for_display(image, target, close_up), caption=caption, width="stretch",
+                clamp=True, output_format="PNG")
 
 
 def png_download(container, label: str, image: np.ndarray, file_name: str, key: str) -> None:

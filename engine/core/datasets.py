@@ -68,6 +68,12 @@ def _font_files() -> list[str]:
     return sorted(files)
 
 
+def fonts_fingerprint() -> list[tuple[str, int]]:
+    """The font files characters are rendered with, by name and size: what makes rendered sets
+    differ between machines (engine.core.precomputed checks it before using a stored set)."""
+    return [(os.path.basename(path), os.path.getsize(path)) for path in _font_files()]
+
+
 def _covers(font: ImageFont.FreeTypeFont, chars: str) -> bool:
     missing = font.getmask("\U000F0000")  # a private-use code point: renders as .notdef
     missing_key = (missing.size, bytes(missing))

@@ -177,6 +177,19 @@ def decode_image(data: ImageSource, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pi
     return fit_within(pixels, fit_pixels) if fit_pixels else pixels
 
 
+def image_dimensions(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of an image as shown, upright by its EXIF orientation, read from its
+    header without decoding any pixel: what a page that scaled it on opening says it was. None
+    when the header cannot be read (decode_image says why)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - not an image, damaged: decode_image gives the message
+        return None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def _check_size(width: int, height: int, max_pixels: int) -> None:
     """Refuse, from the header, an image with no pixels, too many, or of a strip's shape."""
     if width == 0 or height == 0:

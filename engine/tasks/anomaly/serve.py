@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import ndimage
 
-from engine.core import runtime
+from engine.core import precomputed, runtime
 
 ANOMALY_MODEL = "anomaly_char"
 ANOMALY_BASELINE = "anomaly_pca"
@@ -172,3 +172,11 @@ def anomaly_evaluation_set(count: int = 300, seed: int = 4321) -> dict[str, np.n
 
     return {"digits": render(datasets.DIGITS, count, 0), "letters": render(unlike, count, 1),
             "digit-like letters": render(DIGIT_LIKE_LETTERS, count // 2, 2)}
+
+
+@precomputed.stored("anomaly_evaluation_scores", models=(ANOMALY_MODEL, ANOMALY_BASELINE), fonts=True,
+                    variants=lambda: [(m, s) for m in (ANOMALY_MODEL, ANOMALY_BASELINE) for s in ANOMALY_SCORINGS])
+def anomaly_evaluation_scores(model: str, scoring: str) -> dict[str, np.ndarray]:
+    """The scores of `anomaly_evaluation_set()` under a shipped model and scoring, by group
+    (stored at build time for both shipped models and every scoring)."""
+    return {group: anomaly_scores(chars, model, scoring) for group, chars in anomaly_evaluation_set().items()}

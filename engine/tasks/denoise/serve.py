@@ -3,11 +3,11 @@ scanned text of any size through a fully convolutional encoder-decoder. Numpy in
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from engine.core import runtime
+from engine.core import precomputed, runtime
 from engine.core.baselines import best_classical_filter, non_local_means
 from engine.core.imaging import add_noise, fit_within, prepare_character
 from engine.core.metrics import psnr, ssim
@@ -130,8 +130,8 @@ class DenoiseComparison:
     clean: np.ndarray
     noisy: np.ndarray
     denoised: np.ndarray
-    baseline: np.ndarray
-    baseline_name: str
+    baseline: np.ndarray | None       # None until add_classical_baselines (photos)
+    baseline_name: str | None
     metrics: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -161,13 +161,15 @@ def _fit_photo(image: np.ndarray, notes: list[str]) -> np.ndarray:
 def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: float = 0.5,
                       seed: int | None = 0, treat_as: str = "auto",
                       char_model: tuple[str, bytes] | None = None,
-                      sigma: float | None = None) -> DenoiseComparison:
+                      sigma: float | None = None, baselines: bool = True) -> DenoiseComparison:
     """Add noise to `image`, then denoise it with the autoencoder and with the baselines, and
     measure each against the clean image. A character is first centred into 28x28; a photo
     larger than MAX_PHOTO_PIXELS is downscaled first. `char_model` (a name to show, ONNX
     bytes) replaces the shipped character model, e.g. one trained in the training studio. A
     photo's denoiser is told `sigma` (0-1 scale), or when None the level it estimates from the
-    noisy image, as it would be for a user's own photo; photos take PHOTO_NOISE_KINDS."""
+    noisy image, as it would be for a user's own photo; photos take PHOTO_NOISE_KINDS.
+    With baselines=False a photo's classical methods (seconds on a large photo) are left for
+    `add_classical_baselines`, so that a page can show the autoencoder's answer first."""
     image = np.asarray(image, dtype=np.float32)
     treat_as = denoise_target(image, treat_as)
     notes: list[str] = []
@@ -185,29 +187,40 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
         own_name, model = char_model
         if not takes_characters(model):
             raise runtime.ModelError(f"{own_name} does not take 28x28 characters.")
-    estimated = told = nlm = None
+    estimated = told = None
     if treat_as == "photo":
         estimated = estimate_noise(noisy)
         told = photo_noise_level(noisy, estimated if sigma is None else sigma)
     start = time.perf_counter()
     denoised = denoise(noisy[None], model=model, sigma=told)[0]
     seconds = time.perf_counter() - start
+    baseline, baseline_name, rows = None, None, []
     if treat_as == "character":
         baseline = runtime.run(baseline_model, noisy[None, None])[0, 0]
         baseline_name = runtime.model_info(baseline_model)["name"]
         rows = [_row(baseline_name, clean, baseline)]
-    else:
-        baseline_name, baseline = best_classical_filter(clean, noisy)
-        nlm = non_local_means(noisy, estimated)
-        rows = [_row(baseline_name, clean, baseline), _row(NLM_NAME, clean, nlm)]
     info = runtime.model_info(model) if own_name is None else {
         "name": own_name, "summary": f"{own_name}, trained in this session (not a shipped model)."}
     metrics = [_row("Noisy input", clean, noisy), *rows, _row("Autoencoder", clean, denoised)]
-    return DenoiseComparison(target=treat_as, model_id=model if own_name is None else "session",
-                             model_name=info["name"], model_summary=info["summary"],
-                             clean=clean, noisy=noisy, denoised=denoised, baseline=baseline,
-                             baseline_name=baseline_name, metrics=metrics, notes=notes,
-                             seconds=seconds, nlm=nlm, estimated_level=estimated, told_level=told)
+    result = DenoiseComparison(target=treat_as, model_id=model if own_name is None else "session",
+                               model_name=info["name"], model_summary=info["summary"],
+                               clean=clean, noisy=noisy, denoised=denoised, baseline=baseline,
+                               baseline_name=baseline_name, metrics=metrics, notes=notes,
+                               seconds=seconds, estimated_level=estimated, told_level=told)
+    return add_classical_baselines(result) if baselines else result
+
+
+def add_classical_baselines(result: DenoiseComparison) -> DenoiseComparison:
+    """A photo's comparison with its classical methods added (the best Gaussian blur or median
+    filter for this image, and non-local means told the measured level), their rows placed
+    before the autoencoder's. A character's, or one that has them, comes back as it is."""
+    if result.baseline is not None:
+        return result
+    baseline_name, baseline = best_classical_filter(result.clean, result.noisy)
+    nlm = non_local_means(result.noisy, result.estimated_level)
+    rows = [_row(baseline_name, result.clean, baseline), _row(NLM_NAME, result.clean, nlm)]
+    return replace(result, baseline=baseline, baseline_name=baseline_name, nlm=nlm,
+                   metrics=[*result.metrics[:-1], *rows, result.metrics[-1]])
 
 
 @dataclass(frozen=True)
@@ -281,6 +294,19 @@ def denoise_examples() -> dict[str, np.ndarray]:
     the model never saw, a handwritten digit, held-out photos and a scanned page."""
     from engine.core import datasets
 
+    examples = dict(_character_examples())
+    examples["Photo: astronaut (colour, held out)"] = datasets.load_photo("astronaut")
+    examples["Photo: camera man (grey, held out)"] = datasets.load_photo("camera")
+    examples["Photo: coffee (colour, held out)"] = datasets.load_photo("coffee")
+    examples["Scanned text page (held out)"] = datasets.load_photo("page")
+    return examples
+
+
+@precomputed.stored("denoise_examples", fonts=True)
+def _character_examples() -> dict[str, np.ndarray]:
+    """The page's built-in characters: three in held-out fonts and a held-out handwritten digit."""
+    from engine.core import datasets
+
     examples: dict[str, np.ndarray] = {}
     held_out = datasets.font_split(held_out=True)
     for i, (label, seed) in enumerate((("5", 3), ("A", 7), ("g", 11))):
@@ -288,8 +314,4 @@ def denoise_examples() -> dict[str, np.ndarray]:
         examples[f"Character '{label}' (font never seen in training)"] = images[0]
     digits, labels = datasets.handwritten_digits(held_out=True)
     examples[f"Handwritten digit '{labels[0]}' (scikit-learn, held out)"] = digits[0]
-    examples["Photo: astronaut (colour, held out)"] = datasets.load_photo("astronaut")
-    examples["Photo: camera man (grey, held out)"] = datasets.load_photo("camera")
-    examples["Photo: coffee (colour, held out)"] = datasets.load_photo("coffee")
-    examples["Scanned text page (held out)"] = datasets.load_photo("page")
     return examples

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.core import datasets, runtime
+from engine.core import datasets, precomputed, runtime
 from engine.core.imaging import UPLOAD_PIXELS, decode_image, resize, to_grey
 
 IMAGE_MODEL = "impute_char"          # the masking autoencoder for characters
@@ -151,6 +151,7 @@ def compare_character_filling(chars: np.ndarray, missing: np.ndarray) -> Filling
                    {"mean": base_s, "pca": base_s, "autoencoder": ae_s})  # one graph serves both baselines
 
 
+@precomputed.stored("impute_examples", fonts=True)
 def impute_examples(count: int = 8, seed: int = 11) -> dict[str, np.ndarray]:
     """Characters never trained on: digits and letters in held-out fonts, and held-out
     handwritten digits, named for a select box."""
@@ -178,11 +179,14 @@ class Table:
         return self.values[self.training_rows:]
 
 
+TABLE_TITLES = {"digits": "scikit-learn handwritten digits: 1,797 rows, 64 pixel counts (0 to 16)"}
+
+
 def _digits_table() -> Table:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    return Table("digits", "scikit-learn handwritten digits: 1,797 rows, 64 pixel counts (0 to 16)",
+    return Table("digits", TABLE_TITLES["digits"],
                  digits.data.astype(np.float32), tuple(f"pixel {r},{c}" for r in range(8) for c in range(8)),
                  len(digits.data) - 300, "impute_table_digits")
 
@@ -266,6 +270,12 @@ class TableFilling(Filling):
     pca_iterations: int = 0
 
 
+# The page's choices of hidden share (0.1 to 0.9) for every built-in table with the first seed.
+TABLE_FRACTIONS = tuple(round(0.1 * k, 1) for k in range(1, 10))
+
+
+@precomputed.stored("impute_tables", variants=lambda: [(n, f) for n in TABLES for f in TABLE_FRACTIONS],
+                    models=tuple(f"impute_table_{n}" for n in TABLES))
 def compare_table_filling(name: str = "digits", fraction: float = 0.5, seed: int = 0,
                           rows: int | None = None) -> TableFilling:
     """Hide a random `fraction` of the entries of the table's held-out rows (the first `rows`

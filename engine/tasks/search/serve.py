@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.core import datasets, runtime
+from engine.core import datasets, precomputed, runtime
 from engine.core.imaging import (
     ImageError,
     PixelBudget,
@@ -23,7 +23,7 @@ from engine.core.imaging import (
     resize,
     to_grey,
 )
-from engine.core.index import SearchIndex
+from engine.core.index import METRICS, SearchIndex
 from engine.core.loaders import MAX_FOLDER_PIXELS, DatasetError, load_image_folder
 from engine.tasks.denoise.serve import denoise_target
 
@@ -138,6 +138,7 @@ class Gallery:
     labels: np.ndarray | None = None      # (N,) str, or None for an unlabelled gallery
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (name, reason) not loaded
     key: str = ""
+    builtin: str | None = None            # the name of a built-in gallery (its maps and scores are stored)
     _codes: dict = field(default_factory=dict, repr=False)
     _indexes: dict = field(default_factory=dict, repr=False)
     _pca: object = field(default=None, repr=False)
@@ -196,6 +197,21 @@ class Gallery:
         if self.kind == "photo" and space == "pca":
             return self._photo_pca().transform(embed(images, "pixels")).astype(np.float32)
         return embed(self._input(images), space)
+
+    def __getstate__(self) -> dict:
+        """A stored built-in gallery: characters as bytes, codes as half floats, no indexes (built
+        again on first use); the rounding is the one `builtin_gallery` applies."""
+        state = {**self.__dict__, "_indexes": {}, "_codes": {s: c.astype(np.float16) for s, c in self._codes.items()}}
+        if self.kind == "character":
+            state["images"] = precomputed.pack_bytes(np.stack(self.images))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        codes = {s: c.astype(np.float32) for s, c in state["_codes"].items()}
+        images = state["images"]
+        if isinstance(images, np.ndarray):
+            images = list(precomputed.unpack_bytes(images))
+        self.__dict__.update({**state, "_codes": codes, "images": images})
 
     def index(self, space: str = "autoencoder", metric: str = "cosine") -> SearchIndex:
         if (space, metric) not in self._indexes:
@@ -260,14 +276,23 @@ def precision_at_k(gallery: Gallery, space: str = "autoencoder", metric: str = "
 
 def compare_spaces(gallery: Gallery, metric: str = "cosine",
                    ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, dict[int, float]]:
-    """precision@k for every code space of a labelled gallery, side by side."""
+    """precision@k for every code space of a labelled gallery, side by side (stored at build
+    time for the built-in galleries)."""
+    if gallery.builtin is not None and tuple(ks) == (1, 5, 10):
+        return builtin_space_comparison(gallery.builtin, metric)
     return {space: precision_at_k(gallery, space, metric, ks) for space in gallery.spaces}
 
 
 def project(gallery: Gallery, space: str = "autoencoder", method: str = "pca",
             seed: int = 0) -> np.ndarray:
-    """The gallery's codes in 2-D (N, 2) for a map: PCA, or t-SNE up to TSNE_LIMIT images."""
-    codes = gallery.codes(space)
+    """The gallery's codes in 2-D (N, 2) for a map: PCA, or t-SNE up to TSNE_LIMIT images
+    (stored at build time for the built-in galleries)."""
+    if gallery.builtin is not None and seed == 0:
+        return builtin_projection(gallery.builtin, space, method)
+    return _project(gallery.codes(space), method, seed)
+
+
+def _project(codes: np.ndarray, method: str, seed: int) -> np.ndarray:
     if len(codes) < 3:
         return np.pad(codes[:, :2], ((0, 0), (0, max(0, 2 - codes.shape[1]))))
     if method == "pca":
@@ -283,15 +308,43 @@ def project(gallery: Gallery, space: str = "autoencoder", method: str = "pca",
     raise ValueError(f"unknown projection {method!r}; choose 'pca' or 'tsne'")
 
 
+# What the built-in galleries depend on: the character encoder and its PCA twin, and the fonts.
+_BUILTIN_MODELS = (CHAR_MODEL, CHAR_PCA)
+_STORED_SPACES = ("autoencoder", "pca")        # "pixels" are the images themselves
+
+
+@precomputed.stored("search_galleries", variants=lambda: [(n,) for n in BUILTIN_GALLERIES], models=_BUILTIN_MODELS,
+                    fonts=True)
 def builtin_gallery(name: str = "digits", count: int = 1000, seed: int = 2024) -> Gallery:
     """Labelled characters for search, rendered from the held-out fonts with distortions wider
-    than training: no image here, and no font, was seen by the encoder."""
+    than training: no image here, and no font, was seen by the encoder. Images rounded to bytes,
+    codes computed and rounded to half floats (stored at build time)."""
     if name not in BUILTIN_GALLERIES:
         raise ValueError(f"unknown gallery {name!r}; choose one of {tuple(BUILTIN_GALLERIES)}")
     images, labels = datasets.render_characters(BUILTIN_GALLERIES[name][1], count,
                                                 fonts=datasets.font_split(held_out=True), seed=seed,
                                                 distortion=datasets.EVAL_DISTORTION)
-    return Gallery(list(images), [f"{label} #{i}" for i, label in enumerate(labels)], "character", labels)
+    builtin = (count, seed) == (1000, 2024)
+    gallery = Gallery(list(precomputed.as_bytes(images)), [f"{label} #{i}" for i, label in enumerate(labels)],
+                      "character", labels, builtin=name if builtin else None)
+    for space in _STORED_SPACES if builtin else ():
+        gallery._codes[space] = precomputed.as_half(gallery.codes(space))
+    return gallery
+
+
+@precomputed.stored("search_maps", models=_BUILTIN_MODELS, fonts=True, variants=lambda: [
+    (n, s, m) for n in BUILTIN_GALLERIES for s in SPACES["character"] for m in ("pca", "tsne")])
+def builtin_projection(name: str, space: str, method: str) -> np.ndarray:
+    """`project` of a built-in gallery (seed 0), stored at build time: t-SNE takes a minute."""
+    return _project(builtin_gallery(name).codes(space), method, 0)
+
+
+@precomputed.stored("search_scores", models=_BUILTIN_MODELS, fonts=True,
+                    variants=lambda: [(n, m) for n in BUILTIN_GALLERIES for m in METRICS])
+def builtin_space_comparison(name: str, metric: str) -> dict[str, dict[int, float]]:
+    """`compare_spaces` of a built-in gallery at k = 1, 5, 10, stored at build time."""
+    gallery = builtin_gallery(name)
+    return {space: precision_at_k(gallery, space, metric, (1, 5, 10)) for space in gallery.spaces}
 
 
 def _folder_labels(names: list[str]) -> np.ndarray | None:

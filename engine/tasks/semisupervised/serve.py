@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.core import datasets, runtime
+from engine.core import datasets, precomputed, runtime
 
 ENCODER = "search_char"          # a 64-number code learnt without labels (distorted -> upright glyphs)
 PCA_ENCODER = "semisup_pca"      # PCA with the code's size, fit on the unlabelled digits
@@ -53,6 +53,12 @@ class DigitSet:
     images: np.ndarray           # (N, 28, 28)
     labels: np.ndarray           # (N,) int
     handwritten: np.ndarray      # (N,) bool: a scikit-learn handwritten digit, else rendered
+
+    def __getstate__(self) -> dict:      # a stored set keeps its images as bytes (precomputed.as_bytes)
+        return {**self.__dict__, "images": precomputed.pack_bytes(self.images)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({**state, "images": precomputed.unpack_bytes(state["images"])})
 
 
 @functools.lru_cache(maxsize=2)
@@ -114,11 +120,19 @@ class Features:
     def standardise(self, codes: np.ndarray) -> np.ndarray:
         return (codes - self.mean) / self.scale
 
+    def __getstate__(self) -> dict:      # stored codes are half floats (precomputed.as_half)
+        return {**self.__dict__, "pool": self.pool.astype(np.float16), "heldout": self.heldout.astype(np.float16)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({**state, "pool": state["pool"].astype(np.float32),
+                              "heldout": state["heldout"].astype(np.float32)})
+
 
 def _features(pool: np.ndarray, heldout: np.ndarray, model: str) -> Features:
-    codes = encode(pool, model)
+    codes = precomputed.as_half(encode(pool, model))
     scale = codes.std(axis=0)
-    return Features(codes, encode(heldout, model), codes.mean(axis=0), np.where(scale > 1e-6, scale, 1.0))
+    return Features(codes, precomputed.as_half(encode(heldout, model)), codes.mean(axis=0),
+                    np.where(scale > 1e-6, scale, 1.0))
 
 
 @dataclass
@@ -150,10 +164,13 @@ class SemiSupervisedData:
     features: dict[str, Features]        # "encoder" and "pca"
 
 
-@functools.lru_cache(maxsize=2)
+@precomputed.stored("semisupervised_data", models=tuple(SPACES.values()), fonts=True)
 def semisupervised_data(pool_rendered: int = POOL_RENDERED, heldout_rendered: int = HELDOUT_RENDERED) -> SemiSupervisedData:
-    """The pool, the held-out digits and their codes in both feature spaces (cached)."""
+    """The unlabelled pool, the held-out digits and their codes in both feature spaces: images
+    rounded to bytes, codes to half floats (stored at build time for the defaults)."""
     pool, heldout = unlabelled_digits(pool_rendered), heldout_digits(heldout_rendered)
+    pool = DigitSet(precomputed.as_bytes(pool.images), pool.labels, pool.handwritten)
+    heldout = DigitSet(precomputed.as_bytes(heldout.images), heldout.labels, heldout.handwritten)
     return SemiSupervisedData(pool, heldout, {
         space: _features(pool.images, heldout.images, model) for space, model in SPACES.items()})
 
@@ -228,6 +245,21 @@ def accuracy_curve(data: SemiSupervisedData, *, per_class: tuple[int, ...] = LAB
             for m in methods:
                 points[(m, k)].accuracies.append(trained.accuracy(m, data.heldout.labels))
     return list(points.values())
+
+
+@precomputed.stored("semisupervised_curve", models=tuple(SPACES.values()), fonts=True)
+def live_accuracy_curve() -> list[CurvePoint]:
+    """The linear heads' accuracy curve on the built-in digits (`accuracy_curve` of
+    `semisupervised_data()`), stored at build time."""
+    return accuracy_curve(semisupervised_data())
+
+
+@precomputed.stored("semisupervised_runs", variants=lambda: [(k,) for k in LABELS_PER_DIGIT],
+                    models=tuple(SPACES.values()), fonts=True)
+def live_label_run(per_class: int) -> LabelRun:
+    """The linear heads of the first label draw (`run_labels(semisupervised_data(), per_class,
+    0)`) for the built-in numbers of labels per digit, stored at build time."""
+    return run_labels(semisupervised_data(), per_class, 0)
 
 
 def recorded_curve() -> list[CurvePoint] | None:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core import precomputed
+
 HOUR = np.timedelta64(1, "h")
 SYNTHETIC_START = "2012-01-01"
 SYNTHETIC_YEARS = 3
@@ -150,6 +152,7 @@ def _ramp(hour: np.ndarray, start: float, end: float) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
+@precomputed.stored("sequence_series")
 def synthetic_load_series(years: int = SYNTHETIC_YEARS, seed: int = 0, start: str = SYNTHETIC_START) -> LoadSeries:
     """An hourly electricity load (MW) and temperature (C) series in the manner of GEFCom2014,
     made from a seed. Temperature: a yearly cycle, a daily cycle whose size varies with the
