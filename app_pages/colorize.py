@@ -32,18 +32,18 @@ def examples() -> dict[str, np.ndarray]:
     return engine.colorize_examples()
 
 
-# Keyed on the upload's bytes (or the example's name), the strength, the model's key and the
-# colour points; the fine-tuned model's bytes (`_model`) are not hashed, its key is their sha256.
-# Images are kept as 8-bit pixels.
+# Keyed on the upload's bytes (or the example's name), the strength, the model's key (the sha256 of
+# `_model`, not hashed) and the colour points. Images kept as 8-bit; an upload is scaled as decoded.
 @st.cache_data(max_entries=12, show_spinner="Colouring…")
 def compare(
     source: bytes | str, strength: float | None, model_key: str, _model: bytes | None,
     hints: tuple[tuple[int, int, str], ...] = (),
 ) -> engine.ColorizeComparison:
-    image = examples()[source] if isinstance(source, str) else engine.decode_image(source, fit_pixels=engine.UPLOAD_PIXELS)
+    image = examples()[source] if isinstance(source, str) else engine.decode_image(
+        source, fit_pixels=engine.COLORIZE_MAX_PIXELS)
     points = logic.engine_hints([logic.Hint(*h) for h in hints]) or None
-    return logic.as_uint8(engine.compare_colorization(
-        image, strength=strength, model=MODEL if _model is None else _model, hints=points))
+    return logic.noted_scaling(logic.as_uint8(engine.compare_colorization(
+        image, strength=strength, model=MODEL if _model is None else _model, hints=points)), source, image.shape)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

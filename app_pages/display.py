@@ -36,3 +36,13 @@ def data_uri(image: np.ndarray) -> str:
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """An image in [0, 1] as 8-bit pixels (a quarter of the float's memory)."""
     return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def scaled_text(original: tuple[int, int] | None, shape: tuple[int, ...], limit: int) -> str:
+    """What to say of an upload scaled as it was opened to at most `limit` pixels: (width,
+    height) it had, the shape it has now; "" when it was not scaled (or its size is unknown)."""
+    if original is None or original[0] * original[1] <= shape[0] * shape[1]:
+        return ""
+    return (f"Your {original[0]}x{original[1]} image was scaled to {shape[1]}x{shape[0]} pixels "
+            f"({shape[0] * shape[1] / 1e6:.1f} MP) as it was opened: the page works on at most "
+            f"{limit / 1e6:.1f} megapixels, to answer fast.")

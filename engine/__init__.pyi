@@ -74,6 +74,7 @@ from .tasks.anomaly.serve import (
     roc as roc,
 )
 from .tasks.colorize.serve import (
+    COLORIZE_MAX_PIXELS as COLORIZE_MAX_PIXELS,
     ColorizeComparison as ColorizeComparison,
     ColorizeError as ColorizeError,
     FineTuneResult as FineTuneResult,

@@ -130,12 +130,12 @@ def test_an_uploaded_colour_photo_is_coloured_and_measured():
     assert at.selectbox(key="example").disabled  # the upload takes the example's place
 
 
-def test_a_photo_above_four_megapixels_is_scaled_down_and_says_so():
+def test_a_photo_above_the_working_size_is_scaled_as_it_is_opened_and_says_so():
     at = open_colorize()
     picture = Image.open(io.BytesIO(colour_photo(250, 170))).resize((2500, 1700), Image.NEAREST)
     at.file_uploader(key="upload").upload("big.png", png_bytes(picture), "image/png").run()
     assert not at.exception and not at.error
-    assert any(info.value.startswith("Scaled down from 2500x1700") for info in at.info)
+    assert any(info.value.startswith("Your 2500x1700 image was scaled to 1485x1009 pixels") for info in at.info)
     assert len(metrics_table(at)) == 4
 
 

@@ -277,8 +277,10 @@ def test_a_character_is_enlarged_and_a_photo_shown_whole_or_its_centre():
 
 
 def test_an_upload_scaled_as_it_was_opened_is_said_so():
-    assert logic.scaled_text(None, (100, 100)) == "" and logic.scaled_text((100, 100), (100, 100, 3)) == ""
-    text = logic.scaled_text((4000, 3000), (1060, 1414, 3))
+    from app_pages import display
+
+    assert display.scaled_text(None, (100, 100), 10**6) == "" and display.scaled_text((100, 100), (100, 100, 3), 10**6) == ""
+    text = display.scaled_text((4000, 3000), (1060, 1414, 3), 1_500_000)
     assert "4000x3000" in text and "1414x1060" in text and "1.5 MP" in text
 
 

@@ -311,3 +311,13 @@ def load_hints(data: bytes, shape: tuple[int, int]) -> list[Hint]:
             raise ValueError(f"point {i} at x={x:g}, y={y:g} is outside the file's {width}x{height} photo")
         hints.append(Hint(int(y * shape[0] / height), int(x * shape[1] / width), colour.lower()))
     return hints
+
+
+def noted_scaling(result: engine.ColorizeComparison, source: bytes | str, shape: tuple[int, ...]
+                  ) -> engine.ColorizeComparison:
+    """The result with a first note saying that the upload `source` was scaled to `shape` as it
+    was opened (a built-in example, or an upload small enough, comes back as it is)."""
+    if isinstance(source, str):
+        return result
+    scaled = display.scaled_text(engine.image_dimensions(source), shape, engine.COLORIZE_MAX_PIXELS)
+    return dataclasses.replace(result, notes=[scaled, *result.notes]) if scaled else result

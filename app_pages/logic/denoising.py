@@ -29,15 +29,6 @@ def for_display(image: np.ndarray, target: str, close_up: bool) -> np.ndarray:
     return engine.fit_within(image, DISPLAY_PIXELS)
 
 
-def scaled_text(original: tuple[int, int] | None, shape: tuple[int, ...]) -> str:
-    """What to say of an upload scaled as it was opened: (width, height) it had, the shape it has
-    now; "" when it was not scaled (or its size is unknown)."""
-    if original is None or original[0] * original[1] <= shape[0] * shape[1]:
-        return ""
-    return (f"Your {original[0]}x{original[1]} image was scaled to {shape[1]}x{shape[0]} pixels "
-            f"({shape[0] * shape[1] / 1e6:.1f} MP) as it was opened: the page works on at most "
-            f"{engine.MAX_PHOTO_PIXELS / 1e6:.1f} megapixels, to answer fast.")
-
 
 def estimate_text(estimated: float) -> str:
     """What the measured noise level means, in words."""

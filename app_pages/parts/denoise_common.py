@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 import engine
+from app_pages import display
 from app_pages.logic import denoising as logic
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def load(source: bytes | str) -> np.ndarray:
 def scaled_note(source: bytes | str, image: np.ndarray) -> None:
     """Say so when an upload was scaled down as it was opened."""
     if isinstance(source, bytes):
-        note = logic.scaled_text(engine.image_dimensions(source), image.shape)
+        note = display.scaled_text(engine.image_dimensions(source), image.shape, engine.MAX_PHOTO_PIXELS)
         if note:
             st.caption(note)
 
