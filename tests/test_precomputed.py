@@ -188,3 +188,13 @@ def test_shipped_table_and_anomaly_results_match_the_build_at_a_small_scale():
     scores = stored("anomaly_evaluation_scores")[("anomaly_char", engine.ANOMALY_DEFAULT_SCORING)]
     chars = engine.anomaly_evaluation_set()
     same(scores["digits"][:50], engine.anomaly_scores(chars["digits"][:50], "anomaly_char"))
+
+
+def test_another_draw_of_a_built_in_share_reuses_the_first_draws_settings():
+    first = engine.compare_table_filling("digits", 0.5)
+    other = engine.compare_table_filling("digits", 0.5, 3)
+    assert first.pca_settings_seed is None and other.pca_settings_seed == 0
+    assert (other.pca_rank, other.pca_iterations) == (first.pca_rank, first.pca_iterations)
+    assert (other.missing != first.missing).any() and other.rmse["pca"] < other.rmse["mean"]
+    own = engine.compare_table_filling("digits", 0.45, 3)          # not a built-in share: chosen here
+    assert own.pca_settings_seed is None

@@ -54,5 +54,7 @@ def table_caption(completed: engine.TableFilling) -> str:
         f"The {len(completed.truth)} held-out rows (the autoencoder trained on the other "
         f"{completed.table.training_rows}) with {completed.missing.mean():.0%} of their entries hidden. "
         f"PCA completion used rank {completed.pca_rank} and {completed.pca_iterations} rounds, chosen on a "
-        "further 10% of the observed entries; it and mean filling see the whole matrix."
+        "further 10% of the observed entries"
+        + (f" of seed {completed.pca_settings_seed}'s draw at this share" if completed.pca_settings_seed is not None
+           else "") + "; it and mean filling see the whole matrix."
     )
