@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 import engine
 from app_pages import session_models
 from app_pages.logic import studio as logic
-from engine.core import jobs
+from engine.core import jobs, precomputed
 from engine.tasks.studio import serve as studio_serve
 
 pytestmark = pytest.mark.slow   # every test drives the app under AppTest
@@ -280,6 +280,9 @@ def test_pca_rebuilds_the_plane_exactly_and_the_digits_are_projected():
     for key, value in (("pc_points", 200), ("pc_epochs", 20), ("proj_dims", 3), ("proj_epochs", 5)):
         at.session_state[key] = value
     show_tab(at, "PCA vs autoencoders")
+    assert not at.error and not at.get("plotly_chart")       # other settings than the opening ones: nothing trained yet
+    at.button(key="surfaces_fit").click().run()
+    at.button(key="projection_fit").click().run()
     assert not at.error
     table = frame(at, "Autoencoder MSE").set_index("Surface")
     assert float(table.loc["Plane", "PCA MSE"]) < 1e-20  # the plane is PCA's own subspace
@@ -288,6 +291,22 @@ def test_pca_rebuilds_the_plane_exactly_and_the_digits_are_projected():
     projection = frame(at, "Neighbour agreement")
     assert list(projection["Method"]) == ["PCA", "Autoencoder"]
     assert len(at.get("plotly_chart")) == 4  # two surfaces, two projections
+
+
+@needs_torch
+def test_the_pca_tab_opens_on_precomputed_results():
+    from app_pages.parts import studio_pca
+
+    stores = precomputed.register_all()
+    assert list(stores["studio_surfaces"].variants()) == [(studio_pca.OPENING["pc_points"], 0, studio_pca.OPENING["pc_epochs"])]
+    assert {("projection", *v) for v in stores["studio_projections"].variants()} == {
+        ("projection", dims, studio_pca.OPENING["proj_epochs"]) for dims in (2, 3)}
+    assert precomputed.stale(stores={n: stores[n] for n in ("studio_surfaces", "studio_projections")}) == {}
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(STUDIO)
+    show_tab(at, "PCA vs autoencoders")
+    assert not at.error and len(at.get("plotly_chart")) == 4
+    assert not [b for b in at.button if b.key in ("surfaces_fit", "projection_fit")]
 
 
 # --- Sharing the server --------------------------------------------------------------------------

@@ -25,6 +25,41 @@ def projection(dims: int, epochs: int) -> engine.DigitsProjection:
     return engine.training.digits_projection(dims=dims, epochs=epochs)
 
 
+# The settings the tab opens on: their results are precomputed (python -m engine train precomputed),
+# so opening the tab trains nothing. Other settings train here, on a button.
+OPENING = {"pc_points": 500, "pc_epochs": 100, "proj_dims": 2, "proj_epochs": 50}
+PRECOMPUTED = {("surfaces", 500, 100), ("projection", 2, 50), ("projection", 3, 50)}
+FITTED = "pc_fitted"   # session state: the settings fitted in this session
+
+
+def fitted_or_asked(kind: str, settings: tuple, label: str) -> bool:
+    """Whether results for these settings are at hand (precomputed, or fitted before in this
+    session), or the user asks for them now with a button."""
+    fitted: set = st.session_state.setdefault(FITTED, set(PRECOMPUTED))
+    if (kind, *settings) in fitted:
+        return True
+    if st.button(label, key=f"{kind}_fit", icon=":material/model_training:"):
+        fitted.add((kind, *settings))
+        return True
+    st.info("These settings train an autoencoder here, for several seconds: press the button to fit it.",
+            icon=":material/info:")
+    return False
+
+
+def show_surfaces(points: int, epochs: int) -> None:
+    try:
+        fits = surfaces(points, epochs)
+    except Exception as error:
+        report(error, "fit the surfaces", log)
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(logic.surface_figure(fits["plane"], "Points on a plane"), key="pc_plane")
+    right.plotly_chart(logic.surface_figure(fits["curve"], "Points on a curved surface"), key="pc_curve")
+    st.dataframe(logic.surface_rows(fits), hide_index=True, key="pc_table")
+    st.caption("Reconstruction mean squared error from 2 numbers per point. PCA's error on the plane is "
+               "floating-point rounding: the plane *is* its subspace.")
+
+
 def pca_tab() -> None:
     """The PCA vs autoencoders tab."""
     st.markdown(
@@ -39,22 +74,13 @@ def pca_tab() -> None:
         st.info(logic.NO_TORCH, icon=":material/info:")
         return
     # Set before the widgets (not as their value): what the user or a test put in the session wins.
-    for key, default in (("pc_points", 500), ("pc_epochs", 100), ("proj_dims", 2), ("proj_epochs", 50)):
+    for key, default in OPENING.items():
         st.session_state.setdefault(key, default)
     points_col, epochs_col = st.columns(2)
     points = points_col.slider("Points per surface", 200, 2000, step=100, key="pc_points", persist_state="session")
     epochs = epochs_col.slider("Autoencoder epochs", 10, 300, step=10, key="pc_epochs", persist_state="session")
-    try:
-        fits = surfaces(points, epochs)
-    except Exception as error:
-        report(error, "fit the surfaces", log)
-    else:
-        left, right = st.columns(2)
-        left.plotly_chart(logic.surface_figure(fits["plane"], "Points on a plane"), key="pc_plane")
-        right.plotly_chart(logic.surface_figure(fits["curve"], "Points on a curved surface"), key="pc_curve")
-        st.dataframe(logic.surface_rows(fits), hide_index=True, key="pc_table")
-        st.caption("Reconstruction mean squared error from 2 numbers per point. PCA's error on the plane is "
-                   "floating-point rounding: the plane *is* its subspace.")
+    if fitted_or_asked("surfaces", (points, epochs), "Fit the surfaces"):
+        show_surfaces(points, epochs)
 
     st.subheader("Handwritten digits in 2 or 3 numbers")
     st.markdown("scikit-learn's 8x8 digits (64 numbers each), reduced by PCA and by a stacked autoencoder "
@@ -65,6 +91,8 @@ def pca_tab() -> None:
     dims = dims_col.radio("Dimensions", (2, 3), horizontal=True, key="proj_dims", persist_state="session")
     proj_epochs = epochs_col.slider("Autoencoder epochs", 5, 200, step=5, key="proj_epochs",
                                     persist_state="session")
+    if not fitted_or_asked("projection", (dims, proj_epochs), "Reduce the digits"):
+        return
     try:
         result = projection(dims, proj_epochs)
     except Exception as error:

@@ -55,6 +55,7 @@ class Store:
     fonts: bool
     version: int
     summary: str
+    libraries: tuple[str, ...] = ("numpy", "scikit-learn")
 
     @property
     def file(self) -> str:
@@ -69,19 +70,24 @@ _store_locks: dict[str, threading.Lock] = {}
 _CACHES: list[Callable[[], None]] = []       # each stored function's memory, for forget()
 
 
-def _library_versions() -> dict[str, str]:
+def _library_versions(names: tuple[str, ...]) -> dict[str, str]:
     """Major and minor versions of the libraries the results come from (read without importing
     them: scikit-learn alone takes a second to import)."""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {name: ".".join(version(name).split(".")[:2]) for name in ("numpy", "scikit-learn")}
+    def major_minor(name: str) -> str:
+        try:
+            return ".".join(version(name).split(".")[:2])
+        except PackageNotFoundError:
+            return "missing"
+    return {name: major_minor(name) for name in names}
 
 
 def fingerprint(store: Store) -> str:
     """What `store`'s results depend on, hashed: its version, the served models' checksums, the
     fonts on this machine (for rendered characters) and numpy's and scikit-learn's versions."""
     models = runtime.load_manifest()["models"]
-    parts: dict[str, Any] = {"version": store.version, "libraries": _library_versions(),
+    parts: dict[str, Any] = {"version": store.version, "libraries": _library_versions(store.libraries),
                              "models": {m: models.get(m, {}).get("sha256", "missing") for m in store.models}}
     if store.fonts:
         from engine.core import datasets
@@ -91,14 +97,16 @@ def fingerprint(store: Store) -> str:
 
 
 def stored(name: str, *, variants: Callable[[], Iterable[tuple]] = lambda: [()], models: Iterable[str] = (),
-           fonts: bool = False, version: int = 1, summary: str = "") -> Callable:
+           fonts: bool = False, version: int = 1, summary: str = "", torch: bool = False) -> Callable:
     """Register a function whose results for `variants()` (tuples of positional arguments; by
     default the call without arguments) are precomputed. Calls are matched on every argument,
     defaults filled in, so the arguments must be hashable. The returned function is a drop-in
-    for the original that also keeps each result in memory."""
+    for the original that also keeps each result in memory. `torch`: the results come from
+    training (PyTorch's version is part of the fingerprint)."""
     def register(compute: Callable) -> Callable:
         about = " ".join((summary or compute.__doc__ or "").split())
-        store = Store(name, compute, variants, tuple(models), fonts, version, about)
+        libraries = ("numpy", "scikit-learn", "torch") if torch else ("numpy", "scikit-learn")
+        store = Store(name, compute, variants, tuple(models), fonts, version, about, libraries)
         STORES[name] = store
         signature = inspect.signature(compute)
 
@@ -200,9 +208,12 @@ def forget() -> None:
 def register_all() -> dict[str, Store]:
     """Import every task that registers stores, so that STORES is complete (for the build)."""
     import importlib
+    import importlib.util
 
     for module in ("anomaly", "denoise", "impute", "search", "semisupervised", "sequence"):
         importlib.import_module(f"engine.tasks.{module}.serve")
+    if importlib.util.find_spec("torch") is not None:     # the studio's lecture figures are trained
+        importlib.import_module("engine.tasks.studio.build")
     return STORES
 
 

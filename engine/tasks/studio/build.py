@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.core import precomputed
 from engine.core.imaging import add_noise
 from engine.tasks.studio.serve import (
     HELDOUT_SEED,
@@ -258,6 +259,12 @@ def _row(name: str, code_size: int, parameters: int, mse: float, noisy_mse: floa
             "near_zero_share": round(stats.near_zero_share, 3), "seconds": round(seconds, 1)}
 
 
+# The Training studio's "PCA vs autoencoders" tab opens on these settings: stored, not trained on opening.
+STUDIO_SURFACES = (500, 100)            # points per surface, epochs
+STUDIO_PROJECTION_EPOCHS = 50
+
+
+@precomputed.stored("studio_surfaces", variants=lambda: [(STUDIO_SURFACES[0], 0, STUDIO_SURFACES[1])], torch=True)
 def plane_and_curve(n: int = 1000, seed: int = 0, epochs: int = 150,
                     threads: int | None = None) -> dict[str, SurfaceFit]:
     """The lecture notes' figure: points on a plane and on a curved surface, each reduced to
@@ -281,6 +288,7 @@ def plane_and_curve(n: int = 1000, seed: int = 0, epochs: int = 150,
     return fits
 
 
+@precomputed.stored("studio_projections", variants=lambda: [(d, STUDIO_PROJECTION_EPOCHS) for d in (2, 3)], torch=True)
 def digits_projection(dims: int = 2, epochs: int = 100, seed: int = 0,
                       threads: int | None = None) -> DigitsProjection:
     from sklearn.decomposition import PCA
