@@ -11,6 +11,7 @@ import streamlit as st
 
 import engine
 from app_pages import display
+from app_pages.common import png
 from app_pages.logic import denoising as logic
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,7 @@ def show_panels(panels: list[tuple[str, np.ndarray | None]], target: str, close_
 
 
 def fill(place, caption: str, image: np.ndarray, target: str, close_up: bool) -> None:
-    place.image(logic.for_display(image, target, close_up), caption=caption, width="stretch",
-                clamp=True, output_format="PNG")
+    place.image(png(logic.for_display(image, target, close_up)), caption=caption, width="stretch", output_format="PNG")
 
 
 def png_download(container, label: str, image: np.ndarray, file_name: str, key: str) -> None:
