@@ -62,6 +62,9 @@ class Server:
     url: str
     process: subprocess.Popen
     log_path: Path
+    root: Path = ROOT
+    launched: float = 0.0   # time.perf_counter() when `streamlit run` was launched
+    health_s: float = 0.0   # seconds from the launch until /_stcore/health answered ok
 
     def rss_mb(self) -> float:
         """The server's resident memory now, in MB (Linux)."""
@@ -72,9 +75,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def streamlit_server(log_dir: Path | None = None) -> Iterator[Server]:
-    """The app started with `streamlit run` on a free local port, stopped on exit. Raises
-    RuntimeError with the server's log when it does not come up."""
+def streamlit_server(log_dir: Path | None = None, root: Path | str | None = None) -> Iterator[Server]:
+    """The app of the checkout at `root` (by default the repository this file is in) started with
+    `streamlit run` on a free local port, stopped on exit. Raises RuntimeError with the server's
+    log when it does not come up."""
+    root = Path(root or ROOT).resolve()
     port = free_port()
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="streamlit-"))
     log_path = log_dir / "server.log"
@@ -86,15 +91,18 @@ def streamlit_server(log_dir: Path | None = None) -> Iterator[Server]:
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(root)}   # that checkout's engine, never this one's
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+        launched = time.perf_counter()
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, log_path, root, launched)
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while not healthy(server.url):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.5)
+            time.sleep(0.05)
+        server.health_s = time.perf_counter() - launched
         yield server
     finally:
         process.terminate()
@@ -133,6 +141,21 @@ def photo_png() -> bytes:
 
 NO_EXCEPTION = "document.querySelectorAll('[data-testid=\"stException\"]').length === 0"
 TEXT_SHOWN = "document.body.innerText.includes({!r})"
+CHARTS_AT_LEAST = "document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= {}"
+# What shows that each page's main result (for its built-in example) is there, once its script has run.
+OPEN_READY = {
+    "home": "document.querySelectorAll('[data-testid=\"stPageLink\"]').length >= 9",
+    "denoising": IMAGES_AT_LEAST.format(4),
+    # the default example: original, grey input, mean colour and the autoencoder's colours
+    "colorize": IMAGES_AT_LEAST.format(4),
+    "anomaly": IMAGES_AT_LEAST.format(5),
+    "search": TEXT_SHOWN.format("for this query"),
+    "generate": IMAGES_AT_LEAST.format(16),   # the Sample tab's default grid is 4x4
+    "studio": "document.querySelector('.st-key-studio_train button') !== null",   # the Train tab, ready to train
+    "sequence": CHARTS_AT_LEAST.format(2),
+    "semisupervised": CHARTS_AT_LEAST.format(1) + " && " + IMAGES_AT_LEAST.format(12),
+    "impute": IMAGES_AT_LEAST.format(5),
+}
 
 
 def _settle(page, ready: str, started: float) -> float:
@@ -150,10 +173,10 @@ def _open(page, url: str, slug: str, ready: str) -> float:
     return _settle(page, ready, started)
 
 
-def _upload(page, files: list[tuple[str, bytes]], ready: str, nth: int = 0) -> float:
+def _upload(page, files: list[tuple[str, bytes]], ready: str, nth: int = 0, mime: str = "image/png") -> float:
     chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(nth)
     started = time.perf_counter()
-    chooser.set_input_files(files=[{"name": n, "mimeType": "image/png", "buffer": d} for n, d in files])
+    chooser.set_input_files(files=[{"name": n, "mimeType": mime, "buffer": d} for n, d in files])
     return _settle(page, ready, started)
 
 
@@ -164,14 +187,14 @@ def _choose(page, group: str, option: str, ready: str) -> None:
 
 
 def visit_denoising(page, url: str) -> dict[str, float]:
-    times = {"open": _open(page, url, "denoising", IMAGES_AT_LEAST.format(4))}
+    times = {"open": _open(page, url, "denoising", OPEN_READY["denoising"])}
     _choose(page, "Image", "Upload your own", TEXT_SHOWN.format("Drop an image above"))
     times["upload"] = _upload(page, [("photo.png", photo_png())], IMAGES_AT_LEAST.format(4))
     return times
 
 
 def visit_anomaly(page, url: str) -> dict[str, float]:
-    times = {"open": _open(page, url, "anomaly", IMAGES_AT_LEAST.format(5))}
+    times = {"open": _open(page, url, "anomaly", OPEN_READY["anomaly"])}
     shown = page.evaluate("document.querySelectorAll('[data-testid=\"stImage\"] img').length")
     # Each character adds its own image and, per model, a reconstruction and an error map.
     times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], IMAGES_AT_LEAST.format(shown + 5))
@@ -179,24 +202,22 @@ def visit_anomaly(page, url: str) -> dict[str, float]:
 
 
 def visit_search(page, url: str) -> dict[str, float]:
-    times = {"open": _open(page, url, "search", TEXT_SHOWN.format("for this query"))}
+    times = {"open": _open(page, url, "search", OPEN_READY["search"])}
     _choose(page, "Search with", "Upload an image", TEXT_SHOWN.format("Drop an image to search the gallery for"))
     times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], TEXT_SHOWN.format("neighbours are labelled"))
     return times
 
 
 def visit_generate(page, url: str) -> dict[str, float]:
-    # The Sample tab's default grid is 4x4; an upload opens "Your digit & beta" with its
-    # reconstruction and the two beta models' table.
-    times = {"open": _open(page, url, "generate", IMAGES_AT_LEAST.format(16))}
+    # An upload opens "Your digit & beta" with its reconstruction and the two beta models' table.
+    times = {"open": _open(page, url, "generate", OPEN_READY["generate"])}
     ready = TEXT_SHOWN.format("reconstruction of seven.png") + " && " + TEXT_SHOWN.format("The trade-off")
     times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], ready)
     return times
 
 
 def visit_colorize(page, url: str) -> dict[str, float]:
-    # The default example shows original, grey input, mean colour and the autoencoder's colours.
-    times = {"open": _open(page, url, "colorize", IMAGES_AT_LEAST.format(4))}
+    times = {"open": _open(page, url, "colorize", OPEN_READY["colorize"])}
     times["upload"] = _upload(page, [("photo.png", photo_png())], TEXT_SHOWN.format("Colours for photo.png"))
     return times
 
@@ -212,11 +233,8 @@ def load_csv() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-CHARTS_AT_LEAST = "document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= {}"
-
-
 def visit_sequence(page, url: str) -> dict[str, float]:
-    times = {"open": _open(page, url, "sequence", CHARTS_AT_LEAST.format(2))}
+    times = {"open": _open(page, url, "sequence", OPEN_READY["sequence"])}
     chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
     started = time.perf_counter()
     chooser.set_input_files(files=[{"name": "load.csv", "mimeType": "text/csv", "buffer": load_csv()}])
@@ -225,15 +243,14 @@ def visit_sequence(page, url: str) -> dict[str, float]:
 
 
 def visit_semisupervised(page, url: str) -> dict[str, float]:
-    times = {"open": _open(page, url, "semisupervised", CHARTS_AT_LEAST.format(1) + " && "
-                           + IMAGES_AT_LEAST.format(12))}
+    times = {"open": _open(page, url, "semisupervised", OPEN_READY["semisupervised"])}
     shown = page.evaluate("document.querySelectorAll('[data-testid=\"stImage\"] img').length")
     times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], IMAGES_AT_LEAST.format(shown + 1))
     return times
 
 
 def visit_impute(page, url: str) -> dict[str, float]:
-    times = {"open": _open(page, url, "impute", IMAGES_AT_LEAST.format(5))}
+    times = {"open": _open(page, url, "impute", OPEN_READY["impute"])}
     times["upload"] = _upload(page, [("seven.png", drawn_digit_png())], TEXT_SHOWN.format("seven.png: RMSE"))
     return times
 

@@ -1,14 +1,36 @@
 """Interaction latency and load, in a real browser: not a test (nothing is asserted on timing),
-a benchmark whose figures go in the issue notes.
+a benchmark whose figures go in the issue notes. Modes:
 
-    python tests/browser_bench.py latency [--rounds 3]                  one user, every page
-    python tests/browser_bench.py load [--sessions 10] [--rounds 10]    many users at once
-    python tests/browser_bench.py hostile                               costly files, one by one
+    python tests/browser_bench.py latency [--rounds 3]                 one visitor, every page and control
+    python tests/browser_bench.py load [--sessions 10] [--rounds 10]   many visitors at once, the same
+    python tests/browser_bench.py first                                each page as a restarted server's first visit
+    python tests/browser_bench.py photo [--rounds 3]                   a 12 MP phone photo on denoising, colorization
+    python tests/browser_bench.py compare --old PATH [--rounds 1]      first, latency, load (5) and photo, old then new
+    python tests/browser_bench.py hostile                              costly files, one by one
 
-Each round of a session opens every page at its own URL (a fresh Streamlit session), waits for
-the built-in example's result, uploads a file through the real file input and waits for that
-result. Latency runs from the navigation or the upload until the result is visible and the
-script has finished. `load` also samples the server's resident memory before, during and after.
+Flags: `--root PATH` runs the app of another checkout (an older commit of this repository, e.g. a
+git worktree) while the visits stay this file's; `--pages home,denoising,...` keeps some pages
+(home and the nine: denoising colorize anomaly search generate studio sequence semisupervised
+impute); `--skip first,load,...` leaves modes out of `compare`; `--warmup N` rounds (default 1)
+run uncounted before `latency`, `load` and `photo` (their figures are reported apart, as the cold
+ones); `--control-timeout S` (default 30) bounds each control; `--json FILE` also writes the report;
+`--shots DIR` keeps a screenshot of the page at each failed control.
+
+`latency` and `load`: each round of a session, for every page, runs its visit of browser.VISITS
+(opens the page at its own URL, a fresh Streamlit session, waits for the built-in example's
+result, uploads a file through the real file input and waits for that result), then the page's
+controls of browser_controls.CONTROLS (opens it again, then works each main control once on
+built-in data: radios, selectboxes, sliders, toggles, buttons, tabs). Latency runs from the
+navigation, the upload or the action until the result is visible and the script (or fragment)
+has finished; per step, p50 and p95, and every failed step (a control that times out counts its
+timeout). `load` also samples the server's resident memory before, during and after.
+`first`: for each page, a fresh server and a fresh browser; the seconds from launching `streamlit
+run` until /_stcore/health answers ok (and, for the home page, until it is shown), and from the
+navigation until the page's main result is visible.
+`photo`: a 4000x3000 JPEG (browser_controls.phone_photo_jpeg, new noise each time) uploaded on a
+freshly opened page, timed until its result is shown.
+`compare`: the modes above against `--old` and then the current checkout (or `--root`), in one
+process, with a markdown before/after table (step, old p95, new p95, the issue's bar) and the JSON.
 `hostile` uploads each costly file of browser.hostile_uploads on a freshly opened page while the
 health endpoint is polled, as another visitor's browser would: per file, the seconds until the
 page answered, whether it showed a message, and the longest health answer meanwhile.
@@ -16,59 +38,128 @@ page answered, whether it showed a message, and the longest health answer meanwh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from browser import VISITS, launch_browser, streamlit_server
+from browser import OPEN_READY, ROOT, VISITS, launch_browser, streamlit_server
+from browser_controls import PAGES, PHOTO_PAGES, open_page, operate, phone_photo_jpeg, upload_photo
+
+LOAD_SESSIONS_IN_COMPARE = 5
+FIRST_TIMEOUT_MS = 300_000   # a restarted server's first visit to a page (first mode)
+# The issue's bars, seconds: by mode and kind of step (None: no bar).
+BARS = {("first", "page"): 5.0, ("first", "home shown after launch"): 5.0, ("latency", "open"): 1.5,
+        ("latency", "control"): 1.0, ("load", "open"): 3.0, ("photo", "upload"): 4.0}
 
 
-def session_rounds(url: str, rounds: int, results: list, errors: list, start: threading.Barrier | None) -> None:
+@dataclass
+class Tally:
+    """What visitors record: rows (round, page, step, seconds, ok), error lines, the controls
+    skipped as missing from this version of the app, and those timed with no sign of a rerun."""
+    results: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    skipped: set = field(default_factory=set)
+    unseen: set = field(default_factory=set)
+
+
+def session_rounds(url: str, rounds: int, pages: list[str], tally: Tally, start: threading.Barrier | None,
+                   control_timeout: float, shots: Path | None = None) -> None:
+    """One visitor: `rounds` times, every page's visit and then its controls."""
     from playwright.sync_api import sync_playwright
 
+    results, errors = tally.results, tally.errors
     with sync_playwright() as playwright:
         browser, page = launch_browser(playwright)
         try:
             if start is not None:
                 start.wait()
             for round_number in range(rounds):
-                for slug, visit in VISITS.items():
+                for slug in pages:
+                    if slug in VISITS:
+                        try:
+                            for action, seconds in VISITS[slug](page, url).items():
+                                results.append((round_number, slug, action, seconds, True))
+                        except Exception as error:  # counted and reported: every interaction must succeed
+                            errors.append(f"round {round_number} {slug} visit: {type(error).__name__}: {error}"
+                                          f" [{_page_state(page, slug)}]")
+                            results.append((round_number, slug, "visit", float("nan"), False))
+                            if shots is not None:
+                                with contextlib.suppress(Exception):
+                                    shots.mkdir(parents=True, exist_ok=True)
+                                    page.screenshot(path=shots / f"{slug}-visit-{time.strftime('%H%M%S')}.png",
+                                                    full_page=True)
                     try:
-                        for action, seconds in visit(page, url).items():
-                            results.append((round_number, slug, action, seconds))
-                    except Exception as error:  # counted and reported: every interaction must succeed
-                        errors.append(f"round {round_number} {slug}: {type(error).__name__}: {error}")
+                        for row in operate(page, url, slug, control_timeout, shots):
+                            if "skipped" in row:
+                                tally.skipped.add(f"{slug} {row['step']}: {row['skipped']}")
+                                continue
+                            results.append((round_number, slug, row["step"], row["seconds"], row["ok"]))
+                            if row.get("rerun_seen") == "none":
+                                tally.unseen.add(f"{slug} {row['step']}")
+                            if not row["ok"]:
+                                errors.append(f"round {round_number} {slug} {row['step']}: {row['error']}")
+                    except Exception as error:   # the page did not open
+                        errors.append(f"round {round_number} {slug} controls: {type(error).__name__}: {error}")
+                        results.append((round_number, slug, "open", float("nan"), False))
         finally:
             browser.close()
 
 
+def _page_state(page, slug: str) -> str:
+    """What a page shows, for an error line: its script's state, whether its open's ready condition
+    holds now, images, charts, the open tab and alerts."""
+    try:
+        return page.evaluate("""([ready]) => {
+          const q = s => document.querySelectorAll(s), app = document.querySelector('[data-testid="stApp"]');
+          const tab = document.querySelector('[role=tab][aria-selected=true]');
+          return `script ${app?.dataset.testScriptState}, open's condition ${eval(ready)}, `
+            + `${q('[data-testid="stImage"] img').length} images, ${q('[data-testid="stPlotlyChart"]').length} charts, `
+            + `tab ${tab ? tab.innerText : '-'}, alerts: `
+            + Array.from(q('[data-testid="stAlert"]')).map(a => a.innerText.slice(0, 120)).join(' | ');
+        }""", [OPEN_READY[slug]])
+    except Exception as error:   # the page itself may be what failed
+        return f"page state unknown: {type(error).__name__}"
+
+
+def _stats(times: list[float]) -> dict:
+    times = [t for t in times if t == t]   # a failed visit has no time (nan)
+    if not times:
+        return {"n": 0}
+    return {"n": len(times), "p50_s": round(float(np.percentile(times, 50)), 3),
+            "p95_s": round(float(np.percentile(times, 95)), 3)}
+
+
 def summarise(results: list) -> dict:
-    by_step = defaultdict(list)
-    for _, slug, action, seconds in results:
-        by_step[f"{slug} {action}"].append(seconds)
-    every = [seconds for *_, seconds in results]
-    table = {step: {"n": len(t), "p50_s": round(float(np.percentile(t, 50)), 3),
-                    "p95_s": round(float(np.percentile(t, 95)), 3)} for step, t in sorted(by_step.items())}
-    table["all"] = {"n": len(every), "p50_s": round(float(np.percentile(every, 50)), 3),
-                    "p95_s": round(float(np.percentile(every, 95)), 3)}
+    by_step, failed = defaultdict(list), defaultdict(int)
+    for _, slug, step, seconds, ok in results:
+        by_step[f"{slug} {step}"].append(seconds)
+        failed[f"{slug} {step}"] += not ok
+    table = {step: {**_stats(t), "failed": failed[step]} for step, t in sorted(by_step.items())}
+    table["all"] = {**_stats([r[3] for r in results]), "failed": sum(failed.values())}
     return table
 
 
-def run(sessions: int, rounds: int) -> dict:
-    with streamlit_server() as server:
+def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 1, control_timeout: float = 30.0,
+        shots: Path | None = None) -> dict:
+    with streamlit_server(root=root) as server:
         memory = {"after start": round(server.rss_mb(), 1)}
-        # One warm-up round: models load and caches fill, which is not growth.
-        warm: list = []
-        errors: list = []
-        session_rounds(server.url, 1, warm, errors, None)
+        # Warm-up rounds: models load and caches fill, which is not growth (their figures: the cold ones).
+        warm = Tally()
+        warm_started = time.perf_counter()
+        if warmup:
+            session_rounds(server.url, warmup, pages, warm, None, control_timeout, shots)
+        warm_seconds = time.perf_counter() - warm_started
         memory["after warm-up"] = round(server.rss_mb(), 1)
-        results: list = []
+        tally = Tally(errors=[f"warm-up {e}" for e in warm.errors], skipped=warm.skipped, unseen=warm.unseen)
         barrier = threading.Barrier(sessions) if sessions > 1 else None
-        threads = [threading.Thread(target=session_rounds, args=(server.url, rounds, results, errors, barrier))
+        threads = [threading.Thread(target=session_rounds,
+                                    args=(server.url, rounds, pages, tally, barrier, control_timeout, shots))
                    for _ in range(sessions)]
         samples = []
         started = time.perf_counter()
@@ -81,22 +172,81 @@ def run(sessions: int, rounds: int) -> dict:
         time.sleep(5)  # let the server drop the closed sessions
         memory["peak during load"] = round(max(samples, default=server.rss_mb()), 1)
         memory["after load"] = round(server.rss_mb(), 1)
-        per_round = defaultdict(list)
-        for round_number, *_ , secs in results:
+    results = tally.results
+    per_round = defaultdict(list)
+    for round_number, *_, secs, ok in results:
+        if ok:
             per_round[round_number].append(secs)
-    return {"sessions": sessions, "rounds per session": rounds, "pages": list(VISITS),
-            "interactions": len(results), "failed interactions": len(errors), "errors": errors[:20],
-            "wall seconds": round(seconds, 1), "latency": summarise(results),
+    return {"root": str(root), "sessions": sessions, "rounds per session": rounds, "pages": pages,
+            "interactions": len(results), "failed interactions": sum(not r[4] for r in results),
+            "errors": tally.errors[:40], "skipped controls": sorted(tally.skipped),
+            "controls with no rerun seen (timed until ready)": sorted(tally.unseen), "wall seconds": round(seconds, 1),
+            "latency": summarise(results),
             "median latency by round (s)": [round(float(np.median(per_round[r])), 3) for r in sorted(per_round)],
-            "server memory (MB)": memory}
+            "warm-up (cold) latency": summarise(warm.results) if warm.results else {},
+            "warm-up wall seconds": round(warm_seconds, 1), "server memory (MB)": memory}
 
 
-def run_hostile() -> dict:
+def run_first(pages: list[str], root: Path) -> dict:
+    """Each page as the first visit of a restarted server, in a fresh browser."""
+    from playwright.sync_api import sync_playwright
+
+    rows, errors = [], []
+    for slug in pages:
+        with sync_playwright() as playwright:
+            # started before the server, so as not to slow its start; a cold page may take minutes
+            browser, page = launch_browser(playwright, FIRST_TIMEOUT_MS)
+            try:
+                with streamlit_server(root=root) as server:
+                    row = {"page": slug, "health_s": round(server.health_s, 3)}
+                    try:
+                        navigated = time.perf_counter() - server.launched
+                        seconds = open_page(page, server.url, slug)
+                        row["open_s"], row["launch_to_shown_s"] = round(seconds, 3), round(navigated + seconds, 3)
+                    except Exception as error:
+                        errors.append(f"{slug}: {type(error).__name__}: {str(error).splitlines()[0]}")
+                        row["failed"] = True
+                    rows.append(row)
+            finally:
+                browser.close()
+    health = [r["health_s"] for r in rows]
+    home = [r["launch_to_shown_s"] for r in rows if r["page"] == "home" and "launch_to_shown_s" in r]
+    return {"root": str(root), "pages": {r["page"]: r for r in rows}, "errors": errors,
+            "server start": {"health ok (s)": _stats(health),
+                             "home shown after launch (s)": home[0] if home else None}}
+
+
+def run_photo(rounds: int, pages: list[str], root: Path, warmup: int = 1) -> dict:
+    """The 12 MP photo uploaded on each photo page, `rounds` times, each time with new noise."""
+    from playwright.sync_api import sync_playwright
+
+    slugs = [slug for slug in PHOTO_PAGES if slug in pages]
+    times, warm, errors, sizes = defaultdict(list), defaultdict(list), [], []
+    with streamlit_server(root=root) as server, sync_playwright() as playwright:
+        browser, page = launch_browser(playwright)
+        for round_number in range(-warmup, rounds):
+            for number, slug in enumerate(slugs):
+                data = phone_photo_jpeg(seed=1000 * (round_number + warmup) + number)
+                sizes.append(len(data))
+                try:
+                    seconds = upload_photo(page, server.url, slug, f"phone-{round_number + warmup}.jpg", data)
+                    (warm if round_number < 0 else times)[slug].append(seconds)
+                except Exception as error:
+                    errors.append(f"round {round_number} {slug}: {type(error).__name__}: {str(error).splitlines()[0]}")
+        browser.close()
+        peak = round(server.rss_mb(), 1)
+    return {"root": str(root), "photo": "4000x3000 JPEG, quality 90", "file MB": round(max(sizes, default=0) / 1e6, 2),
+            "rounds": rounds, "upload": {slug: _stats(t) for slug, t in times.items()},
+            "warm-up upload": {slug: _stats(t) for slug, t in warm.items()}, "errors": errors,
+            "server memory after (MB)": peak}
+
+
+def run_hostile(root: Path) -> dict:
     from browser import HealthWatch, hostile_uploads, upload_answer
     from playwright.sync_api import sync_playwright
 
     rows, memory = [], {}
-    with streamlit_server() as server, sync_playwright() as playwright:
+    with streamlit_server(root=root) as server, sync_playwright() as playwright:
         memory["after start"] = round(server.rss_mb(), 1)
         browser, page = launch_browser(playwright)
         peak = 0.0
@@ -115,23 +265,110 @@ def run_hostile() -> dict:
             sum(r["message"] for r in rows), "server memory (MB)": memory, "every file": rows}
 
 
+# ---------------------------------------------------------------- before and after
+def figures(mode: str, report: dict) -> dict[str, tuple[float | None, int, float | None]]:
+    """A mode's report as {step: (p95 seconds or None, failures, bar)}."""
+    out = {}
+    if mode == "first":
+        start = report["server start"]
+        out["first: server health ok"] = (start["health ok (s)"].get("p95_s"), 0, None)
+        out["first: home shown after launch"] = (start["home shown after launch (s)"],
+                                                 int(start["home shown after launch (s)"] is None),
+                                                 BARS["first", "home shown after launch"])
+        for slug, row in report["pages"].items():
+            out[f"first: {slug}"] = (row.get("open_s"), int(bool(row.get("failed"))), BARS["first", "page"])
+    elif mode in ("latency", "load"):
+        for step, stats in report["latency"].items():
+            kind = "open" if step.endswith(" open") else "upload" if step.endswith(" upload") else \
+                "all" if step == "all" else "control"
+            out[f"{mode}: {step}"] = (stats.get("p95_s"), stats["failed"], BARS.get((mode, kind)))
+    elif mode == "photo":
+        for slug in PHOTO_PAGES:
+            if slug in report["upload"] or any(slug in e for e in report["errors"]):
+                failed = sum(e.split(":")[0].endswith(slug) for e in report["errors"])
+                out[f"photo: {slug}"] = (report["upload"].get(slug, {}).get("p95_s"), failed, BARS["photo", "upload"])
+    return out
+
+
+def compare_table(old: dict, new: dict) -> str:
+    def cell(figure) -> str:
+        if figure is None:
+            return "-"
+        seconds, failed, _ = figure
+        text = "-" if seconds is None else f"{seconds:.2f}"
+        return text + (f" ({failed} failed)" if failed else "")
+
+    old_rows = {k: v for mode, r in old.items() for k, v in figures(mode, r).items()}
+    new_rows = {k: v for mode, r in new.items() for k, v in figures(mode, r).items()}
+    lines = ["| step | old p95 (s) | new p95 (s) | bar (s) |", "|---|---:|---:|---:|"]
+    for step in list(dict.fromkeys([*new_rows, *old_rows])):
+        bar = (new_rows.get(step) or old_rows.get(step))[2]
+        lines.append(f"| {step} | {cell(old_rows.get(step))} | {cell(new_rows.get(step))} | "
+                     f"{'-' if bar is None else f'< {bar:g}'} |")
+    return "\n".join(lines)
+
+
+def run_modes(modes: list[str], root: Path, args) -> dict:
+    reports = {}
+    for mode in modes:
+        print(f"[{time.strftime('%H:%M:%S')}] {mode} on {root}", file=sys.stderr, flush=True)
+        if mode == "first":
+            reports[mode] = run_first(args.pages, root)
+        elif mode == "latency":
+            reports[mode] = run(1, args.rounds or 3, args.pages, root, args.warmup, args.control_timeout, args.shots)
+        elif mode == "load":
+            reports[mode] = run(args.sessions or 10, args.rounds or 10, args.pages, root, args.warmup,
+                                args.control_timeout, args.shots)
+        elif mode == "photo":
+            reports[mode] = run_photo(args.rounds or 3, args.pages, root, args.warmup)
+    return reports
+
+
 def main(argv: list[str] | None = None) -> int:
     # Run as a script, Python puts tests/ on the path, not the repository: the sequence visit
     # makes its CSV with the engine (browser.load_csv), in this process.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("latency", "load", "hostile"))
-    parser.add_argument("--sessions", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per session (latency 3, load 10)")
+    parser.add_argument("mode", choices=("latency", "load", "first", "photo", "compare", "hostile"))
+    parser.add_argument("--sessions", type=int, default=None, help="visitors at once (load 10, compare 5)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per session (latency 3, load 10, photo 3)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app is run (default: this one)")
+    parser.add_argument("--old", type=Path, help="compare: the older checkout")
+    parser.add_argument("--pages", type=lambda s: [p for p in s.split(",") if p], default=PAGES,
+                        help="comma-separated pages (home, slugs); default all")
+    parser.add_argument("--skip", type=lambda s: [m for m in s.split(",") if m], default=[],
+                        help="compare: modes to leave out (first, latency, load, photo)")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds before latency, load and photo")
+    parser.add_argument("--control-timeout", type=float, default=30.0, help="seconds a control may take")
+    parser.add_argument("--json", type=Path, help="also write the report to this file")
+    parser.add_argument("--shots", type=Path, help="a folder for a screenshot of each failed control")
     args = parser.parse_args(argv)
+    unknown = [p for p in args.pages if p not in PAGES]
+    if unknown:
+        parser.error(f"unknown pages {unknown}; known: {','.join(PAGES)}")
+    args.pages = [p for p in PAGES if p in args.pages]
+    failed = 0
     if args.mode == "hostile":
-        print(json.dumps(run_hostile(), indent=2))
-        return 0
-    sessions = 1 if args.mode == "latency" else args.sessions
-    rounds = args.rounds or (3 if args.mode == "latency" else 10)
-    report = run(sessions, rounds)
-    print(json.dumps(report, indent=2))
-    return 1 if report["failed interactions"] else 0
+        report = run_hostile(args.root)
+    elif args.mode == "compare":
+        if args.old is None:
+            parser.error("compare needs --old PATH")
+        args.sessions = args.sessions or LOAD_SESSIONS_IN_COMPARE
+        modes = [m for m in ("first", "latency", "load", "photo") if m not in args.skip]
+        old, new = run_modes(modes, args.old.resolve(), args), run_modes(modes, args.root.resolve(), args)
+        table = compare_table(old, new)
+        print(table)
+        report = {"old": old, "new": new, "table": table}
+    else:
+        if args.mode == "latency":
+            args.sessions = 1
+        report = run_modes([args.mode], args.root.resolve(), args)[args.mode]
+        failed = report.get("failed interactions", 0) + len(report.get("errors", []))
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
