@@ -106,6 +106,13 @@ def test_the_app_says_which_results_it_computed(squares, monkeypatch):
     assert any("search_maps" in n and "python -m engine train precomputed" in n for n in notes)
 
 
+def test_the_fonts_fingerprint_does_not_depend_on_where_the_environment_is(monkeypatch):
+    files = datasets._font_files()
+    shown = datasets.fonts_fingerprint()
+    monkeypatch.setattr(datasets, "_font_files", lambda: list(reversed(files)))   # another venv folder sorts elsewhere
+    assert datasets.fonts_fingerprint() == shown and len(shown) == len(files)
+
+
 # --- The shipped files -----------------------------------------------------------------------
 STORES = precomputed.register_all()
 

@@ -70,8 +70,9 @@ def _font_files() -> list[str]:
 
 def fonts_fingerprint() -> list[tuple[str, int]]:
     """The font files characters are rendered with, by name and size: what makes rendered sets
-    differ between machines (engine.core.precomputed checks it before using a stored set)."""
-    return [(os.path.basename(path), os.path.getsize(path)) for path in _font_files()]
+    differ between machines (engine.core.precomputed checks it before using a stored set).
+    Sorted by name, not by folder: Streamlit's fonts sit in the virtual environment, wherever it is."""
+    return sorted((os.path.basename(path), os.path.getsize(path)) for path in _font_files())
 
 
 def _covers(font: ImageFont.FreeTypeFont, chars: str) -> bool:
