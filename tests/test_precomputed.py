@@ -61,6 +61,12 @@ def test_a_store_is_written_with_its_checksum_and_read_back_without_computing(sq
     assert square(5).tolist() == [25, 25, 25] and calls == [5]     # not a variant: computed
 
 
+def test_a_call_outside_the_variants_never_computes_the_store(squares):
+    square, folder = squares                      # no file: the variants would be computed if asked
+    assert square(4, power=3).tolist() == [64, 64, 64] and calls == [4]
+    assert engine.not_precomputed() == {}
+
+
 def test_writing_the_models_keeps_the_precomputed_section(squares):
     _, folder = squares
     builds.write_precomputed(folder)

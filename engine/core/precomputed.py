@@ -110,10 +110,13 @@ def stored(name: str, *, variants: Callable[[], Iterable[tuple]] = lambda: [()],
         STORES[name] = store
         signature = inspect.signature(compute)
 
+        variant_keys: set[tuple] = set()
+
         @functools.lru_cache(maxsize=64)
         def cached(key: tuple) -> Any:
-            results = _results(store)
-            return results[key] if key in results else compute(*key)
+            if not variant_keys:      # other calls never read (or compute) the stored variants
+                variant_keys.update(_key(signature, tuple(args), {}) for args in store.variants())
+            return _results(store)[key] if key in variant_keys else compute(*key)
 
         @functools.wraps(compute)
         def call(*args: Any, **kwargs: Any) -> Any:
