@@ -3,6 +3,8 @@ numbers, and the 8x8 digits reduced to 2 or 3 numbers, by PCA and by an autoenco
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -46,18 +48,28 @@ def fitted_or_asked(kind: str, settings: tuple, label: str) -> bool:
     return False
 
 
-def show_surfaces(points: int, epochs: int) -> None:
+def show_fit(compute: Callable[[], Any], what: str, charts: Callable[[Any], dict], table: Callable[[Any], object]) -> bool:
+    """A fit's two charts side by side (`charts`: key -> figure) and its table; False after
+    saying why not."""
     try:
-        fits = surfaces(points, epochs)
+        result = compute()
     except Exception as error:
-        report(error, "fit the surfaces", log)
-        return
-    left, right = st.columns(2)
-    left.plotly_chart(logic.surface_figure(fits["plane"], "Points on a plane"), key="pc_plane")
-    right.plotly_chart(logic.surface_figure(fits["curve"], "Points on a curved surface"), key="pc_curve")
-    st.dataframe(logic.surface_rows(fits), hide_index=True, key="pc_table")
-    st.caption("Reconstruction mean squared error from 2 numbers per point. PCA's error on the plane is "
-               "floating-point rounding: the plane *is* its subspace.")
+        report(error, what, log)
+        return False
+    figures = charts(result)
+    for column, (key, chart) in zip(st.columns(2), figures.items(), strict=True):
+        column.plotly_chart(chart, key=key)
+    st.dataframe(table(result), hide_index=True, key=f"{next(iter(figures))}_table")
+    return True
+
+
+def show_surfaces(points: int, epochs: int) -> None:
+    if show_fit(lambda: surfaces(points, epochs), "fit the surfaces",
+                lambda fits: {"pc_plane": logic.surface_figure(fits["plane"], "Points on a plane"),
+                              "pc_curve": logic.surface_figure(fits["curve"], "Points on a curved surface")},
+                logic.surface_rows):
+        st.caption("Reconstruction mean squared error from 2 numbers per point. PCA's error on the plane is "
+                   "floating-point rounding: the plane *is* its subspace.")
 
 
 def pca_tab() -> None:
@@ -93,12 +105,7 @@ def pca_tab() -> None:
                                     persist_state="session")
     if not fitted_or_asked("projection", (dims, proj_epochs), "Reduce the digits"):
         return
-    try:
-        result = projection(dims, proj_epochs)
-    except Exception as error:
-        report(error, "reduce the digits", log)
-        return
-    left, right = st.columns(2)
-    left.plotly_chart(logic.projection_figure(result.pca, result.labels, "PCA"), key="proj_pca")
-    right.plotly_chart(logic.projection_figure(result.autoencoder, result.labels, "Autoencoder"), key="proj_ae")
-    st.dataframe(logic.projection_rows(result), hide_index=True, key="proj_table")
+    show_fit(lambda: projection(dims, proj_epochs), "reduce the digits",
+             lambda result: {"proj_pca": logic.projection_figure(result.pca, result.labels, "PCA"),
+                             "proj_ae": logic.projection_figure(result.autoencoder, result.labels, "Autoencoder")},
+             logic.projection_rows)
