@@ -136,7 +136,7 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
 
 
 def show_comparison(result: engine.DenoiseComparison) -> None:
-
+    """The measurements of every method, the download and what the model was told."""
     table_col, about_col = st.columns([1, 1])
     table_col.dataframe(
         result.metrics,
