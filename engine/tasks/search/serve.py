@@ -200,14 +200,15 @@ class Gallery:
 
     def __getstate__(self) -> dict:
         """A stored built-in gallery: characters as bytes, codes as half floats, no indexes (built
-        again on first use); the rounding is the one `builtin_gallery` applies."""
-        state = {**self.__dict__, "_indexes": {}, "_codes": {s: c.astype(np.float16) for s, c in self._codes.items()}}
-        if self.kind == "character":
-            state["images"] = precomputed.pack_bytes(np.stack(self.images))
-        return state
+        again on first use); the rounding is the one `builtin_gallery` applies. Other galleries
+        pickle as they are (without their indexes)."""
+        if self.builtin is None:
+            return {**self.__dict__, "_indexes": {}}
+        return {**self.__dict__, "_indexes": {}, "_codes": {s: c.astype(np.float16) for s, c in self._codes.items()},
+                "images": precomputed.pack_bytes(np.stack(self.images))}
 
     def __setstate__(self, state: dict) -> None:
-        codes = {s: c.astype(np.float32) for s, c in state["_codes"].items()}
+        codes = {s: np.asarray(c, dtype=np.float32) for s, c in state["_codes"].items()}
         images = state["images"]
         if isinstance(images, np.ndarray):
             images = list(precomputed.unpack_bytes(images))
