@@ -59,8 +59,8 @@ def show_panels(panels: list[tuple[str, np.ndarray | None]], target: str, close_
         else:
             fill(place, caption, shown, target, close_up)
     if target == "photo" and not close_up and any(
-            shown is not None and logic.for_display(shown, target, False).shape != shown.shape for _, shown in panels):
-        st.caption(logic.DISPLAY_NOTE)
+            shown is not None and shown.shape[0] * shown.shape[1] > logic.DISPLAY_PIXELS for _, shown in panels):
+        st.caption(logic.DISPLAY_NOTE)    # for_display scaled them: fit_within keeps what is no larger
     return places
 
 

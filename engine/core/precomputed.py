@@ -63,7 +63,7 @@ class Store:
 
 
 STORES: dict[str, Store] = {}
-_loaded: dict[str, dict[tuple, Any]] = {}     # name -> the stored results (or {} where none could be used)
+_loaded: dict[str, dict[tuple, Any]] = {}     # name -> its variants' results, read or computed
 _recomputed: dict[str, str] = {}              # name -> why its file was not used
 _lock = threading.Lock()
 _store_locks: dict[str, threading.Lock] = {}
@@ -110,13 +110,13 @@ def stored(name: str, *, variants: Callable[[], Iterable[tuple]] = lambda: [()],
         STORES[name] = store
         signature = inspect.signature(compute)
 
-        variant_keys: set[tuple] = set()
+        keys: set[tuple] = set()
 
         @functools.lru_cache(maxsize=64)
         def cached(key: tuple) -> Any:
-            if not variant_keys:      # other calls never read (or compute) the stored variants
-                variant_keys.update(_key(signature, tuple(args), {}) for args in store.variants())
-            return _results(store)[key] if key in variant_keys else compute(*key)
+            if not keys:      # other calls never read (or compute) the stored variants
+                keys.update(variant_keys(store))
+            return _results(store)[key] if key in keys else compute(*key)
 
         @functools.wraps(compute)
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -172,10 +172,15 @@ def _check(store: Store, directory: Path | None = None) -> tuple[bytes | None, s
     return data, None
 
 
+def variant_keys(store: Store) -> list[tuple]:
+    """Every variant's arguments, defaults filled in: the keys calls are matched on."""
+    signature = inspect.signature(store.compute)
+    return [_key(signature, tuple(args), {}) for args in store.variants()]
+
+
 def compute_all(store: Store) -> dict[tuple, Any]:
     """Every variant of `store` computed now, keyed as calls are."""
-    signature = inspect.signature(store.compute)
-    return {key: store.compute(*key) for key in (_key(signature, tuple(args), {}) for args in store.variants())}
+    return {key: store.compute(*key) for key in variant_keys(store)}
 
 
 def payload(store: Store) -> tuple[bytes, dict]:
