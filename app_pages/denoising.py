@@ -9,6 +9,7 @@ from app_pages import session_models
 from app_pages.logic import denoising as logic
 from app_pages.parts import char_sources, denoise_clean
 from app_pages.parts.denoise_common import (
+    classical_methods,
     examples,
     fill,
     load,
@@ -17,6 +18,7 @@ from app_pages.parts.denoise_common import (
     png_download,
     scaled_note,
     show_panels,
+    wait_for_classical,
 )
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
@@ -28,7 +30,8 @@ SHIPPED = "The shipped model"
 
 # Keyed on the upload's bytes (or the example's name) and the settings. A photo's result holds
 # five images of up to ~1.5 MP (18 MB each), so keep few entries. The autoencoder's answer comes
-# first; a photo's classical methods (seconds on a large photo) follow into their places.
+# first; a photo's classical methods (seconds on a large photo) run in the background
+# (denoise_common.classical_methods) and follow into their places.
 @st.cache_data(max_entries=4, show_spinner="Running the autoencoder…")
 def compare(
     source: bytes | str, kind: str, amount: float, seed: int, treat_as: str,
@@ -36,11 +39,6 @@ def compare(
 ) -> engine.DenoiseComparison:
     return engine.compare_denoising(load(source), kind=kind, amount=amount, seed=seed, treat_as=treat_as,
                                     char_model=char_model, sigma=amount if told_true else None, baselines=False)
-
-
-@st.cache_data(max_entries=4, show_spinner="Running the classical methods…")
-def compare_all(*settings) -> engine.DenoiseComparison:
-    return engine.add_classical_baselines(compare(*settings))
 
 
 def photo_noise_settings(target: str, kind_col, amount_col) -> tuple[str, float, bool]:
@@ -120,10 +118,14 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
     if result is None:
         return
     close_up = result.target == "photo" and st.toggle("Close-up of the centre", key="close_up")
-    if result.baseline is None:      # a photo: the autoencoder first, then the classical methods
+    if result.baseline is None:      # a photo: the autoencoder first, the classical methods in the background
         places = show_panels([("Clean", result.clean), ("Noisy input", result.noisy), ("Best blur or median", None),
                               (engine.NLM_NAME, None), ("Autoencoder", result.denoised)], result.target, close_up)
-        result = or_reported(lambda: compare_all(*settings), "Denoising with the classical methods", advice)
+        future = classical_methods(settings, result)
+        if not future.done():
+            wait_for_classical(future, result.clean.shape[0] * result.clean.shape[1])
+            return
+        result = or_reported(future.result, "Denoising with the classical methods", advice)
         if result is None:
             return
         fill(places[0], f"Baseline: {result.baseline_name}", result.baseline, result.target, close_up)
@@ -245,7 +247,8 @@ nobody knows the level, it is measured from the photo: noise adds the same small
 every direction of the photo's 7x7 patches, while the picture lives in a few directions, so the
 smallest eigenvalues of the patches' covariance give the noise away (Chen, Zhu and Heng, 2015).
 Three classical methods stand beside it: the best of several Gaussian blurs and median filters
-for this very image (picked by looking at the clean original: a generous opponent), scikit-image's
+for this very image (picked by looking at the clean original, on sixteen tiles spread over a large
+photo: a generous opponent), scikit-image's
 non-local means (which averages similar patches from anywhere nearby, told the same measured
 level), and, in `python -m engine eval denoise` only, BM3D, the classical method photographers'
 tools build on, which groups similar patches into stacks and filters them together.

@@ -211,6 +211,30 @@ def test_compare_denoising_photo_has_non_local_means_and_the_levels():
     assert told.told_level == pytest.approx(25 / 255) and np.array_equal(told.noisy, result.noisy)
 
 
+def test_compare_denoising_photo_leaves_the_measurements_to_the_classical_methods():
+    clean = datasets.load_photo("coffee")[:128, :128]
+    first = engine.compare_denoising(clean, amount=25 / 255, seed=0, treat_as="photo", baselines=False)
+    assert first.baseline is None and first.metrics == []          # the autoencoder's answer, at once
+    full = engine.add_classical_baselines(first)
+    assert [r["Image"] for r in full.metrics] == ["Noisy input", full.baseline_name, engine.NLM_NAME, "Autoencoder"]
+    assert full.metrics == engine.compare_denoising(clean, amount=25 / 255, seed=0, treat_as="photo").metrics
+
+
+def test_the_best_classical_filter_chosen_on_tiles_is_as_good_as_trying_every_one():
+    from engine.core.baselines import TILE, TILE_GRID, best_classical_filter, classical_filters
+
+    rng = np.random.default_rng(3)
+    clean = np.tile(datasets.load_photo("coffee"), (2, 2, 1))[: 2 * TILE_GRID * TILE + 40]   # large enough for tiles
+    for sigma in (10, 40):
+        noisy = np.clip(clean + rng.normal(0, sigma / 255, clean.shape), 0, 1).astype(np.float32)
+        every = {name: engine.psnr(clean, image) for name, image in classical_filters(noisy)}
+        name, image = best_classical_filter(clean, noisy, on_tiles=True)
+        assert image.shape == clean.shape and engine.psnr(clean, image) == pytest.approx(every[name])
+        assert every[name] > max(every.values()) - 0.3     # within 0.3 dB of the exhaustive choice
+    small = clean[:100, :100]
+    assert best_classical_filter(small, small, on_tiles=True)[0] == best_classical_filter(small, small)[0]
+
+
 def test_noisy_photo_examples_are_held_out_and_noisy():
     from engine.core import photo_corpus
 

@@ -1,9 +1,16 @@
 """What both modes of the Denoising page share: where the images come from (the built-in
 examples of each mode, made once per process, and the user's upload, decoded once and kept
-small), the row of pictures, the PNG download, and how a failure is told."""
+small), the row of pictures, a photo's classical methods in the background, the PNG download,
+and how a failure is told."""
 import functools
+import hashlib
 import logging
+import pickle
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -94,3 +101,71 @@ def or_reported(compute: Callable[[], T], failed: str, advice: str) -> T | None:
         log.exception("%s failed", failed)
         st.error(advice)
     return None
+
+
+# A photo's classical methods (seconds on a large photo) run in the background while the page
+# shows the autoencoder's answer: one photo at a time on the server (each takes both cores), the
+# last few results kept for every visitor, and a visitor's own request that has not started yet
+# dropped when they change a setting or the photo.
+_CLASSICAL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classical-methods")
+_DONE: OrderedDict[str, engine.DenoiseComparison] = OrderedDict()
+_DONE_LOCK = threading.Lock()
+_KEPT = 4
+_SECONDS_PER_PIXEL: list[float] = []   # the last run's, for the estimate of the time left
+_STARTED: dict[str, float] = {}          # when each running request started
+SESSION_KEY = "_denoise_classical"
+
+
+def _classical(key: str, result: engine.DenoiseComparison) -> engine.DenoiseComparison:
+    started = _STARTED[key] = time.monotonic()
+    try:
+        full = engine.add_classical_baselines(result)
+    finally:
+        _STARTED.pop(key, None)
+    _SECONDS_PER_PIXEL[:] = [(time.monotonic() - started) / (result.clean.shape[0] * result.clean.shape[1])]
+    with _DONE_LOCK:
+        _DONE[key] = full
+        while len(_DONE) > _KEPT:
+            _DONE.popitem(last=False)
+    return full
+
+
+def classical_methods(settings: tuple, result: engine.DenoiseComparison) -> Future:
+    """`result` with its classical methods (engine.add_classical_baselines), for the page's
+    `settings`: done already when any visitor's recent run had these settings, else running or
+    queued in the background for this visitor."""
+    key = hashlib.sha256(pickle.dumps(settings)).hexdigest()
+    with _DONE_LOCK:
+        done = _DONE.get(key)
+    if done is not None:
+        future: Future = Future()
+        future.set_result(done)
+        return future
+    held = st.session_state.get(SESSION_KEY)
+    if held is not None and held[0] == key and not held[1].cancelled():
+        return held[1]
+    if held is not None:
+        held[1].cancel()   # for a photo or settings this visitor has left: if it has not started, it never will
+    future = _CLASSICAL.submit(_classical, key, result)
+    st.session_state[SESSION_KEY] = (key, future)
+    return future
+
+
+@st.fragment(run_every=0.5)
+def wait_for_classical(future: Future, pixels: int) -> None:
+    """A progress bar with the time left while `future` runs (estimated from the last photo's
+    pace); once it is done, the whole page runs again to show the results."""
+    if future.done():
+        st.rerun(scope="app")
+    held = st.session_state.get(SESSION_KEY)
+    started = _STARTED.get(held[0]) if held is not None and held[1] is future else None
+    if started is None:
+        st.progress(0.0, text="The classical methods are waiting for another visitor's photo…")
+        return
+    elapsed = time.monotonic() - started
+    if not _SECONDS_PER_PIXEL:
+        st.progress(0.0, text=f"Running the classical methods… {elapsed:.0f} s so far")
+        return
+    estimate = max(_SECONDS_PER_PIXEL[0] * pixels, 1e-3)
+    st.progress(min(elapsed / estimate, 0.99),
+                text=f"Running the classical methods… about {max(estimate - elapsed, 0.0):.0f} s left")

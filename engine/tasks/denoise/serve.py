@@ -3,6 +3,7 @@ scanned text of any size through a fully convolutional encoder-decoder. Numpy in
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -168,8 +169,9 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
     bytes) replaces the shipped character model, e.g. one trained in the training studio. A
     photo's denoiser is told `sigma` (0-1 scale), or when None the level it estimates from the
     noisy image, as it would be for a user's own photo; photos take PHOTO_NOISE_KINDS.
-    With baselines=False a photo's classical methods (seconds on a large photo) are left for
-    `add_classical_baselines`, so that a page can show the autoencoder's answer first."""
+    With baselines=False a photo's classical methods and its measurements (seconds on a large
+    photo: `metrics` is empty) are left for `add_classical_baselines`, so that a page can show
+    the autoencoder's answer first."""
     image = np.asarray(image, dtype=np.float32)
     treat_as = denoise_target(image, treat_as)
     notes: list[str] = []
@@ -194,14 +196,14 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
     start = time.perf_counter()
     denoised = denoise(noisy[None], model=model, sigma=told)[0]
     seconds = time.perf_counter() - start
-    baseline, baseline_name, rows = None, None, []
+    baseline, baseline_name, metrics = None, None, []
     if treat_as == "character":
         baseline = runtime.run(baseline_model, noisy[None, None])[0, 0]
         baseline_name = runtime.model_info(baseline_model)["name"]
-        rows = [_row(baseline_name, clean, baseline)]
+        metrics = [_row(name, clean, shown) for name, shown in (("Noisy input", noisy), (baseline_name, baseline),
+                                                                 ("Autoencoder", denoised))]
     info = runtime.model_info(model) if own_name is None else {
         "name": own_name, "summary": f"{own_name}, trained in this session (not a shipped model)."}
-    metrics = [_row("Noisy input", clean, noisy), *rows, _row("Autoencoder", clean, denoised)]
     result = DenoiseComparison(target=treat_as, model_id=model if own_name is None else "session",
                                model_name=info["name"], model_summary=info["summary"],
                                clean=clean, noisy=noisy, denoised=denoised, baseline=baseline,
@@ -212,15 +214,23 @@ def compare_denoising(image: np.ndarray, *, kind: str = "gaussian", amount: floa
 
 def add_classical_baselines(result: DenoiseComparison) -> DenoiseComparison:
     """A photo's comparison with its classical methods added (the best Gaussian blur or median
-    filter for this image, and non-local means told the measured level), their rows placed
-    before the autoencoder's. A character's, or one that has them, comes back as it is."""
+    filter for this image, chosen on tiles of a large photo, and non-local means told the
+    measured level) and every method measured: the noisy input, the two, then the autoencoder.
+    A character's, or one that has them, comes back as it is. Non-local means runs in a second
+    thread meanwhile (scikit-image and SciPy let go of the interpreter lock): on two cores this
+    takes the slower of the two halves, not their sum."""
     if result.baseline is not None:
         return result
-    baseline_name, baseline = best_classical_filter(result.clean, result.noisy)
-    nlm = non_local_means(result.noisy, result.estimated_level)
-    rows = [_row(baseline_name, result.clean, baseline), _row(NLM_NAME, result.clean, nlm)]
+    clean = result.clean
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlm") as pool:
+        nlm_job = pool.submit(lambda: (nlm := non_local_means(result.noisy, result.estimated_level),
+                                       _row(NLM_NAME, clean, nlm)))
+        baseline_name, baseline = best_classical_filter(clean, result.noisy, on_tiles=True)
+        rows = [_row(name, clean, shown) for name, shown in (("Noisy input", result.noisy), (baseline_name, baseline))]
+        autoencoder = _row("Autoencoder", clean, result.denoised)
+        nlm, nlm_row = nlm_job.result()
     return replace(result, baseline=baseline, baseline_name=baseline_name, nlm=nlm,
-                   metrics=[*result.metrics[:-1], *rows, result.metrics[-1]])
+                   metrics=[*rows, nlm_row, autoencoder])
 
 
 @dataclass(frozen=True)
