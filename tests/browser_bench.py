@@ -20,7 +20,9 @@ ones); `--control-timeout S` (default 30) bounds each control; `--json FILE` als
 (opens the page at its own URL, a fresh Streamlit session, waits for the built-in example's
 result, uploads a file through the real file input and waits for that result), then the page's
 controls of browser_controls.CONTROLS (opens it again, then works each main control once on
-built-in data: radios, selectboxes, sliders, toggles, buttons, tabs). Latency runs from the
+built-in data: radios, selectboxes, sliders, toggles, buttons, tabs), then "open from the
+sidebar": the home page, then the page's link in the sidebar, as a visitor in the app moves on
+(no reload of Streamlit's scripts; the bar of an open). Latency runs from the
 navigation, the upload or the action until the result is visible and the script (or fragment)
 has finished; per step, p50 and p95, and every failed step (a control that times out counts its
 timeout). `load` also samples the server's resident memory before, during and after.
@@ -281,7 +283,7 @@ def figures(mode: str, report: dict) -> dict[str, tuple[float | None, int, float
             out[f"first: {slug}"] = (row.get("open_s"), int(bool(row.get("failed"))), BARS["first", "page"])
     elif mode in ("latency", "load"):
         for step, stats in report["latency"].items():
-            kind = "open" if step.endswith(" open") else "upload" if step.endswith(" upload") else \
+            kind = "open" if step.endswith((" open", " open from the sidebar")) else "upload" if step.endswith(" upload") else \
                 "all" if step == "all" else "control"
             out[f"{mode}: {step}"] = (stats.get("p95_s"), stats["failed"], BARS.get((mode, kind)))
     elif mode == "photo":
