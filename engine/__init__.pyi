@@ -65,6 +65,8 @@ from .tasks.anomaly.serve import (
     DIGIT_LIKE_LETTERS as DIGIT_LIKE_LETTERS,
     AnomalyDetector as AnomalyDetector,
     AnomalyResult as AnomalyResult,
+    RocCurve as RocCurve,
+    anomaly_evaluation_rocs as anomaly_evaluation_rocs,
     anomaly_evaluation_scores as anomaly_evaluation_scores,
     anomaly_evaluation_set as anomaly_evaluation_set,
     anomaly_examples as anomaly_examples,

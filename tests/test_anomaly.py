@@ -47,6 +47,15 @@ def test_roc_and_confusion_on_known_scores():
         "digits passed": 3, "digits flagged": 0, "letters flagged": 3, "letters passed": 1}
 
 
+def test_the_stored_evaluation_rocs_are_those_of_the_stored_scores():
+    scores = engine.anomaly_evaluation_scores("anomaly_char", "tolerant")
+    curves = engine.anomaly_evaluation_rocs("anomaly_char", "tolerant")
+    for group in ("letters", "digit-like letters"):
+        fresh = engine.roc(scores["digits"], scores[group])
+        assert curves[group].auroc == fresh.auroc
+        assert np.array_equal(curves[group].true_positive_rate, fresh.true_positive_rate)
+
+
 def test_shipped_detector_matches_its_onnx_metadata_and_moves_with_the_rate():
     detector = engine.AnomalyDetector.shipped()
     meta = runtime.metadata(detector.model)

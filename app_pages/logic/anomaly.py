@@ -69,11 +69,14 @@ def histogram_figure(scores: dict[str, np.ndarray], threshold: float, label: str
     return figure
 
 
-def roc_figure(scores: dict[str, np.ndarray], threshold: float, label: str) -> tuple[go.Figure, float, float]:
+def roc_figure(scores: dict[str, np.ndarray], threshold: float, label: str,
+               curves: dict[str, engine.RocCurve] | None = None) -> tuple[go.Figure, float, float]:
     """The ROC curve for letters (and, dotted, for digit-like letters) with the chosen threshold
-    marked; also returns both AUROCs."""
-    letters = engine.roc(scores["digits"], scores["letters"])
-    alike = engine.roc(scores["digits"], scores["digit-like letters"])
+    marked; also returns both AUROCs. `curves`: those of these scores, computed already
+    (engine.anomaly_evaluation_rocs), else they are computed here."""
+    if curves is None:
+        curves = {group: engine.roc(scores["digits"], scores[group]) for group in ("letters", "digit-like letters")}
+    letters, alike = curves["letters"], curves["digit-like letters"]
     point_x = float((scores["digits"] > threshold).mean())
     point_y = float((scores["letters"] > threshold).mean())
     figure = go.Figure()

@@ -144,6 +144,7 @@ def confusion(normal_scores: np.ndarray, anomaly_scores_: np.ndarray, threshold:
             "letters flagged": caught, "letters passed": len(anomaly_scores_) - caught}
 
 
+@precomputed.stored("anomaly_examples", fonts=True)
 def anomaly_examples() -> dict[str, np.ndarray]:
     """Built-in characters for the page, in fonts held out of training: digits, letters no
     digit shares a shape with, and a few digit-like letters (the "A looks like an 8" lesson)."""
@@ -180,3 +181,13 @@ def anomaly_evaluation_scores(model: str, scoring: str) -> dict[str, np.ndarray]
     """The scores of `anomaly_evaluation_set()` under a shipped model and scoring, by group
     (stored at build time for both shipped models and every scoring)."""
     return {group: anomaly_scores(chars, model, scoring) for group, chars in anomaly_evaluation_set().items()}
+
+
+@precomputed.stored("anomaly_evaluation_rocs", models=(ANOMALY_MODEL, ANOMALY_BASELINE), fonts=True,
+                    variants=lambda: [(m, s) for m in (ANOMALY_MODEL, ANOMALY_BASELINE) for s in ANOMALY_SCORINGS])
+def anomaly_evaluation_rocs(model: str, scoring: str) -> dict[str, RocCurve]:
+    """The ROC curves of `anomaly_evaluation_scores` (stored at build time like them, so that a
+    page draws them without loading scikit-learn): "letters" and "digit-like letters", each
+    against the held-out digits."""
+    scores = anomaly_evaluation_scores(model, scoring)
+    return {group: roc(scores["digits"], scores[group]) for group in ("letters", "digit-like letters")}
