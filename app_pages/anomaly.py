@@ -7,6 +7,7 @@ import streamlit as st
 
 import engine
 from app_pages import display
+from app_pages.common import render_open_tab
 from app_pages.logic import anomaly as logic
 from app_pages.logic.anomaly import MODELS
 from app_pages.parts import char_sources
@@ -125,10 +126,12 @@ with settings_col:
         column.metric(f"{label} threshold", f"{detectors[model].threshold:.4g}")
     st.caption(f"Calibration: {detectors['anomaly_char'].calibration_data}.")
 
-# --- Your characters -------------------------------------------------------------------------
-if not chars:
-    st.info("Drop images above, or pick built-in examples.")
-else:
+
+def your_characters() -> None:
+    """The chosen characters, each with its reconstructions, error maps and verdicts, and the table."""
+    if not chars:
+        st.info("Drop images above, or pick built-in examples.")
+        return
     try:
         batch = np.stack(chars)  # (N, 28, 28)
         results = {model: explain(batch, model, scoring, false_positive_rate) for model in MODELS}
@@ -140,7 +143,6 @@ else:
         st.error("Something went wrong while scoring these characters. Try other images or settings.")
         st.stop()
 
-    st.subheader("Your characters")
     st.markdown(
         "Each model rebuilds the character as best it can. Neither has learnt to draw anything but "
         "digits, so a letter comes back as the nearest digit they can draw: an **'A' often comes "
@@ -178,50 +180,58 @@ else:
         },
     )
 
-# --- Evaluation ------------------------------------------------------------------------------
-st.subheader("How well each model tells digits from letters")
-st.markdown(
-    "Held-out digits and letters, rendered in fonts and with distortions no model saw in training. "
-    "Letters that share a digit's shape (" + ", ".join(engine.DIGIT_LIKE_LETTERS) + ") are kept "
-    "apart: click *digit-like letters* in a histogram's legend to show them."
-)
-for column, (model, label) in zip(st.columns(len(MODELS), gap="large"), MODELS.items(), strict=True):
-    with column:
-        info = engine.model_info(model)
-        st.markdown(f"**{label}: {info['name']}**")
-        st.caption(info["summary"])
-        try:
-            scores = evaluation_scores(model, scoring)
-        except engine.ModelError as error:
-            st.error(str(error), icon=":material/error:")
-            continue
-        except Exception:
-            log.exception("Scoring the evaluation set with %s failed", model)
-            st.error("Something went wrong while scoring the evaluation set.")
-            continue
-        threshold = detectors[model].threshold
-        st.plotly_chart(logic.histogram_figure(scores, threshold, label), key=f"histogram_{model}")
-        roc_chart, auroc, alike_auroc = logic.roc_figure(scores, threshold, label, evaluation_rocs(model, scoring))
-        st.plotly_chart(roc_chart, key=f"roc_{model}")
-        counts = engine.confusion(scores["digits"], scores["letters"], threshold)
-        auroc_col, digits_col, letters_col = st.columns(3)
-        auroc_col.metric("AUROC", f"{auroc:.3f}", help="The chance that a letter scores above a digit")
-        digits_col.metric(
-            "Digits flagged",
-            f"{counts['digits flagged'] / len(scores['digits']):.1%}",
-            help="Held-out digits wrongly called 'not a digit' at this threshold",
-        )
-        letters_col.metric(
-            "Letters caught",
-            f"{counts['letters flagged'] / len(scores['letters']):.1%}",
-            help="Held-out letters called 'not a digit' at this threshold",
-        )
-        st.dataframe(logic.confusion_table(counts), hide_index=True)
-        st.caption(
-            f"Digit-like letters: AUROC {alike_auroc:.3f}. An 'O' is drawn like a '0', an 'S' like a "
-            "'5', a 'B' like an '8': a model that knows digits rebuilds them well, so no reconstruction "
-            "score can single them out."
-        )
+
+def evaluation() -> None:
+    """How well each model tells held-out digits from letters: histograms, ROC curves, counts."""
+    st.markdown(
+        "Held-out digits and letters, rendered in fonts and with distortions no model saw in training. "
+        "Letters that share a digit's shape (" + ", ".join(engine.DIGIT_LIKE_LETTERS) + ") are kept "
+        "apart: click *digit-like letters* in a histogram's legend to show them."
+    )
+    for column, (model, label) in zip(st.columns(len(MODELS), gap="large"), MODELS.items(), strict=True):
+        with column:
+            info = engine.model_info(model)
+            st.markdown(f"**{label}: {info['name']}**")
+            st.caption(info["summary"])
+            try:
+                scores = evaluation_scores(model, scoring)
+            except engine.ModelError as error:
+                st.error(str(error), icon=":material/error:")
+                continue
+            except Exception:
+                log.exception("Scoring the evaluation set with %s failed", model)
+                st.error("Something went wrong while scoring the evaluation set.")
+                continue
+            threshold = detectors[model].threshold
+            st.plotly_chart(logic.histogram_figure(scores, threshold, label), key=f"histogram_{model}")
+            roc_chart, auroc, alike_auroc = logic.roc_figure(scores, threshold, label, evaluation_rocs(model, scoring))
+            st.plotly_chart(roc_chart, key=f"roc_{model}")
+            counts = engine.confusion(scores["digits"], scores["letters"], threshold)
+            auroc_col, digits_col, letters_col = st.columns(3)
+            auroc_col.metric("AUROC", f"{auroc:.3f}", help="The chance that a letter scores above a digit")
+            digits_col.metric(
+                "Digits flagged",
+                f"{counts['digits flagged'] / len(scores['digits']):.1%}",
+                help="Held-out digits wrongly called 'not a digit' at this threshold",
+            )
+            letters_col.metric(
+                "Letters caught",
+                f"{counts['letters flagged'] / len(scores['letters']):.1%}",
+                help="Held-out letters called 'not a digit' at this threshold",
+            )
+            st.dataframe(logic.confusion_table(counts), hide_index=True)
+            st.caption(
+                f"Digit-like letters: AUROC {alike_auroc:.3f}. An 'O' is drawn like a '0', an 'S' like a "
+                "'5', a 'B' like an '8': a model that knows digits rebuilds them well, so no reconstruction "
+                "score can single them out."
+            )
+
+
+# --- The characters, and the evaluation (a tab of its own: only the open tab runs) -------------
+render_open_tab(["Your characters", "How well each model tells digits from letters"],
+                {"Your characters": (your_characters, "score the characters"),
+                 "How well each model tells digits from letters": (evaluation, "evaluate the models")},
+                key="anomaly_tab", log=log)
 
 # --- How it works ----------------------------------------------------------------------------
 st.subheader("How an autoencoder detects anomalies")

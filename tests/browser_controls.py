@@ -209,7 +209,8 @@ HINTING_TEXT = "Click on the photo to place a point"   # the hint mode's caption
 HINTING = TEXT_SHOWN.format(HINTING_TEXT)
 COMPONENT = "document.querySelector('[data-testid=\"stCustomComponentV1\"]') !== null"   # the photo to click on
 COLOURED = both(IMAGES_AT_LEAST.format(4), TEXT_SHOWN.format("Colours for"))
-SCORED = both(IMAGES_AT_LEAST.format(20), CHARTS_AT_LEAST.format(4))   # 4 characters x 5 pictures, 2 charts a model
+SCORED = IMAGES_AT_LEAST.format(20)   # 4 characters x 5 pictures
+EVALUATED = both(CHARTS_AT_LEAST.format(4), TEXT_SHOWN.format("AUROC"))   # 2 charts a model
 FOUND = both(TEXT_SHOWN.format("for this query"), CHARTS_AT_LEAST.format(1))
 WALKED = both(TEXT_SHOWN.format("The judge reads"), CHARTS_AT_LEAST.format(1))
 PCA_TAB = both(DATAFRAMES_AT_LEAST.format(2), CHARTS_AT_LEAST.format(4))
@@ -240,7 +241,9 @@ CONTROLS: dict[str, list[Control]] = {
     "anomaly": [
         choose("Scoring", "Mean squared error", SCORED, name="scoring: mse"),
         slide("False-positive rate allowed on digits", ["ArrowRight"], SCORED, name="threshold: +0.5%"),
-        choose("Scoring", "Tolerant of small shifts (default)", SCORED, name="scoring: tolerant"),
+        tab("How well each model tells digits from letters", EVALUATED),
+        choose("Scoring", "Tolerant of small shifts (default)", EVALUATED, name="scoring: tolerant"),
+        tab("Your characters", SCORED),
     ],
     "search": [
         choose("Code space", "PCA, same size", FOUND, name="code space: PCA"),
