@@ -19,7 +19,7 @@ from app_pages.logic.search import (
     SOURCE_LABELS,
     TREAT_AS_LABELS,
 )
-from app_pages.parts import char_sources
+from app_pages.parts import char_sources, search_tsne
 from app_pages.text import plain
 
 log = logging.getLogger(__name__)
@@ -267,14 +267,18 @@ show_thumbnails = thumbs_col.checkbox(
     key="map_thumbnails",
     help=f"Up to {MAP_THUMBNAILS} images, a random sample of a bigger gallery.",
 )
+points = None
 try:
-    points = projection(gallery_key, space, method, gallery)
+    if method == "tsne" and not engine.projection_stored(gallery):   # seconds to a minute: in the background
+        points = search_tsne.tsne_points(gallery_key, space, gallery)
+    else:
+        points = projection(gallery_key, space, method, gallery)
 except engine.ModelError as error:
     st.error(f"The encoder is not available: {error}", icon=":material/error:")
 except Exception:
     log.exception("Projecting a %s gallery in %s space with %s failed", gallery.kind, space, method)
     st.error("The map could not be drawn. Try another projection or code space.")
-else:
+if points is not None:
     query_position = query if isinstance(query, int) and result is not None else None
     neighbours = result.indices if result is not None else np.array([], dtype=int)
     st.plotly_chart(

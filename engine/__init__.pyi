@@ -154,6 +154,7 @@ from .tasks.search.serve import (
     BUILTIN_GALLERIES as BUILTIN_GALLERIES,
     SPACE_NAMES as SPACE_NAMES,
     TSNE_LIMIT as TSNE_LIMIT,
+    TSNE_STAGES as TSNE_STAGES,
     Gallery as Gallery,
     GalleryError as GalleryError,
     SearchResult as SearchResult,
@@ -163,6 +164,7 @@ from .tasks.search.serve import (
     load_gallery as load_gallery,
     precision_at_k as precision_at_k,
     project as project,
+    projection_stored as projection_stored,
     search as search,
 )
 from .tasks.semisupervised.serve import (

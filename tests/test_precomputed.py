@@ -140,7 +140,7 @@ def same(a, b):
     np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=2e-3, atol=2e-3)
 
 
-@pytest.mark.parametrize("name", ["denoise_examples", "impute_examples", "sequence_series"])
+@pytest.mark.parametrize("name", ["denoise_examples", "impute_examples", "sequence_series", "anomaly_examples"])
 def test_small_shipped_results_equal_a_fresh_computation(name):
     results = stored(name)
     fresh = precomputed.compute_all(STORES[name])
@@ -211,3 +211,22 @@ def test_another_draw_of_a_built_in_share_reuses_the_first_draws_settings():
     assert (other.missing != first.missing).any() and other.rmse["pca"] < other.rmse["mean"]
     own = engine.compare_table_filling("digits", 0.45, 3)          # not a built-in share: chosen here
     assert own.pca_settings_seed is None
+
+
+def test_sets_are_packed_when_pickled_only_when_nothing_is_lost():
+    from engine.tasks.semisupervised.serve import DigitSet, Features
+
+    rng = np.random.default_rng(0)
+    raw = rng.random((5, 28, 28), dtype=np.float32)
+    labels, handwritten = np.arange(5), np.zeros(5, bool)
+    for images in (raw, precomputed.as_bytes(raw)):
+        digits = DigitSet(images, labels, handwritten)
+        kept = pickle.loads(pickle.dumps(digits))
+        assert np.array_equal(kept.images, images) and kept.images.dtype == np.float32
+        assert (digits.__getstate__()["images"].dtype == np.uint8) == (images is not raw)
+    codes = rng.normal(size=(5, 4)).astype(np.float32)
+    for pool in (codes, precomputed.as_half(codes)):
+        features = Features(pool, pool, pool.mean(axis=0), np.ones(4, np.float32))
+        kept = pickle.loads(pickle.dumps(features))
+        assert np.array_equal(kept.pool, pool) and kept.pool.dtype == np.float32
+        assert (features.__getstate__()["pool"].dtype == np.float16) == (pool is not codes)

@@ -206,6 +206,23 @@ def test_projections():
 
 
 @pytest.mark.slow
+def test_tsne_reports_its_stages_can_stop_and_keeps_neighbours_as_one_run_does():
+    from sklearn.manifold import TSNE, trustworthiness
+
+    codes = engine.builtin_gallery("digits", count=300).codes("autoencoder")
+    updates = []
+    points = engine.tasks.search.serve._project(codes, "tsne", 0, progress=updates.append)
+    assert points.shape == (300, 2) and [u.step for u in updates] == list(range(1, engine.TSNE_STAGES + 1))
+    assert all(b.seconds >= a.seconds for a, b in zip(updates, updates[1:], strict=False))
+    whole = TSNE(perplexity=30.0, init="pca", random_state=0, metric="cosine").fit_transform(codes)
+    staged, one_run = (trustworthiness(codes, p, n_neighbors=10, metric="cosine") for p in (points, whole))
+    assert staged > one_run - 0.02
+    stopped = []
+    assert engine.tasks.search.serve._project(codes, "tsne", 0, progress=stopped.append,
+                                              should_stop=lambda: True) is None and len(stopped) == 1
+
+
+@pytest.mark.slow
 def test_eval_search_at_a_small_scale():
     result = search_evaluate.eval_search(count=60, latency_sizes=(500, 2000))
     precision, latency = result["tables"]

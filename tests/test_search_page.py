@@ -14,6 +14,7 @@ from streamlit.typing import PlotlyState
 
 import engine
 from app_pages.logic import search as logic
+from app_pages.parts import search_tsne
 from app_pages.text import plain
 
 pytestmark = pytest.mark.slow   # every test drives the app under AppTest
@@ -270,11 +271,25 @@ def test_a_zip_with_folders_is_labelled_and_scored():
         assert not at.exception
         assert not at.error
         assert len(results(at)) == 5
+    # An uploaded gallery's t-SNE map is drawn in the background: a progress bar (the rest of the
+    # page answering meanwhile), then the map once the job has ended (waited for, not timed).
     at.radio(key="projection").set_value("tsne")
     at.checkbox(key="map_thumbnails").set_value(True).run()
-    assert not at.exception
-    assert not at.error
-    assert len(at.get("plotly_chart")) == 1
+    assert not at.exception and not at.error
+    _, job = at.session_state[search_tsne.JOB]
+    assert len(results(at)) == 5 and (job.running or job.state == "done")
+    assert job.wait(timeout=600) and job.state == "done" and len(job.updates) == engine.TSNE_STAGES
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 1 and not at.get("progress")
+    at.radio(key="space").set_value("autoencoder-grey").run()   # another code space: another map, its own job
+    _, other = at.session_state[search_tsne.JOB]
+    assert other is not job
+    other.stop()
+    assert other.wait(timeout=600) and other.state == "stopped"
+    at.run()
+    assert not at.exception and not at.get("plotly_chart")
+    assert any("stopped" in info.value for info in at.info) and at.button(key="search_tsne_again")
 
 
 def relabelled_zip(folders: list[str]) -> bytes:

@@ -137,11 +137,13 @@ def classical_methods(settings: tuple, result: engine.DenoiseComparison) -> Futu
     key = hashlib.sha256(pickle.dumps(settings)).hexdigest()
     with _DONE_LOCK:
         done = _DONE.get(key)
+    held = st.session_state.get(SESSION_KEY)
     if done is not None:
+        if held is not None and held[1].done():
+            del st.session_state[SESSION_KEY]   # the shared results hold it: a session keeps no photo of its own
         future: Future = Future()
         future.set_result(done)
         return future
-    held = st.session_state.get(SESSION_KEY)
     if held is not None and held[0] == key and not held[1].cancelled():
         return held[1]
     if held is not None:

@@ -245,6 +245,25 @@ def unpack_bytes(packed: np.ndarray) -> np.ndarray:
     return packed.astype(np.float32) / _SCALE
 
 
+def packed_if_rounded(images: np.ndarray) -> np.ndarray:
+    """Images as bytes (pack_bytes) when they are rounded to bytes already (as_bytes), so that
+    nothing is lost; any others as they are. unpacked() reads either back."""
+    packed = pack_bytes(images)
+    return packed if np.array_equal(unpack_bytes(packed), images) else images
+
+
+def halved_if_rounded(values: np.ndarray) -> np.ndarray:
+    """Values as half floats when they are rounded to half precision already (as_half); any
+    others as they are. unpacked() reads either back."""
+    halved = np.asarray(values, dtype=np.float16)
+    return halved if np.array_equal(halved.astype(values.dtype), values) else values
+
+
+def unpacked(stored: np.ndarray) -> np.ndarray:
+    """What packed_if_rounded or halved_if_rounded kept, as float32 again."""
+    return unpack_bytes(stored) if stored.dtype == np.uint8 else stored.astype(np.float32)
+
+
 def as_half(values: np.ndarray) -> np.ndarray:
     """Values rounded to half precision (float32): codes keep three significant digits."""
     return np.asarray(values, dtype=np.float16).astype(np.float32)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +27,7 @@ from engine.core.imaging import (
 )
 from engine.core.index import METRICS, SearchIndex
 from engine.core.loaders import MAX_FOLDER_PIXELS, DatasetError, load_image_folder
+from engine.core.progress import Progress
 from engine.tasks.denoise.serve import denoise_target
 
 CHAR_MODEL = "search_char"
@@ -284,16 +287,34 @@ def compare_spaces(gallery: Gallery, metric: str = "cosine",
     return {space: precision_at_k(gallery, space, metric, ks) for space in gallery.spaces}
 
 
-def project(gallery: Gallery, space: str = "autoencoder", method: str = "pca",
-            seed: int = 0) -> np.ndarray:
+def project(gallery: Gallery, space: str = "autoencoder", method: str = "pca", seed: int = 0, *,
+            progress: Callable[[Progress], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
     """The gallery's codes in 2-D (N, 2) for a map: PCA, or t-SNE up to TSNE_LIMIT images
-    (stored at build time for the built-in galleries)."""
+    (stored at build time for the built-in galleries). A t-SNE reports each of its TSNE_STAGES
+    to `progress` and ends after the stage at which `should_stop()` answers True, with None."""
     if gallery.builtin is not None and seed == 0:
         return builtin_projection(gallery.builtin, space, method)
-    return _project(gallery.codes(space), method, seed)
+    return _project(gallery.codes(space), method, seed, progress, should_stop)
 
 
-def _project(codes: np.ndarray, method: str, seed: int) -> np.ndarray:
+def projection_stored(gallery: Gallery, seed: int = 0) -> bool:
+    """Whether `project` reads this gallery's maps from what the build stored (a built-in
+    gallery) instead of computing them."""
+    return gallery.builtin is not None and seed == 0
+
+
+# t-SNE runs in stages, so that a page can show its progress and stop it: the first stage is
+# scikit-learn's exploration with early exaggeration (250 iterations), each of the others 250
+# more without, from where the last one ended; 1000 iterations in all, scikit-learn's default. The
+# learning rate is the one scikit-learn's "auto" gives the whole run (N / 12 / 4, at least 50).
+TSNE_STAGES = 4
+TSNE_STAGE_ITERATIONS = 250
+TSNE_EARLY_EXAGGERATION = 12.0
+
+
+def _project(codes: np.ndarray, method: str, seed: int, progress: Callable[[Progress], None] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
     if len(codes) < 3:
         return np.pad(codes[:, :2], ((0, 0), (0, max(0, 2 - codes.shape[1]))))
     if method == "pca":
@@ -302,11 +323,28 @@ def _project(codes: np.ndarray, method: str, seed: int) -> np.ndarray:
     if method == "tsne":
         if len(codes) > TSNE_LIMIT:
             raise ValueError(f"t-SNE is offered up to {TSNE_LIMIT} images; this gallery has {len(codes)}")
-        from sklearn.manifold import TSNE
-        perplexity = float(min(30.0, (len(codes) - 1) / 3))
-        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                    metric="cosine").fit_transform(codes).astype(np.float32)
+        return _tsne(codes, seed, progress, should_stop)
     raise ValueError(f"unknown projection {method!r}; choose 'pca' or 'tsne'")
+
+
+def _tsne(codes: np.ndarray, seed: int, progress: Callable[[Progress], None] | None,
+          should_stop: Callable[[], bool] | None) -> np.ndarray | None:
+    from sklearn.manifold import TSNE
+
+    started = time.perf_counter()
+    settings = {"n_components": 2, "perplexity": float(min(30.0, (len(codes) - 1) / 3)), "random_state": seed,
+                "metric": "cosine", "max_iter": TSNE_STAGE_ITERATIONS,
+                "learning_rate": max(len(codes) / TSNE_EARLY_EXAGGERATION / 4, 50.0)}
+    points: np.ndarray | str = "pca"
+    for stage in range(TSNE_STAGES):
+        tsne = TSNE(init=points, early_exaggeration=TSNE_EARLY_EXAGGERATION if stage == 0 else 1.0, **settings)
+        points = tsne.fit_transform(codes)
+        if progress is not None:
+            progress(Progress(step=stage + 1, steps=TSNE_STAGES, loss=float(tsne.kl_divergence_),
+                              seconds=time.perf_counter() - started, phase="t-SNE"))
+        if should_stop is not None and should_stop() and stage + 1 < TSNE_STAGES:
+            return None
+    return np.asarray(points, dtype=np.float32)
 
 
 # What the built-in galleries depend on: the character encoder and its PCA twin, and the fonts.
@@ -333,7 +371,7 @@ def builtin_gallery(name: str = "digits", count: int = 1000, seed: int = 2024) -
     return gallery
 
 
-@precomputed.stored("search_maps", models=_BUILTIN_MODELS, fonts=True, variants=lambda: [
+@precomputed.stored("search_maps", models=_BUILTIN_MODELS, fonts=True, version=2, variants=lambda: [
     (n, s, m) for n in BUILTIN_GALLERIES for s in SPACES["character"] for m in ("pca", "tsne")])
 def builtin_projection(name: str, space: str, method: str) -> np.ndarray:
     """`project` of a built-in gallery (seed 0), stored at build time: t-SNE takes a minute."""

@@ -54,11 +54,11 @@ class DigitSet:
     labels: np.ndarray           # (N,) int
     handwritten: np.ndarray      # (N,) bool: a scikit-learn handwritten digit, else rendered
 
-    def __getstate__(self) -> dict:      # a stored set keeps its images as bytes (precomputed.as_bytes)
-        return {**self.__dict__, "images": precomputed.pack_bytes(self.images)}
+    def __getstate__(self) -> dict:      # a stored set keeps its byte-rounded images as bytes
+        return {**self.__dict__, "images": precomputed.packed_if_rounded(self.images)}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({**state, "images": precomputed.unpack_bytes(state["images"])})
+        self.__dict__.update({**state, "images": precomputed.unpacked(state["images"])})
 
 
 @functools.lru_cache(maxsize=2)
@@ -120,12 +120,13 @@ class Features:
     def standardise(self, codes: np.ndarray) -> np.ndarray:
         return (codes - self.mean) / self.scale
 
-    def __getstate__(self) -> dict:      # stored codes are half floats (precomputed.as_half)
-        return {**self.__dict__, "pool": self.pool.astype(np.float16), "heldout": self.heldout.astype(np.float16)}
+    def __getstate__(self) -> dict:      # stored codes rounded to half precision are kept as half floats
+        return {**self.__dict__, "pool": precomputed.halved_if_rounded(self.pool),
+                "heldout": precomputed.halved_if_rounded(self.heldout)}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({**state, "pool": state["pool"].astype(np.float32),
-                              "heldout": state["heldout"].astype(np.float32)})
+        self.__dict__.update({**state, "pool": precomputed.unpacked(state["pool"]),
+                              "heldout": precomputed.unpacked(state["heldout"])})
 
 
 def _features(pool: np.ndarray, heldout: np.ndarray, model: str) -> Features:
