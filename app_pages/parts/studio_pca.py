@@ -94,6 +94,12 @@ def pca_tab() -> None:
     if fitted_or_asked("surfaces", (points, epochs), "Fit the surfaces"):
         show_surfaces(points, epochs)
 
+    digits_part()
+
+
+@st.fragment
+def digits_part() -> None:
+    """The 8x8 digits in 2 or 3 numbers: a fragment, so that its settings redraw only its charts."""
     st.subheader("Handwritten digits in 2 or 3 numbers")
     st.markdown("scikit-learn's 8x8 digits (64 numbers each), reduced by PCA and by a stacked autoencoder "
                 "($64 \\to 128 \\to 64 \\to$ code) fit on the training digits, coloured by the digit they show. "
