@@ -1,6 +1,8 @@
 """Classical baselines the pages show beside the autoencoders."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import ndimage
 
@@ -22,7 +24,7 @@ def classical_filters(noisy: np.ndarray):
         yield name, apply(noisy)
 
 
-def _candidates() -> list[tuple[str, object]]:
+def _candidates() -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
     """(name, filter function) of each Gaussian blur and median filter we try."""
     blurs = [(f"Gaussian blur σ={sigma:g}",
               lambda image, sigma=sigma: ndimage.gaussian_filter(image, _spatial(image, sigma, 0)))

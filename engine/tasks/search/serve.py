@@ -293,7 +293,7 @@ def project(gallery: Gallery, space: str = "autoencoder", method: str = "pca", s
     """The gallery's codes in 2-D (N, 2) for a map: PCA, or t-SNE up to TSNE_LIMIT images
     (stored at build time for the built-in galleries). A t-SNE reports each of its TSNE_STAGES
     to `progress` and ends after the stage at which `should_stop()` answers True, with None."""
-    if gallery.builtin is not None and seed == 0:
+    if projection_stored(gallery, seed):
         return builtin_projection(gallery.builtin, space, method)
     return _project(gallery.codes(space), method, seed, progress, should_stop)
 
