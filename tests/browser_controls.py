@@ -190,8 +190,10 @@ def press(label: str, ready: str) -> Control:
         '[data-testid="stButton"] button, [data-testid="stBaseButton-secondary"]', has_text=label).first.click(), ready)
 
 
-def tab(label: str, ready: str) -> Control:
-    return Control(f"tab {label}", lambda page: page.get_by_role("tab", name=label, exact=True).click(), ready)
+def tab(label: str, ready: str, optional: bool = False) -> Control:
+    def find(page):
+        return page.get_by_role("tab", name=label, exact=True)
+    return Control(f"tab {label}", lambda page: find(page).click(), ready, optional, find)
 
 
 def number(key: str, value: int, ready: str, label: str) -> Control:
@@ -241,9 +243,9 @@ CONTROLS: dict[str, list[Control]] = {
     "anomaly": [
         choose("Scoring", "Mean squared error", SCORED, name="scoring: mse"),
         slide("False-positive rate allowed on digits", ["ArrowRight"], SCORED, name="threshold: +0.5%"),
-        tab("How well each model tells digits from letters", EVALUATED),
+        tab("How well each model tells digits from letters", EVALUATED, optional=True),   # tabs since 2026-11
         choose("Scoring", "Tolerant of small shifts (default)", EVALUATED, name="scoring: tolerant"),
-        tab("Your characters", SCORED),
+        tab("Your characters", SCORED, optional=True),
     ],
     "search": [
         choose("Code space", "PCA, same size", FOUND, name="code space: PCA"),

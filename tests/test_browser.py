@@ -75,7 +75,10 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
     images = 5 * (chosen + 1)
     page.wait_for_function(f"document.querySelectorAll('[data-testid=\"stImage\"] img').length >= {images}")
     page.wait_for_function(SCRIPT_FINISHED)
+    # The evaluation has a tab of its own, run when it is opened: a histogram and an ROC curve per model.
+    page.get_by_role("tab", name="How well each model tells digits from letters", exact=True).click()
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 4")
+    page.wait_for_function(SCRIPT_FINISHED)
     assert_result_rendered(page, tmp_path, "anomaly")
 
 
