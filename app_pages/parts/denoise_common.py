@@ -4,6 +4,7 @@ small), the row of pictures, a photo's classical methods in the background, the 
 and how a failure is told."""
 import functools
 import hashlib
+import itertools
 import logging
 import pickle
 import threading
@@ -112,16 +113,17 @@ _DONE: OrderedDict[str, engine.DenoiseComparison] = OrderedDict()
 _DONE_LOCK = threading.Lock()
 _KEPT = 4
 _SECONDS_PER_PIXEL: list[float] = []   # the last run's, for the estimate of the time left
-_STARTED: dict[str, float] = {}          # when each running request started
+_STARTED: dict[int, float] = {}          # when each running request (by its number) started
+_NUMBERS = itertools.count()
 SESSION_KEY = "_denoise_classical"
 
 
-def _classical(key: str, result: engine.DenoiseComparison) -> engine.DenoiseComparison:
-    started = _STARTED[key] = time.monotonic()
+def _classical(key: str, number: int, result: engine.DenoiseComparison) -> engine.DenoiseComparison:
+    started = _STARTED[number] = time.monotonic()
     try:
         full = engine.add_classical_baselines(result)
     finally:
-        _STARTED.pop(key, None)
+        _STARTED.pop(number, None)
     _SECONDS_PER_PIXEL[:] = [(time.monotonic() - started) / (result.clean.shape[0] * result.clean.shape[1])]
     with _DONE_LOCK:
         _DONE[key] = full
@@ -148,8 +150,9 @@ def classical_methods(settings: tuple, result: engine.DenoiseComparison) -> Futu
         return held[1]
     if held is not None:
         held[1].cancel()   # for a photo or settings this visitor has left: if it has not started, it never will
-    future = _CLASSICAL.submit(_classical, key, result)
-    st.session_state[SESSION_KEY] = (key, future)
+    number = next(_NUMBERS)
+    future = _CLASSICAL.submit(_classical, key, number, result)
+    st.session_state[SESSION_KEY] = (key, future, number)
     return future
 
 
@@ -160,9 +163,9 @@ def wait_for_classical(future: Future, pixels: int) -> None:
     if future.done():
         st.rerun(scope="app")
     held = st.session_state.get(SESSION_KEY)
-    started = _STARTED.get(held[0]) if held is not None and held[1] is future else None
+    started = _STARTED.get(held[2]) if held is not None and held[1] is future else None
     if started is None:
-        st.progress(0.0, text="The classical methods are waiting for another visitor's photo…")
+        st.progress(0.0, text="The classical methods are queued: the server runs them for one photo at a time…")
         return
     elapsed = time.monotonic() - started
     if not _SECONDS_PER_PIXEL:
