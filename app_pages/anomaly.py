@@ -45,11 +45,6 @@ def evaluation_scores(model: str, scoring: str) -> dict[str, np.ndarray]:
     return engine.anomaly_evaluation_scores(model, scoring)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def evaluation_rocs(model: str, scoring: str) -> dict[str, engine.RocCurve]:
-    return engine.anomaly_evaluation_rocs(model, scoring)
-
-
 st.title("Anomaly detection")
 st.markdown(
     "This autoencoder was trained on **digits only**: it has never seen a letter. It rebuilds a digit "
@@ -204,7 +199,8 @@ def evaluation() -> None:
                 continue
             threshold = detectors[model].threshold
             st.plotly_chart(logic.histogram_figure(scores, threshold, label), key=f"histogram_{model}")
-            roc_chart, auroc, alike_auroc = logic.roc_figure(scores, threshold, label, evaluation_rocs(model, scoring))
+            roc_chart, auroc, alike_auroc = logic.roc_figure(scores, threshold, label,
+                                                             engine.anomaly_evaluation_rocs(model, scoring))
             st.plotly_chart(roc_chart, key=f"roc_{model}")
             counts = engine.confusion(scores["digits"], scores["letters"], threshold)
             auroc_col, digits_col, letters_col = st.columns(3)
