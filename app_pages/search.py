@@ -97,17 +97,20 @@ st.latex(
 )
 
 # --- The gallery -----------------------------------------------------------------------------
+# Every control keeps its value while it is not drawn (persist_state): with no gallery yet, the
+# settings are hidden, and what they show when they come back is what is computed.
+gallery: engine.Gallery | None = None
 gallery_col, settings_col = st.columns([3, 2], gap="large")
 with gallery_col:
-    source = st.radio(
-        "Gallery", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get, horizontal=True, key="gallery_source"
-    )
+    source = st.radio("Gallery", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get, horizontal=True,
+                      key="gallery_source", persist_state="page")
     if source == "builtin":
         name = st.selectbox(
             "Built-in gallery",
             list(engine.BUILTIN_GALLERIES),
             format_func=lambda gallery_name: engine.BUILTIN_GALLERIES[gallery_name][0],
             key="builtin",
+            persist_state="page",
             help="1,000 labelled characters rendered in fonts, and with distortions, that no model saw in training.",
         )
         try:
@@ -115,7 +118,6 @@ with gallery_col:
         except Exception:
             log.exception("Rendering the built-in gallery %r failed", name)
             st.error("The built-in gallery could not be made. Try the other one, or your own images.")
-            st.stop()
     else:
         files = st.file_uploader(
             f"Drop images, or zip files of images (up to {MAX_UPLOAD_MB} MB each). In a zip, folders "
@@ -130,48 +132,54 @@ with gallery_col:
             list(TREAT_AS_LABELS),
             format_func=TREAT_AS_LABELS.get,
             key="treat_as",
+            persist_state="page",
             help="Characters are centred into 28x28 and go to the character encoder; anything else "
             "goes to the photo encoder. Decide for me: characters when every image is 64 pixels or smaller.",
         )
-        if not files:
+        contents = [(upload.name, upload.getvalue()) for upload in files or []]
+        if not contents:
             st.info("Drop images above (any size, grey or colour), or choose the built-in characters.")
-            st.stop()
-        contents = [(upload.name, upload.getvalue()) for upload in files]
-        try:
-            gallery = uploaded(logic.digest_of(contents), treat_as, tuple(contents))
-        except (engine.GalleryError, engine.ImageError) as error:   # GalleryError names files
-            st.error(plain(error), icon=":material/broken_image:")
-            st.stop()
-        except Exception:
-            log.exception("Loading a gallery of %d files failed", len(contents))
-            st.error("These files could not be made into a gallery. Try other images.", icon=":material/error:")
-            st.stop()
-    if gallery.skipped:
+        else:
+            try:
+                gallery = uploaded(logic.digest_of(contents), treat_as, tuple(contents))
+            except (engine.GalleryError, engine.ImageError) as error:   # GalleryError names files
+                st.error(plain(error), icon=":material/broken_image:")
+            except Exception:
+                log.exception("Loading a gallery of %d files failed", len(contents))
+                st.error("These files could not be made into a gallery. Try other images.", icon=":material/error:")
+    if gallery is not None and gallery.skipped:
         st.warning(logic.skipped_warning(len(gallery.skipped)), icon=":material/warning:")
         with st.expander("Files left out"):
             st.dataframe(logic.skipped_table(gallery.skipped), hide_index=True)
-    st.caption(logic.gallery_caption(gallery))
-gallery_key = logic.cache_key(gallery)
+    if gallery is not None:
+        st.caption(logic.gallery_caption(gallery))
 
-with settings_col:
-    space = st.radio(
-        "Code space",
-        list(gallery.spaces),
-        format_func=engine.SPACE_NAMES.get,
-        key="space",
-        help="What is compared: the autoencoder's code, PCA with a code of the same size, or the pixels themselves.",
-    )
-    metric_col, k_col = st.columns([2, 3])
-    metric = metric_col.radio("Distance", list(engine.METRICS), format_func=METRIC_LABELS.get, key="metric")
-    k = k_col.slider("Neighbours to show (k)", 1, logic.MAX_K, 10, key="k")
+if gallery is not None:
+    if st.session_state.get("space") not in gallery.spaces:   # a colour-blind code asked of characters
+        st.session_state.pop("space", None)
+    with settings_col:
+        space = st.radio(
+            "Code space",
+            list(gallery.spaces),
+            format_func=engine.SPACE_NAMES.get,
+            key="space",
+            persist_state="page",
+            help="What is compared: the autoencoder's code, PCA with a code of the same size, or the pixels themselves.",
+        )
+        metric_col, k_col = st.columns([2, 3])
+        metric = metric_col.radio("Distance", list(engine.METRICS), format_func=METRIC_LABELS.get, key="metric",
+                                  persist_state="page")
+        k = k_col.slider("Neighbours to show (k)", 1, logic.MAX_K, 10, key="k", persist_state="page")
 
 # --- The query -------------------------------------------------------------------------------
+# Drawn even while there is no gallery, so that an uploaded query stays in its uploader.
 st.subheader("Query")
 query_col, results_col = st.columns([1, 4], gap="large")
 query: int | np.ndarray | None = None
 with query_col:
-    mode = st.radio("Search with", list(QUERY_LABELS), format_func=QUERY_LABELS.get, key="query_mode")
-    if mode == "gallery":
+    mode = st.radio("Search with", list(QUERY_LABELS), format_func=QUERY_LABELS.get, key="query_mode",
+                    persist_state="page")
+    if mode == "gallery" and gallery is not None:
         query = int(
             st.number_input(
                 "Gallery image number",
@@ -188,7 +196,7 @@ with query_col:
         drawn = char_sources.prepared_png(
             char_sources.drawing("search") if mode == "draw" else char_sources.photograph("search"))
         query = load_query(drawn) if drawn is not None else None
-    else:
+    elif mode == "upload":
         query_file = st.file_uploader(
             f"Drop an image to search with (up to {MAX_UPLOAD_MB} MB)",
             type=list(engine.UPLOAD_TYPES),
@@ -205,6 +213,10 @@ with query_col:
             else:
                 st.image(logic.for_display(query), width="stretch", clamp=True, output_format="PNG")
                 st.caption(plain(query_file.name))
+if gallery is None:
+    results_col.info("The search starts once there is a gallery to search.", icon=":material/photo_library:")
+    st.stop()
+gallery_key = logic.cache_key(gallery)
 
 result = None
 with results_col:
@@ -259,12 +271,14 @@ method = method_col.radio(
     format_func=PROJECTION_LABELS.get,
     horizontal=True,
     key="projection",
+    persist_state="page",
     help="PCA is a fast linear view that keeps the widest spread; t-SNE keeps neighbours together "
     f"(slower, up to {engine.TSNE_LIMIT:,} images).",
 )
 show_thumbnails = thumbs_col.checkbox(
     "Show thumbnails on the map",
     key="map_thumbnails",
+    persist_state="page",
     help=f"Up to {MAP_THUMBNAILS} images, a random sample of a bigger gallery.",
 )
 points = None

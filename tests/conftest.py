@@ -1,6 +1,7 @@
 """Shared for every test file."""
 import ast
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -42,3 +43,37 @@ def fake_opencv(tmp_path, monkeypatch):
     photo_corpus.load.cache_clear()
     yield tmp_path / "examples"
     photo_corpus.load.cache_clear()
+
+
+# ---------------------------------------------------------------- the browser tests' app and browser
+PAGE_TIMEOUT_MS = 90_000  # the first denoising run loads the ONNX models
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """The app started with `streamlit run`, one server per browser-test file."""
+    from browser import streamlit_server
+
+    try:
+        with streamlit_server(tmp_path_factory.mktemp("streamlit")) as server:
+            yield server.url
+    except RuntimeError as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="module")
+def page():
+    """One page of Debian's headless Chromium, 1400 px wide."""
+    from browser import CHROMIUM, in_ci, launch_browser
+
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser, page = launch_browser(playwright, PAGE_TIMEOUT_MS)
+        yield page
+        browser.close()

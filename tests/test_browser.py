@@ -1,38 +1,10 @@
 """The real app, started with `streamlit run`, opened in headless Chromium (Debian's): every
 page shows its result, and uploads go through the real file input."""
 
-from collections.abc import Iterator
-
 import pytest
-from browser import CHROMIUM, SCRIPT_FINISHED, VISITS, in_ci, launch_browser, streamlit_server
+from browser import SCRIPT_FINISHED, VISITS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a real server and Chromium
-
-PAGE_TIMEOUT_MS = 90_000  # the first denoising run loads the ONNX models
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory) -> Iterator[str]:
-    try:
-        with streamlit_server(tmp_path_factory.mktemp("streamlit")) as server:
-            yield server.url
-    except RuntimeError as error:
-        pytest.fail(str(error))
-
-
-@pytest.fixture(scope="module")
-def page():
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser, page = launch_browser(playwright, PAGE_TIMEOUT_MS)
-        yield page
-        browser.close()
 
 
 def assert_result_rendered(page, tmp_path, slug: str, result: str = '[data-testid="stDataFrame"]') -> None:

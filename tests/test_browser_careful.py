@@ -1,0 +1,86 @@
+"""What a careful user checks in a real browser (issue 21): every control shows what was
+computed, the model's own input is shown beside an upload, figures carry their units, and the
+page's furniture holds at a desktop's and a phone's width. Each test failed before its fix."""
+
+import io
+import zipfile
+
+import pytest
+from browser import SCRIPT_FINISHED, TEXT_SHOWN, drawn_digit_png
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a real server and Chromium
+
+
+def settle(page, ready: str = "true") -> None:
+    """Wait until `ready` holds and the script has finished its rerun."""
+    page.wait_for_function(ready, polling="raf")
+    page.wait_for_function(SCRIPT_FINISHED, polling="raf")
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def radio(page, key: str, option: str) -> None:
+    page.locator(f".st-key-{key}").get_by_text(option, exact=True).first.click()
+
+
+def checked(page, key: str) -> str:
+    """The label of a radio group's chosen option."""
+    return page.locator(f".st-key-{key} label:has(input:checked)").first.inner_text().strip()
+
+
+def slider_value(page, key: str) -> str:
+    return page.locator(f".st-key-{key} input[type=range]").first.input_value()
+
+
+def upload(page, key: str, name: str, data: bytes, mime: str = "image/png") -> None:
+    page.locator(f".st-key-{key} [data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def labelled_zip() -> bytes:
+    """Twelve drawn characters in two labelled folders, as a user zips them."""
+    from PIL import Image, ImageDraw
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(6):
+            for label, points in (("seven", [(18, 15), (70, 15), (38, 78)]), ("one", [(45, 12), (45, 80)])):
+                paper = Image.new("L", (90, 90), 255)
+                ImageDraw.Draw(paper).line([(x + i, y) for x, y in points], fill=15, width=6 + i)
+                image = io.BytesIO()
+                paper.save(image, format="PNG")
+                archive.writestr(f"{label}/{label}_{i}.png", image.getvalue())
+    return buffer.getvalue()
+
+
+def test_search_controls_keep_what_they_show_when_the_gallery_changes(page, app_url):
+    """Euclidean, k = 20 and an uploaded query, then "Your own images": before the fix the
+    controls went back to Cosine, k = 10 and "A gallery image" while the results still said
+    euclidean, and the next query landed in an uploader the radio said was not there."""
+    page.goto(f"{app_url}/search")
+    settle(page, TEXT_SHOWN.format("for this query"))
+    radio(page, "metric", "Euclidean")
+    settle(page)
+    page.locator(".st-key-k input[type=range]").first.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    settle(page, "document.querySelector('.st-key-k input[type=range]').value === '20'")
+    radio(page, "query_mode", "Upload an image")
+    settle(page, TEXT_SHOWN.format("Drop an image to search the gallery for"))
+    upload(page, "query_file", "seven.png", drawn_digit_png())
+    settle(page, TEXT_SHOWN.format("The 20 nearest"))
+
+    radio(page, "gallery_source", "Your own images")
+    settle(page, "document.querySelector('.st-key-gallery_files') !== null")
+    upload(page, "gallery_files", "mine.zip", labelled_zip(), mime="application/zip")
+    settle(page, TEXT_SHOWN.format("2 labels"))
+    assert checked(page, "metric") == "Euclidean"
+    assert slider_value(page, "k") == "20"
+    assert checked(page, "query_mode") == "Upload an image"
+    # The query is still the upload, searched in the new gallery with the settings shown.
+    body = page.inner_text("body")
+    assert "The 12 nearest" in body and "euclidean distance" in body   # k = 20, but only 12 images
+
+    # A new query goes to the uploader shown, and is searched.
+    upload(page, "query_file", "other.png", drawn_digit_png())
+    settle(page, TEXT_SHOWN.format("other.png"))
+    assert "The 12 nearest" in page.inner_text("body")
