@@ -310,6 +310,7 @@ uploads = st.file_uploader(
     on_change=pick_newest_upload,
 )
 choices: dict[str, np.ndarray] = {}
+pictures: dict[str, tuple[np.ndarray, tuple[int, int, int, int]]] = {}   # a user's: the picture, the box
 try:
     choices.update(examples())
 except Exception as error:
@@ -324,7 +325,9 @@ for name, picture in own:
     image, found, boxes = answer
     with st.expander(f"What the models see of {plain(name)}", expanded=not isinstance(picture, bytes)):
         char_sources.show_what_was_found(image, found, boxes, name)
-    choices.update({name: found[0]} if len(found) == 1 else {f"{name} ({k + 1})": c for k, c in enumerate(found)})
+    named = [name] if len(found) == 1 else [f"{name} ({k + 1})" for k in range(len(found))]
+    choices.update(zip(named, found, strict=True))
+    pictures.update({n: (image, box) for n, box in zip(named, boxes, strict=True)})
 
 RENDER = {
     "Sample": (sample_tab, "draw samples"),
@@ -333,7 +336,7 @@ RENDER = {
     "Map": (lambda: map_tab(held_out, held_out_codes, map_points, decode), "draw the map of the latent space"),
     "Choose a digit": (conditional_tab, "draw the chosen digit"),
     "Your digit & beta": (
-        lambda: own_tab(choices, encode, decode, samples, beta_report, real_sharpness),
+        lambda: own_tab(choices, pictures, encode, decode, samples, beta_report, real_sharpness),
         "encode this digit",
     ),
 }

@@ -193,9 +193,9 @@ with query_col:
         st.image(logic.for_display(gallery.images[query]), width="stretch", clamp=True, output_format="PNG")
         st.caption(logic.query_caption(gallery, query))
     elif mode in ("draw", "camera"):   # prepared to the 28x28 the character encoder takes, and shown
-        drawn = char_sources.prepared_png(
-            char_sources.drawing("search") if mode == "draw" else char_sources.photograph("search"))
-        query = load_query(drawn) if drawn is not None else None
+        made = char_sources.drawing("search") if mode == "draw" else char_sources.photograph("search")
+        query = None if made is None else char_sources.one_character(f"your {'drawing' if mode == 'draw' else 'photo'}",
+                                                                     made)
     elif mode == "upload":
         query_file = st.file_uploader(
             f"Drop an image to search with (up to {MAX_UPLOAD_MB} MB)",
@@ -205,6 +205,8 @@ with query_col:
         )
         if query_file is None:
             st.info("Drop an image to search the gallery for.")
+        elif gallery is not None and gallery.kind == "character":   # the 28x28 the encoder takes, shown
+            query = char_sources.one_character(query_file.name, query_file.getvalue())
         else:
             try:
                 query = load_query(query_file.getvalue())

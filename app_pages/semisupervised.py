@@ -3,14 +3,13 @@ against PCA features and against the same network trained from scratch."""
 
 import logging
 
-import numpy as np
 import streamlit as st
 
 import engine
 from app_pages import display
-from app_pages.common import read_upload
 from app_pages.logic import semisupervised as logic
 from app_pages.logic.semisupervised import METHODS
+from app_pages.parts import char_sources
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +39,6 @@ def live_curve() -> list:
 def live_run(per_class: int):
     """The linear heads of the first label draw: the example digits' predictions."""
     return engine.live_label_run(per_class)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def prepare(upload: bytes) -> np.ndarray:
-    return engine.prepare_character(engine.decode_image(upload, fit_pixels=engine.UPLOAD_PIXELS))
 
 
 # --- Page ------------------------------------------------------------------------------------
@@ -133,11 +127,10 @@ upload = st.file_uploader(
     f"Drop a picture of one digit (PNG, JPEG, GIF, BMP, WebP or TIFF, up to {MAX_UPLOAD_MB} MB)",
     type=list(engine.UPLOAD_TYPES), max_upload_size=MAX_UPLOAD_MB, key="semi_upload",
 )
-character = None if upload is None else read_upload(upload, prepare, log)
+character = None if upload is None else char_sources.one_character(upload.name, upload.getvalue())
 if character is not None:
     guesses = engine.predict_digits(character[None], shown, pool)
-    guessed = logic.caption(None, {m: int(g[0]) for m, g in guesses.items()})
-    st.image(display.enlarge(character, DIGIT_SCALE), caption=guessed, width=140)
+    st.markdown("**Each classifier's guess:** " + logic.caption(None, {m: int(g[0]) for m, g in guesses.items()}))
 
 # --- How it works ----------------------------------------------------------------------------
 st.subheader("How semi-supervised learning works")

@@ -26,6 +26,7 @@ from .core.imaging import (
     prepare_character as prepare_character,
     prepare_characters as prepare_characters,
     single_character as single_character,
+    single_character_index as single_character_index,
     to_grey as to_grey,
 )
 from .core.index import (

@@ -84,3 +84,24 @@ def test_search_controls_keep_what_they_show_when_the_gallery_changes(page, app_
     upload(page, "query_file", "other.png", drawn_digit_png())
     settle(page, TEXT_SHOWN.format("other.png"))
     assert "The 12 nearest" in page.inner_text("body")
+
+
+CAPTIONS = "Array.from(document.querySelectorAll('[data-testid=\"stImageCaption\"]')).map(e => e.innerText)"
+
+
+@pytest.mark.parametrize("slug", ["search", "generate", "semisupervised"])
+def test_an_uploaded_character_is_shown_beside_what_the_model_receives(page, app_url, slug):
+    """Before the fix, search showed only the upload, the VAE's "Your digit" and semi-supervised
+    only the 28x28: a user could not see how their picture had been prepared."""
+    page.goto(f"{app_url}/{slug}")
+    settle(page)
+    if slug == "search":
+        radio(page, "query_mode", "Upload an image")
+        settle(page, TEXT_SHOWN.format("Drop an image to search the gallery for"))
+        upload(page, "query_file", "seven.png", drawn_digit_png())
+    else:
+        upload(page, {"generate": "uploads", "semisupervised": "semi_upload"}[slug], "seven.png", drawn_digit_png())
+    settle(page, "document.body.innerText.toLowerCase().includes('what the model sees')")
+    captions = [c.lower() for c in page.evaluate(CAPTIONS)]
+    assert any("seven.png" in c for c in captions), captions                 # the upload itself
+    assert any(c.startswith("what the model sees") for c in captions), captions   # and the 28x28

@@ -241,7 +241,8 @@ def test_an_uploaded_digit_is_reconstructed_and_its_code_shown():
     assert not at.error
     assert at.session_state["generate_tab"] == "Your digit & beta"  # the upload is shown at once
     captions = [caption for caption, _ in images_by_caption(at)]
-    assert "Input: seven.png" in captions and "Reconstruction" in captions
+    assert "Your picture: seven.png" in captions and "What the model sees (28x28)" in captions   # side by side
+    assert "Reconstruction" in captions
     bars = next(chart["data"][-1] for chart in charts(at) if "error_y" in chart["data"][-1])
     assert list(values(bars["x"])) == [f"z{i + 1}" for i in range(16)]
     spread = values(bars["error_y"]["array"])

@@ -92,7 +92,9 @@ def test_an_uploaded_digit_gets_a_guess_from_each_classifier():
     run = engine.training.run_labels(engine.semisupervised_data(), 10, 0)
     guesses = engine.predict_digits(character[None], run, engine.semisupervised_data())
     named = (("encoder", "Encoder"), ("pca", "PCA"))
-    assert captions(at)[-1] == " · ".join(f"{n} {int(guesses[m][0])}" for m, n in named)
+    expected = " · ".join(f"{n} {int(guesses[m][0])}" for m, n in named)
+    assert any(m.value.endswith(expected) for m in at.markdown)
+    assert captions(at)[-2:] == ["seven.png", "what the model sees"]   # the upload beside the model's input
 
 
 def test_a_bad_upload_shows_an_error_and_the_page_goes_on():

@@ -207,7 +207,7 @@ def test_a_sparse_code_has_more_units_at_rest_than_a_plain_one_in_the_comparison
     seven = drawn([[(20, 12), (70, 12), (40, 62)]])
     at.file_uploader(key="studio_try_upload").upload("seven.png", seven, "image/png").run()
     assert not at.exception and not at.error
-    assert {"Input: seven.png", "Reconstruction"} <= set(captions(at))
+    assert {"Your image: seven.png", "What the model sees (8x8)", "Reconstruction"} <= set(captions(at))
     at.file_uploader(key="studio_try_upload").upload("x.png", b"garbage", "image/png").run()
     assert not at.exception
     assert len(at.error) == 1 and "x.png" in at.error[0].value

@@ -483,15 +483,27 @@ def validation_figure(runs: list[Run]) -> go.Figure | None:
     return figure
 
 
-def run_on_image(onnx: bytes, data: bytes, side: int,
-                 as_character: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclasses.dataclass(frozen=True)
+class OnImage:
+    """A model run on an uploaded image."""
+    picture: np.ndarray          # the upload as decoded (up to engine.UPLOAD_PIXELS)
+    box: tuple[int, int, int, int] | None   # where its character is, for a digits model
+    image: np.ndarray            # what the model receives: (side, side)
+    reconstruction: np.ndarray
+    code: np.ndarray
+
+
+def run_on_image(onnx: bytes, data: bytes, side: int, as_character: bool) -> OnImage:
     """An uploaded image as the model's input, its reconstruction and its code."""
-    image = engine.decode_image(data, fit_pixels=engine.UPLOAD_PIXELS)
+    picture = image = engine.decode_image(data, fit_pixels=engine.UPLOAD_PIXELS)
+    box = None
     if as_character:  # digits models: centred like the digits they learnt, light on dark
-        image = engine.prepare_character(image)
+        chars, boxes = engine.prepare_characters(picture)
+        k = engine.single_character_index(boxes)
+        image, box = chars[k], boxes[k]
     prepared = engine.prepare_images([image], side)
     reconstruction, code = engine.reconstruct_and_encode(onnx, prepared)
-    return prepared[0], reconstruction[0], code[0]
+    return OnImage(picture, box, prepared[0], reconstruction[0], code[0])
 
 
 def code_bar_figure(image: np.ndarray, reconstruction: np.ndarray, code: np.ndarray) -> go.Figure:

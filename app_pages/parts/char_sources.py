@@ -1,11 +1,15 @@
 """Draw or photograph characters: the canvas and the camera, for every page that takes a
 character, beside its uploads and built-in examples. What comes in goes through the same
 preparation as an upload (engine.prepare_characters), and the page shows what the model saw."""
+import logging
+
 import numpy as np
 import streamlit as st
 
 import engine
 from app_pages.text import plain
+
+log = logging.getLogger(__name__)
 
 CANVAS_SIDE = 280             # pixels: ten times MNIST's 28
 SOURCES = {"draw": "Draw", "camera": "Camera"}
@@ -100,14 +104,18 @@ def with_boxes(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.
     return shown
 
 
+def framed(image: np.ndarray, boxes: list, pixels: int = 400_000) -> np.ndarray:
+    """The picture scaled to at most `pixels`, its characters framed (with_boxes)."""
+    small = engine.fit_within(image, pixels)
+    ratio = small.shape[0] / image.shape[0]
+    return with_boxes(small, [tuple(int(v * ratio) for v in box) for box in boxes])
+
+
 def show_what_was_found(image: np.ndarray, chars: np.ndarray, boxes: list, caption: str) -> None:
     """The picture with its characters framed, beside the 28x28 inputs the models receive;
     `caption` is text (a file name, say), not markdown."""
-    small = engine.fit_within(image, 400_000)
-    ratio = small.shape[0] / image.shape[0]
     picture_col, chars_col = st.columns([1, 2])
-    picture_col.image(with_boxes(small, [tuple(int(v * ratio) for v in box) for box in boxes]),
-                      caption=plain(caption), width="stretch", clamp=True)
+    picture_col.image(framed(image, boxes), caption=plain(caption), width="stretch", clamp=True)
     chars_col.image([np.kron(c, np.ones((3, 3))) for c in chars], width=84, clamp=True,
                     caption=[f"what the model sees ({k + 1})" if len(chars) > 1 else "what the model sees"
                              for k in range(len(chars))])
@@ -121,17 +129,27 @@ def find(data: bytes) -> tuple[np.ndarray, np.ndarray, list]:
     return image, chars, boxes
 
 
+def one_character(name: str, picture: bytes | np.ndarray) -> np.ndarray | None:
+    """The one character of an upload, a drawing or a photo, for a page that takes one: shown
+    framed in the picture beside the 28x28 the model receives. None, with the reason in the page,
+    when it cannot be read or holds no single character."""
+    if (answer := characters_or_report(name, picture, log)) is None:
+        return None
+    image, found, boxes = answer
+    try:
+        k = engine.single_character_index(boxes)
+    except engine.ImageError as error:
+        st.error(f"{plain(name)}: {error}", icon=":material/broken_image:")
+        return None
+    show_what_was_found(image, found[k:k + 1], [boxes[k]], name)
+    return found[k]
+
+
 def prepared_png(picture: bytes | np.ndarray | None) -> bytes | None:
     """A drawing or a photo as the PNG of the one 28x28 character in it (what a page that takes a
-    single character works on); the picture and the character are shown, and a picture with no
-    single character is reported in the page. None when there is nothing (yet)."""
+    single character works on), shown as one_character shows it. None when there is nothing (yet)
+    or no single character."""
     if picture is None:
         return None
-    try:
-        image, found, boxes = characters_in(picture)
-        char = engine.single_character(found, boxes)
-    except engine.ImageError as error:
-        st.error(str(error), icon=":material/broken_image:")
-        return None
-    show_what_was_found(image, found, boxes, "your picture")
-    return engine.encode_png(char)
+    char = one_character("your picture", picture)
+    return None if char is None else engine.encode_png(char)

@@ -8,18 +8,21 @@ import streamlit as st
 import engine
 from app_pages.display import enlarge, mosaic
 from app_pages.logic import generate as logic
+from app_pages.parts import char_sources
 from app_pages.text import plain
 
 
 def own_tab(
     choices: dict[str, np.ndarray],
+    pictures: dict[str, tuple[np.ndarray, tuple[int, int, int, int]]],
     encode: logic.Encode,
     decode: logic.Decode,
     samples: Callable[[str, int, int, float], tuple[np.ndarray, np.ndarray, np.ndarray]],
     beta_report: Callable[[str], dict[str, float]],
     real_sharpness: Callable[[], float],
 ) -> None:
-    """The tab; `samples(model, count, seed, temperature)` gives samples and the judge's digit and
+    """The tab; `pictures` holds the picture and box each of the user's digits came from (shown
+    beside the 28x28 the model receives), `samples(model, count, seed, temperature)` gives samples and the judge's digit and
     confidence for each, `beta_report(model)` the beta comparison's measurements of a model, and
     `real_sharpness()` the sharpness of real held-out digits."""
     if not choices:
@@ -40,8 +43,15 @@ def own_tab(
     mean, log_var = encode(char[None], model)
     rebuilt = decode(mean, model)
     _, kl = engine.negative_elbo_terms(char[None], rebuilt, mean, log_var)
-    input_col, rebuilt_col, code_col = st.columns([1, 1, 3], gap="medium")
-    input_col.image(enlarge(char, 5), caption=f"Input: {plain(name)}", width=140, output_format="PNG")
+    if name in pictures:   # the user's picture, with the character framed, beside what the model sees
+        picture_col, input_col, rebuilt_col, code_col = st.columns([1, 1, 1, 3], gap="medium")
+        image, box = pictures[name]
+        picture_col.image(char_sources.framed(image, [box], 200_000), caption=f"Your picture: {plain(name)}",
+                          width="stretch", clamp=True)
+        input_col.image(enlarge(char, 5), caption="What the model sees (28x28)", width=140, output_format="PNG")
+    else:
+        input_col, rebuilt_col, code_col = st.columns([1, 1, 3], gap="medium")
+        input_col.image(enlarge(char, 5), caption=f"Input: {plain(name)}", width=140, output_format="PNG")
     rebuilt_col.image(enlarge(rebuilt[0], 5), caption="Reconstruction", width=140, output_format="PNG")
     rebuilt_col.metric(
         "KL from the prior", f"{kl[0]:.1f} nats", help="What this digit's code costs in the ELBO"

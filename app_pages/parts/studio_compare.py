@@ -1,24 +1,23 @@
 """The Training studio's Compare runs tab: the session's runs side by side with PCA, their
 validation curves, one of them run on the user's image, and any of them in detail."""
-import numpy as np
 import streamlit as st
 
 import engine
 from app_pages import session_models
 from app_pages.logic import studio as logic
+from app_pages.parts import char_sources
 from app_pages.parts.studio_common import show_image, show_run
 from app_pages.text import plain
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def run_on_image(onnx: bytes, data: bytes, side: int,
-                 as_character: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An uploaded image as the model's input, its reconstruction and its code."""
+def run_on_image(onnx: bytes, data: bytes, side: int, as_character: bool) -> logic.OnImage:
     return logic.run_on_image(onnx, data, side, as_character)
 
 
 def try_a_model(runs: list[logic.Run]) -> None:
-    """One of the runs' models on the user's image (or its first held-out one), with its code."""
+    """One of the runs' models on the user's image (or its first held-out one), with its code;
+    an upload is shown beside what the model receives."""
     st.subheader("Run a model on your image")
     pick_col, upload_col = st.columns([1, 2])
     labels = logic.latest_first(runs)
@@ -29,19 +28,22 @@ def try_a_model(runs: list[logic.Run]) -> None:
     side = run.result.heldout.shape[-1]
     if upload is None:
         st.caption("Without an image, the first held-out image is shown.")
-        image, name = run.result.heldout[0], "the first held-out image"
+        image = run.result.heldout[0]
         reconstruction, code = engine.reconstruct_and_encode(run.result.onnx, image[None])
         reconstruction, code = reconstruction[0], code[0]
+        columns = st.columns([1, 1, 3])
+        show_image(logic.strip(image[None], 112), "Input: the first held-out image", columns[0])
     else:
-        name = upload.name
         try:
-            image, reconstruction, code = run_on_image(run.result.onnx, upload.getvalue(), side,
-                                                       run.data.builtin is not None)
+            answer = run_on_image(run.result.onnx, upload.getvalue(), side, run.data.builtin is not None)
         except engine.ImageError as error:
-            st.error(f"Could not read **{plain(name)}**: {error}", icon=":material/broken_image:")
+            st.error(f"Could not read **{plain(upload.name)}**: {error}", icon=":material/broken_image:")
             return
-    columns = st.columns([1, 1, 3])
-    show_image(logic.strip(image[None], 112), f"Input: {plain(name)}", columns[0])
+        image, reconstruction, code = answer.image, answer.reconstruction, answer.code
+        picture_col, *columns = st.columns([1, 1, 1, 3])
+        picture_col.image(char_sources.framed(answer.picture, [answer.box] if answer.box else [], 200_000),
+                          caption=f"Your image: {plain(upload.name)}", width="stretch", clamp=True)
+        show_image(logic.strip(image[None], 112), f"What the model sees ({side}x{side})", columns[0])
     show_image(logic.strip(reconstruction[None], 112), "Reconstruction", columns[1])
     columns[2].plotly_chart(logic.code_bar_figure(image, reconstruction, code), key="studio_try_code")
     st.download_button("Download this model (ONNX)", run.result.onnx, file_name=logic.model_file_name(run),

@@ -420,14 +420,19 @@ def prepare_character(image: np.ndarray | Image.Image) -> np.ndarray:
 def single_character(chars: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
     """The one character prepare_characters found, for a page that takes one: the only one, or
     one much larger than the rest (2.5 times the area). Raises TooManyCharactersError otherwise."""
-    if len(chars) == 1:
-        return chars[0]
+    return chars[single_character_index(boxes)]
+
+
+def single_character_index(boxes: list[tuple[int, int, int, int]]) -> int:
+    """Which of the characters prepare_characters found (by their boxes) single_character takes."""
+    if len(boxes) == 1:
+        return 0
     areas = sorted(((b[2] - b[0]) * (b[3] - b[1]), k) for k, b in enumerate(boxes))
     if areas[-1][0] >= 2.5 * areas[-2][0]:
-        return chars[areas[-1][1]]
+        return areas[-1][1]
     from engine.core.capture import TooManyCharactersError
 
-    raise TooManyCharactersError(f"{len(chars)} characters found, and this takes one. Please crop the "
+    raise TooManyCharactersError(f"{len(boxes)} characters found, and this takes one. Please crop the "
                                  "picture to one character.")
 
 
