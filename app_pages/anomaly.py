@@ -215,6 +215,8 @@ def evaluation() -> None:
                 f"{counts['letters flagged'] / len(scores['letters']):.1%}",
                 help="Held-out letters called 'not a digit' at this threshold",
             )
+            st.markdown(logic.flagged_note(counts["digits flagged"] / len(scores["digits"]), false_positive_rate,
+                                           len(scores["digits"])))
             st.dataframe(logic.confusion_table(counts), hide_index=True)
             st.caption(
                 f"Digit-like letters: AUROC {alike_auroc:.3f}. An 'O' is drawn like a '0', an 'S' like a "

@@ -282,3 +282,12 @@ def test_a_phone_photo_upload_and_a_blank_page():
     errors = [error.value for error in at.error]
     assert len(errors) == 1 and "blank.jpg" in errors[0] and "blank" in errors[0]
     assert list(table(at)["Name"]) == ["four.jpg"]
+
+
+def test_the_flagged_note_compares_the_share_flagged_with_the_share_allowed():
+    from app_pages.logic import anomaly as logic
+
+    assert "8.0% of these 300 digits are flagged, more than the 5.0% the slider allows" in logic.flagged_note(
+        0.08, 0.05, 300)
+    assert "fewer than the 5.0%" in logic.flagged_note(0.02, 0.05, 300)
+    assert "as the slider allows" in logic.flagged_note(0.051, 0.05, 300)

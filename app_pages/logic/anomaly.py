@@ -110,6 +110,17 @@ def roc_figure(scores: dict[str, np.ndarray], threshold: float, label: str,
     return figure, letters.auroc, alike.auroc
 
 
+def flagged_note(flagged: float, allowed: float, digits: int) -> str:
+    """Why the share of evaluation digits flagged is not the share the slider allows (markdown)."""
+    if abs(flagged - allowed) < 0.005:
+        compared = "as the slider allows"
+    else:
+        compared = f"{'more' if flagged > allowed else 'fewer'} than the {allowed:.1%} the slider allows"
+    return (f"**{flagged:.1%} of these {digits} digits are flagged, {compared}.** The threshold is set on the "
+            "calibration digits above; these are other digits, in fonts that neither the model nor the "
+            "calibration saw. The gap shows how well a threshold chosen on one set of digits carries over to new ones.")
+
+
 def confusion_table(counts: dict[str, int]) -> dict[str, list]:
     """engine.confusion's counts as a two-row table: digits and letters, passed and flagged."""
     return {
