@@ -117,7 +117,8 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
     result = or_reported(lambda: compare(*settings), "Denoising", advice)
     if result is None:
         return
-    close_up = result.target == "photo" and st.toggle("Close-up of the centre", key="close_up")
+    close_up = result.target == "photo" and st.toggle("Close-up of the centre", value=True, key="close_up",
+                                                      help="Off: the whole photo, where light noise is hard to see.")
     if result.baseline is None:      # a photo: the autoencoder first, the classical methods in the background
         places = show_panels([("Clean", result.clean), ("Noisy input", result.noisy), ("Best blur or median", None),
                               (engine.NLM_NAME, None), ("Autoencoder", result.denoised)], result.target, close_up)
@@ -140,12 +141,15 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
 def show_comparison(result: engine.DenoiseComparison) -> None:
     """The measurements of every method, the download and what the model was told."""
     table_col, about_col = st.columns([1, 1])
+    if winner := logic.winner_text(result.metrics):
+        table_col.markdown(winner)
     table_col.dataframe(
-        result.metrics,
+        logic.marked_best(result.metrics),
         hide_index=True,
         column_config={
             "PSNR (dB)": st.column_config.NumberColumn(format="%.2f", help="Higher is closer to the clean image"),
             "SSIM": st.column_config.NumberColumn(format="%.3f", help="Structural similarity, 1 is identical"),
+            "Best": st.column_config.TextColumn(help="The highest PSNR"),
         },
     )
     png_download(table_col, "Download the denoised image", result.denoised, "denoised.png", "denoised_download")

@@ -100,10 +100,11 @@ def test_builtin_example(kind):
     assert_denoised(at)
 
 
-def test_photo_close_up():
+def test_photo_close_up_by_default_and_the_whole_photo_on_request():
     at = open_denoising()
     at.selectbox(key="example").set_value(example_named("photo")).run()
-    at.toggle(key="close_up").set_value(True).run()
+    assert at.toggle(key="close_up").value   # light noise cannot be seen in a whole photo
+    at.toggle(key="close_up").set_value(False).run()
     assert_denoised(at)
 
 
@@ -159,7 +160,8 @@ def test_clean_my_photo_builtin_example_starts_at_the_estimate_and_follows_the_s
     level.set_value(0).run()
     assert_cleaned(at)
     assert at.image[2].value != before                             # told 0: hardly any smoothing
-    at.toggle(key="clean_close_up").set_value(True).run()
+    assert at.toggle(key="clean_close_up").value
+    at.toggle(key="clean_close_up").set_value(False).run()
     assert_cleaned(at)
 
 
@@ -303,8 +305,9 @@ def test_a_large_photo_shows_the_autoencoder_then_the_classical_methods():
     Image.fromarray(photo).save(buffer, format="JPEG", quality=90)
     at = upload(open_denoising(), "phone.jpg", buffer.getvalue(), "image/jpeg")
     assert not at.exception and not at.error
-    text = page_text(at)
-    assert "Your 2000x1500 image was scaled to" in text and "0.6 megapixels" in text
+    assert "Your 2000x1500 image was scaled to" in page_text(at)
+    at.toggle(key="close_up").set_value(False).run()   # the whole photo: shown smaller still
+    assert "0.6 megapixels" in page_text(at)
     # The autoencoder's answer is there before the classical methods, which run in the background
     # with a progress bar, unless they were done already (a fast machine).
     assert len(at.image) >= 3 and any(e.proto.text.startswith(("Running the classical", "The classical methods"))
@@ -313,6 +316,9 @@ def test_a_large_photo_shows_the_autoencoder_then_the_classical_methods():
     assert len(at.image) == 5 and not at.get("progress")
     table = at.dataframe[0].value
     assert list(table["Image"])[-1] == "Autoencoder" and engine.NLM_NAME in list(table["Image"])
+    assert list(table["Best"] == "★") == list(table["PSNR (dB)"] == table["PSNR (dB)"].max())   # the winner marked
+    assert any(m.value.startswith(("**The autoencoder is best here**", f"**{table['Image'][table['PSNR (dB)'].idxmax()]}"))
+               for m in at.markdown)
     assert any(name.startswith(("Gaussian blur", "Median")) for name in table["Image"])
 
 
@@ -338,3 +344,15 @@ def test_a_photographed_page_with_no_character_says_so():
     at.camera_input(key="denoise_camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")).run()
     assert not at.exception
     assert any("blank" in e.value for e in at.error)
+
+
+def test_the_best_row_is_marked_and_a_classical_winner_named():
+    rows = [{"Image": "Noisy input", "PSNR (dB)": 28.1, "SSIM": 0.5},
+            {"Image": "Median filter (3x3)", "PSNR (dB)": 40.57, "SSIM": 0.9},
+            {"Image": "Autoencoder", "PSNR (dB)": 39.58, "SSIM": 0.91}]
+    assert [row["Best"] for row in logic.marked_best(rows)] == ["", "★", ""]
+    assert logic.winner_text(rows).startswith("**Median filter (3x3) beats the autoencoder here**, by 0.99 dB")
+    rows[2]["PSNR (dB)"] = 41.0
+    assert [row["Best"] for row in logic.marked_best(rows)] == ["", "", "★"]
+    assert logic.winner_text(rows) == "**The autoencoder is best here**, 0.43 dB ahead of Median filter (3x3)."
+    assert logic.winner_text(rows[:1]) == "" and logic.marked_best([]) == []
