@@ -137,11 +137,12 @@ hours = st.segmented_control(
     "Hours ahead", [1, 2, 3], default=1, format_func=lambda h: f"{h} h", key="seq_hours", required=True
 )
 st.plotly_chart(logic.forecast_figure(result, hours, baseline), key="seq_forecast_chart")
+scale = logic.Scale.of(series)   # every figure to the data's scale, with its unit
 metric_cols = st.columns(engine.FORECAST_HORIZON)
-for column, (label, value, delta) in zip(metric_cols, logic.mae_metrics(result, baseline, series.load_unit),
-                                         strict=True):
+for column, (label, value, delta) in zip(metric_cols, logic.mae_metrics(result, baseline, scale), strict=True):
     column.metric(label, value, delta=delta, delta_color="inverse")
-st.dataframe(logic.error_table(result), hide_index=True, key="seq_errors")
+st.dataframe(logic.error_table(result, scale), hide_index=True, key="seq_errors", column_config={
+    name: st.column_config.NumberColumn(format=form) for name, form in scale.columns(logic.ERROR_COLUMNS).items()})
 st.caption(
     f"Every hour of the held-out part forecast from the six hours before it. The stronger seasonal-naive "
     f"baseline here is **{baseline}**; persistence repeats the last hour seen, hard to beat one hour ahead "
@@ -286,7 +287,10 @@ def finished_run(job: engine.Job, series: engine.LoadSeries, source: str) -> Non
         )
     shipped = forecast(source, series, logic.SHIPPED, engine.SEQUENCE_FORECASTER).errors()
     trained = forecast(source, series, logic.trained_key(result.forecaster), result.forecaster).errors()
-    st.dataframe(logic.comparison_rows(shipped, trained), hide_index=True, key="seq_trained_table")
+    scale = logic.Scale.of(series)
+    st.dataframe(logic.comparison_rows(shipped, trained, scale), hide_index=True, key="seq_trained_table",
+                 column_config={name: st.column_config.NumberColumn(format=form) for name, form
+                                in scale.columns([c for c in logic.ERROR_COLUMNS if c.startswith("MAE")]).items()})
     st.toggle(
         "Use my trained models above",
         key=USE_TRAINED,

@@ -201,11 +201,13 @@ from .tasks.sequence.series import (
     SeriesTooShortError as SeriesTooShortError,
     TimestampError as TimestampError,
     default_split as default_split,
+    hour_text as hour_text,
     inject_anomalies as inject_anomalies,
     load_series_csv as load_series_csv,
     read_series_csv as read_series_csv,
     synthetic_load_series as synthetic_load_series,
     time_split as time_split,
+    unit_in_name as unit_in_name,
 )
 from .tasks.sequence.serve import (
     DEFAULT_THRESHOLD_PERCENTILE as DEFAULT_THRESHOLD_PERCENTILE,

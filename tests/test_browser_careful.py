@@ -3,6 +3,7 @@ computed, the model's own input is shown beside an upload, figures carry their u
 page's furniture holds at a desktop's and a phone's width. Each test failed before its fix."""
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -139,3 +140,31 @@ def test_denoising_names_the_winner_and_shows_a_photo_close_up(page, app_url):
     body = page.inner_text("body")
     assert ("The autoencoder is best here" in body) != ("beats the autoencoder here" in body)
     # (The star in the table's "Best" column is drawn on a canvas: tests/test_pages.py checks it.)
+
+
+def half_hourly_kwh_csv() -> bytes:
+    """Ten weeks of a household's half-hourly kWh (0.2 to 0.8), as a smart meter exports them."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    stamps = np.arange(np.datetime64("2012-01-01T00:00"), np.datetime64("2012-03-15T00:00"), np.timedelta64(30, "m"))
+    hours = (stamps - stamps[0]).astype("timedelta64[m]").astype(float) / 60
+    kwh = 0.45 + 0.2 * np.sin(2 * np.pi * (hours % 24) / 24 - 2) + 0.05 * rng.standard_normal(len(stamps))
+    rows = [f"{str(t).replace('T', ' ')},{v:.3f}" for t, v in zip(stamps, kwh, strict=True)]
+    return ("\n".join(["timestamp,consumption_kwh", *rows]) + "\n").encode()
+
+
+def test_sequence_figures_carry_the_datas_scale_and_unit(page, app_url):
+    """Before the fix every MAE of a half-hourly kWh CSV read "0.1", the gaps "+0.0", with no
+    unit, and the split's dates were raw ("2012-01-01T00")."""
+    page.goto(f"{app_url}/sequence")
+    settle(page)
+    upload(page, "seq_csv", "meter.csv", half_hourly_kwh_csv(), mime="text/csv")
+    settle(page, TEXT_SHOWN.format("meter.csv: consumption_kwh"))
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    deltas = page.locator('[data-testid="stMetricDelta"]').all_inner_texts()
+    maes = [v for v in values if "kWh" in v]
+    assert len(maes) == 3 and all(re.fullmatch(r"0\.\d{3} kWh", v) for v in maes), values
+    assert len(deltas) >= 3 and all(re.search(r"[+-]0\.\d{3} kWh", d) for d in deltas[:3]), deltas
+    body = page.inner_text("body")
+    assert "2012-01-01 00:00" in body and "2012-01-01T00" not in body

@@ -278,7 +278,7 @@ def test_a_tiny_build_writes_both_models_with_calibration(tmp_path):
     calibration = json.loads(meta["calibration"])
     assert calibration["percentile"] == 99.0 and calibration["windows"] == 1441
     assert calibration == manifest["sequence_autoencoder"]["calibration"]
-    assert json.loads(meta["split"])["test"].startswith("2014-11-01T00")
+    assert json.loads(meta["split"])["test"].startswith("2014-11-01 00:00")
     out = runtime.run(str(tmp_path / "sequence_forecaster.onnx"), np.zeros((3, 6, 3), np.float32))
     assert out.shape == (3, 3)
 

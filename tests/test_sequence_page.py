@@ -44,12 +44,12 @@ def assert_forecast_shown(at: AppTest, series: engine.LoadSeries) -> None:
     """The MAE metrics and the error table are the engine's figures for this series."""
     rows = {r["Method"]: r for r in engine.forecast_heldout(series).errors()}
     lstm = rows[engine.SEQUENCE_LSTM_LABEL]
-    shown = metrics(at)
+    shown, scale = metrics(at), logic.Scale.of(series)
     for h in (1, 2, 3):
-        assert shown[f"MAE {h} h ahead"].startswith(f"{lstm[f'MAE {h} h']:,.1f}"), (h, shown)
+        assert shown[f"MAE {h} h ahead"] == scale.text(lstm[f"MAE {h} h"]), (h, shown)
     table = next(frame.value for frame in at.dataframe if "Method" in frame.value.columns)
     assert list(table["Method"]) == list(rows)
-    assert table["MAE 3 h"].tolist() == [round(r["MAE 3 h"], 1) for r in rows.values()]
+    assert table[scale.header("MAE 3 h")].tolist() == [round(r["MAE 3 h"], scale.decimals) for r in rows.values()]
 
 
 def test_the_built_in_series_shows_forecasts_and_detection():
@@ -67,7 +67,7 @@ def test_the_built_in_series_shows_forecasts_and_detection():
     assert len(at.get("plotly_chart")) == 3            # overview, forecast, detection
     names = trace_names(at)
     assert "LSTM, 1 h ahead" in names and "window score" in names
-    assert any("held out 2014-11-01T00 to 2014-12-31T23" in c.value for c in at.caption)
+    assert any("held out 2014-11-01 00:00 to 2014-12-31 23:00" in c.value for c in at.caption)
     at.segmented_control(key="seq_hours").set_value(3).run()
     assert not at.exception and "LSTM, 3 h ahead" in trace_names(at)
 
@@ -85,7 +85,7 @@ def test_an_injected_spike_is_flagged_and_can_be_removed():
     assert metrics(at)["Injected anomalies detected"] == "1 of 1"
     table = next(frame.value for frame in at.dataframe if "Detected" in frame.value.columns)
     assert table.to_dict("records") == [
-        {"Start": "2014-12-03T14", "Kind": "spike", "Size (std)": 4.0, "Hours": 1, "Detected": True}]
+        {"Start": "2014-12-03 14:00", "Kind": "spike", "Size (std)": "4", "Hours": 1, "Detected": True}]
     start = int(np.searchsorted(synthetic.timestamps, np.datetime64(when, "h")))
     expected = engine.detect_sequence_anomalies(synthetic, [engine.InjectedAnomaly(start, "spike", 4.0, 6)])
     assert start >= split.test.start and expected.detected == [True]
@@ -207,12 +207,14 @@ def test_training_on_an_uploaded_csv_and_using_the_trained_models():
     assert list(table["Model"]) == ["Shipped forecaster", "Trained on your data"]
     series = engine.load_series_csv(data, "load_mw", "temperature_c")
     trained = {r["Method"]: r for r in engine.forecast_heldout(series, model=job.result.forecaster).errors()}
-    assert table["MAE 1 h"].tolist()[1] == round(trained[engine.SEQUENCE_LSTM_LABEL]["MAE 1 h"], 1)
+    scale = logic.Scale.of(series)
+    assert scale.unit == "MW"   # from the column's name, load_mw
+    assert table["MAE 1 h (MW)"].tolist()[1] == round(trained[engine.SEQUENCE_LSTM_LABEL]["MAE 1 h"], scale.decimals)
 
     at.toggle(key="seq_use_trained").set_value(True).run()
     assert not at.exception and not at.error
     assert any("Using the models you trained" in i.value for i in at.info)
-    assert metrics(at)["MAE 1 h ahead"].startswith(f"{trained[engine.SEQUENCE_LSTM_LABEL]['MAE 1 h']:,.1f}")
+    assert metrics(at)["MAE 1 h ahead"] == scale.text(trained[engine.SEQUENCE_LSTM_LABEL]["MAE 1 h"])
     detection = engine.detect_sequence_anomalies(series, model=job.result.autoencoder)
     assert metrics(at)["Threshold"] == f"{detection.threshold:.2f} %"
 
@@ -306,5 +308,26 @@ def test_texts_and_tables_of_a_training_run():
     lstm = engine.SEQUENCE_LSTM_LABEL
     shipped = [{"Method": "persistence", "MAE 1 h": 9.0}, {"Method": lstm, "MAE 1 h": 4.04, "RMSE 1 h": 5.0}]
     trained = [{"Method": lstm, "MAE 1 h": 3.96}]
-    assert logic.comparison_rows(shipped, trained) == [
-        {"Model": "Shipped forecaster", "MAE 1 h": 4.0}, {"Model": "Trained on your data", "MAE 1 h": 4.0}]
+    assert logic.comparison_rows(shipped, trained, logic.Scale(1, "MW")) == [
+        {"Model": "Shipped forecaster", "MAE 1 h (MW)": 4.0}, {"Model": "Trained on your data", "MAE 1 h (MW)": 4.0}]
+
+
+def test_figures_follow_the_datas_scale_and_unit():
+    """Half-hourly kWh around 0.5: three decimals and the unit, never "0.1" and "+0.0"."""
+    hours = np.arange(np.datetime64("2012-01-01T00", "h"), np.datetime64("2012-01-02T00", "h"))
+    small = engine.LoadSeries(hours, np.full(24, 0.45, np.float32), load_unit="kWh")
+    scale = logic.Scale.of(small)
+    assert (scale.decimals, scale.text(0.0834), scale.text(0.0171, signed=True)) == (3, "0.083 kWh", "+0.017 kWh")
+    assert scale.header("MAE 1 h") == "MAE 1 h (kWh)" and scale.columns(["MAE 1 h"]) == {"MAE 1 h (kWh)": "%.3f"}
+    large = engine.LoadSeries(hours, np.full(24, 1450.0, np.float32), load_unit="MW")
+    assert logic.Scale.of(large).text(25.34) == "25.3 MW"   # at least one decimal
+    unitless = engine.LoadSeries(hours, np.full(24, 12.0, np.float32))
+    assert logic.Scale.of(unitless).text(1.234) == "1.2" and logic.Scale.of(unitless).header("MAE") == "MAE"
+    assert logic.Scale.of(engine.LoadSeries(hours, np.zeros(24, np.float32))).decimals == 2
+
+
+@pytest.mark.parametrize("column, unit", [("consumption_kwh", "kWh"), ("Demand (MW)", "MW"), ("temp [°C]", "°C"),
+                                          ("T (degC)", "°C"), ("load.mw", "MW"), ("kwh", "kWh"), ("load", ""),
+                                          ("load_w", ""), ("Power [W]", "W"), ("temperature_c", "")])
+def test_a_columns_unit_is_read_from_its_name(column, unit):
+    assert engine.unit_in_name(column) == unit

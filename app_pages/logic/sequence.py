@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -86,20 +87,49 @@ def models_in_use(trained: engine.TrainedSequenceModels | None, use_trained: boo
     return engine.SEQUENCE_FORECASTER, engine.SEQUENCE_AUTOENCODER, SHIPPED, False
 
 
-def error_table(result: engine.SequenceForecast) -> list[dict]:
-    """The forecast errors of every method, to one decimal."""
-    return [
-        {k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()} for row in result.errors()
-    ]
+@dataclass(frozen=True)
+class Scale:
+    """How a series' figures are written: to three significant digits of its typical level (at
+    least one decimal), with its unit. Half-hourly kWh around 0.5 get three decimals, MW in the
+    thousands one."""
+    decimals: int
+    unit: str = ""
+
+    @classmethod
+    def of(cls, series: engine.LoadSeries) -> Scale:
+        level = float(np.median(np.abs(series.load))) if len(series) else 0.0
+        if not np.isfinite(level) or level <= 0:
+            return cls(2, series.load_unit)
+        return cls(int(np.clip(2 - np.floor(np.log10(level)), 1, 6)), series.load_unit)
+
+    def text(self, value: float, signed: bool = False) -> str:
+        return f"{value:{'+' if signed else ''},.{self.decimals}f} {self.unit}".strip()
+
+    def header(self, name: str) -> str:
+        """A table column's name with the unit: "MAE 1 h (kWh)"."""
+        return f"{name} ({self.unit})" if self.unit else name
+
+    def columns(self, names: list[str]) -> dict[str, str]:
+        """printf formats for st.column_config.NumberColumn, by (headed) column name."""
+        return {self.header(name): f"%.{self.decimals}f" for name in names}
 
 
-def mae_metrics(result: engine.SequenceForecast, baseline: str, unit: str) -> list[tuple[str, str, str]]:
+ERROR_COLUMNS = [f"{kind} {h} h" for kind in ("MAE", "RMSE") for h in range(1, engine.FORECAST_HORIZON + 1)]
+
+
+def error_table(result: engine.SequenceForecast, scale: Scale) -> list[dict]:
+    """The forecast errors of every method, in the series' unit and to its scale."""
+    return [{(scale.header(k) if k in ERROR_COLUMNS else k): (round(v, scale.decimals) if isinstance(v, float) else v)
+             for k, v in row.items()} for row in result.errors()]
+
+
+def mae_metrics(result: engine.SequenceForecast, baseline: str, scale: Scale) -> list[tuple[str, str, str]]:
     """(label, value, delta against `baseline`) of the LSTM's mean absolute error at each horizon."""
     rows = {row["Method"]: row for row in result.errors()}
     lstm, naive = rows[engine.SEQUENCE_LSTM_LABEL], rows[baseline]
     return [
-        (f"MAE {h} h ahead", f"{lstm[f'MAE {h} h']:,.1f} {unit}".strip(),
-         f"{lstm[f'MAE {h} h'] - naive[f'MAE {h} h']:+,.1f} against seasonal naive")
+        (f"MAE {h} h ahead", scale.text(lstm[f"MAE {h} h"]),
+         f"{scale.text(lstm[f'MAE {h} h'] - naive[f'MAE {h} h'], signed=True)} against seasonal naive")
         for h in range(1, engine.FORECAST_HORIZON + 1)
     ]
 
@@ -116,19 +146,20 @@ def series_caption(series: engine.LoadSeries, parts: dict[str, str], source: str
 def anomaly_rows(found: engine.SequenceDetection, series: engine.LoadSeries) -> list[dict]:
     """One row per injected anomaly: where, what, how big, how long and whether it was found."""
     return [
-        {"Start": str(series.timestamps[a.start]), "Kind": a.kind,
-         "Size (std)": a.size if a.kind in ("spike", "level shift") else None,
+        {"Start": engine.hour_text(series.timestamps[a.start]), "Kind": a.kind,
+         "Size (std)": f"{a.size:g}" if a.kind in ("spike", "level shift") else "–",
          "Hours": a.hours.stop - a.hours.start, "Detected": hit}
         for a, hit in zip(found.anomalies, found.detected, strict=True)
     ]
 
 
-def comparison_rows(shipped: list[dict], trained: list[dict]) -> list[dict]:
+def comparison_rows(shipped: list[dict], trained: list[dict], scale: Scale) -> list[dict]:
     """The LSTM's errors by the shipped forecaster and by the one trained here."""
     comparison = []
     for label, rows in (("Shipped forecaster", shipped), ("Trained on your data", trained)):
         row = next(r for r in rows if r["Method"] == engine.SEQUENCE_LSTM_LABEL)
-        comparison.append({"Model": label, **{k: round(v, 1) for k, v in row.items() if k.startswith("MAE")}})
+        comparison.append({"Model": label, **{scale.header(k): round(v, scale.decimals)
+                                              for k, v in row.items() if k.startswith("MAE")}})
     return comparison
 
 

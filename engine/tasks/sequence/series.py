@@ -83,6 +83,30 @@ class SeriesTooLargeError(SeriesError):
     pass
 
 
+# Units a column's name may carry ("load_kwh", "Demand (MW)", "temp [°C]"), as they are written.
+UNITS = {"kwh": "kWh", "mwh": "MWh", "gwh": "GWh", "wh": "Wh", "kw": "kW", "mw": "MW", "gw": "GW", "w": "W",
+         "°c": "°C", "degc": "°C", "celsius": "°C", "°f": "°F", "degf": "°F", "fahrenheit": "°F", "k": "K",
+         "kva": "kVA", "a": "A", "v": "V", "m3": "m³", "l": "l", "%": "%"}
+
+
+def unit_in_name(column: str) -> str:
+    """The unit a column's name ends with, in brackets or after a separator ("load_kwh" -> "kWh",
+    "Demand (MW)" -> "MW", "temp °C" -> "°C"); "" when it names none. Single letters count only
+    in brackets: "load_w" is too likely a word's end."""
+    name = column.strip().lower()
+    if len(name) > 1 and name in UNITS:
+        return UNITS[name]
+    if match := re.search(r"[(\[]\s*([^()\[\]]+?)\s*[)\]]\s*$", name):
+        return UNITS.get(match.group(1).replace(" ", ""), "")
+    word = re.split(r"[\s_\-./]+", name)[-1] if re.search(r"[\s_\-./]", name) else ""
+    return UNITS.get(word, "") if len(word) > 1 else ""
+
+
+def hour_text(stamp: np.datetime64) -> str:
+    """A time stamp as people write it: "2012-01-01 00:00"."""
+    return str(np.datetime64(stamp, "m")).replace("T", " ")
+
+
 @dataclass
 class LoadSeries:
     timestamps: np.ndarray                  # (T,) datetime64[h], consecutive hours
@@ -211,7 +235,8 @@ class SeriesSplit:
 
     def describe(self, series: LoadSeries) -> dict[str, str]:
         def span(part: slice) -> str:
-            return f"{series.timestamps[part.start]} to {series.timestamps[part.stop - 1]} ({part.stop - part.start} h)"
+            return (f"{hour_text(series.timestamps[part.start])} to {hour_text(series.timestamps[part.stop - 1])} "
+                    f"({part.stop - part.start:,} h)")
 
         return {"train": span(self.train), "validation": span(self.validation), "test": span(self.test)}
 
@@ -398,7 +423,8 @@ class SeriesTable:
         label = f"{self.name}: {load_column}" + (f" with {temperature_column}" if temperature_column else "")
         return LoadSeries(np.arange(start, stop + HOUR, HOUR), filled[0].astype(np.float32),
                           None if temperature_column is None else filled[1].astype(np.float32),
-                          name=label, notes=notes)
+                          name=label, notes=notes, load_unit=unit_in_name(load_column),
+                          temperature_unit=unit_in_name(temperature_column or ""))
 
 
 class HourlyColumns(Mapping):
