@@ -184,12 +184,11 @@ if result is not None:
             logic.metrics_table(result),
             hide_index=True,
             column_config={
-                "PSNR (dB)": st.column_config.NumberColumn(
-                    format="%.2f",
+                "PSNR (dB)": st.column_config.TextColumn(
                     help="Against the original colours; higher is closer (the original itself is identical)",
                 ),
-                "Colourfulness": st.column_config.NumberColumn(
-                    format="%.1f", help="Hasler and Süsstrunk's measure: 0 is grey, above 50 is vivid"
+                "Colourfulness": st.column_config.TextColumn(
+                    help="Hasler and Süsstrunk's measure: 0 is grey, above 50 is vivid"
                 ),
             },
         )

@@ -123,8 +123,15 @@ def test_anomaly_evaluation_says_why_its_false_positives_are_not_the_sliders(pag
 
 def choose_option(page, key: str, option: str) -> None:
     """A selectbox's option, picked from its open list."""
-    page.locator(f".st-key-{key} [role=combobox]").first.click()
-    page.get_by_role("listbox").last.get_by_role("option", name=option, exact=True).click()
+    wanted = page.get_by_role("listbox").last.get_by_role("option", name=option, exact=True)
+    for _ in range(4):   # the list may close at once when a chart drawn late moves the page under it
+        page.locator(f".st-key-{key} [role=combobox]").first.click()
+        try:
+            wanted.wait_for(timeout=3_000)
+            break
+        except Exception:   # noqa: BLE001 - Playwright's TimeoutError: open it again
+            page.keyboard.press("Escape")
+    wanted.click()
 
 
 def test_denoising_names_the_winner_and_shows_a_photo_close_up(page, app_url):
@@ -157,6 +164,7 @@ def half_hourly_kwh_csv() -> bytes:
 def test_sequence_figures_carry_the_datas_scale_and_unit(page, app_url):
     """Before the fix every MAE of a half-hourly kWh CSV read "0.1", the gaps "+0.0", with no
     unit, and the split's dates were raw ("2012-01-01T00")."""
+    downloads_as_files(page)
     page.goto(f"{app_url}/sequence")
     settle(page)
     upload(page, "seq_csv", "meter.csv", half_hourly_kwh_csv(), mime="text/csv")
@@ -168,3 +176,46 @@ def test_sequence_figures_carry_the_datas_scale_and_unit(page, app_url):
     assert len(deltas) >= 3 and all(re.search(r"[+-]0\.\d{3} kWh", d) for d in deltas[:3]), deltas
     body = page.inner_text("body")
     assert "2012-01-01 00:00" in body and "2012-01-01T00" not in body
+    errors = table_rows(page, 0)
+    assert "MAE 1 h (kWh)" in errors[0], errors[0]
+    # An injected flat line: its table says when as people write it, and has no "None" for its size.
+    choose_option(page, "seq_kind", "flat line")
+    settle(page)
+    page.locator(".st-key-seq_inject button").click()
+    settle(page, "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= 2")
+    injected = table_rows(page, 1)
+    assert len(injected) == 1 and re.fullmatch(r"2012-\d\d-\d\d \d\d:00", injected[0]["Start"]), injected
+    assert all(value not in ("", "None", "nan") for value in injected[0].values()), injected
+
+
+def table_rows(page, nth: int = 0) -> list[dict]:
+    """A table's rows as the user downloads them with its "Download as CSV" button (its cells are
+    drawn on a canvas). Needs `downloads_as_files(page)` before the page was opened."""
+    import csv
+
+    grid = page.locator('[data-testid="stDataFrame"]').nth(nth)
+    with page.expect_download() as download:   # the toolbar shows on hover: clicked without moving there
+        grid.get_by_role("button", name="Download as CSV").dispatch_event("click")
+    with open(download.value.path(), encoding="utf-8-sig", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def downloads_as_files(page) -> None:
+    """Chromium's save-file dialog (which Streamlit uses when it can) becomes a plain download."""
+    page.add_init_script("window.showSaveFilePicker = undefined;")
+
+
+def test_tables_hold_no_none_and_no_raw_milliseconds(page, app_url):
+    """Before the fix the filling-in page's table gave raw milliseconds ("486715.2") and the
+    colorization table a blank PSNR that the table drew as "None"."""
+    downloads_as_files(page)
+    page.goto(f"{app_url}/impute")
+    settle(page, "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= 2")
+    for nth in (0, 1):
+        rows = table_rows(page, nth)
+        assert rows and "Milliseconds" not in rows[0], rows
+        assert all(re.fullmatch(r"\d+ ms|\d+(\.\d)? s|\d+ min( \d+ s)?", row["Time"]) for row in rows), rows
+    page.goto(f"{app_url}/colorize")
+    settle(page, "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= 1")
+    rows = table_rows(page)
+    assert all(value not in ("", "None", "nan") for row in rows for value in row.values()), rows

@@ -76,9 +76,9 @@ def assert_colour_result(at: AppTest, expected: engine.ColorizeComparison) -> No
     table = metrics_table(at)
     assert table is not None
     assert list(table["Image"]) == [r["Image"] for r in expected.metrics]
-    assert list(table["Colourfulness"]) == [r["Colourfulness"] for r in expected.metrics]
-    assert np.isnan(row(table, "Original")["PSNR (dB)"])  # infinite against itself: left blank
-    assert list(table["PSNR (dB)"])[1:] == [r["PSNR (dB)"] for r in expected.metrics][1:]
+    assert list(table["Colourfulness"]) == [f"{r['Colourfulness']:.1f}" for r in expected.metrics]
+    assert row(table, "Original")["PSNR (dB)"] == "∞ (itself)"  # infinite against itself: said, not "None"
+    assert list(table["PSNR (dB)"])[1:] == [f"{r['PSNR (dB)']:.2f}" for r in expected.metrics][1:]
     assert any(b.label == "Download the colorized photo" for b in at.get("download_button"))
 
 
@@ -89,8 +89,8 @@ def test_default_example_is_coloured_and_measured():
     assert at.selectbox(key="example").value == first
     assert_colour_result(at, engine.compare_colorization(photo))
     table = metrics_table(at)
-    assert row(table, AUTOENCODER)["PSNR (dB)"] > row(table, "Grey input")["PSNR (dB)"]  # colour helps
-    assert row(table, AUTOENCODER)["Colourfulness"] > 0
+    assert float(row(table, AUTOENCODER)["PSNR (dB)"]) > float(row(table, "Grey input")["PSNR (dB)"])  # colour helps
+    assert float(row(table, AUTOENCODER)["Colourfulness"]) > 0
     about = next(m.value for m in at.markdown if m.value.startswith("**Model:**"))
     assert engine.model_info("colorizer")["name"] in about and " ms on " in about
     assert len(at.latex) >= 1  # the explanation's formula
@@ -117,7 +117,7 @@ def test_strength_zero_leaves_the_photo_grey():
     assert not at.exception
     autoencoder = row(metrics_table(at), AUTOENCODER)
     assert autoencoder["Image"] == "Autoencoder (strength 0)"
-    assert autoencoder["Colourfulness"] == pytest.approx(0.0, abs=0.5)
+    assert float(autoencoder["Colourfulness"]) == pytest.approx(0.0, abs=0.5)
     shown = images_by_caption(at)
     assert shown[AUTOENCODER] == shown["Grey input (what the network sees)"] != full[AUTOENCODER]
 
@@ -149,7 +149,7 @@ def test_a_file_that_is_not_an_image_is_reported_by_name():
     assert_shown = images_by_caption(at)  # the page goes on with the example
     assert {"Original", AUTOENCODER} <= set(assert_shown)
     assert list(metrics_table(at)["Colourfulness"]) == [
-        r["Colourfulness"] for r in engine.compare_colorization(photo).metrics
+        f"{r['Colourfulness']:.1f}" for r in engine.compare_colorization(photo).metrics
     ]
     # A good photo afterwards replaces the bad one, and the error goes.
     at.file_uploader(key="upload").set_value(("good.png", colour_photo(), "image/png")).run()
@@ -347,9 +347,9 @@ def test_duplicate_upload_names_are_numbered():
     assert logic.unique_names([]) == []
 
 
-def test_the_metrics_leave_the_original_s_infinite_psnr_blank():
+def test_the_metrics_say_the_original_s_infinite_psnr_in_words():
     rows = logic.metrics_table(comparison())
-    assert rows[0]["PSNR (dB)"] is None and rows[1]["PSNR (dB)"] == 24.5
+    assert rows[0]["PSNR (dB)"] == "∞ (itself)" and rows[1]["PSNR (dB)"] == "24.50"   # never "None"
     assert logic.autoencoder_psnr(comparison()) == 24.5
     assert logic.autoencoder_psnr(comparison(original=False)) is None  # a grey photo: nothing to measure
 
@@ -436,7 +436,7 @@ def test_points_placed_colour_the_photo_as_the_engine_does_and_can_be_undone():
                                                          (400, 60, logic.rgb_of("#d02020"))])
     table = metrics_table(at)
     assert list(table["Image"]) == [r["Image"] for r in expected.metrics]
-    assert row(table, "Autoencoder + your 2 hints")["PSNR (dB)"] == expected.metrics[-1]["PSNR (dB)"]
+    assert row(table, "Autoencoder + your 2 hints")["PSNR (dB)"] == f"{expected.metrics[-1]['PSNR (dB)']:.2f}"
     assert {"Original", "Autoencoder, automatic", "Autoencoder + your 2 hints"} <= set(images_by_caption(at))
     points = at.dataframe[0].value
     assert list(points["x"]) == [200, 60] and list(points["Colour"]) == ["#1f3fd0", "#d02020"]

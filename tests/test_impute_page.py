@@ -40,7 +40,7 @@ def errors(at: AppTest, which: str = "character") -> dict[str, float]:
 
 def expected_errors(character: np.ndarray, missing: np.ndarray) -> dict[str, float]:
     result = engine.compare_character_filling(character[None], missing[None])
-    return {row["Method"]: row["RMSE on hidden values"] for row in result.summary()}
+    return {row["Method"]: row["RMSE on hidden values"] for row in logic.error_rows(result)}
 
 
 SEEN_TABLES: dict[float, engine.TableFilling] = {}   # fraction -> what the engine gave the page
@@ -65,7 +65,7 @@ def table_errors(fraction: float) -> dict[str, float]:
     """What the engine gives for the digits table with `fraction` of the held-out entries hidden."""
     if fraction not in SEEN_TABLES:   # the page's cache answered: compute it here
         SEEN_TABLES[fraction] = engine.compare_table_filling("digits", fraction, 0)
-    return {r["Method"]: r["RMSE on hidden values"] for r in SEEN_TABLES[fraction].summary()}
+    return {r["Method"]: r["RMSE on hidden values"] for r in logic.error_rows(SEEN_TABLES[fraction])}
 
 
 def first_example() -> np.ndarray:
@@ -194,3 +194,16 @@ def test_the_hidden_entries_of_a_table_with_each_guess():
     caption = logic.table_caption(completed)
     assert caption.startswith("The 2 held-out rows (the autoencoder trained on the other 100) with 50% of their")
     assert "rank 3 and 7 rounds" in caption
+
+
+def test_times_read_as_times_and_figures_follow_their_scale():
+    from app_pages.figures import decimals_for, duration_text
+
+    assert [duration_text(s) for s in (0.0123, 0.42, 52.4, 486.7152, 480)] == ["12 ms", "0.4 s", "52 s", "8 min 7 s",
+                                                                                "8 min"]
+    assert [decimals_for(v) for v in ([0.45, 0.5], [15.0], [1450.0], [0.0034], [], [0.0, float("nan")])] == [
+        3, 1, 0, 5, 2, 2]
+    assert decimals_for([1450.0], least=1) == 1
+    rows = logic.error_rows(small_filling())
+    assert all(set(row) == {"Method", "RMSE on hidden values", "Time", "Best"} for row in rows)   # no raw milliseconds
+    assert all(row["Time"].endswith(("ms", " s")) for row in rows)

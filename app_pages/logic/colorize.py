@@ -54,9 +54,11 @@ def autoencoder_psnr(result: engine.ColorizeComparison) -> float | None:
 
 
 def metrics_table(result: engine.ColorizeComparison) -> list[dict]:
-    """The engine's metrics, with the original's infinite PSNR against itself left blank."""
+    """The engine's metrics as text, the original's infinite PSNR against itself said in words
+    (a blank cell reads "None")."""
     return [
-        {**row, "PSNR (dB)": row["PSNR (dB)"] if np.isfinite(row["PSNR (dB)"]) else None}
+        {**row, "PSNR (dB)": f"{row['PSNR (dB)']:.2f}" if np.isfinite(row["PSNR (dB)"]) else "∞ (itself)",
+         "Colourfulness": f"{row['Colourfulness']:.1f}"}
         for row in result.metrics
     ]
 

@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 import engine
+from app_pages.figures import decimals_for, duration_text
 
 METHODS = engine.IMPUTE_METHODS
 MISSING_COLOUR = np.array([0.85, 0.25, 0.2], dtype=np.float32)  # missing pixels in the masked view
@@ -18,9 +19,12 @@ def masked_view(character: np.ndarray, missing: np.ndarray) -> np.ndarray:
 
 
 def error_rows(result: engine.Filling | engine.TableFilling) -> list[dict]:
-    """The engine's summary rows with the method of the lowest error starred."""
+    """The engine's summary rows, each method's time in words and the lowest error starred."""
     best = min(result.rmse, key=result.rmse.get)
-    return [{**row, "Best": "★" if method == best else ""} for method, row in zip(result.fills, result.summary())]
+    decimals = decimals_for(list(result.rmse.values()), digits=4)   # close methods stay apart
+    return [{"Method": row["Method"], "RMSE on hidden values": round(row["RMSE on hidden values"], decimals),
+             "Time": duration_text(row["Milliseconds"] / 1000), "Best": "★" if method == best else ""}
+            for method, row in zip(result.fills, result.summary(), strict=True)]
 
 
 def rmse_figure(result: engine.Filling | engine.TableFilling, title: str) -> go.Figure:
@@ -32,12 +36,17 @@ def rmse_figure(result: engine.Filling | engine.TableFilling, title: str) -> go.
 
 
 def hidden_entries(result: engine.TableFilling, count: int) -> list[dict]:
-    """The first `count` hidden entries: where, the true value and each method's guess."""
+    """The first `count` hidden entries: where, the true value and each method's guess, every
+    figure to the scale of its column."""
     rows, columns = np.nonzero(result.missing)
     table = result.table
-    return [{"Row": table.training_rows + int(r), "Column": table.columns[c], "True value": float(result.truth[r, c]),
-             **{METHODS[m]: round(float(f[r, c]), 2) for m, f in result.fills.items()}}
-            for r, c in list(zip(rows, columns))[:count]]
+    entries = []
+    for r, c in list(zip(rows, columns))[:count]:
+        decimals = decimals_for(result.truth[:, c])
+        entries.append({"Row": table.training_rows + int(r), "Column": table.columns[c],
+                        "True value": round(float(result.truth[r, c]), decimals),
+                        **{METHODS[m]: round(float(f[r, c]), decimals) for m, f in result.fills.items()}})
+    return entries
 
 
 def character_panels(

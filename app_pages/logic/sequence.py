@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 import engine
+from app_pages.figures import decimals_for
 from app_pages.text import plain
 
 BUILTIN = "builtin"
@@ -97,10 +98,7 @@ class Scale:
 
     @classmethod
     def of(cls, series: engine.LoadSeries) -> Scale:
-        level = float(np.median(np.abs(series.load))) if len(series) else 0.0
-        if not np.isfinite(level) or level <= 0:
-            return cls(2, series.load_unit)
-        return cls(int(np.clip(2 - np.floor(np.log10(level)), 1, 6)), series.load_unit)
+        return cls(decimals_for(series.load, least=1), series.load_unit)
 
     def text(self, value: float, signed: bool = False) -> str:
         return f"{value:{'+' if signed else ''},.{self.decimals}f} {self.unit}".strip()
