@@ -1,10 +1,15 @@
 """Autoencoder Playground: the entry point. Run with `streamlit run streamlit_app.py`."""
 
+from pathlib import Path
+
 import streamlit as st
 
 import engine
 
-st.set_page_config(page_title="Autoencoder Playground", page_icon=":material/blur_on:", layout="wide")
+# The tab's icon ships with the app: a Material icon here would be fetched from Google's font
+# server by every browser, and be missing offline.
+ICON = Path(__file__).resolve().parent / "app_pages" / "static" / "icon.png"
+st.set_page_config(page_title="Autoencoder Playground", page_icon=str(ICON), layout="wide")
 
 navigation = st.navigation(
     [

@@ -219,3 +219,23 @@ def test_tables_hold_no_none_and_no_raw_milliseconds(page, app_url):
     settle(page, "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= 1")
     rows = table_rows(page)
     assert all(value not in ("", "None", "nan") for row in rows for value in row.values()), rows
+
+
+def test_the_app_fetches_nothing_from_another_host(page, app_url):
+    """Before the fix the tab's icon came from Google's font server (missing offline)."""
+    elsewhere: list[str] = []
+
+    def note(request) -> None:
+        if not request.url.startswith((app_url, "data:", "blob:")):
+            elsewhere.append(request.url)
+
+    page.on("request", note)
+    try:
+        for slug in ("", "denoising", "sequence"):
+            page.goto(f"{app_url}/{slug}")
+            settle(page)
+        icons = page.evaluate("Array.from(document.querySelectorAll('link[rel*=icon]')).map(l => l.href)")
+    finally:
+        page.remove_listener("request", note)
+    assert icons and all(icon.startswith(app_url) for icon in icons), icons
+    assert not elsewhere, elsewhere
