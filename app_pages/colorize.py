@@ -13,7 +13,7 @@ from app_pages.common import job_panel, png, running_text, start_logged_job
 from app_pages.logic import colorize as logic
 from app_pages.logic.colorize import MODEL
 from app_pages.parts import colorize_hints as hint_part
-from app_pages.text import plain
+from app_pages.text import file_stem, plain
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ if result is not None:
                 ),
             },
         )
-    stem = (source_name or "photo").rsplit(".", 1)[0]
+    stem = file_stem(source_name or "photo", "photo")
     table_col.download_button(
         "Download the colorized photo",
         functools.partial(logic.png, result.colorized if result.hinted is None else result.hinted),

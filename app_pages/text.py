@@ -26,3 +26,11 @@ def plain(text: object) -> str:
     escaped = _SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
     escaped = _WWW.sub(r"\1\\.", escaped)
     return _LIST_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[2] else f"{m[1]}{m[3]}\\{m[4]}", escaped)
+
+
+def file_stem(name: str, fallback: str = "image") -> str:
+    """A download's file name stem from a user's file or an example's name: its extension
+    dropped, every run of anything but letters, digits, '-' and '_' made one '_' ("Astronaut
+    (colour, held out)" -> "Astronaut_colour_held_out"), `fallback` when nothing is left."""
+    stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
+    return re.sub(r"[^A-Za-z0-9-]+", "_", stem).strip("_") or fallback

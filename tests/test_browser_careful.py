@@ -239,3 +239,15 @@ def test_the_app_fetches_nothing_from_another_host(page, app_url):
         page.remove_listener("request", note)
     assert icons and all(icon.startswith(app_url) for icon in icons), icons
     assert not elsewhere, elsewhere
+
+
+def test_downloads_are_named_without_spaces_or_brackets(page, app_url):
+    """Before the fix the colorized built-in example downloaded as "Astronaut (colour, held
+    out)_colorized.png"."""
+    downloads_as_files(page)
+    page.goto(f"{app_url}/colorize")
+    settle(page, TEXT_SHOWN.format("Download the colorized photo"))
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the colorized photo").click()
+    name = download.value.suggested_filename
+    assert re.fullmatch(r"[A-Za-z0-9_-]+\.png", name), name

@@ -235,3 +235,11 @@ def test_studio_page_names_uploads_and_zip_members_as_text():
         [(f"{HOSTILE}.zip", buffer.getvalue(), "application/zip"), (f"{HOSTILE}.png", b"garbage", "image/png")]).run()
     assert_shown_as_text(at, f"{HOSTILE}.zip", f"pics/{HOSTILE}.png", f"{HOSTILE}.png")
     assert len(at.error) == 1 and len(at.warning) == 1
+
+
+def test_download_stems_have_no_spaces_or_brackets():
+    from app_pages.text import file_stem
+
+    assert file_stem("Astronaut (colour, held out)") == "Astronaut_colour_held_out"
+    assert file_stem("my photo (1).jpg") == "my_photo_1" and file_stem("a.b.c.png") == "a_b_c"
+    assert file_stem("((()))") == "image" and file_stem("((()))", "photo") == "photo"

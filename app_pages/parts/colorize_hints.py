@@ -5,7 +5,7 @@ session, so switching photos or modes loses nothing."""
 import streamlit as st
 
 from app_pages.logic import colorize as logic
-from app_pages.text import plain
+from app_pages.text import file_stem, plain
 
 POINTS = "hint_points"  # session state: {photo key: [Hint, ...]}
 HISTORY = "hint_history"  # session state: {photo key: [earlier point lists]}, for undo
@@ -89,7 +89,7 @@ def _edit_selected(key: str, hints: list[logic.Hint], selected: int) -> None:
 
 
 def _files(key: str, hints: list[logic.Hint], name: str, shape: tuple[int, int]) -> None:
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.rsplit(".", 1)[0]) or "photo"
+    stem = file_stem(name, "photo")
     st.download_button("Download the points (JSON)", logic.hints_file(hints, name, shape),
                        file_name=f"{stem}_points.json", mime="application/json", on_click="ignore",
                        icon=":material/download:", key="hint_download", disabled=not hints)
