@@ -150,7 +150,7 @@ def test_generate_page_names_uploads_as_text():
     at.file_uploader(key="uploads").set_value([(f"{HOSTILE}.png", character_png(), "image/png")]).run()
     assert at.session_state["generate_tab"] == "Your digit & beta"
     texts = assert_shown_as_text(at, f"{HOSTILE}.png", shown=3)   # the expander, the input, its reconstructions
-    assert f"Input: {plain(f'{HOSTILE}.png')}" in texts
+    assert f"Your picture: {plain(f'{HOSTILE}.png')}" in texts
     at.file_uploader(key="uploads").set_value([(f"{HOSTILE}.png", b"not an image", "image/png")]).run()
     assert_shown_as_text(at, f"{HOSTILE}.png")
     assert len(at.error) == 1
