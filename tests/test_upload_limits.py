@@ -73,3 +73,13 @@ def test_every_upload_widget_caps_and_states_the_servers_limit():
                 f"{where}: the label should state the limit, {stated}")
             checked += 1
     assert checked >= 13       # every upload of every page
+
+
+def test_the_app_watches_no_files_and_the_readme_says_how_to_reload():
+    """A virtual environment inside the repository flooded the file watcher ("Inotify queue
+    overflowed"); the README's first command never returns, and says so."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
+    readme = (ROOT / "README.md").read_text()
+    assert "--server.fileWatcherType auto" in readme and "second terminal" in readme
+    assert "pip install -r requirements.txt && streamlit run streamlit_app.py" in readme   # the app alone
