@@ -5,11 +5,13 @@ from pathlib import Path
 import streamlit as st
 
 import engine
+from app_pages.common import page_style
 
 # The tab's icon ships with the app: a Material icon here would be fetched from Google's font
 # server by every browser, and be missing offline.
 ICON = Path(__file__).resolve().parent / "app_pages" / "static" / "icon.png"
 st.set_page_config(page_title="Autoencoder Playground", page_icon=str(ICON), layout="wide")
+page_style()
 
 navigation = st.navigation(
     [

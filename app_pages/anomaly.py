@@ -7,7 +7,7 @@ import streamlit as st
 
 import engine
 from app_pages import display
-from app_pages.common import render_open_tab
+from app_pages.common import render_open_tab, side_by_side
 from app_pages.logic import anomaly as logic
 from app_pages.logic.anomaly import MODELS
 from app_pages.parts import char_sources
@@ -68,11 +68,11 @@ with input_col:
         key="uploads",
     )
     pictures = [(upload.name, upload.getvalue()) for upload in uploads or []] + char_sources.own_pictures("anomaly")
-    for name, picture in pictures:  # a bad one is reported and skipped; the others still count
+    for number, (name, picture) in enumerate(pictures):  # a bad one is reported and skipped; the others count
         if (answer := char_sources.characters_or_report(name, picture, log)) is None:
             continue
         image, found, boxes = answer
-        char_sources.show_what_was_found(image, found, boxes, name)
+        char_sources.show_what_was_found(image, found, boxes, name, key=f"anomaly_{number}")
         names += [name] if len(found) == 1 else [f"{name} ({k + 1})" for k in range(len(found))]
         chars += list(found)
     chosen = st.multiselect(
@@ -145,7 +145,7 @@ def your_characters() -> None:
     )
     for index, name in enumerate(names[:MAX_DETAILED]):
         with st.container(border=True):
-            char_col, *model_cols = st.columns([1, 2, 2], gap="medium")
+            char_col, *model_cols = side_by_side([1, 2, 2], f"char_{index}", gap="small")
             char_col.markdown(f"**{plain(name)}**")
             char_col.image(display.enlarge(batch[index]), caption="Prepared input", clamp=True, output_format="PNG")
             for column, (model, label) in zip(model_cols, MODELS.items(), strict=True):
@@ -163,17 +163,19 @@ def your_characters() -> None:
     if len(names) > MAX_DETAILED:
         st.caption(f"The first {MAX_DETAILED} characters are shown in detail, all {len(names)} in the table.")
 
-    st.dataframe(
-        logic.verdict_table(names, batch, results),
-        hide_index=True,
-        column_config={
-            "Character": st.column_config.ImageColumn("Character", help="The prepared input"),
-            **{
-                f"{label} score": st.column_config.NumberColumn(format="%.4g", help="Higher: less digit-like")
-                for label in MODELS.values()
+    # Long on a phone, and the same as the details above for a few characters: folded unless it holds more.
+    with st.expander("Every character as a table", expanded=len(names) > MAX_DETAILED):
+        st.dataframe(
+            logic.verdict_table(names, batch, results),
+            hide_index=True,
+            column_config={
+                "Character": st.column_config.ImageColumn("Character", help="The prepared input"),
+                **{
+                    f"{label} score": st.column_config.NumberColumn(format="%.4g", help="Higher: less digit-like")
+                    for label in MODELS.values()
+                },
             },
-        },
-    )
+        )
 
 
 def evaluation() -> None:
@@ -203,7 +205,7 @@ def evaluation() -> None:
                                                              engine.anomaly_evaluation_rocs(model, scoring))
             st.plotly_chart(roc_chart, key=f"roc_{model}")
             counts = engine.confusion(scores["digits"], scores["letters"], threshold)
-            auroc_col, digits_col, letters_col = st.columns(3)
+            auroc_col, digits_col, letters_col = side_by_side(3, f"figures_{model}")
             auroc_col.metric("AUROC", f"{auroc:.3f}", help="The chance that a letter scores above a digit")
             digits_col.metric(
                 "Digits flagged",

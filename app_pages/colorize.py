@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 import engine
-from app_pages.common import job_panel, png, running_text, start_logged_job
+from app_pages.common import job_panel, png, running_text, side_by_side, start_logged_job
 from app_pages.logic import colorize as logic
 from app_pages.logic.colorize import MODEL
 from app_pages.parts import colorize_hints as hint_part
@@ -107,7 +107,7 @@ def click_picture(image: np.ndarray, key: str) -> dict | None:
 
 
 def show_images(panels: list[tuple[str, np.ndarray]]) -> None:
-    for column, (caption, image) in zip(st.columns(len(panels)), panels, strict=True):
+    for column, (caption, image) in zip(side_by_side(len(panels), "panels"), panels, strict=True):
         column.image(png(logic.displayable(image)), caption=caption, width="stretch", output_format="PNG")
 
 

@@ -133,3 +133,26 @@ def render_open_tab(names: list[str], render: dict[str, tuple[Callable[[], None]
                     run()
                 except Exception as error:
                     report(error, what, log)
+
+
+# On a narrow screen (a phone) Streamlit stacks columns full-width, one under another: a
+# comparison of four images becomes four screens of scrolling. Columns made by side_by_side
+# keep their row at any width (the images shrink instead).
+SIDE_BY_SIDE_PREFIX = "side_"
+STYLE = f"""<style>
+[class*="st-key-{SIDE_BY_SIDE_PREFIX}"] [data-testid="stColumn"] {{ min-width: 0 !important; }}
+@media (max-width: 640px) {{
+  [class*="st-key-{SIDE_BY_SIDE_PREFIX}"] [data-testid="stHorizontalBlock"] {{ gap: 0.4rem !important; }}
+}}
+</style>"""
+
+
+def page_style() -> None:
+    """The app's own CSS, once per run (streamlit_app.py): it takes no room on the page."""
+    st.html(STYLE)
+
+
+def side_by_side(spec, key: str, where: Any = st, **kwargs) -> list:
+    """st.columns(spec, **kwargs) in `where` (st or a container), kept in one row on a phone;
+    `key` names the comparison (unique on its page)."""
+    return where.container(key=f"{SIDE_BY_SIDE_PREFIX}{key}").columns(spec, **kwargs)

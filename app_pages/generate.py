@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 import engine
-from app_pages.common import render_open_tab, report
+from app_pages.common import render_open_tab, report, side_by_side
 from app_pages.display import enlarge, mosaic
 from app_pages.logic import generate as logic
 from app_pages.logic.generate import CONFIDENT, ELBO_DIGITS, HELD_OUT, MODEL_LABELS, TWO_D, UNCONDITIONAL
@@ -113,7 +113,7 @@ def real_sharpness() -> float:
 # --- Page helpers ----------------------------------------------------------------------------
 def show_grid(images: np.ndarray, captions: list[str], columns: int, scale: int = 4) -> None:
     for start in range(0, len(images), columns):
-        row = st.columns(columns)
+        row = side_by_side(columns, f"grid_{start}")
         for column, index in zip(row, range(start, min(start + columns, len(images)))):
             column.image(enlarge(images[index], scale), caption=captions[index], output_format="PNG")
 
@@ -218,7 +218,7 @@ def interpolate_tab(choices: dict[str, np.ndarray]) -> None:
     steps = steps_col.slider("Steps", 3, 15, 8, key="interp_steps", persist_state="page")
 
     mean, _ = encode(np.stack([choices[start], choices[end]]), model)
-    inputs = st.columns(8)
+    inputs = side_by_side(8, "interp_inputs")
     inputs[0].image(enlarge(choices[start], 3), caption=f"From: {plain(start)}", output_format="PNG")
     inputs[1].image(enlarge(choices[end], 3), caption=f"To: {plain(end)}", output_format="PNG")
     lengths = {}
@@ -226,7 +226,7 @@ def interpolate_tab(choices: dict[str, np.ndarray]) -> None:
         path = engine.interpolate(mean[0], mean[1], steps, method)
         lengths[label] = np.linalg.norm(path, axis=1)
         st.markdown(f"**{label}**")
-        for column, image, t in zip(st.columns(steps), decode(path, model), np.linspace(0, 1, steps)):
+        for column, image, t in zip(side_by_side(steps, f"path_{method}"), decode(path, model), np.linspace(0, 1, steps)):
             column.image(enlarge(image, 3), caption=f"t = {t:.2f}", width="stretch", output_format="PNG")
 
     chart_col, text_col = st.columns([1, 1], gap="large")
@@ -272,7 +272,7 @@ def conditional_tab() -> None:
         "drawn as each of the ten digits: the style stays, the digit changes."
     )
     row = every_digit(int(seed), float(temperature))
-    for column, (number, image) in zip(st.columns(10), enumerate(row)):
+    for column, (number, image) in zip(side_by_side(10, "every_digit"), enumerate(row)):
         column.image(enlarge(image, 3), caption=str(number), width="stretch", output_format="PNG")
 
 
@@ -319,12 +319,12 @@ own = [(name, file.getvalue()) for file, name in zip(uploads or [], upload_names
 own += [({"drawing": "Your drawing", "camera": "Your photo"}[name], picture)
         for name, picture in char_sources.own_pictures("generate")]
 # A bad picture is reported and skipped; the others still count.
-for name, picture in own:
+for number, (name, picture) in enumerate(own):
     if (answer := char_sources.characters_or_report(name, picture, log)) is None:
         continue
     image, found, boxes = answer
     with st.expander(f"What the models see of {plain(name)}", expanded=not isinstance(picture, bytes)):
-        char_sources.show_what_was_found(image, found, boxes, name)
+        char_sources.show_what_was_found(image, found, boxes, name, key=f"generate_{number}")
     named = [name] if len(found) == 1 else [f"{name} ({k + 1})" for k in range(len(found))]
     choices.update(zip(named, found, strict=True))
     pictures.update({n: (image, box) for n, box in zip(named, boxes, strict=True)})

@@ -8,7 +8,7 @@ import streamlit as st
 
 import engine
 from app_pages import display
-from app_pages.common import read_upload
+from app_pages.common import read_upload, side_by_side
 from app_pages.logic import impute as logic
 from app_pages.text import plain
 
@@ -120,7 +120,7 @@ if missing is not None:
         st.error(str(error), icon=":material/error:")
         st.stop()
     panels = logic.character_panels(character, missing, result)
-    for column, (caption, image) in zip(st.columns(len(panels)), panels):
+    for column, (caption, image) in zip(side_by_side(len(panels), "panels"), panels, strict=True):
         column.image(display.enlarge(image, SCALE), caption=caption, width="stretch")
     table_col, chart_col = st.columns([1, 1])
     table_col.dataframe(logic.error_rows(result), hide_index=True)

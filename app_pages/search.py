@@ -8,6 +8,7 @@ import streamlit as st
 
 import engine
 from app_pages import display
+from app_pages.common import side_by_side
 from app_pages.logic import search as logic
 from app_pages.logic.search import (
     MAP_THUMBNAILS,
@@ -24,6 +25,7 @@ from app_pages.text import plain
 
 log = logging.getLogger(__name__)
 
+QUERY_WIDTH = 160   # pixels: the query beside its results, not a phone's whole width
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 
 
@@ -190,7 +192,7 @@ with query_col:
             )
         )
         st.button("Random image", on_click=pick_random, args=(len(gallery),), icon=":material/casino:")
-        st.image(logic.for_display(gallery.images[query]), width="stretch", clamp=True, output_format="PNG")
+        st.image(logic.for_display(gallery.images[query]), width=QUERY_WIDTH, clamp=True, output_format="PNG")
         st.caption(logic.query_caption(gallery, query))
     elif mode in ("draw", "camera"):   # prepared to the 28x28 the character encoder takes, and shown
         made = char_sources.drawing("search") if mode == "draw" else char_sources.photograph("search")
@@ -213,7 +215,7 @@ with query_col:
             except engine.ImageError as error:
                 st.error(f"{plain(query_file.name)}: {error}", icon=":material/broken_image:")
             else:
-                st.image(logic.for_display(query), width="stretch", clamp=True, output_format="PNG")
+                st.image(logic.for_display(query), width=QUERY_WIDTH, clamp=True, output_format="PNG")
                 st.caption(plain(query_file.name))
 if gallery is None:
     results_col.info("The search starts once there is a gallery to search.", icon=":material/photo_library:")
@@ -238,7 +240,8 @@ with results_col:
     elif result is not None:
         st.markdown(logic.results_heading(result, space, metric))
         for start in range(0, len(result.indices), RESULT_COLUMNS):
-            row = zip(st.columns(RESULT_COLUMNS), range(start, min(start + RESULT_COLUMNS, len(result.indices))))
+            ranks = range(start, min(start + RESULT_COLUMNS, len(result.indices)))
+            row = zip(side_by_side(RESULT_COLUMNS, f"results_{start}"), ranks)
             for column, rank in row:
                 column.image(
                     logic.for_display(gallery.images[int(result.indices[rank])]),
@@ -339,7 +342,7 @@ else:
             logic.comparison_table(comparison),
             hide_index=True,
             column_config={
-                f"Precision@{k_}": st.column_config.NumberColumn(format="percent") for k_ in PRECISION_KS
+                f"Precision@{k_}": st.column_config.NumberColumn(format=logic.PERCENT) for k_ in PRECISION_KS
             },
         )
         st.caption(logic.comparison_caption(comparison, gallery))

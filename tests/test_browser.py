@@ -57,7 +57,7 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
 
 # What shows that each page's result is there, after the upload.
 TABLE, CHART = '[data-testid="stDataFrame"]', '[data-testid="stPlotlyChart"]'
-RESULTS = {"denoising": TABLE, "colorize": TABLE, "anomaly": TABLE, "search": CHART, "generate": TABLE,
+RESULTS = {"denoising": TABLE, "colorize": TABLE, "anomaly": '[data-testid="stImage"]', "search": CHART, "generate": TABLE,
            "sequence": CHART, "semisupervised": CHART, "impute": TABLE}
 
 
@@ -112,9 +112,8 @@ def test_a_character_drawn_with_the_mouse_is_scored(page, app_url, tmp_path):
     page.mouse.up()
     page.get_by_text("what the model sees", exact=True).first.wait_for()
     page.wait_for_function(SCRIPT_FINISHED)
-    page.locator('[data-testid="stDataFrame"]').first.wait_for()
-    page.get_by_text("drawing", exact=True).first.wait_for()
-    assert_result_rendered(page, tmp_path, "anomaly")
+    page.get_by_text("drawing", exact=True).first.wait_for()   # its name above its reconstructions
+    assert_result_rendered(page, tmp_path, "anomaly", result='[data-testid="stImage"]')
 
 
 HEALTH_BOUND_S = 5.0

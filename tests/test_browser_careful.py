@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 from browser import SCRIPT_FINISHED, TEXT_SHOWN, drawn_digit_png
+from screenshots import page_height
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a real server and Chromium
 
@@ -251,3 +252,43 @@ def test_downloads_are_named_without_spaces_or_brackets(page, app_url):
         page.get_by_role("button", name="Download the colorized photo").click()
     name = download.value.suggested_filename
     assert re.fullmatch(r"[A-Za-z0-9_-]+\.png", name), name
+
+
+def test_the_map_shows_every_label_of_its_legend_and_its_thumbnails(page, app_url):
+    """Before the fix the 36 labels of digits and capitals stopped at "P" (the rest scrolled out
+    of a legend as tall as the map), and thumbnails lay hidden under the points."""
+    page.goto(f"{app_url}/search")
+    settle(page, TEXT_SHOWN.format("for this query"))
+    choose_option(page, "builtin", "Digits and capital letters")
+    settle(page, TEXT_SHOWN.format("36 labels"))
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart.scroll_into_view_if_needed()
+    page.wait_for_function("document.querySelectorAll('.legend .traces').length >= 36")
+    bottom = chart.bounding_box()["y"] + chart.bounding_box()["height"]
+    items = page.locator(".legend .traces")
+    last = items.filter(has_text="Z").first.bounding_box()
+    assert last is not None and last["y"] + last["height"] <= bottom, (last, bottom)
+    # Thumbnails: the points over them grow faint.
+    page.locator(".st-key-map_thumbnails").get_by_text("Show thumbnails on the map").click()
+    settle(page, "document.querySelectorAll('.layer-below image, .imagelayer image').length >= 20")
+    opacities = page.evaluate("Array.from(document.querySelectorAll('.scatterlayer .trace .point')).slice(0, 50)"
+                              ".map(p => parseFloat(getComputedStyle(p).opacity))")
+    assert opacities and max(opacities) <= 0.35, opacities[:5]
+
+
+def test_on_a_phone_comparisons_stay_side_by_side(page, app_url):
+    """At 390 px wide, before the fix, each of the denoising page's four panels took the phone's
+    whole width (one under another), and the anomaly page was 11,662 px tall."""
+    page.set_viewport_size({"width": 390, "height": 900})
+    try:
+        page.goto(f"{app_url}/denoising")
+        settle(page, "document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 4")
+        tops = page.evaluate("Array.from(document.querySelectorAll('[data-testid=\"stImage\"] img')).slice(0, 4)"
+                             ".map(i => Math.round(i.getBoundingClientRect().top))")
+        assert len(set(tops)) == 1, tops   # one row: clean, noisy, baseline, autoencoder
+        page.goto(f"{app_url}/anomaly")
+        settle(page, "document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 5")
+        height = page_height(page)
+        assert height < 6000, height
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})

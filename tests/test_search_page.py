@@ -144,8 +144,8 @@ def test_default_page_compares_every_code_space(digits):
     assert list(table["Code space"]) == [engine.SPACE_NAMES[space] for space in digits.spaces]
     expected = engine.compare_spaces(digits, "cosine", (1, 5, 10))
     for row, space in zip(table.itertuples(index=False), digits.spaces, strict=True):
-        assert row[1:] == pytest.approx([expected[space][k] for k in (1, 5, 10)], abs=1e-6)
-    scores = dict(zip(table["Code space"], table["Precision@1"], strict=True))
+        assert row[1:] == pytest.approx([100 * expected[space][k] for k in (1, 5, 10)], abs=1e-4)   # percent
+    scores = dict(zip(table["Code space"], table["Precision@1"] / 100, strict=True))
     chance = 0.1  # ten digits, about equally many of each
     assert all(score > 2 * chance for score in scores.values())
     # The lesson of the page: the code that learnt to undo distortions beats comparing ink.
@@ -256,10 +256,10 @@ def test_a_zip_with_folders_is_labelled_and_scored():
     assert list(scores["Code space"]) == [
         engine.SPACE_NAMES[s] for s in ("autoencoder", "autoencoder-grey", "pca", "pixels")
     ]
-    assert scores["Precision@1"].between(0, 1).all()
+    assert scores["Precision@1"].between(0, 100).all()   # percent
     # Red stripes and blue checks differ in colour and texture: the colour codes tell them apart,
     # and every code does better than picking at random (2 of the 5 others share a label).
-    best = dict(zip(scores["Code space"], scores["Precision@1"], strict=True))
+    best = dict(zip(scores["Code space"], scores["Precision@1"] / 100, strict=True))
     assert best[engine.SPACE_NAMES["autoencoder"]] == 1.0
     assert best[engine.SPACE_NAMES["pixels"]] == 1.0
     assert all(score > 0.4 for score in best.values())
@@ -316,10 +316,10 @@ def test_the_same_images_under_other_labels_are_scored_on_their_own_labels():
         expected = engine.compare_spaces(engine.load_gallery(files), "cosine", logic.PRECISION_KS)
         assert list(table["Code space"]) == [engine.SPACE_NAMES[space] for space in expected]
         for k in logic.PRECISION_KS:
-            assert list(table[f"Precision@{k}"]) == pytest.approx([expected[space][k] for space in expected])
+            assert list(table[f"Precision@{k}"]) == pytest.approx([100 * expected[space][k] for space in expected])
         tables.append(table)
     # Stripes and checks are told apart: by kind every code finds its label first, mixed it cannot.
-    assert (tables[0]["Precision@1"] == 1.0).all() and (tables[1]["Precision@1"] < 1.0).all()
+    assert (tables[0]["Precision@1"] == 100).all() and (tables[1]["Precision@1"] < 100).all()
 
 
 def test_cache_key_covers_labels_names_and_kind():
@@ -508,7 +508,7 @@ def test_map_caption_and_space_comparison():
     comparison = {"autoencoder": {1: 0.9, 5: 0.8, 10: 0.7}, "pixels": {1: 0.5, 5: 0.4, 10: 0.3}}
     table = logic.comparison_table(comparison)
     assert table["Code space"] == [engine.SPACE_NAMES["autoencoder"], engine.SPACE_NAMES["pixels"]]
-    assert table["Precision@5"] == [0.8, 0.4] and list(table)[1:] == ["Precision@1", "Precision@5", "Precision@10"]
+    assert table["Precision@5"] == pytest.approx([80, 40]) and list(table)[1:] == ["Precision@1", "Precision@5", "Precision@10"]
     caption = logic.comparison_caption(comparison, tiny_gallery(["x", "y", "x", "x"]))
     assert caption.startswith(f"**{engine.SPACE_NAMES['autoencoder']}**: the code of an encoder")
     assert "would score 50%." in caption and "With only 4 images" in caption

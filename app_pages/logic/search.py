@@ -27,6 +27,7 @@ MAX_K = 30
 RESULT_COLUMNS = 10  # thumbnails per row
 MAP_THUMBNAILS = 150  # more would hide the points and slow the browser
 MAP_THUMBNAIL_PIXELS = 48 * 48
+LEGEND_BESIDE = 20   # labels: a map with more has its legend below
 DISPLAY_PIXELS = 128 * 128  # photos in the results: thumbnails
 QUERY_MAX_PIXELS = 1024 * 1024
 CHARACTER_DISPLAY_SCALE = 4  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
@@ -203,11 +204,15 @@ def map_caption(query_shown: bool, searched: bool) -> str:
 
 
 def comparison_table(comparison: dict[str, dict[int, float]]) -> dict[str, list]:
-    """precision@k of each code space, one row per space."""
+    """precision@k of each code space in percent (one format for the whole table: PERCENT), one
+    row per space."""
     return {
         "Code space": [engine.SPACE_NAMES[name] for name in comparison],
-        **{f"Precision@{k}": [comparison[name][k] for name in comparison] for k in PRECISION_KS},
+        **{f"Precision@{k}": [100 * comparison[name][k] for name in comparison] for k in PRECISION_KS},
     }
+
+
+PERCENT = "%.1f%%"   # st.column_config.NumberColumn's format of a table in percent
 
 
 def comparison_caption(comparison: dict[str, dict[int, float]], gallery: engine.Gallery) -> str:
@@ -275,7 +280,9 @@ def map_figure(
             hovertext=hover[[query]],
             hovertemplate="query %{hovertext}<extra></extra>",
         )
-    if thumbnails:
+    if thumbnails:   # the points grow faint and small, so that the pictures under them show
+        for trace in figure.data[:len(groups)]:
+            trace.marker.update(size=5, opacity=0.3)
         span_x = float(np.ptp(points[:, 0])) or 1.0
         span_y = float(np.ptp(points[:, 1])) or 1.0
         for position, uri in thumbnails.items():
@@ -296,7 +303,9 @@ def map_figure(
         title=title,
         height=560,
         margin={"t": 50, "b": 10},
-        legend={"itemsizing": "constant"},
+        # Beside the map a legend holds about 25 labels; more (36 characters) go below it, in rows.
+        legend={"itemsizing": "constant", **({"orientation": "h", "yanchor": "top", "y": -0.02}
+                                             if len(groups) > LEGEND_BESIDE else {})},
         xaxis={"showticklabels": False, "title": None},
         yaxis={"showticklabels": False, "title": None},
     )

@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 import engine
+from app_pages.common import side_by_side
 from app_pages.text import plain
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,11 @@ def framed(image: np.ndarray, boxes: list, pixels: int = 400_000) -> np.ndarray:
     return with_boxes(small, [tuple(int(v * ratio) for v in box) for box in boxes])
 
 
-def show_what_was_found(image: np.ndarray, chars: np.ndarray, boxes: list, caption: str) -> None:
+def show_what_was_found(image: np.ndarray, chars: np.ndarray, boxes: list, caption: str, key: str = "one") -> None:
     """The picture with its characters framed, beside the 28x28 inputs the models receive;
-    `caption` is text (a file name, say), not markdown."""
-    picture_col, chars_col = st.columns([1, 2])
+    `caption` is text (a file name, say), not markdown; `key` tells this picture from the page's
+    others."""
+    picture_col, chars_col = side_by_side([1, 2], f"found_{key}")
     picture_col.image(framed(image, boxes), caption=plain(caption), width="stretch", clamp=True)
     chars_col.image([np.kron(c, np.ones((3, 3))) for c in chars], width=84, clamp=True,
                     caption=[f"what the model sees ({k + 1})" if len(chars) > 1 else "what the model sees"

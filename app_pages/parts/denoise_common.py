@@ -19,7 +19,7 @@ import streamlit as st
 
 import engine
 from app_pages import display
-from app_pages.common import png
+from app_pages.common import png, side_by_side
 from app_pages.logic import denoising as logic
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def show_panels(panels: list[tuple[str, np.ndarray | None]], target: str, close_
     logic.DISPLAY_PIXELS: the browser shows them smaller still) or their centre at full size. A
     panel whose image is None is still being computed: its place is returned, to `fill` later."""
     places = []
-    for column, (caption, shown) in zip(st.columns(len(panels)), panels, strict=True):
+    for column, (caption, shown) in zip(side_by_side(len(panels), "panels"), panels, strict=True):
         place = column.empty()
         if shown is None:
             place.caption(f"{caption}: computing…")
