@@ -25,6 +25,7 @@ navigation = st.navigation(
         st.Page("app_pages/sequence.py", title="Sequence autoencoder", icon=":material/timeline:"),
         st.Page("app_pages/semisupervised.py", title="Semi-supervised learning", icon=":material/school:"),
         st.Page("app_pages/impute.py", title="Filling in missing values", icon=":material/healing:"),
+        st.Page("app_pages/sources.py", title="Sources", icon=":material/menu_book:"),
     ]
 )
 navigation.run()

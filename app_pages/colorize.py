@@ -106,8 +106,9 @@ def click_picture(image: np.ndarray, key: str) -> dict | None:
     return streamlit_image_coordinates(image, key=key, width="content", cursor="crosshair")
 
 
-def show_images(panels: list[tuple[str, np.ndarray]]) -> None:
-    for column, (caption, image) in zip(side_by_side(len(panels), "panels"), panels, strict=True):
+def show_images(panels: list[tuple[str, np.ndarray]], key: str) -> None:
+    """(caption, image) side by side, even on a phone; `key` names this row on the page."""
+    for column, (caption, image) in zip(side_by_side(len(panels), key), panels, strict=True):
         column.image(png(logic.displayable(image)), caption=caption, width="stretch", output_format="PNG")
 
 
@@ -176,7 +177,7 @@ if result is not None:
     if hint_mode:
         hint_part.hint_panel(key, source_name, result, click_picture)
     st.caption(f"Colours for **{plain(source_name)}**")
-    show_images(logic.result_panels(result, use_fine_tuned))
+    show_images(logic.result_panels(result, use_fine_tuned), "panels")
 
     table_col, about_col = st.columns([1, 1])
     if result.metrics:
@@ -283,7 +284,7 @@ def finished_run(job: engine.Job) -> None:
         return
     st.markdown(f"**Before and after, on {plain(name)}** (held out: the fine-tuning never saw it; each model at its "
                 "own automatic strength)")
-    show_images(logic.before_after_panels(shipped, tuned))
+    show_images(logic.before_after_panels(shipped, tuned), "before_after")
     before, after = logic.autoencoder_psnr(shipped), logic.autoencoder_psnr(tuned)
     if before is None or after is None:
         st.caption(f"{plain(name)} is grey, so there are no colours to measure the two models against.")

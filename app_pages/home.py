@@ -74,3 +74,8 @@ st.page_link(
     label="**Filling in missing values**: a masking autoencoder completes characters and a table, against mean and PCA",
     icon=":material/healing:",
 )
+st.page_link(
+    "app_pages/sources.py",
+    label="**Sources**: the lecture notes and blog posts the playground was made from, summarised in English",
+    icon=":material/menu_book:",
+)

@@ -8,7 +8,7 @@ import streamlit as st
 
 import engine
 from app_pages.common import job_panel, running_text, start_logged_job
-from app_pages.logic import sequence as logic
+from app_pages.logic import sequence as logic, sources
 from app_pages.logic.sequence import BUILTIN, NO_TEMPERATURE
 from app_pages.text import plain
 
@@ -64,7 +64,7 @@ st.title("Sequence autoencoder (time series)")
 st.markdown(
     "An autoencoder for sequences reads a window of hourly readings, squeezes it into one code and "
     "unrolls that code into another sequence. Here it works on electricity load and temperature, as in "
-    "the GEFCom2014 lecture example: one network forecasts the **next three hours** from the past six, "
+    f"the GEFCom2014 example of {sources.link()}: one network forecasts the **next three hours** from the past six, "
     "another rebuilds **day-long windows** so that a badly rebuilt day stands out as an anomaly. Use the "
     "built-in series (three years, made here from a seed) or drop a CSV of your own."
 )

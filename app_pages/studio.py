@@ -12,7 +12,7 @@ import streamlit as st
 import engine
 from app_pages import session_models
 from app_pages.common import render_open_tab, start_logged_job
-from app_pages.logic import studio as logic
+from app_pages.logic import sources, studio as logic
 from app_pages.parts.studio_common import job_progress, show_image, show_run
 from app_pages.parts.studio_compare import compare_tab
 from app_pages.parts.studio_methods import methods_tab
@@ -211,7 +211,7 @@ def train_tab() -> None:
 # --- Page --------------------------------------------------------------------------------------
 st.title("Training studio")
 st.markdown(
-    "Train your own autoencoder in the browser. The lecture notes walk through a family of them, "
+    f"Train your own autoencoder in the browser. {sources.link('The lecture notes')} walk through a family of them, "
     "each a different answer to the same problem: a network made to rebuild its input from a short "
     "code must not simply copy it. Train each here on digits or on your own images, and see the "
     "differences: in the reconstructions, in the code, against PCA and against each other."

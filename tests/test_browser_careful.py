@@ -292,3 +292,27 @@ def test_on_a_phone_comparisons_stay_side_by_side(page, app_url):
         assert height < 6000, height
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_the_lecture_notes_are_a_link_to_the_shipped_sources(page, app_url):
+    """Before the fix "the lecture notes" were words with nothing behind them. The link opens the
+    Sources page in a new tab (the studio's runs stay where they are)."""
+    page.goto(f"{app_url}/studio")
+    settle(page)
+    with page.expect_popup() as popup:
+        page.locator('[data-testid="stMarkdownContainer"] a', has_text="The lecture notes").first.click()
+    sources = popup.value
+    try:
+        downloads_as_files(sources)
+        sources.reload()
+        settle(sources, TEXT_SHOWN.format("Lecture chapter 14: Autoencoder"))
+        assert sources.url.rstrip("/").endswith("/sources")
+        body = sources.inner_text("body")
+        assert all(f"{number}." in body for number in ("000", "001", "002", "003", "004"))
+        sources.locator(".st-key-source_003").get_by_text("Read it", exact=False).click()
+        sources.wait_for_function(TEXT_SHOWN.format("Chapter 14 Autoencoder"))   # the document itself, shipped
+        with sources.expect_download() as download:
+            sources.locator(".st-key-source_003").get_by_role("button", name="Download").click()
+        assert download.value.suggested_filename == "003_39a07776306cb53b.txt"
+    finally:
+        sources.close()

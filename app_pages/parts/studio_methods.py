@@ -7,7 +7,7 @@ import streamlit as st
 import engine
 from app_pages import session_models
 from app_pages.common import start_logged_job
-from app_pages.logic import studio as logic
+from app_pages.logic import sources, studio as logic
 from app_pages.parts.studio_common import job_progress, show_image
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def start_methods(choice: logic.DataChoice, code_size: int, epochs: int, lr: flo
 def methods_tab() -> None:
     """The Training methods tab."""
     st.markdown(
-        "A deep autoencoder can be trained in three ways the lecture notes set side by side. **All at "
+        f"A deep autoencoder can be trained in three ways {sources.link()} set side by side. **All at "
         "once**: every layer from a random start, by backpropagation through the whole stack. **Greedy "
         "layer-wise pretraining**: first each encoder layer with its mirror, as a shallow autoencoder of "
         "the codes below it, then the whole stack fine-tuned (before ReLUs and good initialisations, the "
