@@ -117,8 +117,8 @@ with settings_col:
     except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
         st.error(str(error), icon=":material/error:")
         st.stop()
-    for column, (model, label) in zip(st.columns(len(MODELS)), MODELS.items(), strict=True):
-        column.metric(f"{label} threshold", f"{detectors[model].threshold:.4g}")
+    for model, label in MODELS.items():   # one under the other: side by side a narrow column cuts them
+        st.metric(f"{label} threshold", f"{detectors[model].threshold:.4g}")
     st.caption(f"Calibration: {detectors['anomaly_char'].calibration_data}.")
 
 

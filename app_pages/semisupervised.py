@@ -71,7 +71,8 @@ points = logic.curve_points(curve, engine.recorded_curve(), trained_here, pool.h
 chosen = logic.chosen_points(points, per_class)
 for column, (method, point) in zip(st.columns(len(chosen)), chosen.items()):
     if point is not None:
-        column.metric(METHODS[method], f"{100 * point.mean:.1f}%", help=points[method]["source"])
+        column.metric(logic.METRIC_LABELS[method], f"{100 * point.mean:.1f}%",
+                      help=f"{METHODS[method]}. {points[method]['source']}")
 st.caption(
     f"Accuracy on {len(pool.heldout.labels)} held-out digits with {per_class} labels per digit, the mean over "
     f"{len(chosen['encoder'].accuracies)} random label draws for the linear heads."

@@ -316,3 +316,31 @@ def test_the_lecture_notes_are_a_link_to_the_shipped_sources(page, app_url):
         assert download.value.suggested_filename == "003_39a07776306cb53b.txt"
     finally:
         sources.close()
+
+
+CUT_OFF = """Array.from(document.querySelectorAll('[data-testid="stMain"] *')).filter(e => {
+  const style = getComputedStyle(e);
+  return e.textContent.trim() && style.textOverflow === 'ellipsis' && e.clientWidth > 0
+         && e.scrollWidth > e.clientWidth + 1;
+}).map(e => (e.closest('[data-testid]')?.dataset.testid || '') + ': ' + e.textContent.trim().slice(0, 50))"""
+
+
+@pytest.mark.parametrize("width", [1024, 390])
+def test_no_words_are_cut_off_on_any_page(page, app_url, width):
+    """A laptop with the sidebar open (1024 px) and a phone (390 px): before the fix metric labels
+    ("Pretrained encoder (frozen) + lin…"), values, deltas, buttons and the home page's links
+    ended in an ellipsis."""
+    from browser import OPEN_READY
+
+    page.set_viewport_size({"width": width, "height": 1000})
+    cut: dict[str, list[str]] = {}
+    try:
+        for slug in [*OPEN_READY, "sources"]:
+            page.goto(f"{app_url}/{'' if slug == 'home' else slug}")
+            settle(page, OPEN_READY.get(slug, "true"))
+            page.wait_for_timeout(300)   # fonts and late layout
+            if found := page.evaluate(CUT_OFF):
+                cut[slug] = found
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+    assert not cut, cut

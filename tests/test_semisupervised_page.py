@@ -28,7 +28,9 @@ def open_page() -> AppTest:
 
 
 def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """The accuracy metrics by their methods' full names (their labels are short)."""
+    full = {logic.METRIC_LABELS[m]: name for m, name in engine.SEMISUPERVISED_METHODS.items()}
+    return {full[m.label]: m.value for m in at.metric}
 
 
 def captions(at: AppTest) -> list[str]:
@@ -55,6 +57,8 @@ def test_the_page_shows_the_curve_the_metrics_and_the_guesses():
     assert shown[names["pca"]] == f"{100 * expected['pca']:.1f}%"
     recorded = {(p.method, p.per_class): p.mean for p in engine.recorded_curve()}
     assert shown[names["scratch"]] == f"{100 * recorded[('scratch', 10)]:.1f}%"  # from the manifest
+    helps = {m.label: m.help for m in at.metric}   # short labels, the full name in the help
+    assert all(helps[logic.METRIC_LABELS[method]].startswith(name) for method, name in names.items())
     traces = chart_traces(at)
     assert len(traces) == 4 and all(t["x"] == list(engine.LABELS_PER_DIGIT) for t in traces.values())
     scratch = next(t for name, t in traces.items() if name.startswith(names["scratch"]))

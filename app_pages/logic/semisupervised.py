@@ -12,6 +12,8 @@ METHODS = engine.SEMISUPERVISED_METHODS
 LIVE = ("encoder", "pca")  # trained in the page without torch: linear heads on ONNX codes
 NETWORKS = ("finetuned", "scratch")  # train the encoder itself: torch
 SHORT = {"encoder": "Encoder", "finetuned": "Fine-tuned", "scratch": "Scratch", "pca": "PCA"}
+# The accuracy metrics' labels: short enough for a quarter of a laptop's page (the full name is in their help).
+METRIC_LABELS = {"encoder": "Frozen encoder", "finetuned": "Fine-tuned", "scratch": "From scratch", "pca": "PCA"}
 COLOURS = {"encoder": "#3b6fd4", "finetuned": "#59a14f", "scratch": "#e15759", "pca": "#9c755f"}
 
 
