@@ -344,3 +344,23 @@ def test_no_words_are_cut_off_on_any_page(page, app_url, width):
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
     assert not cut, cut
+
+
+def test_the_studio_shows_an_upload_beside_what_its_model_receives(page, app_url):
+    """Before the fix "Run a model on your image" showed only the model's 8x8 input, captioned
+    with the upload's name, so a user could not see how their picture had been prepared."""
+    page.goto(f"{app_url}/studio")
+    settle(page, "document.querySelector('.st-key-studio_train button') !== null")
+    radio(page, "studio_data", "Built-in handwritten digits, 8x8")
+    settle(page)
+    page.locator(".st-key-studio_epochs input[type=range]").first.focus()
+    page.keyboard.press("Home")   # one epoch
+    settle(page, "document.querySelector('.st-key-studio_epochs input[type=range]').value === '1'")
+    page.locator(".st-key-studio_train button").click()
+    settle(page, TEXT_SHOWN.format("Held-out MSE") + " && " + TEXT_SHOWN.format("Training time"))   # the run's result
+    page.get_by_role("tab", name="Compare runs", exact=True).click()
+    settle(page, TEXT_SHOWN.format("Run a model on your image"))
+    upload(page, "studio_try_upload", "seven.png", drawn_digit_png())
+    settle(page, TEXT_SHOWN.format("Your image: seven.png"))
+    captions = page.evaluate(CAPTIONS)
+    assert "Your image: seven.png" in captions and "What the model sees (8x8)" in captions, captions
