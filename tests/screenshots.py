@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
     parser.add_argument("--widths", type=int, nargs="+", default=[1400, 390])
-    parser.add_argument("--pages", nargs="+", default=list(OPEN_READY))
+    parser.add_argument("--pages", nargs="+", default=[*OPEN_READY, "sources"])
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             for width in args.widths:
                 page.set_viewport_size({"width": width, "height": 1000})
                 page.goto(f"{server.url}/{'' if slug == 'home' else slug}")
-                page.wait_for_function(OPEN_READY[slug], polling="raf")
+                page.wait_for_function(OPEN_READY.get(slug, "true"), polling="raf")
                 page.wait_for_function(SCRIPT_FINISHED, polling="raf")
                 height = whole_page(page, args.out / f"{slug}-{width}.png", width)
                 print(f"{slug:15s} {width:5d} px wide: {height:6d} px tall", flush=True)
