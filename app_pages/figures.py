@@ -2,6 +2,8 @@
 size, not a fixed number of decimals) and times in the unit that reads best."""
 import numpy as np
 
+PERCENT = "%.1f%%"   # st.column_config.NumberColumn's format for a column in percent: one decimal, every table
+
 
 def decimals_for(values, digits: int = 3, least: int = 0, most: int = 6) -> int:
     """Decimals that give `digits` significant digits to the typical (median absolute, zeros

@@ -9,6 +9,7 @@ import streamlit as st
 import engine
 from app_pages import display
 from app_pages.common import side_by_side
+from app_pages.figures import PERCENT
 from app_pages.logic import search as logic
 from app_pages.logic.search import (
     MAP_THUMBNAILS,
@@ -342,7 +343,7 @@ else:
             logic.comparison_table(comparison),
             hide_index=True,
             column_config={
-                f"Precision@{k_}": st.column_config.NumberColumn(format=logic.PERCENT) for k_ in PRECISION_KS
+                f"Precision@{k_}": st.column_config.NumberColumn(format=PERCENT) for k_ in PRECISION_KS
             },
         )
         st.caption(logic.comparison_caption(comparison, gallery))

@@ -204,15 +204,13 @@ def map_caption(query_shown: bool, searched: bool) -> str:
 
 
 def comparison_table(comparison: dict[str, dict[int, float]]) -> dict[str, list]:
-    """precision@k of each code space in percent (one format for the whole table: PERCENT), one
+    """precision@k of each code space in percent (one format for the whole table: figures.PERCENT), one
     row per space."""
     return {
         "Code space": [engine.SPACE_NAMES[name] for name in comparison],
         **{f"Precision@{k}": [100 * comparison[name][k] for name in comparison] for k in PRECISION_KS},
     }
 
-
-PERCENT = "%.1f%%"   # st.column_config.NumberColumn's format of a table in percent
 
 
 def comparison_caption(comparison: dict[str, dict[int, float]], gallery: engine.Gallery) -> str:

@@ -454,17 +454,21 @@ def latest_first(runs: list[Run]) -> dict[str, Run]:
 
 
 def comparison_rows(runs: list[Run]) -> list[dict]:
-    """One row per run, then PCA at each code size the runs used, in engine.COMPARISON_COLUMNS."""
+    """One row per run, then PCA at each code size the runs used, in engine.COMPARISON_COLUMNS; the
+    near-zero share in percent (SHARE)."""
     rows = []
     for run in runs:
         result = run.result
         values = [run.label, result.config["code_size"], result.parameters, round(result.heldout_mse, 5),
-                  round(run.noisy_mse, 5), round(result.code_stats.near_zero_share, 3), round(result.seconds, 1)]
+                  round(run.noisy_mse, 5), result.code_stats.near_zero_share, round(result.seconds, 1)]
         rows.append({**dict(zip(engine.COMPARISON_COLUMNS, values, strict=True)), "Ended": run.ended})
     pcas = {run.pca["code_size"]: run.pca for run in runs if run.pca is not None}
     for size in sorted(pcas):
         rows.append({**dict(zip(engine.COMPARISON_COLUMNS, pcas[size].values(), strict=True)), "Ended": ""})
-    return rows
+    return [{**row, SHARE: round(100 * row[SHARE], 1)} for row in rows]
+
+
+SHARE = "Near-zero code share"
 
 
 def validation_figure(runs: list[Run]) -> go.Figure | None:

@@ -4,6 +4,7 @@ import streamlit as st
 
 import engine
 from app_pages import session_models
+from app_pages.figures import PERCENT
 from app_pages.logic import studio as logic
 from app_pages.parts import char_sources
 from app_pages.parts.studio_common import show_image, show_run
@@ -82,7 +83,7 @@ def compare_tab() -> None:
         column_config={
             "Held-out MSE": st.column_config.NumberColumn(format="%.4f"),
             "MSE from noisy input": st.column_config.NumberColumn(format="%.4f"),
-            "Near-zero code share": st.column_config.NumberColumn(format="percent"),
+            logic.SHARE: st.column_config.NumberColumn(format=PERCENT),
             "Parameters": st.column_config.NumberColumn(format="localized"),
         },
     )
