@@ -17,7 +17,9 @@ def decimals_for(values, digits: int = 3, least: int = 0, most: int = 6) -> int:
 
 
 def duration_text(seconds: float) -> str:
-    """A time as people say it: "12 ms", "0.4 s", "52 s", "8 min 10 s"."""
+    """A time as people say it: "under 1 ms", "12 ms", "0.4 s", "52 s", "8 min 10 s"."""
+    if seconds < 0.001:
+        return "under 1 ms"
     if seconds < 0.1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 10:

@@ -199,11 +199,12 @@ def test_the_hidden_entries_of_a_table_with_each_guess():
 def test_times_read_as_times_and_figures_follow_their_scale():
     from app_pages.figures import decimals_for, duration_text
 
-    assert [duration_text(s) for s in (0.0123, 0.42, 52.4, 486.7152, 480)] == ["12 ms", "0.4 s", "52 s", "8 min 7 s",
-                                                                                "8 min"]
+    assert [duration_text(s) for s in (0.0004, 0.0123, 0.42, 52.4, 486.7152, 480)] == [
+        "under 1 ms", "12 ms", "0.4 s", "52 s", "8 min 7 s", "8 min"]
     assert [decimals_for(v) for v in ([0.45, 0.5], [15.0], [1450.0], [0.0034], [], [0.0, float("nan")])] == [
         3, 1, 0, 5, 2, 2]
     assert decimals_for([1450.0], least=1) == 1
     rows = logic.error_rows(small_filling())
     assert all(set(row) == {"Method", "RMSE on hidden values", "Time", "Best"} for row in rows)   # no raw milliseconds
     assert all(row["Time"].endswith(("ms", " s")) for row in rows)
+    assert logic.error_columns(small_filling()) == {"RMSE on hidden values": "%.4f"}   # one format for the column

@@ -18,10 +18,20 @@ def masked_view(character: np.ndarray, missing: np.ndarray) -> np.ndarray:
     return np.where(missing[..., None], MISSING_COLOUR, grey)
 
 
+def rmse_decimals(result: engine.Filling | engine.TableFilling) -> int:
+    """The error table's decimals: four significant digits of the typical error (close methods stay apart)."""
+    return decimals_for(list(result.rmse.values()), digits=4)
+
+
+def error_columns(result: engine.Filling | engine.TableFilling) -> dict[str, str]:
+    """The error table's printf formats: every error with the same decimals."""
+    return {"RMSE on hidden values": f"%.{rmse_decimals(result)}f"}
+
+
 def error_rows(result: engine.Filling | engine.TableFilling) -> list[dict]:
     """The engine's summary rows, each method's time in words and the lowest error starred."""
     best = min(result.rmse, key=result.rmse.get)
-    decimals = decimals_for(list(result.rmse.values()), digits=4)   # close methods stay apart
+    decimals = rmse_decimals(result)
     return [{"Method": row["Method"], "RMSE on hidden values": round(row["RMSE on hidden values"], decimals),
              "Time": duration_text(row["Milliseconds"] / 1000), "Best": "★" if method == best else ""}
             for method, row in zip(result.fills, result.summary(), strict=True)]
