@@ -140,7 +140,8 @@ def render_open_tab(names: list[str], render: dict[str, tuple[Callable[[], None]
 # keep their row at any width (the images shrink instead).
 SIDE_BY_SIDE_PREFIX = "side_"
 # Words are never cut off with an ellipsis: a metric's label, value and delta, a button's and a
-# page link's words, an uploader's instructions wrap onto another line in a narrow column.
+# page link's words, an uploader's instructions wrap onto another line in a narrow column; a
+# formula wider than the screen scrolls instead of being cut.
 WRAPPED = ", ".join(f'[data-testid="stMain"] [data-testid="{testid}"] *' for testid in (
     "stMetricLabel", "stMetricValue", "stMetricDelta", "stButton", "stDownloadButton", "stPageLink-NavLink",
     "stFileUploaderDropzoneInstructions", "stFormSubmitButton"))
@@ -148,6 +149,7 @@ STYLE = f"""<style>
 {WRAPPED} {{ white-space: normal !important; text-overflow: clip !important; overflow: visible !important;
              overflow-wrap: normal !important; word-break: normal !important; }}
 [class*="st-key-{SIDE_BY_SIDE_PREFIX}"] [data-testid="stColumn"] {{ min-width: 0 !important; }}
+[data-testid="stMain"] .katex-display {{ overflow-x: auto; overflow-y: hidden; }}
 @media (max-width: 640px) {{
   [class*="st-key-{SIDE_BY_SIDE_PREFIX}"] [data-testid="stHorizontalBlock"] {{ gap: 0.4rem !important; }}
 }}

@@ -290,6 +290,9 @@ def test_on_a_phone_comparisons_stay_side_by_side(page, app_url):
         settle(page, "document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 5")
         height = page_height(page)
         assert height < 6000, height
+        cut_formulas = page.evaluate("Array.from(document.querySelectorAll('.katex-display')).filter(e => "
+                                     "e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'auto').length")
+        assert cut_formulas == 0   # a formula wider than the phone scrolls
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
