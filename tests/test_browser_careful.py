@@ -7,7 +7,7 @@ import re
 import zipfile
 
 import pytest
-from browser import SCRIPT_FINISHED, TEXT_SHOWN, drawn_digit_png
+from browser import OPEN_READY, SCRIPT_FINISHED, TEXT_SHOWN, drawn_digit_png
 from screenshots import page_height
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a real server and Chromium
@@ -18,6 +18,13 @@ def settle(page, ready: str = "true") -> None:
     page.wait_for_function(ready, polling="raf")
     page.wait_for_function(SCRIPT_FINISHED, polling="raf")
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def open_page(page, app_url: str, slug: str) -> None:
+    """A page opened at its own URL, its main result shown and its script finished (not merely
+    the blank app before its first run)."""
+    page.goto(f"{app_url}/{'' if slug == 'home' else slug}")
+    settle(page, OPEN_READY.get(slug, "document.querySelector('[data-testid=\"stMainBlockContainer\"] h1') !== null"))
 
 
 def radio(page, key: str, option: str) -> None:
@@ -31,6 +38,20 @@ def checked(page, key: str) -> str:
 
 def slider_value(page, key: str) -> str:
     return page.locator(f".st-key-{key} input[type=range]").first.input_value()
+
+
+def set_slider(page, key: str, value: int) -> None:
+    """A slider moved with the keyboard to `value`, one step at a time, each step checked (a rerun
+    that redraws the slider may swallow a key press)."""
+    thumb = page.locator(f".st-key-{key} input[type=range]").first
+    for _ in range(200):
+        now = int(float(thumb.input_value()))
+        if now == value:
+            return
+        thumb.focus()
+        page.keyboard.press("ArrowRight" if now < value else "ArrowLeft")
+        page.wait_for_timeout(30)
+    raise AssertionError(f"the slider {key} did not reach {value}")
 
 
 def upload(page, key: str, name: str, data: bytes, mime: str = "image/png") -> None:
@@ -61,11 +82,9 @@ def test_search_controls_keep_what_they_show_when_the_gallery_changes(page, app_
     page.goto(f"{app_url}/search")
     settle(page, TEXT_SHOWN.format("for this query"))
     radio(page, "metric", "Euclidean")
-    settle(page)
-    page.locator(".st-key-k input[type=range]").first.focus()
-    for _ in range(10):
-        page.keyboard.press("ArrowRight")
-    settle(page, "document.querySelector('.st-key-k input[type=range]').value === '20'")
+    settle(page, TEXT_SHOWN.format("euclidean distance"))
+    set_slider(page, "k", 20)
+    settle(page, TEXT_SHOWN.format("The 20 nearest"))
     radio(page, "query_mode", "Upload an image")
     settle(page, TEXT_SHOWN.format("Drop an image to search the gallery for"))
     upload(page, "query_file", "seven.png", drawn_digit_png())
@@ -95,8 +114,7 @@ CAPTIONS = "Array.from(document.querySelectorAll('[data-testid=\"stImageCaption\
 def test_an_uploaded_character_is_shown_beside_what_the_model_receives(page, app_url, slug):
     """Before the fix, search showed only the upload, the VAE's "Your digit" and semi-supervised
     only the 28x28: a user could not see how their picture had been prepared."""
-    page.goto(f"{app_url}/{slug}")
-    settle(page)
+    open_page(page, app_url, slug)
     if slug == "search":
         radio(page, "query_mode", "Upload an image")
         settle(page, TEXT_SHOWN.format("Drop an image to search the gallery for"))
@@ -112,8 +130,7 @@ def test_an_uploaded_character_is_shown_beside_what_the_model_receives(page, app
 def test_anomaly_evaluation_says_why_its_false_positives_are_not_the_sliders(page, app_url):
     """The slider allows 5% of digits flagged, the evaluation flagged 8.0% and 9.3%, and before the
     fix nothing said why (the threshold is set on other digits than those evaluated)."""
-    page.goto(f"{app_url}/anomaly")
-    settle(page)
+    open_page(page, app_url, "anomaly")
     page.get_by_role("tab", name="How well each model tells digits from letters", exact=True).click()
     settle(page, TEXT_SHOWN.format("AUROC"))
     notes = [n for n in page.locator('[data-testid="stMarkdownContainer"]').all_inner_texts()
@@ -138,8 +155,7 @@ def choose_option(page, key: str, option: str) -> None:
 def test_denoising_names_the_winner_and_shows_a_photo_close_up(page, app_url):
     """Before the fix a classical method could beat the autoencoder with nothing said or marked,
     and a photo's four panels, whole, looked the same at the default noise."""
-    page.goto(f"{app_url}/denoising")
-    settle(page)
+    open_page(page, app_url, "denoising")
     choose_option(page, "example", "Photo: coffee (colour, held out)")
     settle(page, TEXT_SHOWN.format("Non-local means") + " && " + TEXT_SHOWN.format(" here"))
     page.wait_for_function("!document.body.innerText.includes('computing…')", polling="raf")
@@ -166,8 +182,7 @@ def test_sequence_figures_carry_the_datas_scale_and_unit(page, app_url):
     """Before the fix every MAE of a half-hourly kWh CSV read "0.1", the gaps "+0.0", with no
     unit, and the split's dates were raw ("2012-01-01T00")."""
     downloads_as_files(page)
-    page.goto(f"{app_url}/sequence")
-    settle(page)
+    open_page(page, app_url, "sequence")
     upload(page, "seq_csv", "meter.csv", half_hourly_kwh_csv(), mime="text/csv")
     settle(page, TEXT_SHOWN.format("meter.csv: consumption_kwh"))
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
@@ -233,8 +248,7 @@ def test_the_app_fetches_nothing_from_another_host(page, app_url):
     page.on("request", note)
     try:
         for slug in ("", "denoising", "sequence"):
-            page.goto(f"{app_url}/{slug}")
-            settle(page)
+            open_page(page, app_url, slug)
         icons = page.evaluate("Array.from(document.querySelectorAll('link[rel*=icon]')).map(l => l.href)")
     finally:
         page.remove_listener("request", note)
@@ -300,8 +314,7 @@ def test_on_a_phone_comparisons_stay_side_by_side(page, app_url):
 def test_the_lecture_notes_are_a_link_to_the_shipped_sources(page, app_url):
     """Before the fix "the lecture notes" were words with nothing behind them. The link opens the
     Sources page in a new tab (the studio's runs stay where they are)."""
-    page.goto(f"{app_url}/studio")
-    settle(page)
+    open_page(page, app_url, "studio")
     with page.expect_popup() as popup:
         page.locator('[data-testid="stMarkdownContainer"] a', has_text="The lecture notes").first.click()
     sources = popup.value
@@ -333,14 +346,11 @@ def test_no_words_are_cut_off_on_any_page(page, app_url, width):
     """A laptop with the sidebar open (1024 px) and a phone (390 px): before the fix metric labels
     ("Pretrained encoder (frozen) + lin…"), values, deltas, buttons and the home page's links
     ended in an ellipsis."""
-    from browser import OPEN_READY
-
     page.set_viewport_size({"width": width, "height": 1000})
     cut: dict[str, list[str]] = {}
     try:
         for slug in [*OPEN_READY, "sources"]:
-            page.goto(f"{app_url}/{'' if slug == 'home' else slug}")
-            settle(page, OPEN_READY.get(slug, "true"))
+            open_page(page, app_url, slug)
             page.wait_for_timeout(300)   # fonts and late layout
             if found := page.evaluate(CUT_OFF):
                 cut[slug] = found
@@ -352,13 +362,11 @@ def test_no_words_are_cut_off_on_any_page(page, app_url, width):
 def test_the_studio_shows_an_upload_beside_what_its_model_receives(page, app_url):
     """Before the fix "Run a model on your image" showed only the model's 8x8 input, captioned
     with the upload's name, so a user could not see how their picture had been prepared."""
-    page.goto(f"{app_url}/studio")
-    settle(page, "document.querySelector('.st-key-studio_train button') !== null")
+    open_page(page, app_url, "studio")
     radio(page, "studio_data", "Built-in handwritten digits, 8x8")
     settle(page)
-    page.locator(".st-key-studio_epochs input[type=range]").first.focus()
-    page.keyboard.press("Home")   # one epoch
-    settle(page, "document.querySelector('.st-key-studio_epochs input[type=range]').value === '1'")
+    set_slider(page, "studio_epochs", 1)   # one epoch
+    settle(page)
     page.locator(".st-key-studio_train button").click()
     settle(page, TEXT_SHOWN.format("Held-out MSE") + " && " + TEXT_SHOWN.format("Training time"))   # the run's result
     page.get_by_role("tab", name="Compare runs", exact=True).click()
