@@ -48,6 +48,11 @@ def job_panel(job: engine.Job, key: str, text: Callable[[], str], figure: Callab
         st.plotly_chart(chart, key=f"{key}_live")
 
 
+def number_columns(formats: dict[str, str]) -> dict:
+    """st.dataframe's column_config for columns given as {name: printf format}."""
+    return {name: st.column_config.NumberColumn(format=form) for name, form in formats.items()}
+
+
 def report(error: Exception, what: str, log: logging.Logger) -> None:
     """An error as a message for the user; the page goes on."""
     if isinstance(error, engine.ImageError):

@@ -8,7 +8,7 @@ import streamlit as st
 
 import engine
 from app_pages import display
-from app_pages.common import read_upload, side_by_side
+from app_pages.common import number_columns, read_upload, side_by_side
 from app_pages.logic import impute as logic
 from app_pages.text import plain
 
@@ -123,8 +123,8 @@ if missing is not None:
     for column, (caption, image) in zip(side_by_side(len(panels), "panels"), panels, strict=True):
         column.image(display.enlarge(image, SCALE), caption=caption, width="stretch")
     table_col, chart_col = st.columns([1, 1])
-    table_col.dataframe(logic.error_rows(result), hide_index=True, column_config={
-        name: st.column_config.NumberColumn(format=form) for name, form in logic.error_columns(result).items()})
+    table_col.dataframe(logic.error_rows(result), hide_index=True,
+                    column_config=number_columns(logic.error_columns(result)))
     table_col.caption(f"**{plain(name)}**: RMSE over the {int(missing.sum())} hidden pixels only (pixels in [0, 1]).")
     chart_col.plotly_chart(logic.rmse_figure(result, "Error on the hidden pixels"), key="character_chart")
 
@@ -141,8 +141,8 @@ except engine.ModelError as error:
     st.error(str(error), icon=":material/error:")
     st.stop()
 table_col, chart_col = st.columns([1, 1])
-table_col.dataframe(logic.error_rows(completed), hide_index=True, column_config={
-        name: st.column_config.NumberColumn(format=form) for name, form in logic.error_columns(completed).items()})
+table_col.dataframe(logic.error_rows(completed), hide_index=True,
+                    column_config=number_columns(logic.error_columns(completed)))
 table_col.caption(logic.table_caption(completed))
 chart_col.plotly_chart(logic.rmse_figure(completed, "Error on the hidden entries"), key="table_chart")
 with st.expander("The first hidden entries and each method's guess"):

@@ -7,7 +7,7 @@ import logging
 import streamlit as st
 
 import engine
-from app_pages.common import job_panel, running_text, start_logged_job
+from app_pages.common import job_panel, number_columns, running_text, start_logged_job
 from app_pages.logic import sequence as logic, sources
 from app_pages.logic.sequence import BUILTIN, NO_TEMPERATURE
 from app_pages.text import plain
@@ -141,8 +141,8 @@ scale = logic.Scale.of(series)   # every figure to the data's scale, with its un
 metric_cols = st.columns(engine.FORECAST_HORIZON)
 for column, (label, value, delta) in zip(metric_cols, logic.mae_metrics(result, baseline, scale), strict=True):
     column.metric(label, value, delta=delta, delta_color="inverse")
-st.dataframe(logic.error_table(result, scale), hide_index=True, key="seq_errors", column_config={
-    name: st.column_config.NumberColumn(format=form) for name, form in scale.columns(logic.ERROR_COLUMNS).items()})
+st.dataframe(logic.error_table(result, scale), hide_index=True, key="seq_errors",
+             column_config=number_columns(scale.columns(logic.ERROR_COLUMNS)))
 st.caption(
     f"Every hour of the held-out part forecast from the six hours before it. The stronger seasonal-naive "
     f"baseline here is **{baseline}**; persistence repeats the last hour seen, hard to beat one hour ahead "
@@ -289,8 +289,7 @@ def finished_run(job: engine.Job, series: engine.LoadSeries, source: str) -> Non
     trained = forecast(source, series, logic.trained_key(result.forecaster), result.forecaster).errors()
     scale = logic.Scale.of(series)
     st.dataframe(logic.comparison_rows(shipped, trained, scale), hide_index=True, key="seq_trained_table",
-                 column_config={name: st.column_config.NumberColumn(format=form) for name, form
-                                in scale.columns([c for c in logic.ERROR_COLUMNS if c.startswith("MAE")]).items()})
+                 column_config=number_columns(scale.columns([c for c in logic.ERROR_COLUMNS if c.startswith("MAE")])))
     st.toggle(
         "Use my trained models above",
         key=USE_TRAINED,

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent.parent / "static" / "sources"
-PAGE = "app_pages/sources.py"   # the Sources page, for st.page_link
 LINK = "sources"                # its URL path, for a markdown link from another page
 
 
 @dataclass(frozen=True)
 class Source:
-    number: str        # "000": the file's first three characters, and the anchor on the page
+    number: str        # "000": the file's first three characters
     file: str
     title: str
     summary: str       # what it covers, in English
