@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 import engine
-from app_pages.common import page_style
+from app_pages.common import note_unused_link_settings, page_style
 
 # The tab's icon ships with the app: a Material icon here would be fetched from Google's font
 # server by every browser, and be missing offline.
@@ -28,7 +28,12 @@ navigation = st.navigation(
         st.Page("app_pages/sources.py", title="Sources", icon=":material/menu_book:"),
     ]
 )
-navigation.run()
+# Above every page: a note when the link that opened it carried settings the page could not take
+link_note = st.empty()
+try:
+    navigation.run()
+finally:   # also when the page ended itself with st.stop()
+    note_unused_link_settings(link_note)
 
 # Results every visitor shares are read from pretrained/precomputed/; one that could not be read
 # was computed in this process (slower once, never wrong): say so, and how to rebuild it.

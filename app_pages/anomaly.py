@@ -79,7 +79,7 @@ with input_col:
         "Built-in examples",
         list(examples()),
         default=logic.preselected(list(examples()), PRESELECTED),
-        key="examples",
+        key="examples", bind="query-params",
         help="Rendered in fonts that none of the models saw in training.",
     )
     for name in chosen:
@@ -93,7 +93,7 @@ with settings_col:
         index=list(engine.ANOMALY_SCORINGS).index(engine.ANOMALY_DEFAULT_SCORING),
         format_func=SCORING_LABELS.get,
         captions=list(engine.ANOMALY_SCORINGS.values()),
-        key="scoring",
+        key="scoring", bind="query-params",
         help="Tolerant is the default: handwriting and fonts put strokes a pixel or two apart, which "
         "says nothing about what the character is, while a missing or extra stroke does.",
     )
@@ -105,7 +105,7 @@ with settings_col:
             5.0,
             0.5,
             format="%.1f%%",
-            key="false_positive_rate",
+            key="false_positive_rate", bind="query-params",
             help="Each model's threshold is set so that this share of its calibration digits "
             "(held-out digits it never trained on) scores above it and would be flagged. "
             "Lower means fewer digits wrongly flagged, but more letters let through.",

@@ -134,7 +134,7 @@ upload = upload_col.file_uploader(
     key="upload",
 )
 hint_mode = st.segmented_control(
-    "Colours", [AUTOMATIC, HINTED], default=AUTOMATIC, key="colour_mode",
+    "Colours", [AUTOMATIC, HINTED], default=AUTOMATIC, key="colour_mode", bind="query-params",
     help="Automatic: the network guesses every colour. From my colour points: click on the photo to "
     "say what colour a spot is, and the network spreads it.",
 ) == HINTED
@@ -145,7 +145,7 @@ strength = strength_col.slider(
     1.0,
     calibrated,
     0.05,
-    key="strength",
+    key="strength", bind="query-params",
     help=f"The share of the network's own guess in the automatic colours: 0 keeps the photo grey, 1 is its "
     f"full guess. It starts at {calibrated:g}, the share that did best on photos it never trained on.",
 )
@@ -162,7 +162,7 @@ if upload is not None:
 example = example_col.selectbox(
     "Or a built-in example",
     list(examples()),
-    key="example",
+    key="example", bind="query-params",
     disabled=result is not None,
     help="Remove your photo to use the examples." if result is not None else None,
 )
@@ -346,7 +346,7 @@ def fine_tuning() -> None:
         1000,
         300,
         50,
-        key="ft_steps",
+        key="ft_steps", bind="query-params",
         disabled=running,
         help="Each step shows the network 8 random patches of your photos.",
     )

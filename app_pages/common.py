@@ -13,6 +13,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import engine
+from app_pages.logic.links import unused_note, unused_parameters
 from app_pages.text import plain
 
 
@@ -130,7 +131,7 @@ def render_open_tab(names: list[str], render: dict[str, tuple[Callable[[], None]
                     log: logging.Logger) -> None:
     """Tabs of which only the open one runs (on_change="rerun"), so a rerun costs what one tab
     costs; `render` maps a tab to (its function, what it does, for an error message)."""
-    for tab, label in zip(st.tabs(names, key=key, on_change="rerun"), names, strict=True):
+    for tab, label in zip(st.tabs(names, key=key, on_change="rerun", bind="query-params"), names, strict=True):
         if tab.open:
             run, what = render[label]
             with tab:
@@ -170,3 +171,11 @@ def side_by_side(spec, key: str, where: Any = st, **kwargs) -> list:
     """st.columns(spec, **kwargs) in `where` (st or a container), kept in one row on a phone;
     `key` names the comparison (unique on its page)."""
     return where.container(key=f"{SIDE_BY_SIDE_PREFIX}{key}").columns(spec, **kwargs)
+
+
+def note_unused_link_settings(place: Any) -> None:
+    """After a page has drawn its widgets: name, in `place`, the link's parameters that no widget
+    took (a stale or misspelt link opens the page with its defaults, and says so)."""
+    unused = unused_parameters(st.query_params.to_dict(), st.session_state)
+    if unused:
+        place.caption(unused_note(unused))

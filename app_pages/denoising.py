@@ -45,7 +45,8 @@ def photo_noise_settings(target: str, kind_col, amount_col) -> tuple[str, float,
     """The noise controls: characters keep the lecture's three kinds and 0-1 amounts; photos
     take the kinds their denoiser learnt, a sigma on the 0-255 scale, and what it is told."""
     kinds = engine.PHOTO_NOISE_KINDS if target == "photo" else engine.CHARACTER_NOISE_KINDS
-    kind = kind_col.selectbox("Noise", kinds, format_func=logic.NOISE_LABELS.get, key=f"noise_kind_{target}")
+    kind = kind_col.selectbox("Noise", kinds, format_func=logic.NOISE_LABELS.get, key=f"noise_kind_{target}",
+                              bind="query-params")
     if target != "photo":
         amount = amount_col.slider(
             "Amount",
@@ -53,7 +54,7 @@ def photo_noise_settings(target: str, kind_col, amount_col) -> tuple[str, float,
             1.0,
             engine.DEFAULT_NOISE_AMOUNT[target],
             0.05,
-            key=f"noise_amount_{target}",
+            key=f"noise_amount_{target}", bind="query-params",
             help="Gaussian: the noise's standard deviation. Salt and pepper, masking: the share of pixels hit.",
         )
         return kind, amount, False
@@ -63,13 +64,13 @@ def photo_noise_settings(target: str, kind_col, amount_col) -> tuple[str, float,
         round(engine.MAX_SIGMA * 255),
         round(engine.DEFAULT_NOISE_AMOUNT["photo"] * 255),
         5,
-        key="noise_level_photo",
+        key="noise_level_photo", bind="query-params",
         help="The standard deviation of the noise on the 0-255 scale of an 8-bit file (for camera-like "
         "noise, at mid-grey: brighter pixels get more). Clipped at black and white as in a real file.",
     )
     told_true = st.toggle(
         "Tell the autoencoder the true noise level",
-        key="told_true",
+        key="told_true", bind="query-params",
         help="Off: it is told the level it estimates from the noisy image, as it would be for your own "
         "photo. On: it is told the level you set (what BM3D gets in the evaluation).",
     )
@@ -84,7 +85,7 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
             "Treat the image as",
             list(TREAT_AS_LABELS),
             format_func=TREAT_AS_LABELS.get,
-            key="treat_as",
+            key="treat_as", bind="query-params",
             help="A character is centred into 28x28 and goes to the character model; "
             "anything else goes to the model for photos and scanned text.",
         )
@@ -93,7 +94,7 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
         amount_col, seed_col = st.columns([3, 1])
         kind, amount, told_true = photo_noise_settings(target, kind_col, amount_col)
         seed = seed_col.number_input(
-            "Seed", 0, 9_999, key="noise_seed", help="The same seed gives the same noise."
+            "Seed", 0, 9_999, key="noise_seed", bind="query-params", help="The same seed gives the same noise."
         )
         own_models = session_models.character_models() if target == "character" else {}
         char_model = None
@@ -101,7 +102,7 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
             chosen = st.selectbox(
                 "Character model",
                 [SHIPPED, *own_models],
-                key="char_model",
+                key="char_model", bind="query-params",
                 help="Models you trained on the Training studio page stay here for the rest of the session.",
             )
             char_model = None if chosen == SHIPPED else (chosen, own_models[chosen])
@@ -117,7 +118,7 @@ def measure(settings_col, source: bytes | str | None, image: np.ndarray | None, 
     result = or_reported(lambda: compare(*settings), "Denoising", advice)
     if result is None:
         return
-    close_up = result.target == "photo" and st.toggle("Close-up of the centre", value=True, key="close_up",
+    close_up = result.target == "photo" and st.toggle("Close-up of the centre", value=True, key="close_up", bind="query-params",
                                                       help="Off: the whole photo, where light noise is hard to see.")
     if result.baseline is None:      # a photo: the autoencoder first, the classical methods in the background
         places = show_panels([("Clean", result.clean), ("Noisy input", result.noisy), ("Best blur or median", None),
@@ -173,7 +174,7 @@ st.markdown(
     "about what images look like."
 )
 mode = st.segmented_control(
-    "What to do", list(MODES), format_func=MODES.get, default=MEASURE, required=True, key="denoise_mode"
+    "What to do", list(MODES), format_func=MODES.get, default=MEASURE, required=True, key="denoise_mode", bind="query-params"
 )
 cleaning = mode == CLEAN
 
@@ -182,7 +183,7 @@ input_col, settings_col = st.columns(2, gap="large")
 with input_col:
     own_kinds = [] if cleaning else ["Draw a character", "Photograph a character"]
     input_mode = st.radio("Image", ["Built-in example", "Upload your own", *own_kinds], horizontal=True,
-                          key="input_mode")
+                          key="input_mode", bind="query-params")
     if input_mode in own_kinds:   # through the character preparation, as on the other pages
         source = char_sources.prepared_png(
             char_sources.drawing("denoise") if input_mode == own_kinds[0] else char_sources.photograph("denoise"))
@@ -190,7 +191,7 @@ with input_col:
         source: bytes | str | None = st.selectbox(
             "Example",
             list(noisy_examples() if cleaning else examples()),
-            key="clean_example" if cleaning else "example",
+            key="clean_example" if cleaning else "example", bind="query-params",
         )
     else:
         upload = st.file_uploader(

@@ -151,15 +151,16 @@ def sample_tab() -> None:
     )
     model_col, seed_col, temperature_col, grid_col = st.columns(4)
     model = model_col.selectbox(
-        "Model", UNCONDITIONAL, format_func=MODEL_LABELS.get, key="sample_model", persist_state="page"
+        "Model", UNCONDITIONAL, format_func=MODEL_LABELS.get, key="sample_model", bind="query-params", persist_state="page"
     )
     seed = seed_col.number_input(
-        "Seed", 0, 9_999, 0, key="sample_seed", persist_state="page", help="The same seed gives the same digits"
+        "Seed", 0, 9_999, 0, key="sample_seed",
+        bind="query-params", persist_state="page", help="The same seed gives the same digits"
     )
     temperature = temperature_col.slider(
-        "Temperature", 0.0, 2.0, 1.0, 0.1, key="sample_temperature", persist_state="page"
+        "Temperature", 0.0, 2.0, 1.0, 0.1, key="sample_temperature", bind="query-params", persist_state="page"
     )
-    side = grid_col.slider("Grid", 2, 8, 4, key="sample_grid", persist_state="page", help="Samples per side")
+    side = grid_col.slider("Grid", 2, 8, 4, key="sample_grid", bind="query-params", persist_state="page", help="Samples per side")
     images, predicted, confidence = samples(model, side * side, int(seed), float(temperature))
 
     grid_area, summary = st.columns([3, 2], gap="large")
@@ -207,15 +208,15 @@ def interpolate_tab(choices: dict[str, np.ndarray]) -> None:
     names = list(choices)
     model_col, start_col, end_col, steps_col = st.columns(4)
     model = model_col.selectbox(
-        "Model", UNCONDITIONAL, format_func=MODEL_LABELS.get, key="interp_model", persist_state="page"
+        "Model", UNCONDITIONAL, format_func=MODEL_LABELS.get, key="interp_model", bind="query-params", persist_state="page"
     )
     # First values set through session state, not as the widgets' defaults: a new upload changes
     # them (a widget given both a default and a session-state value draws a warning).
     st.session_state.setdefault("interp_start", "Built-in 3")
     st.session_state.setdefault("interp_end", "Built-in 7")
-    start = start_col.selectbox("From", names, key="interp_start", persist_state="page")
-    end = end_col.selectbox("To", names, key="interp_end", persist_state="page")
-    steps = steps_col.slider("Steps", 3, 15, 8, key="interp_steps", persist_state="page")
+    start = start_col.selectbox("From", names, key="interp_start", bind="query-params", persist_state="page")
+    end = end_col.selectbox("To", names, key="interp_end", bind="query-params", persist_state="page")
+    steps = steps_col.slider("Steps", 3, 15, 8, key="interp_steps", bind="query-params", persist_state="page")
 
     mean, _ = encode(np.stack([choices[start], choices[end]]), model)
     inputs = side_by_side(8, "interp_inputs")
@@ -246,14 +247,14 @@ def conditional_tab() -> None:
         "draws that digit, in styles sampled from the prior."
     )
     digit = st.segmented_control(
-        "Digit to draw", list(range(10)), default=7, required=True, key="cvae_digit", persist_state="page"
+        "Digit to draw", list(range(10)), default=7, required=True, key="cvae_digit", bind="query-params", persist_state="page"
     )
     seed_col, temperature_col, count_col = st.columns(3)
-    seed = seed_col.number_input("Seed", 0, 9_999, 0, key="cvae_seed", persist_state="page")
+    seed = seed_col.number_input("Seed", 0, 9_999, 0, key="cvae_seed", bind="query-params", persist_state="page")
     temperature = temperature_col.slider(
-        "Temperature", 0.0, 2.0, 1.0, 0.1, key="cvae_temperature", persist_state="page"
+        "Temperature", 0.0, 2.0, 1.0, 0.1, key="cvae_temperature", bind="query-params", persist_state="page"
     )
-    count = count_col.slider("Samples", 4, 32, 12, 4, key="cvae_count", persist_state="page")
+    count = count_col.slider("Samples", 4, 32, 12, 4, key="cvae_count", bind="query-params", persist_state="page")
     images, predicted, confidence = samples(
         engine.CONDITIONAL_VAE, count, int(seed), float(temperature), int(digit)
     )

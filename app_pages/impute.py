@@ -51,13 +51,13 @@ def character_mask(kind: str, shape: tuple[int, int]) -> np.ndarray | None:
     """The mask the widgets describe, or None after telling the user why there is none."""
     if kind in engine.MASK_KINDS:
         fraction_col, seed_col = st.columns(2)
-        fraction = fraction_col.slider("Share missing", 0.05, 0.95, 0.5, 0.05, key="mask_fraction")
-        seed = seed_col.number_input("Random seed", 0, 10_000, 0, key="mask_seed")
+        fraction = fraction_col.slider("Share missing", 0.05, 0.95, 0.5, 0.05, key="mask_fraction", bind="query-params")
+        seed = seed_col.number_input("Random seed", 0, 10_000, 0, key="mask_seed", bind="query-params")
         return engine.random_mask(shape, kind, fraction, int(seed))
     if kind == "rectangle":
         rows_col, cols_col = st.columns(2)
-        rows = rows_col.slider("Rows missing", 0, 28, (8, 18), key="rect_rows")
-        columns = cols_col.slider("Columns missing", 0, 28, (6, 22), key="rect_cols")
+        rows = rows_col.slider("Rows missing", 0, 28, (8, 18), key="rect_rows", bind="query-params")
+        columns = cols_col.slider("Columns missing", 0, 28, (6, 22), key="rect_cols", bind="query-params")
         missing = engine.rectangle_mask(rows, columns)
         if not missing.any():
             st.warning("The rectangle is empty: widen both ranges.", icon=":material/warning:")
@@ -105,13 +105,14 @@ if upload is not None:
     character = read_upload(upload, prepare, log)
     name = None if character is None else upload.name
 example = source_col.selectbox(
-    "Or a character never trained on", list(examples()), key="impute_example", disabled=character is not None,
+    "Or a character never trained on", list(examples()), key="impute_example",
+        bind="query-params", disabled=character is not None,
     help="Remove your picture to use the examples." if character is not None else None,
 )
 if character is None:
     character, name = examples()[example], example
 
-kind = st.radio("What is missing", list(KINDS), format_func=KINDS.get, horizontal=True, key="mask_kind")
+kind = st.radio("What is missing", list(KINDS), format_func=KINDS.get, horizontal=True, key="mask_kind", bind="query-params")
 missing = character_mask(kind, character.shape)
 if missing is not None:
     try:
@@ -131,10 +132,10 @@ if missing is not None:
 # --- A table ---------------------------------------------------------------------------------
 st.subheader("A table with missing entries")
 table_name = st.selectbox("Table", list(engine.TABLES), format_func=engine.TABLE_TITLES.get,
-                          key="table_name")
+                          key="table_name", bind="query-params")
 fraction_col, seed_col = st.columns(2)
-table_fraction = fraction_col.slider("Share of entries hidden", 0.1, 0.9, 0.5, 0.1, key="table_fraction")
-table_seed = seed_col.number_input("Random seed", 0, 10_000, 0, key="table_seed")
+table_fraction = fraction_col.slider("Share of entries hidden", 0.1, 0.9, 0.5, 0.1, key="table_fraction", bind="query-params")
+table_seed = seed_col.number_input("Random seed", 0, 10_000, 0, key="table_seed", bind="query-params")
 try:
     completed = table_result(table_name, round(table_fraction, 1), int(table_seed))
 except engine.ModelError as error:

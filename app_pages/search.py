@@ -106,13 +106,13 @@ gallery: engine.Gallery | None = None
 gallery_col, settings_col = st.columns([3, 2], gap="large")
 with gallery_col:
     source = st.radio("Gallery", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get, horizontal=True,
-                      key="gallery_source", persist_state="page")
+                      key="gallery_source", bind="query-params", persist_state="page")
     if source == "builtin":
         name = st.selectbox(
             "Built-in gallery",
             list(engine.BUILTIN_GALLERIES),
             format_func=lambda gallery_name: engine.BUILTIN_GALLERIES[gallery_name][0],
-            key="builtin",
+            key="builtin", bind="query-params",
             persist_state="page",
             help="1,000 labelled characters rendered in fonts, and with distortions, that no model saw in training.",
         )
@@ -134,7 +134,7 @@ with gallery_col:
             "Treat the images as",
             list(TREAT_AS_LABELS),
             format_func=TREAT_AS_LABELS.get,
-            key="treat_as",
+            key="treat_as", bind="query-params",
             persist_state="page",
             help="Characters are centred into 28x28 and go to the character encoder; anything else "
             "goes to the photo encoder. Decide for me: characters when every image is 64 pixels or smaller.",
@@ -165,14 +165,15 @@ if gallery is not None:
             "Code space",
             list(gallery.spaces),
             format_func=engine.SPACE_NAMES.get,
-            key="space",
+            key="space", bind="query-params",
             persist_state="page",
             help="What is compared: the autoencoder's code, PCA with a code of the same size, or the pixels themselves.",
         )
         metric_col, k_col = st.columns([2, 3])
         metric = metric_col.radio("Distance", list(engine.METRICS), format_func=METRIC_LABELS.get, key="metric",
+                                  bind="query-params",
                                   persist_state="page")
-        k = k_col.slider("Neighbours to show (k)", 1, logic.MAX_K, 10, key="k", persist_state="page")
+        k = k_col.slider("Neighbours to show (k)", 1, logic.MAX_K, 10, key="k", bind="query-params", persist_state="page")
 
 # --- The query -------------------------------------------------------------------------------
 # Drawn even while there is no gallery, so that an uploaded query stays in its uploader.
@@ -180,7 +181,7 @@ st.subheader("Query")
 query_col, results_col = st.columns([1, 4], gap="large")
 query: int | np.ndarray | None = None
 with query_col:
-    mode = st.radio("Search with", list(QUERY_LABELS), format_func=QUERY_LABELS.get, key="query_mode",
+    mode = st.radio("Search with", list(QUERY_LABELS), format_func=QUERY_LABELS.get, key="query_mode", bind="query-params",
                     persist_state="page")
     if mode == "gallery" and gallery is not None:
         query = int(
@@ -188,7 +189,7 @@ with query_col:
                 "Gallery image number",
                 0,
                 len(gallery) - 1,
-                key="query_position",
+                key="query_position", bind="query-params",
                 help="Or click a point on the map below.",
             )
         )
@@ -276,14 +277,14 @@ method = method_col.radio(
     methods,
     format_func=PROJECTION_LABELS.get,
     horizontal=True,
-    key="projection",
+    key="projection", bind="query-params",
     persist_state="page",
     help="PCA is a fast linear view that keeps the widest spread; t-SNE keeps neighbours together "
     f"(slower, up to {engine.TSNE_LIMIT:,} images).",
 )
 show_thumbnails = thumbs_col.checkbox(
     "Show thumbnails on the map",
-    key="map_thumbnails",
+    key="map_thumbnails", bind="query-params",
     persist_state="page",
     help=f"Up to {MAP_THUMBNAILS} images, a random sample of a bigger gallery.",
 )

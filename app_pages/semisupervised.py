@@ -53,7 +53,7 @@ st.markdown(
 )
 
 per_class = st.radio(
-    "Labels per digit", list(engine.LABELS_PER_DIGIT), index=0, horizontal=True, key="labels_per_digit",
+    "Labels per digit", list(engine.LABELS_PER_DIGIT), index=0, horizontal=True, key="labels_per_digit", bind="query-params",
     help="Each classifier learns from this many labelled examples of every digit, drawn at random.",
 )
 try:

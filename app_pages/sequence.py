@@ -134,7 +134,7 @@ except engine.ModelError as error:  # a missing or damaged model file: say which
     st.stop()
 baseline = result.strongest_seasonal_naive()
 hours = st.segmented_control(
-    "Hours ahead", [1, 2, 3], default=1, format_func=lambda h: f"{h} h", key="seq_hours", required=True
+    "Hours ahead", [1, 2, 3], default=1, format_func=lambda h: f"{h} h", key="seq_hours", bind="query-params", required=True
 )
 st.plotly_chart(logic.forecast_figure(result, hours, baseline), key="seq_forecast_chart")
 scale = logic.Scale.of(series)   # every figure to the data's scale, with its unit
@@ -162,10 +162,10 @@ first, last, default_time = logic.held_out_range(series, split)
 if not first <= st.session_state.get("seq_position", default_time) <= last:
     del st.session_state["seq_position"]  # a place in another series' held-out part: start afresh
 kind_col, when_col, size_col, hours_col = st.columns([1, 2, 1, 1])
-kind = kind_col.selectbox("Kind", list(engine.SERIES_ANOMALY_KINDS), key="seq_kind")
+kind = kind_col.selectbox("Kind", list(engine.SERIES_ANOMALY_KINDS), key="seq_kind", bind="query-params")
 when = when_col.slider(
     "Where", first, last, default_time, step=dt.timedelta(hours=1), format="YYYY-MM-DD HH:mm",
-    key="seq_position",
+    key="seq_position", bind="query-params",
 )
 load_std = engine.SeriesStats.of(series, split.train).load_std
 size = size_col.slider(
@@ -174,11 +174,11 @@ size = size_col.slider(
     8.0,
     3.0,
     0.25,
-    key="seq_size",
+    key="seq_size", bind="query-params",
     disabled=kind not in ("spike", "level shift"),
     help=f"One standard deviation of this load is {load_std:,.0f} {series.load_unit}".strip(),
 )
-duration = hours_col.slider("Hours", 1, 48, 6, key="seq_duration", disabled=kind == "spike")
+duration = hours_col.slider("Hours", 1, 48, 6, key="seq_duration", bind="query-params", disabled=kind == "spike")
 st.caption(engine.SERIES_ANOMALY_KINDS[kind])
 add_col, clear_col, percentile_col = st.columns([1, 1, 3], vertical_alignment="bottom")
 if add_col.button("Inject anomaly", key="seq_inject", type="primary", icon=":material/add:"):
@@ -186,7 +186,7 @@ if add_col.button("Inject anomaly", key="seq_inject", type="primary", icon=":mat
 if clear_col.button("Remove all", key="seq_clear", disabled=not items, icon=":material/delete:"):
     items.clear()
 percentile = percentile_col.select_slider(
-    "Threshold: percentile of the validation windows' scores", PERCENTILES, value=99.0, key="seq_percentile"
+    "Threshold: percentile of the validation windows' scores", PERCENTILES, value=99.0, key="seq_percentile", bind="query-params"
 )
 
 found = detect(source, series, tuple(items), percentile, model_key, autoencoder)
@@ -320,7 +320,7 @@ with st.expander(
         job = st.session_state.get(JOB)
         running = job is not None and job.running
         steps_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
-        steps = steps_col.slider("Steps per network", 100, 2000, 400, 100, key="seq_steps", disabled=running)
+        steps = steps_col.slider("Steps per network", 100, 2000, 400, 100, key="seq_steps", bind="query-params", disabled=running)
         if button_col.button("Train", key="seq_train", type="primary", disabled=running,
                              icon=":material/model_training:"):
             if start_training(series, source, steps):

@@ -64,15 +64,17 @@ def data_choice(running: bool) -> logic.DataChoice | None:
     """The data widgets: built-in digits and how many, or the user's uploads and their side."""
     source_col, count_col = st.columns([2, 1])
     source = source_col.radio("Data", list(logic.DATA_LABELS), format_func=logic.DATA_LABELS.get, horizontal=True,
-                              key="studio_data", persist_state="session", disabled=running)
+                              key="studio_data", bind="query-params", persist_state="session", disabled=running)
     if source != "upload":
         count = count_col.select_slider(
-            "Training images (at most)", logic.COUNTS, value=2000, key="studio_count", persist_state="session",
+            "Training images (at most)", logic.COUNTS, value=2000, key="studio_count",
+                bind="query-params", persist_state="session",
             disabled=running, format_func=lambda n: f"{n:,}",
             help="A seeded random choice from the built-in training digits (the 8x8 set holds 1,497).")
         st.caption(f"{engine.STUDIO_DATA[source].capitalize()}; judged on held-out digits never trained on.")
         return logic.builtin_choice(source, count)
-    side = count_col.select_slider("Resize to", logic.SIDES, value=28, key="studio_side", persist_state="session",
+    side = count_col.select_slider("Resize to", logic.SIDES, value=28, key="studio_side",
+                                   bind="query-params", persist_state="session",
                                    format_func=lambda s: f"{s}x{s}", disabled=running)
     files = st.file_uploader(
         f"Drop images, or zip files of images (up to {logic.MAX_UPLOAD_MB} MB each). They are made grey, "
@@ -98,7 +100,7 @@ def family_options(family: str) -> tuple[dict, str]:
     if family == "sparse":
         left, middle, right = st.columns(3)
         penalty = left.radio("Penalty", ["l1", "kl"], format_func=str.upper, horizontal=True,
-                             key="studio_penalty", persist_state="session")
+                             key="studio_penalty", bind="query-params", persist_state="session")
         options["penalty"] = penalty
         weights = (None, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2) if penalty == "l1" else (None, 3e-3, 1e-2, 3e-2, 0.1)
         options["weight"] = middle.select_slider(
@@ -107,31 +109,32 @@ def family_options(family: str) -> tuple[dict, str]:
             help="Larger: sparser codes, at some cost in reconstruction.")
         if penalty == "kl":
             options["rho"] = right.slider("Target mean activation ρ", 0.01, 0.3, 0.05, 0.01, key="studio_rho",
+                                          bind="query-params",
                                           persist_state="session")
     elif family == "stacked":
         left, middle, right = st.columns(3)
-        hidden = left.selectbox("Hidden layers (encoder)", list(logic.HIDDEN_CHOICES), key="studio_hidden",
+        hidden = left.selectbox("Hidden layers (encoder)", list(logic.HIDDEN_CHOICES), key="studio_hidden", bind="query-params",
                                 persist_state="session", help="The decoder mirrors them.")
         options["hidden"] = logic.HIDDEN_CHOICES[hidden]
-        options["tied"] = middle.checkbox("Tied weights (Wᵀ)", key="studio_tied", persist_state="session")
-        method = right.radio("Training", engine.TRAINING_METHODS, horizontal=True, key="studio_method",
+        options["tied"] = middle.checkbox("Tied weights (Wᵀ)", key="studio_tied", bind="query-params", persist_state="session")
+        method = right.radio("Training", engine.TRAINING_METHODS, horizontal=True, key="studio_method", bind="query-params",
                              persist_state="session",
                              help="Layer-wise: half the steps pretrain each layer as a shallow autoencoder, "
                                   "then the whole stack is fine-tuned.")
     elif family == "denoising":
         left, right = st.columns(2)
-        noise = left.radio("Corruption", ["gaussian", "mask"], horizontal=True, key="studio_noise",
+        noise = left.radio("Corruption", ["gaussian", "mask"], horizontal=True, key="studio_noise", bind="query-params",
                            persist_state="session",
                            format_func={"gaussian": "Gaussian noise", "mask": "Random masking"}.get)
         options["noise"] = noise
         if noise == "gaussian":
             options["noise_factor"] = right.slider("Noise standard deviation", 0.1, 1.0, 0.5, 0.05,
-                                                   key="studio_noise_factor", persist_state="session")
+                                                   key="studio_noise_factor", bind="query-params", persist_state="session")
         else:
             options["mask_fraction"] = right.slider("Share of pixels masked", 0.1, 0.8, 0.3, 0.05,
-                                                    key="studio_mask_fraction", persist_state="session")
+                                                    key="studio_mask_fraction", bind="query-params", persist_state="session")
     elif family == "variational":
-        options["beta"] = st.slider("β (weight of the KL term)", 0.25, 4.0, 1.0, 0.25, key="studio_beta",
+        options["beta"] = st.slider("β (weight of the KL term)", 0.25, 4.0, 1.0, 0.25, key="studio_beta", bind="query-params",
                                     persist_state="session")
     return {k: v for k, v in options.items() if v is not None}, method
 
@@ -169,8 +172,8 @@ def train_tab() -> None:
 
     family_col, code_col = st.columns([2, 1])
     family = family_col.selectbox("Model", list(logic.FAMILY_LABELS), format_func=logic.FAMILY_LABELS.get,
-                                  key="studio_family", persist_state="session", disabled=running)
-    code_size = code_col.select_slider("Code size", (2, 4, 8, 16, 32, 64), value=32, key="studio_code",
+                                  key="studio_family", bind="query-params", persist_state="session", disabled=running)
+    code_size = code_col.select_slider("Code size", (2, 4, 8, 16, 32, 64), value=32, key="studio_code", bind="query-params",
                                        persist_state="session", disabled=running)
     note, formula = logic.FAMILY_NOTES[family]
     st.markdown(note)
@@ -180,12 +183,14 @@ def train_tab() -> None:
     choice = data_choice(running)
 
     epochs_col, lr_col, patience_col = st.columns(3)
-    epochs = epochs_col.slider("Epochs", 1, logic.MAX_EPOCHS, 10, key="studio_epochs", persist_state="session",
+    epochs = epochs_col.slider("Epochs", 1, logic.MAX_EPOCHS, 10, key="studio_epochs",
+                               bind="query-params", persist_state="session",
                                disabled=running)
-    lr = lr_col.select_slider("Learning rate", (3e-4, 1e-3, 3e-3, 1e-2), value=3e-3, key="studio_lr",
+    lr = lr_col.select_slider("Learning rate", (3e-4, 1e-3, 3e-3, 1e-2), value=3e-3, key="studio_lr", bind="query-params",
                               format_func=lambda v: f"{v:g}", persist_state="session", disabled=running)
     patience = patience_col.selectbox(
-        "Early stopping patience", (None, 1, 2, 3, 5), index=3, key="studio_patience", persist_state="session",
+        "Early stopping patience", (None, 1, 2, 3, 5), index=3, key="studio_patience",
+            bind="query-params", persist_state="session",
         format_func=lambda p: "off" if p is None else logic.plural(p, "epoch"), disabled=running,
         help="Stop once this many epochs bring no better validation error; the best epoch's weights are kept.")
     st.caption(f"A run stops by itself after {logic.MAX_SECONDS // 60} minutes and keeps what it has learnt.")

@@ -7,7 +7,7 @@ import re
 import zipfile
 
 import pytest
-from browser import OPEN_READY, SCRIPT_FINISHED, TEXT_SHOWN, drawn_digit_png
+from browser import IMAGES_AT_LEAST, OPEN_READY, SCRIPT_FINISHED, TEXT_SHOWN, drawn_digit_png
 from screenshots import page_height
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a real server and Chromium
@@ -375,3 +375,25 @@ def test_the_studio_shows_an_upload_beside_what_its_model_receives(page, app_url
     settle(page, TEXT_SHOWN.format("Your image: seven.png"))
     captions = page.evaluate(CAPTIONS)
     assert "Your image: seven.png" in captions and "What the model sees (8x8)" in captions, captions
+
+
+def test_the_address_bar_carries_the_setup_and_a_link_opens_it(page, app_url):
+    """Issue 19: a teacher changes a setting, copies the address and sends it; the link opens the
+    same view in another session. A stale or broken link opens the defaults with a note."""
+    open_page(page, app_url, "generate")
+    set_slider(page, "sample_grid", 6)
+    page.wait_for_function("location.search.includes('sample_grid=6')", polling="raf")
+    link = page.url
+    other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})   # a session of its own
+    try:
+        other.goto(link)
+        settle(other, IMAGES_AT_LEAST.format(36))   # the 6x6 grid of samples
+        assert slider_value(other, "sample_grid") == "6"
+        other.goto(f"{app_url}/generate?sample_grid=99&grid_size_old=5")
+        settle(other, TEXT_SHOWN.format("grid_size_old"))
+        assert slider_value(other, "sample_grid") == "4"
+        note = other.locator("[data-testid='stCaptionContainer']", has_text="grid_size_old").first.inner_text()
+        assert "not a setting of this page" in note
+        assert "sample_grid" not in other.url   # the value the slider could not take is dropped
+    finally:
+        other.close()

@@ -52,7 +52,7 @@ def show(settings_col, source: bytes | str, image: np.ndarray) -> None:
                          "Something went wrong while cleaning this photo. Try another photo or another level.")
     if result is None:
         return
-    close_up = st.toggle("Close-up of the centre", value=True, key="clean_close_up",
+    close_up = st.toggle("Close-up of the centre", value=True, key="clean_close_up", bind="query-params",
                          help="Off: the whole photo, where light noise is hard to see.")
     panels = (("Your photo", result.noisy), (f"{engine.NLM_NAME}, same level", result.nlm),
               ("Autoencoder", result.cleaned))

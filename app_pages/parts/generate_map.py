@@ -28,7 +28,7 @@ def map_tab(
         logic.UNCONDITIONAL,
         index=logic.UNCONDITIONAL.index(logic.TWO_D),
         format_func=logic.MODEL_LABELS.get,
-        key="map_model",
+        key="map_model", bind="query-params",
         persist_state="page",
     )
     images, labels = held_out(logic.HELD_OUT)

@@ -93,7 +93,7 @@ def walk_tab(
         "into one another: there are no gaps, because the KL term packs the codes into the prior."
     )
     try:
-        size = st.slider("Grid size", 8, 25, 15, key="walk_grid", persist_state="page")
+        size = st.slider("Grid size", 8, 25, 15, key="walk_grid", bind="query-params", persist_state="page")
         picture, values = manifold(size)
         st.plotly_chart(logic.manifold_figure(picture, values), width="content", key="walk_manifold")
     except Exception as error:  # the sliders below need another model: they still run

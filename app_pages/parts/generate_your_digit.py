@@ -35,9 +35,10 @@ def own_tab(
     names = list(choices)
     pick_col, model_col = st.columns(2)
     st.session_state.setdefault("own_digit", "Built-in 5")  # not the widget's default: callbacks change it
-    name = pick_col.selectbox("Digit", names, key="own_digit", persist_state="page")
+    name = pick_col.selectbox("Digit", names, key="own_digit", bind="query-params", persist_state="page")
     model = model_col.selectbox(
-        "Model", logic.UNCONDITIONAL, format_func=logic.MODEL_LABELS.get, key="own_model", persist_state="page"
+        "Model", logic.UNCONDITIONAL, format_func=logic.MODEL_LABELS.get, key="own_model",
+        bind="query-params", persist_state="page"
     )
     char = choices[name]
     mean, log_var = encode(char[None], model)

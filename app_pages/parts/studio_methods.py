@@ -48,12 +48,14 @@ def methods_tab() -> None:
     running = pending is not None and pending.job.running
     data_col, count_col, code_col, epochs_col = st.columns([3, 2, 2, 2])
     source = data_col.selectbox("Data", ["digits28", "digits8"], format_func=logic.DATA_LABELS.get,
-                                key="methods_data", persist_state="session", disabled=running)
+                                key="methods_data", bind="query-params", persist_state="session", disabled=running)
     count = count_col.select_slider("Training images (at most)", logic.COUNTS, value=2000, key="methods_count",
+                                    bind="query-params",
                                     format_func=lambda n: f"{n:,}", persist_state="session", disabled=running)
-    code_size = code_col.select_slider("Code size", (2, 4, 8, 16, 32), value=16, key="methods_code",
+    code_size = code_col.select_slider("Code size", (2, 4, 8, 16, 32), value=16, key="methods_code", bind="query-params",
                                        persist_state="session", disabled=running)
-    epochs = epochs_col.slider("Epochs", 1, logic.MAX_EPOCHS, 10, key="methods_epochs", persist_state="session",
+    epochs = epochs_col.slider("Epochs", 1, logic.MAX_EPOCHS, 10, key="methods_epochs",
+                               bind="query-params", persist_state="session",
                                disabled=running)
     if st.button("Train the three", key="methods_train", type="primary", icon=":material/model_training:",
                  disabled=running):

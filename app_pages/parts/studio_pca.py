@@ -89,8 +89,10 @@ def pca_tab() -> None:
     for key, default in OPENING.items():
         st.session_state.setdefault(key, default)
     points_col, epochs_col = st.columns(2)
-    points = points_col.slider("Points per surface", 200, 2000, step=100, key="pc_points", persist_state="session")
-    epochs = epochs_col.slider("Autoencoder epochs", 10, 300, step=10, key="pc_epochs", persist_state="session")
+    points = points_col.slider("Points per surface", 200, 2000, step=100, key="pc_points",
+                               bind="query-params", persist_state="session")
+    epochs = epochs_col.slider("Autoencoder epochs", 10, 300, step=10, key="pc_epochs",
+                               bind="query-params", persist_state="session")
     if fitted_or_asked("surfaces", (points, epochs), "Fit the surfaces"):
         show_surfaces(points, epochs)
 
@@ -106,8 +108,8 @@ def digits_part() -> None:
                 "Neighbour agreement is the share of digits whose nearest neighbour in the code shows the "
                 "same digit.")
     dims_col, epochs_col = st.columns(2)
-    dims = dims_col.radio("Dimensions", (2, 3), horizontal=True, key="proj_dims", persist_state="session")
-    proj_epochs = epochs_col.slider("Autoencoder epochs", 5, 200, step=5, key="proj_epochs",
+    dims = dims_col.radio("Dimensions", (2, 3), horizontal=True, key="proj_dims", bind="query-params", persist_state="session")
+    proj_epochs = epochs_col.slider("Autoencoder epochs", 5, 200, step=5, key="proj_epochs", bind="query-params",
                                     persist_state="session")
     if not fitted_or_asked("projection", (dims, proj_epochs), "Reduce the digits"):
         return
