@@ -194,3 +194,44 @@ def test_import_engine_and_the_studio_data_stay_torch_free():
     code = ("import sys, engine; engine.prepare_images; engine.builtin_digits; engine.reconstruct_and_encode; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _run_script(script: str, folder, *args: str) -> float:
+    """Run a generated script in `folder` as a user would; the held-out MSE it prints."""
+    import os
+    import re
+    from pathlib import Path
+
+    path = folder / "reproduce.py"
+    path.write_text(script)
+    root = str(Path(engine.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, str(path), *args], cwd=folder, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return float(re.search(r"held-out MSE ([0-9.]+)", done.stdout).group(1))
+
+
+def test_the_reproduce_script_trains_the_same_model_on_the_built_in_digits(tmp_path):
+    train, heldout, note = engine.builtin_training_set("digits8", 300)
+    assert len(train) == 300 and "300 chosen at random" in note
+    result = studio_build.train_model("sparse", train, code_size=8, epochs=2, lr=1e-2, batch_size=64, patience=1,
+                                      options={"penalty": "l1", "weight": 1e-3}, heldout=heldout, export=False)
+    script = engine.reproduce_script(result.settings, builtin="digits8", count=300, title="run #1")
+    assert "train_model('sparse'" in script and "'penalty': 'l1'" in script and "patience=1" in script
+    assert abs(_run_script(script, tmp_path) - result.heldout_mse) <= 1e-4 * max(1.0, result.heldout_mse) + 1e-6
+    assert (tmp_path / "sparse_autoencoder.onnx").stat().st_size > 1000
+
+
+def test_the_reproduce_script_takes_a_folder_of_the_users_images(tmp_path):
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i in range(30):
+        Image.fromarray((rng.random((20, 20)) * 255).astype(np.uint8)).save(folder / f"{i:02d}.png")
+    pictures = [engine.decode_image((folder / f"{i:02d}.png").read_bytes()) for i in range(30)]
+    train, heldout = engine.split_heldout(engine.prepare_images(pictures, 8))
+    assert len(heldout) == 3 and len(train) == 27
+    result = studio_build.train_model("undercomplete", train, code_size=4, epochs=1, batch_size=16, heldout=heldout,
+                                      export=False)
+    script = engine.reproduce_script(result.settings, side=8)
+    assert abs(_run_script(script, tmp_path, str(folder)) - result.heldout_mse) <= 1e-4 * result.heldout_mse + 1e-6

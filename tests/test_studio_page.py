@@ -100,6 +100,9 @@ def assert_run_shown(at: AppTest, run) -> None:
     assert any(j.value and f'"family": "{run.result.family}"'.replace(" ", "") in j.value.replace(" ", "")
                for j in at.json), "the model's metadata"
     assert len(at.get("plotly_chart")) >= 3  # code histogram, units, learning curves
+    script = next(c.value for c in at.code if "train_model(" in c.value)   # "Reproduce in Python"
+    assert script.strip() == logic.reproduce_script(run).strip() and f"train_model({run.result.family!r}" in script
+    assert f"epochs={run.result.settings.epochs}" in script and f"seed={run.result.settings.seed}" in script
 
 
 def image_zip(count: int = 6) -> bytes:
@@ -439,11 +442,11 @@ def test_how_a_run_ended_tells_the_users_stop_from_the_time_limit():
 
 def test_the_users_images_are_split_and_named_by_their_bytes_and_side():
     images = np.arange(25, dtype=np.float32)[:, None, None] * np.ones((1, 4, 4), np.float32)
-    train, heldout = logic.split_heldout(images)
-    assert len(heldout) == round(25 * logic.HELDOUT_SHARE) and len(train) + len(heldout) == 25
+    train, heldout = engine.split_heldout(images)
+    assert len(heldout) == round(25 * engine.UPLOAD_HELDOUT_SHARE) and len(train) + len(heldout) == 25
     assert sorted(np.concatenate([train, heldout])[:, 0, 0]) == list(range(25))  # each image once
-    assert np.array_equal(logic.split_heldout(images)[1], heldout)  # seeded
-    assert len(logic.split_heldout(images[:3])[1]) == 1  # at least one held out
+    assert np.array_equal(engine.split_heldout(images)[1], heldout)  # seeded
+    assert len(engine.split_heldout(images[:3])[1]) == 1  # at least one held out
     choice = logic.uploaded_choice(images, ["a", "b"], ["1.png", "2.png", "3.png", "4.png"], 16)
     assert choice.builtin is None and choice.count == len(choice.train) == len(train)
     assert choice.label == "your 25 images (1.png, 2.png, 3.png and 1 more) at 16x16, 2 held out"

@@ -27,8 +27,6 @@ MAX_EPOCHS = 30
 COUNTS = (250, 500, 1000, 2000, 5000, 12000)  # training images; the built-in 28x28 digits hold 11,497
 MAX_SECONDS = 300  # a run that reaches this keeps what it has learnt (the methods: each of the three)
 BATCH_SIZE = 128
-HELDOUT_RENDERED = 200  # built-in 28x28 digits are judged on these many in unseen fonts + 300 handwritten
-HELDOUT_SHARE = 0.1  # of the user's images, held out for judging
 MIN_UPLOADED = 3  # one held out, one for validation, one to train on
 # The comparison's "from noisy input" column: the noise engine.training.compare_family gives PCA's
 # row (its NOISY_EVAL and HELDOUT_SEED, not in engine's public API yet; the tests check they agree).
@@ -163,13 +161,9 @@ class Pending:
 
 # --- Data --------------------------------------------------------------------------------------
 def builtin_data(kind: str, count: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """The first `count` of a seeded shuffle of the built-in training digits, and the held-out
-    digits; called inside the job (the engine keeps the rendered digits for the process)."""
-    data = engine.builtin_digits(kind, heldout_count=HELDOUT_RENDERED)
-    chosen = np.sort(np.random.default_rng(0).permutation(len(data.train))[:count])
-    picked = data.note if len(chosen) == len(data.train) else f"{len(chosen):,} chosen at random from {data.note}"
-    note = f"{picked}; judged on {data.heldout_note}"
-    return data.train[chosen], data.heldout, note
+    """The built-in training digits of a choice and the held-out ones, with a note; called
+    inside the job (the engine keeps the rendered digits for the process)."""
+    return engine.builtin_training_set(kind, count)
 
 
 def builtin_choice(kind: str, count: int) -> DataChoice:
@@ -196,13 +190,6 @@ def read_images(data: bytes, name: str, side: int) -> tuple[np.ndarray, list[tup
     return engine.prepare_images([engine.decode_image(data, fit_pixels=engine.UPLOAD_PIXELS)], side), []
 
 
-def split_heldout(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded share of the user's images held out for judging, the rest to train on."""
-    order = np.random.default_rng(0).permutation(len(images))
-    held = max(1, round(len(images) * HELDOUT_SHARE))
-    return images[np.sort(order[held:])], images[np.sort(order[:held])]
-
-
 def skipped_text(name: str, skipped: list[tuple[str, str]]) -> str:
     """The warning (markdown) for a zip's members that were passed over: the first five, and how
     many more."""
@@ -225,7 +212,7 @@ def too_few_text(count: int) -> str:
 def uploaded_choice(images: np.ndarray, digests: list[str], names: list[str], side: int) -> DataChoice:
     """The user's images (at least MIN_UPLOADED) as training data, a share held out; `digests`
     (of the files' bytes) make its key, so the same files at the same side compare together."""
-    train, heldout = split_heldout(images)
+    train, heldout = engine.split_heldout(images)
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     key = "upload:" + hashlib.sha256("".join(digests).encode()).hexdigest()[:16] + f":{side}"
     label = f"your {len(images):,} images ({shown}) at {side}x{side}, {len(heldout)} held out"
@@ -357,6 +344,13 @@ def units_caption(result: engine.StudioResult) -> str:
     stats = result.code_stats
     return (f"{stats.active_units:.1f} of {result.codes.shape[1]} units are active for an average image; "
             f"{stats.dead_units} never are.")
+
+
+def reproduce_script(run: Run) -> str:
+    """The run's "Reproduce in Python" script: its family, settings and seed on the same data."""
+    side = run.result.heldout.shape[-1] if run.result.heldout.ndim == 3 else 28
+    return engine.reproduce_script(run.result.settings, builtin=run.data.builtin, count=run.data.count, side=side,
+                                   title=f"the training studio's run {run.label}")
 
 
 def model_file_name(run: Run) -> str:

@@ -78,3 +78,11 @@ def show_run(run: logic.Run, key: str) -> None:
     about.caption(logic.model_about(result))
     with st.expander("Model metadata", icon=":material/info:"):
         st.json(logic.onnx_metadata(result.onnx), expanded=1)
+    with st.expander("Reproduce in Python", icon=":material/code:"):
+        script = logic.reproduce_script(run)
+        st.caption("The same model, trained from the command line with the engine's public API"
+                   + (": the same digits, settings and seed." if run.data.builtin else
+                      ", on a folder of your images (the same ones give the same model)."))
+        st.code(script, language="python")
+        st.download_button("Download the script", script, file_name=f"studio_{run.number}_{result.family}.py",
+                           mime="text/x-python", on_click="ignore", icon=":material/download:", key=f"{key}_script")

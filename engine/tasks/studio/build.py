@@ -66,6 +66,9 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
     data = as_batch(images)
     if len(data) < 2:
         raise ValueError("Training needs at least 2 images.")
+    import torch
+
+    torch.manual_seed(seed)   # the initial weights too: the same seed gives the same model in any process
     model = make_model(family, input_shape=data.shape[1:], code_size=code_size, **options)
     if method == "layer-wise" and not hasattr(model, "layer_pair"):
         raise ValueError("layer-wise pretraining is for the stacked family")

@@ -100,6 +100,55 @@ def _digits8() -> StudioData:
                       heldout_note=f"the last {len(images) - cut} of them")
 
 
+STUDIO_HELDOUT_RENDERED = 200   # built-in 28x28 digits are judged on these many in unseen fonts + 300 handwritten
+UPLOAD_HELDOUT_SHARE = 0.1      # of a user's images, held out for judging
+
+
+def builtin_training_set(kind: str, count: int,
+                         heldout_count: int = STUDIO_HELDOUT_RENDERED) -> tuple[np.ndarray, np.ndarray, str]:
+    """The studio's built-in data: the first `count` of a seeded shuffle of the built-in
+    training digits of `kind` (in their order), the held-out digits, and a note on both."""
+    data = builtin_digits(kind, heldout_count=heldout_count)
+    chosen = np.sort(np.random.default_rng(0).permutation(len(data.train))[:count])
+    picked = data.note if len(chosen) == len(data.train) else f"{len(chosen):,} chosen at random from {data.note}"
+    return data.train[chosen], data.heldout, f"{picked}; judged on {data.heldout_note}"
+
+
+def split_heldout(images: np.ndarray, share: float = UPLOAD_HELDOUT_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded share of a user's images held out for judging (at least one), the rest to train on."""
+    order = np.random.default_rng(0).permutation(len(images))
+    held = max(1, round(len(images) * share))
+    return images[np.sort(order[held:])], images[np.sort(order[:held])]
+
+
+def reproduce_script(settings: StudioConfig, *, builtin: str | None = None, count: int | None = None,
+                     side: int = 28, title: str = "a training studio run") -> str:
+    """A short Python script that trains the same model as a studio run from the command line,
+    through the engine's public API: on the same built-in digits (`builtin` and `count`), or on
+    a folder of the user's own images (resized to `side`, held out as the studio does)."""
+    call = ", ".join(f"{name}={value!r}" for name, value in (
+        ("code_size", settings.code_size), ("epochs", settings.epochs), ("lr", settings.lr),
+        ("batch_size", settings.batch_size), ("validation_fraction", settings.validation_fraction),
+        ("patience", settings.patience), ("method", settings.method), ("seed", settings.seed),
+        ("options", dict(settings.options))))
+    if builtin is not None:
+        data = (f"train, heldout, note = engine.builtin_training_set({builtin!r}, {count!r})\n")
+        where = "Run it in the playground's folder (or with the playground installed)"
+    else:
+        data = ('folder = Path(sys.argv[1] if len(sys.argv) > 1 else "my_images")   # your images, as uploaded\n'
+                "pictures = [engine.decode_image(p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file()]\n"
+                f"train, heldout = engine.split_heldout(engine.prepare_images(pictures, {side}))\n"
+                'note = f"{len(train)} images of {folder}"\n')
+        where = "Give it the folder of your images: python this_script.py FOLDER"
+    return (f'"""Reproduce {title}: the same family, settings, seed and data. {where}.\n'
+            'It needs PyTorch (pip install -r requirements-train.txt) and writes the model as ONNX."""\n'
+            "import sys\nfrom pathlib import Path\n\nimport engine\nfrom engine import training\n\n"
+            f"{data}"
+            f"result = training.train_model({settings.family!r}, train, heldout=heldout, data_note=note, {call})\n"
+            'print(f"held-out MSE {result.heldout_mse:.6f} after {result.seconds:.1f} s of training")\n'
+            f'Path("{settings.family}_autoencoder.onnx").write_bytes(result.onnx)\n')
+
+
 def prepare_images(images: Sequence[np.ndarray] | np.ndarray, side: int = 28) -> np.ndarray:
     """Users' images (any size; grey, RGB or with alpha; integer or float) as studio input
     (N, side, side) float32 in [0, 1]: grey by luminance, centre-cropped to a square and
