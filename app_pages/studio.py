@@ -67,7 +67,7 @@ def data_choice(running: bool) -> logic.DataChoice | None:
                               key="studio_data", bind="query-params", persist_state="session", disabled=running)
     if source != "upload":
         count = count_col.select_slider(
-            "Training images (at most)", logic.COUNTS, value=2000, key="studio_count",
+            "Training images (at most)", logic.COUNTS, value=logic.DEFAULT_COUNT, key="studio_count",
                 bind="query-params", persist_state="session",
             disabled=running, format_func=lambda n: f"{n:,}",
             help="A seeded random choice from the built-in training digits (the 8x8 set holds 1,497).")
@@ -183,10 +183,11 @@ def train_tab() -> None:
     choice = data_choice(running)
 
     epochs_col, lr_col, patience_col = st.columns(3)
-    epochs = epochs_col.slider("Epochs", 1, logic.MAX_EPOCHS, 10, key="studio_epochs",
+    epochs = epochs_col.slider("Epochs", 1, logic.MAX_EPOCHS, logic.DEFAULT_EPOCHS, key="studio_epochs",
                                bind="query-params", persist_state="session",
                                disabled=running)
-    lr = lr_col.select_slider("Learning rate", (3e-4, 1e-3, 3e-3, 1e-2), value=3e-3, key="studio_lr", bind="query-params",
+    lr = lr_col.select_slider("Learning rate", (3e-4, 1e-3, 3e-3, 1e-2), value=logic.DEFAULT_LR, key="studio_lr",
+                              bind="query-params",
                               format_func=lambda v: f"{v:g}", persist_state="session", disabled=running)
     patience = patience_col.selectbox(
         "Early stopping patience", (None, 1, 2, 3, 5), index=3, key="studio_patience",

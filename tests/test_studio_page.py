@@ -548,3 +548,23 @@ def test_other_pages_see_a_studio_run_as_its_model():
     assert session_models.as_model(SimpleNamespace(label="#1 failed", result=SimpleNamespace(onnx=None))) is None
     with pytest.raises(AttributeError):
         model.label = "another"  # frozen: other pages read, only the studio records
+
+
+def test_a_run_is_set_against_pca_in_plain_words():
+    def run(family: str, mse: float, pca: float, validation: list[float]) -> logic.Run:
+        config = {"penalty": "l1", "weight": 3e-4} if family == "sparse" else None
+        made = fake_run(1, family=family, config=config, pca={"code_size": 8, "heldout_mse": pca})
+        made.result.heldout_mse, made.result.validation_losses = mse, validation
+        return made
+
+    kind, words = logic.pca_verdict(run("convolutional", 0.0031, 0.0060, [0.0040, 0.0039]))
+    assert kind == "success" and "Ahead of PCA" in words and "0.0031 against PCA's 0.0060" in words
+    # the old default: a blurry mean digit, its validation error flat
+    kind, words = logic.pca_verdict(run("undercomplete", 0.0326, 0.0061, [0.03310, 0.03308]))
+    assert kind == "warning" and "5.3 times PCA's error" in words and "more epochs" in words
+    assert "still falling" not in words
+    assert "still falling" in logic.pca_verdict(run("convolutional", 0.0126, 0.0060, [0.020, 0.015]))[1]
+    kind, words = logic.pca_verdict(run("sparse", 0.0075, 0.0060, [0.0076, 0.0076]))
+    assert kind == "info" and "Behind PCA by 25%" in words and "sparsity penalty" in words
+    assert logic.pca_verdict(run("sparse", 0.02, 0.0060, [0.02, 0.02]))[0] == "warning"   # far behind: not the penalty
+    assert logic.pca_verdict(fake_run(1)) is None

@@ -24,6 +24,10 @@ METHODS_JOB = "methods_job"
 MAX_RUNS = 12  # runs kept per session; older ones are dropped
 # Bounds on what one run may ask for, so that it ends in a few minutes on a small CPU.
 MAX_EPOCHS = 30
+# The defaults of a run: on the 28x28 digits every family's default run ends within a minute on
+# a 2-core CPU, the undercomplete and convolutional ones ahead of PCA of the same code size (fewer
+# images, epochs or a lower rate left them at a blurry mean digit, five times PCA's error).
+DEFAULT_COUNT, DEFAULT_EPOCHS, DEFAULT_LR = 12000, 20, 1e-2
 COUNTS = (250, 500, 1000, 2000, 5000, 12000)  # training images; the built-in 28x28 digits hold 11,497
 MAX_SECONDS = 300  # a run that reaches this keeps what it has learnt (the methods: each of the three)
 BATCH_SIZE = 128
@@ -337,6 +341,35 @@ def run_status(run: Run) -> tuple[str, str, str]:
         return "info", words, ":material/trending_flat:"
     words = f"**{run.label}**: trained for {plural(asked, 'epoch')} in {result.seconds:.1f} s."
     return "success", words, ":material/check_circle:"
+
+
+# what a family's own term costs in reconstruction (why it may stay behind PCA once trained)
+TRADES = {"sparse": "the sparsity penalty", "variational": "the KL term", "denoising": "learning from corrupted input"}
+
+
+def still_falling(result: engine.StudioResult, share: float = 0.005) -> bool:
+    """Whether the validation error fell by more than `share` over the last epoch."""
+    values = result.validation_losses
+    return len(values) < 2 or values[-1] < values[-2] * (1 - share)
+
+
+def pca_verdict(run: Run) -> tuple[str, str] | None:
+    """The run against PCA of the same code size, in plain words, and what to change when it is
+    behind: (kind of message: "success", "warning" or "info", its text). None without PCA."""
+    if run.pca is None:
+        return None
+    ours, theirs = run.result.heldout_mse, run.pca["heldout_mse"]
+    versus = f"held-out error {ours:.4f} against PCA's {theirs:.4f} with the same code size"
+    if ours <= theirs:
+        return "success", f"**Ahead of PCA**: {versus}. The non-linear code keeps more of the digits than the best linear one."
+    falling = " The validation error was still falling at the last epoch." if still_falling(run.result) else ""
+    trade = TRADES.get(run.result.family)
+    if trade and ours <= 1.5 * theirs:
+        return "info", (f"**Behind PCA by {ours / theirs - 1:.0%}**: {versus}. Some of that is the price of {trade}, which "
+                        f"asks the code for something besides reconstruction.{falling}")
+    return "warning", (f"**Under-trained: {ours / theirs:.1f} times PCA's error** ({versus}).{falling} A network like this "
+                       f"can at least match PCA; this one has not learnt enough yet. Train for more epochs, on more "
+                       f"images ({DEFAULT_COUNT:,}), or with a higher learning rate ({DEFAULT_LR:g}).")
 
 
 def units_caption(result: engine.StudioResult) -> str:

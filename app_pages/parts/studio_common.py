@@ -38,6 +38,9 @@ def show_run(run: logic.Run, key: str) -> None:
     result = run.result
     kind, words, icon = logic.run_status(run)
     getattr(st, kind)(words, icon=icon)
+    verdict = logic.pca_verdict(run)
+    if verdict is not None:
+        getattr(st, verdict[0])(verdict[1], icon=":material/compare_arrows:")
     st.caption(f"Trained on {plain(result.data_note)}.")   # it may name the user's files
     stats = result.code_stats
     columns = st.columns(6)

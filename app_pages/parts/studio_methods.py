@@ -49,17 +49,17 @@ def methods_tab() -> None:
     data_col, count_col, code_col, epochs_col = st.columns([3, 2, 2, 2])
     source = data_col.selectbox("Data", ["digits28", "digits8"], format_func=logic.DATA_LABELS.get,
                                 key="methods_data", bind="query-params", persist_state="session", disabled=running)
-    count = count_col.select_slider("Training images (at most)", logic.COUNTS, value=2000, key="methods_count",
+    count = count_col.select_slider("Training images (at most)", logic.COUNTS, value=logic.DEFAULT_COUNT, key="methods_count",
                                     bind="query-params",
                                     format_func=lambda n: f"{n:,}", persist_state="session", disabled=running)
     code_size = code_col.select_slider("Code size", (2, 4, 8, 16, 32), value=16, key="methods_code", bind="query-params",
                                        persist_state="session", disabled=running)
-    epochs = epochs_col.slider("Epochs", 1, logic.MAX_EPOCHS, 10, key="methods_epochs",
+    epochs = epochs_col.slider("Epochs", 1, logic.MAX_EPOCHS, logic.DEFAULT_EPOCHS, key="methods_epochs",
                                bind="query-params", persist_state="session",
                                disabled=running)
     if st.button("Train the three", key="methods_train", type="primary", icon=":material/model_training:",
                  disabled=running):
-        if start_methods(logic.builtin_choice(source, count), code_size, epochs, 3e-3):
+        if start_methods(logic.builtin_choice(source, count), code_size, epochs, logic.DEFAULT_LR):
             st.rerun()
     if pending is None:
         return
