@@ -235,3 +235,32 @@ def test_the_reproduce_script_takes_a_folder_of_the_users_images(tmp_path):
                                       export=False)
     script = engine.reproduce_script(result.settings, side=8)
     assert abs(_run_script(script, tmp_path, str(folder)) - result.heldout_mse) <= 1e-4 * result.heldout_mse + 1e-6
+
+
+def test_snapshots_watch_the_held_out_images_learn_at_every_epoch():
+    train, heldout, _ = engine.builtin_training_set("digits8", 400)
+    seen = []
+    result = studio_build.train_model("undercomplete", train, code_size=6, epochs=3, lr=1e-2, batch_size=64, heldout=heldout,
+                                      export=False, watch=100, on_snapshot=seen.append)
+    assert seen == result.snapshots and [s.step for s in seen] == [0, *(p.step for p in result.history)]
+    assert [round(s.epoch) for s in seen] == [0, 1, 2, 3]
+    first, last = seen[0], seen[-1]
+    assert last.reconstructions.shape == (engine.SNAPSHOT_RECONSTRUCTIONS, 8, 8)
+    assert last.codes.shape == (100, 6) and last.map.shape == (100, 2)
+    assert np.allclose(last.codes, result.codes[:100], atol=1e-5)   # the last snapshot is the model returned
+
+    def error(s):
+        return float(np.mean((s.reconstructions - heldout[:engine.SNAPSHOT_RECONSTRUCTIONS]) ** 2))
+
+    assert error(last) < 0.9 * error(first)   # it learnt, and the snapshots show it
+    assert studio_build.train_model("undercomplete", train[:50], epochs=1, export=False).snapshots == []
+
+
+def test_the_code_map_is_the_code_itself_in_two_numbers_and_keeps_its_axes():
+    codes = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    assert np.array_equal(engine.code_map(codes), codes)
+    assert engine.code_map(codes[:, :1]).shape == (50, 2)
+    wide = np.random.default_rng(1).normal(size=(50, 5)) * [5, 2, 1, 0.5, 0.1]
+    first = engine.code_map(wide)
+    assert np.allclose(np.abs(first[:, 0]), np.abs(wide[:, 0] - wide[:, 0].mean()), atol=0.6)   # the widest axis first
+    assert np.allclose(engine.code_map(-wide, previous=first), first, atol=1e-5)   # a flipped code keeps the map's axes

@@ -16,6 +16,7 @@ from engine.tasks.studio.serve import (
     HELDOUT_SEED,
     NOISY_EVAL,
     PRETRAIN_SHARE,
+    SNAPSHOT_RECONSTRUCTIONS,
     TRAINING_METHODS,
     VARIANTS,
     CodeStats,
@@ -23,9 +24,11 @@ from engine.tasks.studio.serve import (
     StudioConfig,
     StudioProgress,
     StudioResult,
+    StudioSnapshot,
     SurfaceFit,
     as_batch,
     builtin_digits,
+    code_map,
     code_stats,
     surface_points,
 )
@@ -37,7 +40,8 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
                 options: dict | None = None, heldout: np.ndarray | None = None,
                 data_note: str = "", threads: int | None = None, export: bool = True,
                 progress: Callable[[StudioProgress], None] | None = None,
-                stop: Callable[[], bool] | None = None) -> StudioResult:
+                stop: Callable[[], bool] | None = None, watch: int = 0,
+                on_snapshot: Callable[[StudioSnapshot], None] | None = None) -> StudioResult:
     """Train a model of `family` (engine.tasks.studio.model.FAMILIES) on `images` ((N, S, S) in [0, 1], or
     (N, D) vectors) with engine.nn.train.fit, on CUDA when there is one. A share
     `validation_fraction` of the images is kept apart; its reconstruction MSE is reported
@@ -48,7 +52,9 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
     whole stack. `stop` is asked before every step; when it answers True the result is
     built from the steps done. The model is judged on `heldout` (default: the validation
     images, or with none the first 1,000 training images) and exported to ONNX (export=False
-    skips that)."""
+    skips that). With `watch` > 0, a StudioSnapshot of the first `watch` judged images is taken
+    before the first step and at every epoch's end of the whole model's training (not of
+    layer-wise pretraining), given to `on_snapshot` as it comes and kept in the result."""
     from engine.nn.train import TrainConfig, fit
     from engine.tasks.studio.model import make_model, parameter_count
 
@@ -87,6 +93,24 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
     per_epoch = math.ceil(len(train) / batch_size)
     total = epochs * per_epoch
     history: list[StudioProgress] = []
+    snapshots: list[StudioSnapshot] = []
+    watched = judged[:watch]
+
+    def snapshot(step: int) -> None:
+        if not watch:
+            return
+        was_training = model.training
+        model.eval()
+        outputs = _predict(model, watched)
+        model.train(was_training)
+        shown = outputs["reconstruction"].reshape(watched.shape)[:SNAPSHOT_RECONSTRUCTIONS]
+        taken = StudioSnapshot(step, step / per_epoch, shown[:, 0] if shown.ndim == 4 else shown, outputs["code"],
+                               code_map(outputs["code"], snapshots[-1].map if snapshots else None))
+        snapshots.append(taken)
+        if on_snapshot:
+            on_snapshot(taken)
+
+    snapshot(0)
     start = time.perf_counter()
     done = 0
 
@@ -98,6 +122,8 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
             entry = StudioProgress(step=offset + p.step, steps=total, loss=p.loss, seconds=time.perf_counter() - start,
                                    validation=p.validation, epoch=(offset + p.step) / per_epoch, phase=phase)
             history.append(entry)
+            if module is model:
+                snapshot(entry.step)
             if progress:
                 progress(entry)
 
@@ -139,7 +165,7 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
         stopped=stopped, stopped_early=bool(final is not None and final.stopped_early),
         heldout=shown, reconstructions=reconstructions.reshape(shown.shape), codes=outputs["code"],
         heldout_mse=heldout_mse, code_stats=code_stats(outputs["code"]),
-        parameters=parameter_count(model), onnx=None, data_note=data_note)
+        parameters=parameter_count(model), onnx=None, data_note=data_note, snapshots=snapshots)
     if export:
         result.onnx = _export(model, result, judged)
     return result

@@ -192,6 +192,34 @@ class StudioConfig:
 
 StudioProgress = Progress   # one report at the end of every epoch (and pretraining phase)
 
+SNAPSHOT_RECONSTRUCTIONS = 8    # held-out images whose reconstructions each snapshot keeps
+
+
+@dataclass(frozen=True)
+class StudioSnapshot:
+    """What the model makes of a fixed set of held-out images at one point of training (live views
+    while it trains, a replay after): taken before the first step and at every epoch's end."""
+    step: int
+    epoch: float
+    reconstructions: np.ndarray    # of the run's first SNAPSHOT_RECONSTRUCTIONS held-out images
+    codes: np.ndarray              # (M, K): the codes of the first M held-out images (the watch)
+    map: np.ndarray                # (M, 2): the codes themselves when K is 2, else their two principal components
+
+
+def code_map(codes: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
+    """Codes (M, K) as 2-D points: themselves when K is 2 (or the one number and zeros when K is
+    1), else their projection on their two principal components, each axis's sign chosen to
+    agree with `previous` (the last snapshot's map), so that a replay does not flip."""
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.shape[1] <= 2:
+        return np.pad(codes, ((0, 0), (0, 2 - codes.shape[1]))).astype(np.float32)
+    centred = codes - codes.mean(0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    points = centred @ axes[:2].T
+    if previous is not None and len(previous) == len(points):
+        points *= np.where((points * previous).sum(0) < 0, -1.0, 1.0)
+    return points.astype(np.float32)
+
 
 @dataclass
 class CodeStats:
@@ -225,6 +253,7 @@ class StudioResult:
     parameters: int
     onnx: bytes | None                 # the exported model (None when export=False)
     data_note: str
+    snapshots: list[StudioSnapshot] = field(default_factory=list)   # with watch > 0: the live views, in order
 
     @property
     def family(self) -> str:
