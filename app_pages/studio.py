@@ -142,15 +142,15 @@ def family_options(family: str) -> tuple[dict, str]:
 def start_training(spec: logic.RunSpec, choice: logic.DataChoice) -> bool:
     """One run in a background job, recorded in the session's runs when it ends; False (and a
     message saying why) when it cannot start."""
-    runs, reports = session_models.run_log(), []
+    runs, reports, live = session_models.run_log(), [], logic.LiveViews()
 
     def work(job: engine.Job) -> logic.Run:
-        return logic.train_one(spec, choice, job, reports, runs)
+        return logic.train_one(spec, choice, job, reports, runs, live=live)
 
     job = start_logged_job(work, f"studio-{spec.family}", f"Training a {spec.family} autoencoder", log)
     if job is None:
         return False
-    st.session_state[logic.TRAIN_JOB] = logic.Pending(job, reports, spec.epochs, choice.label)
+    st.session_state[logic.TRAIN_JOB] = logic.Pending(job, reports, spec.epochs, choice.label, live)
     log.info("Training a %s autoencoder on %s for %d epochs", spec.family, choice.label, spec.epochs)
     return True
 

@@ -264,3 +264,4 @@ def test_the_code_map_is_the_code_itself_in_two_numbers_and_keeps_its_axes():
     first = engine.code_map(wide)
     assert np.allclose(np.abs(first[:, 0]), np.abs(wide[:, 0] - wide[:, 0].mean()), atol=0.6)   # the widest axis first
     assert np.allclose(engine.code_map(-wide, previous=first), first, atol=1e-5)   # a flipped code keeps the map's axes
+    assert engine.code_map(wide[:1]).shape == (1, 2)   # one image watched (a user's small upload)

@@ -153,6 +153,13 @@ def test_a_small_convolutional_run_shows_reconstructions_code_stats_and_the_mode
     assert any("trained for 1 epoch in" in s.value for s in at.success)
     assert_run_shown(at, run)
     assert metrics(at)["PCA, code 8"] == f"{run.pca['heldout_mse']:.4f}"
+    # the replay: a snapshot before the first step and after the epoch, the last one shown
+    replay = at.select_slider(key="studio_last_replay")
+    assert replay.options == ["start", "epoch 1"] and replay.value == 1
+    assert any(c.value.startswith("The model after epoch 1") for c in at.caption)
+    replay.set_value(0).run()
+    assert any(c.value.startswith("The model before the first step") for c in at.caption)
+    assert run.watched_labels is not None and len(run.watched_labels) == len(run.result.snapshots[-1].map)
     recon, _ = engine.reconstruct_and_encode(run.result.onnx, run.result.heldout[:4])
     assert np.abs(recon - run.result.reconstructions[:4]).max() < 1e-4
     assert at.session_state[session_models.STUDIO_RUNS] == [run]
@@ -408,7 +415,7 @@ def fake_run(number: int, family: str = "undercomplete", config: dict | None = N
         family=family, config=config, settings=SimpleNamespace(method=method, epochs=epochs, patience=patience),
         parameters=1000 * number, heldout_mse=0.0123456, seconds=3.21, history=history or [progress(1.0)],
         code_stats=engine.CodeStats(0.5, 0.25, 6.0, 1), codes=np.zeros((4, config["code_size"])),
-        heldout=np.zeros((4, 8, 8), np.float32), onnx=b"model",
+        heldout=np.zeros((4, 8, 8), np.float32), onnx=b"model", snapshots=[],
     )
     data = logic.DataChoice(key, f"data {key}", "digits8", 250)
     return logic.Run(number, f"#{number} {logic.run_label(result)}", data, result, 0.0456789, pca, ended)
@@ -568,3 +575,35 @@ def test_a_run_is_set_against_pca_in_plain_words():
     assert kind == "info" and "Behind PCA by 25%" in words and "sparsity penalty" in words
     assert logic.pca_verdict(run("sparse", 0.02, 0.0060, [0.02, 0.02]))[0] == "warning"   # far behind: not the penalty
     assert logic.pca_verdict(fake_run(1)) is None
+
+
+def test_live_views_show_the_latest_snapshot_while_a_run_trains():
+    def page():
+        from types import SimpleNamespace
+
+        import numpy as np
+        import streamlit as st
+
+        import engine
+        from app_pages.logic import studio as logic
+        from app_pages.parts.studio_common import job_progress
+
+        job = SimpleNamespace(running=True, fraction=0.4, state="running", updates=[], stop=lambda: None,
+                              should_stop=lambda: False)
+        rng = np.random.default_rng(0)
+        live = logic.LiveViews(rng.random((8, 8, 8), dtype=np.float32), np.arange(300) % 10)
+        for epoch in (0, 1, 2):
+            codes = rng.normal(size=(300, 6)).astype(np.float32)
+            live.snapshots.append(engine.StudioSnapshot(epoch * 9, float(epoch), rng.random((8, 8, 8), dtype=np.float32),
+                                                        codes, engine.code_map(codes)))
+        st.session_state["pending"] = logic.Pending(job, [("", engine.StudioProgress(18, 30, 0.1, 2.0, 0.09, 2.0))], 3,
+                                                    "digits", live)
+        job_progress("pending")
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [c.value for c in at.caption if c.value.startswith("The model")]
+    assert len(shown) == 1 and shown[0].startswith("The model after epoch 2 (step 18):")   # the latest only
+    assert "of the code values are near zero" in shown[0]
+    assert "Their reconstructions at this point" in captions(at)
+    assert len(at.get("plotly_chart")) == 3   # the curves, the code's histogram and the codes' map

@@ -37,6 +37,7 @@ MIN_UPLOADED = 3  # one held out, one for validation, one to train on
 NOISY_EVAL = 0.5
 NOISY_SEED = 1234
 SHOWN = 10  # held-out images shown with their reconstructions
+WATCHED = 300  # held-out images whose codes the live views map at every epoch
 DATA_LABELS = {
     "digits28": "Built-in digits, 28x28",
     "digits8": "Built-in handwritten digits, 8x8",
@@ -151,6 +152,18 @@ class Run:
     pca: dict | None  # PCA's row of the comparison at this code size (None: too few images for it)
     ended: str  # "finished", "stopped", "early stopping" or "time limit"
     group: int | None = None  # the Training methods comparison it belongs to
+    watched_labels: np.ndarray | None = None  # the digit labels of the watched held-out images (the replay's map)
+
+
+@dataclasses.dataclass
+class LiveViews:
+    """What a run shows while it trains, filled by its job: the held-out images watched (their
+    first engine.SNAPSHOT_RECONSTRUCTIONS are reconstructed), their digit labels (None for the
+    user's images) and the snapshots so far."""
+
+    originals: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    snapshots: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -161,6 +174,7 @@ class Pending:
     reports: list  # (label, engine.StudioProgress) in the order they came
     epochs: int
     data_label: str
+    live: LiveViews = dataclasses.field(default_factory=LiveViews)
 
 
 # --- Data --------------------------------------------------------------------------------------
@@ -251,11 +265,23 @@ def how_it_ended(result: engine.StudioResult, job: engine.Job) -> str:
     return "early stopping" if result.stopped_early else "finished"
 
 
+def watched_labels(choice: DataChoice) -> np.ndarray | None:
+    """The digit labels of the first WATCHED held-out images of built-in data (None for the user's)."""
+    if choice.builtin is None:
+        return None
+    return engine.builtin_digits(choice.builtin, heldout_count=engine.STUDIO_HELDOUT_RENDERED).heldout_labels[:WATCHED]
+
+
 def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list, runs: list,
-              label: str = "", part: int = 0, parts: int = 1, group: int | None = None) -> Run:
+              label: str = "", part: int = 0, parts: int = 1, group: int | None = None,
+              live: LiveViews | None = None) -> Run:
     """Train one model inside a job and add it to the session's runs. Reports go to `reports`
-    and to the job, counted as part `part` of `parts` equal ones (the methods train three)."""
+    and to the job, counted as part `part` of `parts` equal ones (the methods train three);
+    snapshots of the watched held-out images go to `live` as they are taken."""
     train, heldout, note = materialize(choice)
+    labels = watched_labels(choice)
+    live = live or LiveViews()
+    live.originals, live.labels = heldout[:engine.SNAPSHOT_RECONSTRUCTIONS], labels
     deadline = time.monotonic() + MAX_SECONDS
 
     def progress(p: engine.StudioProgress) -> None:
@@ -266,7 +292,7 @@ def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list,
         spec.family, train, code_size=spec.code_size, epochs=spec.epochs, lr=spec.lr,
         batch_size=BATCH_SIZE, patience=spec.patience, method=spec.method, options=spec.options,
         heldout=heldout, data_note=note, progress=progress,
-        stop=lambda: job.should_stop() or time.monotonic() > deadline,
+        stop=lambda: job.should_stop() or time.monotonic() > deadline, watch=WATCHED, on_snapshot=live.snapshots.append,
     )  # fmt: skip
     noisy = engine.add_noise(heldout, "gaussian", NOISY_EVAL, seed=NOISY_SEED)
     noisy_mse = float(np.mean((engine.reconstruct_and_encode(result.onnx, noisy)[0] - heldout) ** 2))
@@ -282,7 +308,7 @@ def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list,
     # The run keeps its data's name, not its images: the held-out ones are in the result.
     data = dataclasses.replace(choice, train=None, heldout=None)
     run = Run(number, f"#{number} {run_label(result)}", data, result, noisy_mse, pca, how_it_ended(result, job),
-              group)
+              group, labels)
     runs.append(run)
     del runs[:-MAX_RUNS]
     return run
@@ -448,10 +474,32 @@ def curves_figure(entries: list, title: str) -> go.Figure:
     return figure
 
 
+def snapshot_caption(snapshot: engine.StudioSnapshot) -> str:
+    """Where a snapshot was taken, and the share of its code values at rest."""
+    share = float(np.mean(np.abs(snapshot.codes) < engine.NEAR_ZERO))
+    when = "before the first step" if snapshot.step == 0 else f"after epoch {snapshot.epoch:g} (step {snapshot.step:,})"
+    return f"The model {when}: {share:.0%} of the code values are near zero."
+
+
+def code_map_figure(points: np.ndarray, labels: np.ndarray | None, two_numbers: bool) -> go.Figure:
+    """The watched held-out images' codes as points, coloured by digit when the labels are known."""
+    figure = go.Figure()
+    groups = [(None, np.ones(len(points), bool))] if labels is None else [(d, labels == d) for d in np.unique(labels)]
+    for digit, mask in groups:
+        colour = "#3b6fd4" if digit is None else DIGIT_COLOURS[int(digit) % len(DIGIT_COLOURS)]
+        figure.add_trace(go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=str(digit),
+                                      showlegend=digit is not None, marker={"size": 5, "color": colour}))
+    axes = ("code 1", "code 2") if two_numbers else ("principal component 1", "principal component 2")
+    figure.update_layout(title="The codes of held-out images" + (", by digit" if labels is not None else ""),
+                         xaxis_title=axes[0], yaxis_title=axes[1], height=300, margin={"t": 50, "b": 10},
+                         legend={"itemsizing": "constant"})
+    return figure
+
+
 def code_figures(codes: np.ndarray) -> tuple[go.Figure, go.Figure]:
     """A histogram of code values with the near-zero band shaded, and each unit's mean |value|."""
-    values = codes.ravel()
-    histogram = go.Figure(go.Histogram(x=values, nbinsx=60, marker_color="#3b6fd4"))
+    counts, edges = np.histogram(codes.ravel(), bins=60)   # binned here: 60 bars travel, not every value
+    histogram = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color="#3b6fd4"))
     histogram.add_vrect(x0=-engine.NEAR_ZERO, x1=engine.NEAR_ZERO, fillcolor="#e15759", opacity=0.15,
                         line_width=0, annotation_text="near zero", annotation_position="top left")
     histogram.update_layout(title="Code values over the held-out images", xaxis_title="code value",

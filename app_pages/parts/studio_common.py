@@ -10,6 +10,8 @@ from app_pages.common import job_panel, running_text
 from app_pages.logic import studio as logic
 from app_pages.text import plain
 
+LIVE_VIEWS_EVERY = 3.0   # seconds between redraws of the live views
+
 
 def show_image(pixels: np.ndarray, caption: str, where: Any = st) -> None:
     """At its own size (enlarged by logic.strip): st.image would otherwise fit it to its caption.
@@ -30,6 +32,37 @@ def job_progress(key: str) -> None:
 
     job_panel(pending.job, key, text,
               lambda: logic.curves_figure(list(pending.reports), "Learning so far") if pending.reports else None)
+    live_views(pending.live, f"{key}_views")
+
+
+@st.fragment(run_every=LIVE_VIEWS_EVERY)
+def live_views(live: logic.LiveViews, key: str) -> None:
+    """The latest snapshot of a run that is training, redrawn on its own, slower clock than the
+    progress bar's: a snapshot comes once an epoch, and redrawing its charts every second cost
+    the training a third of its speed on a 2-core machine."""
+    if live.snapshots and live.originals is not None:
+        show_snapshot(live.snapshots[-1], live.originals, live.labels, key)
+
+
+def show_snapshot(snapshot: engine.StudioSnapshot, originals: np.ndarray, labels: np.ndarray | None, key: str) -> None:
+    """One snapshot: the watched held-out images and their reconstructions, the code's histogram
+    and the codes' map."""
+    st.caption(logic.snapshot_caption(snapshot))
+    if originals.ndim == 3:
+        show_image(logic.strip(originals), "Held-out originals")
+        show_image(logic.strip(snapshot.reconstructions), "Their reconstructions at this point")
+    histogram, code_map = snapshot_figures(snapshot.codes, snapshot.map, labels)
+    left, right = st.columns(2)
+    left.plotly_chart(histogram, key=f"{key}_histogram")
+    right.plotly_chart(code_map, key=f"{key}_map")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def snapshot_figures(codes: np.ndarray, points: np.ndarray, labels: np.ndarray | None) -> tuple[Any, Any]:
+    """A snapshot's histogram and map, built once: the live views redraw every second, the
+    snapshot changes once an epoch."""
+    watched = labels[:len(points)] if labels is not None else None
+    return logic.code_figures(codes)[0], logic.code_map_figure(points, watched, codes.shape[1] <= 2)
 
 
 def show_run(run: logic.Run, key: str) -> None:
@@ -67,6 +100,13 @@ def show_run(run: logic.Run, key: str) -> None:
     if result.history:
         st.plotly_chart(logic.curves_figure([("", p) for p in result.history], "Learning curves"),
                         key=f"{key}_curves")
+    snapshots = result.snapshots
+    if len(snapshots) > 1:
+        with st.expander("Replay the training", icon=":material/replay:"):
+            index = st.select_slider("Snapshot", range(len(snapshots)), value=len(snapshots) - 1, key=f"{key}_replay",
+                                     format_func=lambda i: "start" if i == 0 else f"epoch {snapshots[i].epoch:g}")
+            show_snapshot(snapshots[index], result.heldout[:engine.SNAPSHOT_RECONSTRUCTIONS], run.watched_labels,
+                          f"{key}_replay_views")
 
     download, about = st.columns([1, 2])
     download.download_button(

@@ -216,6 +216,7 @@ def code_map(codes: np.ndarray, previous: np.ndarray | None = None) -> np.ndarra
     centred = codes - codes.mean(0)
     _, _, axes = np.linalg.svd(centred, full_matrices=False)
     points = centred @ axes[:2].T
+    points = np.pad(points, ((0, 0), (0, 2 - points.shape[1])))   # fewer images than two: a point or a line
     if previous is not None and len(previous) == len(points):
         points *= np.where((points * previous).sum(0) < 0, -1.0, 1.0)
     return points.astype(np.float32)
