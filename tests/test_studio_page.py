@@ -524,7 +524,11 @@ def test_the_progress_words_follow_the_latest_report():
     assert logic.progress_words(pending) == ("Tied weights · training, epoch 2 of 10 · loss 0.3000 · validation MSE "
                                              "0.0200 · 4 s")
     pending.reports.append(("", progress(3.0, None, "pretraining layer 1 of 2")))
-    assert logic.progress_words(pending) == "pretraining layer 1 of 2, epoch 3 of 10 · loss 0.3000 · 6 s"
+    assert logic.progress_words(pending) == (
+        "pretraining layer 1 of 2, epoch 3 of 10 · loss of rebuilding the pixels 0.3000 · 6 s")
+    pending.reports.append(("", progress(4.0, None, "pretraining layer 2 of 2")))
+    assert "loss of rebuilding layer 1's codes 0.3000 (on the codes' own scale: not comparable with the pixels' loss)" \
+        in logic.progress_words(pending)
 
 
 def test_the_methods_table_names_each_method_and_warns_when_one_was_cut_short():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import time
 
 import numpy as np
@@ -330,6 +331,18 @@ def train_methods(choice: DataChoice, code_size: int, epochs: int, lr: float, jo
     return done
 
 
+def loss_words(p: engine.StudioProgress) -> str:
+    """A report's loss, labelled by what it measures: layer-wise pretraining rebuilds the layer
+    below's codes, on their own scale, so its losses do not compare with the pixels' loss."""
+    layer = re.match(r"pretraining layer (\d+)", p.phase)
+    if layer is None:
+        return f"loss {p.loss:.4f}"
+    if layer.group(1) == "1":
+        return f"loss of rebuilding the pixels {p.loss:.4f}"
+    return (f"loss of rebuilding layer {int(layer.group(1)) - 1}'s codes {p.loss:.4f} "
+            "(on the codes' own scale: not comparable with the pixels' loss)")
+
+
 def progress_words(pending: Pending) -> str:
     """The progress bar's words while a run trains: its latest report (the page words the
     queued and stopping states itself)."""
@@ -337,7 +350,7 @@ def progress_words(pending: Pending) -> str:
         return "Preparing the data and training the first epoch…"
     label, p = pending.reports[-1]
     words = f"{label} · " if label else ""
-    words += f"{p.phase}, epoch {p.epoch:.0f} of {pending.epochs} · loss {p.loss:.4f}"
+    words += f"{p.phase}, epoch {p.epoch:.0f} of {pending.epochs} · {loss_words(p)}"
     words += f" · validation MSE {p.validation:.4f}" if p.validation is not None else ""
     return words + f" · {p.seconds:.0f} s"
 
