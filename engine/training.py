@@ -22,6 +22,7 @@ _API = {
     "compare_family": "tasks.studio.build",
     "plane_and_curve": "tasks.studio.build",
     "digits_projection": "tasks.studio.build",
+    "compression_lessons": "tasks.studio.build",
     "FAMILIES": "tasks.studio.model",
     "fine_tune_colorizer": "tasks.colorize.build",
     "train_sequence_models": "tasks.sequence.build",
@@ -35,7 +36,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names resolve 
     from .tasks.colorize.build import fine_tune_colorizer  # noqa: F401
     from .tasks.semisupervised.build import accuracy_curve, run_labels  # noqa: F401
     from .tasks.sequence.build import train_sequence_models  # noqa: F401
-    from .tasks.studio.build import compare_family, digits_projection, plane_and_curve, train_model  # noqa: F401
+    from .tasks.studio.build import (  # noqa: F401
+        compare_family,
+        compression_lessons,
+        digits_projection,
+        plane_and_curve,
+        train_model,
+    )
     from .tasks.studio.model import FAMILIES  # noqa: F401
 
 

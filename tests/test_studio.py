@@ -265,3 +265,16 @@ def test_the_code_map_is_the_code_itself_in_two_numbers_and_keeps_its_axes():
     assert np.allclose(np.abs(first[:, 0]), np.abs(wide[:, 0] - wide[:, 0].mean()), atol=0.6)   # the widest axis first
     assert np.allclose(engine.code_map(-wide, previous=first), first, atol=1e-5)   # a flipped code keeps the map's axes
     assert engine.code_map(wide[:1]).shape == (1, 2)   # one image watched (a user's small upload)
+
+
+def test_random_data_cannot_be_compressed_and_the_spring_is_one_number():
+    fits = studio_build.compression_lessons(n=400, epochs=40)
+    random, spring = fits["random"], fits["spring"]
+    assert random.explained[0] < 0.2 and spring.explained[0] > 0.95   # flat, against one direction
+    assert random.pca_mse / random.variance > 0.7 and random.autoencoder_mse / random.variance > 0.7
+    assert spring.pca_mse / spring.variance < 0.03 and spring.autoencoder_mse / spring.variance < 0.1
+    assert engine.truth_agreement(spring.pca_code, spring.truth) > 0.99
+    assert engine.truth_agreement(spring.autoencoder_code, spring.truth) > 0.95
+    views, truth = engine.spring_views(50, seed=3)
+    assert views.shape == (50, 2 * engine.SPRING_CAMERAS) and truth.shape == (50,)
+    assert np.allclose(engine.random_points(5, seed=1), engine.random_points(5, seed=1))

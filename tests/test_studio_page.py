@@ -311,11 +311,15 @@ def test_the_pca_tab_opens_on_precomputed_results():
     assert list(stores["studio_surfaces"].variants()) == [(studio_pca.OPENING["pc_points"], 0, studio_pca.OPENING["pc_epochs"])]
     assert {("projection", *v) for v in stores["studio_projections"].variants()} == {
         ("projection", dims, studio_pca.OPENING["proj_epochs"]) for dims in (2, 3)}
-    assert precomputed.stale(stores={n: stores[n] for n in ("studio_surfaces", "studio_projections")}) == {}
+    assert precomputed.stale(stores={n: stores[n] for n in ("studio_surfaces", "studio_projections", "studio_lessons")}) == {}
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(STUDIO)
     show_tab(at, "PCA vs autoencoders")
-    assert not at.error and len(at.get("plotly_chart")) == 4
+    assert not at.error and len(at.get("plotly_chart")) == 6   # the surfaces, the two lessons, the digits
+    lessons = frame(at, "PCA loses")
+    assert list(lessons["Code size"]) == [2, 1]
+    assert lessons["PCA loses"].iloc[0] > 70   # random data: nothing to compress
+    assert lessons["PCA loses"].iloc[1] < 3 and lessons["PCA follows the spring"].iloc[1] > 0.99
     assert not [b for b in at.button if b.key in ("surfaces_fit", "projection_fit")]
 
 

@@ -675,3 +675,55 @@ def projection_rows(result: engine.DigitsProjection) -> list[dict]:
              "Neighbour agreement": round(result.pca_neighbour_agreement, 3)},
             {"Method": "Autoencoder", "Held-out MSE": round(result.autoencoder_mse, 4),
              "Neighbour agreement": round(result.autoencoder_neighbour_agreement, 3)}]
+
+
+# --- The compression lessons ------------------------------------------------------------------
+def explained_figure(fits: dict[str, engine.LessonFit]) -> go.Figure:
+    """PCA's share of the variance on each principal component, for both lessons side by side."""
+    figure = go.Figure()
+    names = {"random": "10 random numbers", "spring": f"the spring, {2 * engine.SPRING_CAMERAS} numbers a frame"}
+    for (name, fit), colour in zip(fits.items(), ("#9c9c9c", "#3b6fd4"), strict=False):
+        shown = fit.explained[:10]
+        figure.add_trace(go.Bar(x=np.arange(1, len(shown) + 1), y=shown, name=names.get(name, name),
+                                marker_color=colour))
+    figure.update_layout(title="Share of the variance on each principal component", barmode="group",
+                         xaxis_title="principal component", yaxis_title="share of the variance",
+                         yaxis_tickformat=".0%", height=360, margin={"t": 50, "b": 10},
+                         legend={"orientation": "h", "y": -0.3})
+    return figure
+
+
+def spring_figure(fit: engine.LessonFit, frames: int = 120) -> go.Figure:
+    """The spring's true displacement beside the one number each method found, each scaled to
+    unit spread and given the truth's sign, over the first held-out frames."""
+    def scaled(values: np.ndarray) -> np.ndarray:
+        values = (values - values.mean()) / (values.std() or 1.0)
+        return values * np.sign(np.corrcoef(values, fit.truth)[0, 1] or 1.0)
+
+    figure = go.Figure()
+    for name, values, colour, dash in (("true displacement", fit.truth, "#9c9c9c", "solid"),
+                                       ("PCA's one number", fit.pca_code[:, 0], "#3b6fd4", "dot"),
+                                       ("autoencoder's one number", fit.autoencoder_code[:, 0], "#f28e2b", "dash")):
+        figure.add_trace(go.Scatter(y=scaled(values)[:frames], mode="lines", name=name,
+                                    line={"color": colour, "dash": dash}))
+    figure.update_layout(title="The spring, found from ten cameras' pictures", xaxis_title="held-out frame",
+                         yaxis_title="displacement (scaled)", height=360, margin={"t": 50, "b": 10},
+                         legend={"orientation": "h", "y": -0.3})
+    return figure
+
+
+def lesson_rows(fits: dict[str, engine.LessonFit]) -> list[dict]:
+    """Each lesson: its code size, the share of the held-out variance each method loses (in
+    percent), and
+    for the spring how closely the one number follows the true displacement."""
+    names = {"random": "10 random numbers", "spring": f"The spring ({engine.SPRING_CAMERAS} cameras, 2 numbers each)"}
+    rows = []
+    for name, fit in fits.items():
+        follows = {"PCA follows the spring": np.nan, "Autoencoder follows the spring": np.nan} if fit.truth is None else {
+            "PCA follows the spring": engine.truth_agreement(fit.pca_code, fit.truth),
+            "Autoencoder follows the spring": engine.truth_agreement(fit.autoencoder_code, fit.truth)}
+        rows.append({"Data": names.get(name, name), "Code size": fit.code_size,
+                     "PCA loses": 100 * fit.pca_mse / fit.variance,
+                     "Autoencoder loses": 100 * fit.autoencoder_mse / fit.variance,
+                     **follows})
+    return rows

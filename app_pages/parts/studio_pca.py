@@ -9,7 +9,8 @@ from typing import Any
 import streamlit as st
 
 import engine
-from app_pages.common import report
+from app_pages.common import number_columns, report
+from app_pages.figures import PERCENT
 from app_pages.logic import studio as logic
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,12 @@ log = logging.getLogger(__name__)
 def surfaces(points: int, epochs: int) -> dict[str, engine.SurfaceFit]:
     """PCA and an autoencoder fit to points on a plane and on a curved surface."""
     return engine.training.plane_and_curve(n=points, epochs=epochs)
+
+
+@st.cache_data(max_entries=2, show_spinner="Fitting PCA and an autoencoder to random data and to the spring…")
+def lessons() -> dict[str, engine.LessonFit]:
+    """The two compression lessons (precomputed: opening the tab trains nothing)."""
+    return engine.training.compression_lessons()
 
 
 @st.cache_data(max_entries=8, show_spinner="Reducing the 8x8 digits with PCA and an autoencoder…")
@@ -96,7 +103,34 @@ def pca_tab() -> None:
     if fitted_or_asked("surfaces", (points, epochs), "Fit the surfaces"):
         show_surfaces(points, epochs)
 
+    lessons_part()
     digits_part()
+
+
+def lessons_part() -> None:
+    """Random data, where neither method can compress, and the spring filmed by ten cameras,
+    where one number is the whole story."""
+    st.subheader("When there is nothing to compress, and when one number is the whole story")
+    st.markdown(
+        "Compression needs structure. **Random data**: 10 independent random numbers per point, squeezed into 2. "
+        "No direction holds more variance than another, so PCA keeps about 2/10 of it, and an autoencoder can do "
+        "no better. **The spring filmed by ten cameras**: a mass bounces on a spring, and ten cameras, each from its "
+        "own angle, record where it is in their picture: 20 numbers a frame, with a little noise. The motion is one "
+        "number (how far the spring is stretched), and a code of one number finds it.")
+    try:
+        fits = lessons()
+    except Exception as error:
+        report(error, "fit the two lessons", log)
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(logic.explained_figure(fits), key="lessons_explained")
+    right.plotly_chart(logic.spring_figure(fits["spring"]), key="lessons_spring")
+    st.dataframe(logic.lesson_rows(fits), hide_index=True, key="lessons_table",
+                 column_config=number_columns({"PCA loses": PERCENT, "Autoencoder loses": PERCENT,
+                                               "PCA follows the spring": "%.4f",
+                                               "Autoencoder follows the spring": "%.4f"}))
+    st.caption("Loses: the share of the held-out points' variance missing from their reconstructions. Follows: "
+               "the correlation (its size) between the one-number code and the spring's true displacement; 1 is exact.")
 
 
 @st.fragment

@@ -21,6 +21,7 @@ from engine.tasks.studio.serve import (
     VARIANTS,
     CodeStats,
     DigitsProjection,
+    LessonFit,
     StudioConfig,
     StudioProgress,
     StudioResult,
@@ -30,6 +31,8 @@ from engine.tasks.studio.serve import (
     builtin_digits,
     code_map,
     code_stats,
+    random_points,
+    spring_views,
     surface_points,
 )
 
@@ -314,6 +317,37 @@ def plane_and_curve(n: int = 1000, seed: int = 0, epochs: int = 150,
         fits[name] = SurfaceFit(name, points, pca_codes, pca_recon, float(np.mean((pca_recon - points) ** 2)),
                                 result.codes, result.reconstructions,
                                 float(np.mean((result.reconstructions - points) ** 2)))
+    return fits
+
+
+@precomputed.stored("studio_lessons", torch=True)
+def compression_lessons(n: int = 1000, seed: int = 0, epochs: int = 60,
+                        threads: int | None = None) -> dict[str, LessonFit]:
+    """The lecture's two remaining PCA lessons, each fit on one half of its points and judged on
+    the other: 10 independent random numbers squeezed into 2 (neither PCA nor an autoencoder
+    can keep more than about 2/10 of their variance: there is nothing to compress), and 20
+    numbers a frame from ten cameras filming a spring squeezed into 1 (the one number is the
+    spring's displacement, found by both)."""
+    from sklearn.decomposition import PCA
+
+    fits = {}
+    for name, (points, truth, code_size) in {"random": (random_points(n, seed=seed), None, 2),
+                                             "spring": (*spring_views(n, seed=seed), 1)}.items():
+        train, heldout = points[::2], points[1::2]
+        mean = train.mean(0)
+        pca = PCA(n_components=points.shape[1]).fit(train)
+        codes = (heldout - mean) @ pca.components_[:code_size].T
+        pca_recon = codes @ pca.components_[:code_size] + mean
+        result = train_model("stacked", train, code_size=code_size, epochs=epochs, batch_size=32,
+                             validation_fraction=0.0, seed=seed, heldout=heldout, lr=3e-3,
+                             options={"hidden": (32,), "code_activation": "linear", "output": "linear"},
+                             threads=threads, export=False)
+        fits[name] = LessonFit(
+            name, code_size, pca.explained_variance_ratio_.astype(np.float32),
+            float(((heldout - heldout.mean(0)) ** 2).sum(1).mean()),
+            float(((pca_recon - heldout) ** 2).sum(1).mean()),
+            float(((result.reconstructions - heldout) ** 2).sum(1).mean()),
+            None if truth is None else truth[1::2], codes.astype(np.float32), result.codes)
     return fits
 
 

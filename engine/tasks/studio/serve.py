@@ -325,6 +325,52 @@ def surface_points(n: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 @dataclass
+class LessonFit:
+    """One of the lecture's two compression lessons, held-out points reduced to `code_size`
+    numbers and rebuilt by PCA and by an autoencoder: random data, where neither can compress,
+    or the spring filmed by ten cameras, where one number is the whole story."""
+    name: str                          # "random" or "spring"
+    code_size: int
+    explained: np.ndarray              # PCA's share of the variance on each principal component, largest first
+    variance: float                    # the held-out data's total variance per point (the error of knowing nothing)
+    pca_mse: float                     # mean squared reconstruction error per point, summed over features
+    autoencoder_mse: float
+    truth: np.ndarray | None           # the spring: its true displacement in each held-out frame
+    pca_code: np.ndarray               # (n, code_size)
+    autoencoder_code: np.ndarray       # (n, code_size)
+
+
+SPRING_CAMERAS = 10                     # each films the moving point and records 2 numbers per frame
+
+
+def random_points(n: int = 1000, dims: int = 10, seed: int = 0) -> np.ndarray:
+    """n points (n, dims) of independent standard normal numbers: no direction holds more than another."""
+    return np.random.default_rng(seed).normal(size=(n, dims)).astype(np.float32)
+
+
+def spring_views(n: int = 1000, cameras: int = SPRING_CAMERAS, noise: float = 0.05,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A mass on a spring filmed by `cameras` cameras: the mass moves along one line in space
+    (its displacement a damped-free cosine of time), and each camera, looking from its own
+    random direction, records the mass's 2-D position in its picture with a little noise.
+    Returns (the views (n, 2 * cameras), the true displacement (n,)): 20 numbers a frame, one
+    number of motion."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 20, n))
+    displacement = np.cos(2 * np.pi * t / 3.0)
+    direction = rng.normal(size=3)
+    position = np.outer(displacement, direction / np.linalg.norm(direction)) + rng.normal(size=3)
+    projections = rng.normal(size=(cameras, 2, 3))           # each camera's 2x3 view of space
+    views = np.einsum("cij,nj->nci", projections, position).reshape(n, 2 * cameras)
+    return (views + rng.normal(0, noise, views.shape)).astype(np.float32), displacement.astype(np.float32)
+
+
+def truth_agreement(code: np.ndarray, truth: np.ndarray) -> float:
+    """How well a one-number code follows the true displacement: |correlation| (1 is exact up to scale)."""
+    return float(abs(np.corrcoef(code[:, 0], truth)[0, 1]))
+
+
+@dataclass
 class DigitsProjection:
     """scikit-learn's 8x8 digits reduced to `dims` numbers by PCA and by an autoencoder, both
     fit on the training digits, for a scatter plot coloured by digit."""
