@@ -97,12 +97,16 @@ def data_choice(running: bool) -> logic.DataChoice | None:
 def family_options(family: str) -> tuple[dict, str]:
     """The chosen family's own settings: (config options, training method)."""
     options, method = {}, "all-at-once"
+    if family == "undercomplete":
+        options["code_activation"] = st.radio("Code activation", ["relu", "sigmoid", "linear"], horizontal=True,
+                                              key="studio_activation", bind="query-params", persist_state="session",
+                                              help="Linear: the network can at best learn PCA's subspace.")
     if family == "sparse":
         left, middle, right = st.columns(3)
         penalty = left.radio("Penalty", ["l1", "kl"], format_func=str.upper, horizontal=True,
                              key="studio_penalty", bind="query-params", persist_state="session")
         options["penalty"] = penalty
-        weights = (None, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2) if penalty == "l1" else (None, 3e-3, 1e-2, 3e-2, 0.1)
+        weights = (None, 1e-6, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2) if penalty == "l1" else (None, 3e-3, 1e-2, 3e-2, 0.1)
         options["weight"] = middle.select_slider(
             "Penalty weight λ", weights, format_func=lambda w: "default" if w is None else f"{w:g}",
             key=f"studio_weight_{penalty}", persist_state="session",
@@ -155,6 +159,13 @@ def start_training(spec: logic.RunSpec, choice: logic.DataChoice) -> bool:
     return True
 
 
+def apply_preset() -> None:
+    """A preset chosen: set the widgets to its network and training (they stay the user's to change)."""
+    name = st.session_state.get("studio_preset")
+    if name is not None:
+        st.session_state.update(logic.preset_settings(name))
+
+
 def train_tab() -> None:
     """The Train tab: a model of the family, its data and settings, its run and its result."""
     st.markdown(
@@ -170,10 +181,17 @@ def train_tab() -> None:
     pending: logic.Pending | None = st.session_state.get(logic.TRAIN_JOB)
     running = pending is not None and pending.job.running
 
+    preset = st.selectbox("Start from a network of the source documents", [None, *engine.STUDIO_PRESETS],
+                          format_func=lambda n: "none: the settings below" if n is None else engine.STUDIO_PRESETS[n].label,
+                          key="studio_preset", bind="query-params", on_change=apply_preset, disabled=running)
+    if preset is not None:
+        chosen = engine.STUDIO_PRESETS[preset]
+        st.caption(f"{sources.link('Source ' + chosen.source.split(':')[0])}: {chosen.network}. The settings below are "
+                   "set to it (on the built-in digits instead of MNIST); change any of them.")
     family_col, code_col = st.columns([2, 1])
     family = family_col.selectbox("Model", list(logic.FAMILY_LABELS), format_func=logic.FAMILY_LABELS.get,
                                   key="studio_family", bind="query-params", persist_state="session", disabled=running)
-    code_size = code_col.select_slider("Code size", (2, 4, 8, 16, 32, 64), value=32, key="studio_code", bind="query-params",
+    code_size = code_col.select_slider("Code size", logic.CODE_SIZES, value=32, key="studio_code", bind="query-params",
                                        persist_state="session", disabled=running)
     note, formula = logic.FAMILY_NOTES[family]
     st.markdown(note)
@@ -194,10 +212,24 @@ def train_tab() -> None:
             bind="query-params", persist_state="session",
         format_func=lambda p: "off" if p is None else logic.plural(p, "epoch"), disabled=running,
         help="Stop once this many epochs bring no better validation error; the best epoch's weights are kept.")
+    optimizer_col, loss_col, batch_col, schedule_col = st.columns(4)
+    optimizer = optimizer_col.selectbox("Optimiser", list(logic.OPTIMIZER_LABELS), format_func=logic.OPTIMIZER_LABELS.get,
+                                        key="studio_optimizer", bind="query-params", persist_state="session",
+                                        disabled=running)
+    if family != "variational":   # the VAE's loss is its ELBO
+        options["loss"] = loss_col.selectbox("Loss", list(logic.LOSS_LABELS), format_func=logic.LOSS_LABELS.get,
+                                             key="studio_loss", bind="query-params", persist_state="session",
+                                             disabled=running)
+    batch_size = batch_col.selectbox("Batch size", logic.BATCH_SIZES, index=logic.BATCH_SIZES.index(logic.BATCH_SIZE),
+                                     key="studio_batch", bind="query-params", persist_state="session", disabled=running)
+    schedule = schedule_col.selectbox("Learning-rate schedule", list(logic.SCHEDULE_LABELS),
+                                      format_func=logic.SCHEDULE_LABELS.get, key="studio_schedule", bind="query-params",
+                                      persist_state="session", disabled=running)
     st.caption(f"A run stops by itself after {logic.MAX_SECONDS // 60} minutes and keeps what it has learnt.")
     if st.button("Train", key="studio_train", type="primary", icon=":material/model_training:",
                  disabled=running or choice is None):
-        if start_training(logic.RunSpec(family, options, method, code_size, epochs, lr, patience), choice):
+        spec = logic.RunSpec(family, options, method, code_size, epochs, lr, patience, batch_size, optimizer, schedule)
+        if start_training(spec, choice):
             st.rerun()  # the run is in the session now: draw its progress
 
     if pending is None:

@@ -278,3 +278,49 @@ def test_random_data_cannot_be_compressed_and_the_spring_is_one_number():
     views, truth = engine.spring_views(50, seed=3)
     assert views.shape == (50, 2 * engine.SPRING_CAMERAS) and truth.shape == (50,)
     assert np.allclose(engine.random_points(5, seed=1), engine.random_points(5, seed=1))
+
+
+def test_presets_build_the_source_documents_networks_exactly(monkeypatch):
+    from torch import nn
+
+    from engine.nn import train as nn_train
+
+    def layers(name: str) -> list[tuple[int, int]]:
+        preset = engine.STUDIO_PRESETS[name]
+        model = studio_model.make_model(preset.family, input_shape=(1, 28, 28), code_size=preset.code_size,
+                                        **preset.options)
+        return [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)], model
+
+    sizes, model = layers("tutorial")
+    assert sizes == [(784, 256), (256, 784)]
+    assert model.config.code_activation == "sigmoid" and model.config.output == "sigmoid" and model.config.loss == "mse"
+    sizes, model = layers("undercomplete")
+    assert sizes == [(784, 32), (32, 784)] and model.config.code_activation == "relu" and model.config.loss == "bce"
+    sizes, model = layers("sparse")
+    assert sizes == [(784, 32), (32, 784)] and (model.config.penalty, model.config.weight) == ("l1", 1e-6)
+    sizes, _ = layers("stacked")
+    assert sizes == [(784, 128), (128, 64), (64, 32), (32, 64), (64, 128), (128, 784)]
+    tutorial = engine.STUDIO_PRESETS["tutorial"]
+    assert (tutorial.optimizer, tutorial.lr, tutorial.batch_size, tutorial.epochs) == ("rmsprop", 0.01, 100, 20)
+    assert {p.optimizer for n, p in engine.STUDIO_PRESETS.items() if n != "tutorial"} == {"adam"}
+
+    # the preset's optimiser and a constant rate are what trains
+    made = []
+    real = nn_train.OPTIMIZERS["rmsprop"]
+    monkeypatch.setitem(nn_train.OPTIMIZERS, "rmsprop", lambda params, c: made.append(c) or real(params, c))
+    train, heldout, _ = engine.builtin_training_set("digits8", 200)
+    result = studio_build.train_model(tutorial.family, train, code_size=16, epochs=1, lr=tutorial.lr,
+                                      batch_size=tutorial.batch_size, options=dict(tutorial.options), heldout=heldout,
+                                      optimizer="rmsprop", schedule="constant", export=False)
+    assert [(c.optimizer, c.lr, c.batch_size, c.schedule) for c in made] == [("rmsprop", 0.01, 100, "constant")]
+    assert (result.settings.optimizer, result.settings.schedule) == ("rmsprop", "constant")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        studio_model.make_model("undercomplete", input_shape=(64,), loss="hinge")
+
+
+def test_the_mse_loss_of_sigmoid_outputs_is_mean_squared_error():
+    recon = torch.tensor([[0.2, 0.9]])
+    outputs = {"reconstruction": recon, "logits": torch.logit(recon)}
+    target = torch.tensor([[0.0, 1.0]])
+    assert torch.isclose(studio_model.reconstruction_loss(outputs, target, "mse"), torch.tensor((0.04 + 0.01) / 2))
+    assert studio_model.reconstruction_loss(outputs, target, "bce") > studio_model.reconstruction_loss(outputs, target, "mse")

@@ -290,7 +290,8 @@ def test_pca_rebuilds_the_plane_exactly_and_the_digits_are_projected():
     for key, value in (("pc_points", 200), ("pc_epochs", 20), ("proj_dims", 3), ("proj_epochs", 5)):
         at.session_state[key] = value
     show_tab(at, "PCA vs autoencoders")
-    assert not at.error and not at.get("plotly_chart")       # other settings than the opening ones: nothing trained yet
+    # other settings than the opening ones: nothing trained yet (the lessons' charts are precomputed, and always shown)
+    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["lessons_explained", "lessons_spring"]
     at.button(key="surfaces_fit").click().run()
     at.button(key="projection_fit").click().run()
     assert not at.error
@@ -300,7 +301,7 @@ def test_pca_rebuilds_the_plane_exactly_and_the_digits_are_projected():
     assert float(table.loc["Curved surface", "Autoencoder MSE"]) > 0
     projection = frame(at, "Neighbour agreement")
     assert list(projection["Method"]) == ["PCA", "Autoencoder"]
-    assert len(at.get("plotly_chart")) == 4  # two surfaces, two projections
+    assert len(at.get("plotly_chart")) == 6  # two surfaces, the two lessons, two projections
 
 
 @needs_torch
@@ -615,3 +616,27 @@ def test_live_views_show_the_latest_snapshot_while_a_run_trains():
     assert "of the code values are near zero" in shown[0]
     assert "Their reconstructions at this point" in captions(at)
     assert len(at.get("plotly_chart")) == 3   # the curves, the code's histogram and the codes' map
+
+
+@needs_torch
+def test_a_preset_sets_the_source_documents_network_and_trains_with_it():
+    at = open_studio()
+    at.selectbox(key="studio_preset").set_value("tutorial").run()
+    assert not at.exception
+    shown = {"family": at.selectbox(key="studio_family").value, "code": at.select_slider(key="studio_code").value,
+             "activation": at.radio(key="studio_activation").value, "optimizer": at.selectbox(key="studio_optimizer").value,
+             "loss": at.selectbox(key="studio_loss").value, "batch": at.selectbox(key="studio_batch").value,
+             "schedule": at.selectbox(key="studio_schedule").value, "epochs": at.slider(key="studio_epochs").value,
+             "lr": at.select_slider(key="studio_lr").value}
+    assert shown == {"family": "undercomplete", "code": 256, "activation": "sigmoid", "optimizer": "rmsprop", "loss": "mse",
+                     "batch": 100, "schedule": "constant", "epochs": 20, "lr": 0.01}
+    assert any("784 → 256 (sigmoid) → 784 (sigmoid)" in c.value for c in at.caption)
+    # the preset's training, on a small set to keep the test short
+    choose(at, "undercomplete", "digits8", count=250, epochs=1, code=16)
+    job = train(at)
+    assert job.state == "done", job.error
+    settings = job.result.result.settings
+    assert (settings.optimizer, settings.batch_size, settings.schedule, settings.lr) == ("rmsprop", 100, "constant", 0.01)
+    assert job.result.result.config["loss"] == "mse" and job.result.result.config["code_activation"] == "sigmoid"
+    at.selectbox(key="studio_preset").set_value("stacked").run()
+    assert at.selectbox(key="studio_hidden").value == "128-64" and at.selectbox(key="studio_optimizer").value == "adam"

@@ -24,11 +24,33 @@ TRAIN_JOB = "studio_job"  # session-state keys: the Train tab's run and the Trai
 METHODS_JOB = "methods_job"
 MAX_RUNS = 12  # runs kept per session; older ones are dropped
 # Bounds on what one run may ask for, so that it ends in a few minutes on a small CPU.
-MAX_EPOCHS = 30
+MAX_EPOCHS = 50   # the lecture's sparse model trains for 50
 # The defaults of a run: on the 28x28 digits every family's default run ends within a minute on
 # a 2-core CPU, the undercomplete and convolutional ones ahead of PCA of the same code size (fewer
 # images, epochs or a lower rate left them at a blurry mean digit, five times PCA's error).
 DEFAULT_COUNT, DEFAULT_EPOCHS, DEFAULT_LR = 12000, 20, 1e-2
+CODE_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
+BATCH_SIZES = (32, 64, 100, 128, 256)
+OPTIMIZER_LABELS = {"adamw": "AdamW", "adam": "Adam", "rmsprop": "RMSProp", "adadelta": "Adadelta"}
+LOSS_LABELS = {"bce": "Binary cross-entropy", "mse": "Mean squared error"}
+SCHEDULE_LABELS = {"cosine": "Cosine decay", "constant": "Constant (as Keras)"}
+
+
+def preset_settings(name: str) -> dict:
+    """The studio's widget values (session-state keys) that a source document's network sets."""
+    preset = engine.STUDIO_PRESETS[name]
+    values = {"studio_family": preset.family, "studio_code": preset.code_size, "studio_epochs": preset.epochs,
+              "studio_lr": preset.lr, "studio_optimizer": preset.optimizer, "studio_batch": preset.batch_size,
+              "studio_schedule": "constant", "studio_loss": preset.options.get("loss", "bce"),
+              "studio_data": "digits28", "studio_count": DEFAULT_COUNT, "studio_patience": None}
+    if preset.family == "undercomplete":
+        values["studio_activation"] = preset.options["code_activation"]
+    if preset.family == "sparse":
+        values |= {"studio_penalty": "l1", "studio_weight_l1": preset.options["weight"]}
+    if preset.family == "stacked":
+        hidden = next(k for k, v in HIDDEN_CHOICES.items() if v == tuple(preset.options["hidden"]))
+        values |= {"studio_hidden": hidden, "studio_tied": False, "studio_method": "all-at-once"}
+    return values
 COUNTS = (250, 500, 1000, 2000, 5000, 12000)  # training images; the built-in 28x28 digits hold 11,497
 MAX_SECONDS = 300  # a run that reaches this keeps what it has learnt (the methods: each of the three)
 BATCH_SIZE = 128
@@ -139,6 +161,9 @@ class RunSpec:
     epochs: int
     lr: float
     patience: int | None
+    batch_size: int = BATCH_SIZE
+    optimizer: str = "adamw"
+    schedule: str = "cosine"
 
 
 @dataclasses.dataclass
@@ -291,7 +316,8 @@ def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list,
 
     result = engine.training.train_model(
         spec.family, train, code_size=spec.code_size, epochs=spec.epochs, lr=spec.lr,
-        batch_size=BATCH_SIZE, patience=spec.patience, method=spec.method, options=spec.options,
+        batch_size=spec.batch_size, patience=spec.patience, method=spec.method, options=spec.options,
+        optimizer=spec.optimizer, schedule=spec.schedule,
         heldout=heldout, data_note=note, progress=progress,
         stop=lambda: job.should_stop() or time.monotonic() > deadline, watch=WATCHED, on_snapshot=live.snapshots.append,
     )  # fmt: skip

@@ -24,6 +24,16 @@ class TrainConfig:
     seed: int = 0
     clip_norm: float = 1.0
     threads: int | None = None   # torch CPU threads; None: the CPUs this process may use
+    optimizer: str = "adamw"     # OPTIMIZERS: the lecture's networks name Adam, RMSProp or Adadelta
+    schedule: str = "cosine"     # "cosine" (after a short warm-up) or "constant" (as Keras trains by default)
+
+
+OPTIMIZERS = {
+    "adamw": lambda params, c: torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay),
+    "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
+    "rmsprop": lambda params, c: torch.optim.RMSprop(params, lr=c.lr, alpha=0.9, weight_decay=c.weight_decay),
+    "adadelta": lambda params, c: torch.optim.Adadelta(params, lr=c.lr, rho=0.95, weight_decay=c.weight_decay),
+}
 
 
 class TrainHistory(list):
@@ -75,10 +85,12 @@ def fit(model: nn.Module, make_batch: BatchFn, config: TrainConfig, *,
     torch.set_num_threads(config.threads or cpu_count())
     device = pick_device()
     model.to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer not in OPTIMIZERS or config.schedule not in ("cosine", "constant"):
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} and schedule cosine or constant")
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), config)
     warmup = max(1, config.steps // 50)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / config.steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, (lambda s: 1.0) if config.schedule == "constant" else (
+        lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / config.steps))))
     losses = TrainHistory()
     best_state: dict[str, torch.Tensor] | None = None
     start = time.perf_counter()

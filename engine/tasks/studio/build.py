@@ -44,7 +44,8 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
                 data_note: str = "", threads: int | None = None, export: bool = True,
                 progress: Callable[[StudioProgress], None] | None = None,
                 stop: Callable[[], bool] | None = None, watch: int = 0,
-                on_snapshot: Callable[[StudioSnapshot], None] | None = None) -> StudioResult:
+                on_snapshot: Callable[[StudioSnapshot], None] | None = None,
+                optimizer: str = "adamw", schedule: str = "cosine") -> StudioResult:
     """Train a model of `family` (engine.tasks.studio.model.FAMILIES) on `images` ((N, S, S) in [0, 1], or
     (N, D) vectors) with engine.nn.train.fit, on CUDA when there is one. A share
     `validation_fraction` of the images is kept apart; its reconstruction MSE is reported
@@ -57,13 +58,15 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
     images, or with none the first 1,000 training images) and exported to ONNX (export=False
     skips that). With `watch` > 0, a StudioSnapshot of the first `watch` judged images is taken
     before the first step and at every epoch's end of the whole model's training (not of
-    layer-wise pretraining), given to `on_snapshot` as it comes and kept in the result."""
+    layer-wise pretraining), given to `on_snapshot` as it comes and kept in the result.
+    `optimizer` and `schedule` are engine.nn.train.TrainConfig's (the lecture's presets train
+    with Adam, RMSProp or Adadelta at a constant rate, as Keras does)."""
     from engine.nn.train import TrainConfig, fit
     from engine.tasks.studio.model import make_model, parameter_count
 
     options = dict(options or {})
     settings = StudioConfig(family, code_size, epochs, lr, batch_size, validation_fraction, patience,
-                            method, seed, options)
+                            method, seed, options, optimizer, schedule)
     if method not in TRAINING_METHODS:
         raise ValueError(f"method must be one of {TRAINING_METHODS}, got {method!r}")
     if epochs < 1 or batch_size < 1:
@@ -130,7 +133,8 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
             if progress:
                 progress(entry)
 
-        config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads)
+        config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
+                             optimizer=optimizer, schedule=schedule)
         result = fit(module, _epoch_batches(inputs, batch_size, corrupt), config,
                      progress=report,
                      report_every=min(per_epoch, steps), stop=stop, **watch)

@@ -30,11 +30,15 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu, "sigmoid": torch.sigmoid, "linear": lambda x: x}
 
 
-def reconstruction_loss(outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+LOSSES = ("bce", "mse")   # a pixel model's reconstruction loss: binary cross-entropy or mean squared error
+
+
+def reconstruction_loss(outputs: dict[str, torch.Tensor], target: torch.Tensor, kind: str = "bce") -> torch.Tensor:
     """Binary cross-entropy per value for pixels in [0, 1] (outputs with "logits"; the notes'
     loss='binary_crossentropy', whose gradient does not vanish when a sigmoid saturates on
-    the wrong side), mean squared error for unbounded values."""
-    if "logits" in outputs:
+    the wrong side), mean squared error for unbounded values or when `kind` is "mse" (the
+    TensorFlow tutorial's one-hidden-layer network)."""
+    if "logits" in outputs and kind == "bce":
         return nn.functional.binary_cross_entropy_with_logits(outputs["logits"], target)
     return nn.functional.mse_loss(outputs["reconstruction"], target)
 
@@ -53,11 +57,14 @@ class AutoencoderConfig:
     input_shape: tuple = (1, 28, 28)   # one sample: (1, S, S) grey images, or (D,) vectors
     code_size: int = 32
     output: str = "sigmoid"            # "sigmoid": values in [0, 1] (pixels); "linear": any value
+    loss: str = "bce"                  # of sigmoid outputs: "bce" or "mse" (linear outputs: always MSE)
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(self.input_shape)   # JSON gives lists back
         if self.output not in ("sigmoid", "linear"):
             raise ValueError(f"output must be 'sigmoid' or 'linear', got {self.output!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.code_size < 1:
             raise ValueError("code_size must be at least 1")
 
@@ -95,7 +102,7 @@ class Autoencoder(nn.Module):
         return {**self._outputs(self.decode_values(code)), "code": code}
 
     def loss(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        return reconstruction_loss(outputs, target)
+        return reconstruction_loss(outputs, target, self.config.loss)
 
     def corrupt(self, batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The input the model sees in training for a clean batch (the target stays clean)."""
@@ -249,6 +256,7 @@ class _LayerPair(nn.Module):
         self.decoder = stack.decoder[stack.depth - 1 - i]
         self.code_activation = stack._encoder_activation(i)
         self.stack_output = stack._outputs if i == 0 else None   # inner layers: ReLU, as in the stack
+        self.kind = stack.config.loss
 
     def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         code = self.code_activation(self.encoder(h.flatten(1)))
@@ -257,7 +265,7 @@ class _LayerPair(nn.Module):
         return {**outputs, "code": code}
 
     def loss(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        return reconstruction_loss(outputs, target)
+        return reconstruction_loss(outputs, target, self.kind)
 
 
 @dataclass

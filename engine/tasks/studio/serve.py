@@ -130,7 +130,7 @@ def reproduce_script(settings: StudioConfig, *, builtin: str | None = None, coun
         ("code_size", settings.code_size), ("epochs", settings.epochs), ("lr", settings.lr),
         ("batch_size", settings.batch_size), ("validation_fraction", settings.validation_fraction),
         ("patience", settings.patience), ("method", settings.method), ("seed", settings.seed),
-        ("options", dict(settings.options))))
+        ("options", dict(settings.options)), ("optimizer", settings.optimizer), ("schedule", settings.schedule)))
     if builtin is not None:
         data = (f"train, heldout, note = engine.builtin_training_set({builtin!r}, {count!r})\n")
         where = "Run it in the playground's folder (or with the playground installed)"
@@ -188,9 +188,50 @@ class StudioConfig:
     method: str = "all-at-once"        # or "layer-wise": greedy pretraining, then fine-tuning (stacked)
     seed: int = 0
     options: dict = field(default_factory=dict)   # the family config's own fields (penalty, tied, noise...)
+    optimizer: str = "adamw"           # engine.nn.train.OPTIMIZERS
+    schedule: str = "cosine"           # or "constant"
 
 
 StudioProgress = Progress   # one report at the end of every epoch (and pretraining phase)
+
+@dataclass(frozen=True)
+class StudioPreset:
+    """A network of the source documents, as they build and train it (on MNIST there; on the
+    built-in 28x28 digits here): the family, its config fields, the optimiser, its rate, the
+    batch size and the epochs. Trained at a constant rate, as Keras and TensorFlow do."""
+    label: str
+    source: str                        # the document (shared/sources) and the model's name there
+    family: str
+    code_size: int
+    options: dict
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    network: str                       # the network in the document's words
+
+
+STUDIO_PRESETS = {
+    "tutorial": StudioPreset(
+        "One hidden layer of 256 (the TensorFlow tutorial)", "002: the TensorFlow autoencoder tutorial",
+        "undercomplete", 256, {"code_activation": "sigmoid", "loss": "mse"}, "rmsprop", 0.01, 100, 20,
+        "784 → 256 (sigmoid) → 784 (sigmoid); mean squared error; RMSProp at 0.01; batches of 100; 20 epochs"),
+    "undercomplete": StudioPreset(
+        "Undercomplete (the lecture's model A)", "003: the lecture chapter, autoencoder_A",
+        "undercomplete", 32, {"code_activation": "relu", "loss": "bce"}, "adam", 1e-3, 256, 20,
+        "784 → 32 (ReLU) → 784 (sigmoid); binary cross-entropy; Adam; batches of 256; 20 epochs"),
+    "sparse": StudioPreset(
+        "Sparse, L1 on the code (the lecture's model B)", "003: the lecture chapter, autoencoder_B",
+        "sparse", 32, {"penalty": "l1", "weight": 1e-6, "code_activation": "relu", "loss": "bce"}, "adam", 1e-3, 256, 50,
+        "784 → 32 (ReLU, activity regulariser L1 of 10e-7) → 784 (sigmoid); binary cross-entropy; Adam; "
+        "batches of 256; 50 epochs"),
+    "stacked": StudioPreset(
+        "Stacked 128-64-32 (the lecture's model C)", "003: the lecture chapter, autoencoder_C",
+        "stacked", 32, {"hidden": (128, 64), "code_activation": "relu", "loss": "bce"}, "adam", 1e-3, 256, 20,
+        "784 → 128 → 64 → 32 → 64 → 128 (all ReLU) → 784 (sigmoid); binary cross-entropy; Adam; batches of 256; "
+        "20 epochs"),
+}
+
 
 SNAPSHOT_RECONSTRUCTIONS = 8    # held-out images whose reconstructions each snapshot keeps
 
