@@ -132,7 +132,8 @@ def test_anomaly_evaluation_says_why_its_false_positives_are_not_the_sliders(pag
     fix nothing said why (the threshold is set on other digits than those evaluated)."""
     open_page(page, app_url, "anomaly")
     page.get_by_role("tab", name="How well each model tells digits from letters", exact=True).click()
-    settle(page, TEXT_SHOWN.format("AUROC"))
+    # the tab's own words, not "AUROC" (which a rerun still drawing the other tab may already show)
+    settle(page, TEXT_SHOWN.format("the slider allows"))
     notes = [n for n in page.locator('[data-testid="stMarkdownContainer"]').all_inner_texts()
              if "the 5.0% the slider allows" in n]
     assert len(notes) == 2, notes   # one per model
