@@ -68,7 +68,7 @@ def data_choice(running: bool) -> logic.DataChoice | None:
     if source != "upload":
         count = count_col.select_slider(
             "Training images (at most)", logic.COUNTS, value=logic.DEFAULT_COUNT, key="studio_count",
-                bind="query-params", persist_state="session",
+            bind="query-params", persist_state="session",
             disabled=running, format_func=lambda n: f"{n:,}",
             help="A seeded random choice from the built-in training digits (the 8x8 set holds 1,497).")
         st.caption(f"{engine.STUDIO_DATA[source].capitalize()}; judged on held-out digits never trained on.")
@@ -183,7 +183,8 @@ def train_tab() -> None:
 
     preset = st.selectbox("Start from a network of the source documents", [None, *engine.STUDIO_PRESETS],
                           format_func=lambda n: "none: the settings below" if n is None else engine.STUDIO_PRESETS[n].label,
-                          key="studio_preset", bind="query-params", on_change=apply_preset, disabled=running)
+                          key="studio_preset", bind="query-params", persist_state="session", on_change=apply_preset,
+                          disabled=running)
     if preset is not None:
         chosen = engine.STUDIO_PRESETS[preset]
         st.caption(f"{sources.link('Source ' + chosen.source.split(':')[0])}: {chosen.network}. The settings below are "
@@ -209,7 +210,7 @@ def train_tab() -> None:
                               format_func=lambda v: f"{v:g}", persist_state="session", disabled=running)
     patience = patience_col.selectbox(
         "Early stopping patience", (None, 1, 2, 3, 5), index=3, key="studio_patience",
-            bind="query-params", persist_state="session",
+        bind="query-params", persist_state="session",
         format_func=lambda p: "off" if p is None else logic.plural(p, "epoch"), disabled=running,
         help="Stop once this many epochs bring no better validation error; the best epoch's weights are kept.")
     optimizer_col, loss_col, batch_col, schedule_col = st.columns(4)
