@@ -741,13 +741,14 @@ def spring_figure(fit: engine.LessonFit, frames: int = 120) -> go.Figure:
 def lesson_rows(fits: dict[str, engine.LessonFit]) -> list[dict]:
     """Each lesson: its code size, the share of the held-out variance each method loses (in
     percent), and
-    for the spring how closely the one number follows the true displacement."""
+    for the spring how closely the one number follows the true displacement (as text: the random
+    data has none)."""
     names = {"random": "10 random numbers", "spring": f"The spring ({engine.SPRING_CAMERAS} cameras, 2 numbers each)"}
     rows = []
     for name, fit in fits.items():
-        follows = {"PCA follows the spring": np.nan, "Autoencoder follows the spring": np.nan} if fit.truth is None else {
-            "PCA follows the spring": engine.truth_agreement(fit.pca_code, fit.truth),
-            "Autoencoder follows the spring": engine.truth_agreement(fit.autoencoder_code, fit.truth)}
+        follows = {"PCA follows the spring": "—", "Autoencoder follows the spring": "—"} if fit.truth is None else {
+            "PCA follows the spring": f"{engine.truth_agreement(fit.pca_code, fit.truth):.4f}",
+            "Autoencoder follows the spring": f"{engine.truth_agreement(fit.autoencoder_code, fit.truth):.4f}"}
         rows.append({"Data": names.get(name, name), "Code size": fit.code_size,
                      "PCA loses": 100 * fit.pca_mse / fit.variance,
                      "Autoencoder loses": 100 * fit.autoencoder_mse / fit.variance,

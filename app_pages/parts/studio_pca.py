@@ -126,9 +126,7 @@ def lessons_part() -> None:
     left.plotly_chart(logic.explained_figure(fits), key="lessons_explained")
     right.plotly_chart(logic.spring_figure(fits["spring"]), key="lessons_spring")
     st.dataframe(logic.lesson_rows(fits), hide_index=True, key="lessons_table",
-                 column_config=number_columns({"PCA loses": PERCENT, "Autoencoder loses": PERCENT,
-                                               "PCA follows the spring": "%.4f",
-                                               "Autoencoder follows the spring": "%.4f"}))
+                 column_config=number_columns({"PCA loses": PERCENT, "Autoencoder loses": PERCENT}))
     st.caption("Loses: the share of the held-out points' variance missing from their reconstructions. Follows: "
                "the correlation (its size) between the one-number code and the spring's true displacement; 1 is exact.")
 
