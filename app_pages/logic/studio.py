@@ -740,9 +740,8 @@ def spring_figure(fit: engine.LessonFit, frames: int = 120) -> go.Figure:
 
 def lesson_rows(fits: dict[str, engine.LessonFit]) -> list[dict]:
     """Each lesson: its code size, the share of the held-out variance each method loses (in
-    percent), and
-    for the spring how closely the one number follows the true displacement (as text: the random
-    data has none)."""
+    percent), and for the spring how closely the one number follows the true displacement (as
+    text: the random data has none)."""
     names = {"random": "10 random numbers", "spring": f"The spring ({engine.SPRING_CAMERAS} cameras, 2 numbers each)"}
     rows = []
     for name, fit in fits.items():
