@@ -204,12 +204,6 @@ class Pending:
 
 
 # --- Data --------------------------------------------------------------------------------------
-def builtin_data(kind: str, count: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """The built-in training digits of a choice and the held-out ones, with a note; called
-    inside the job (the engine keeps the rendered digits for the process)."""
-    return engine.builtin_training_set(kind, count)
-
-
 def builtin_choice(kind: str, count: int) -> DataChoice:
     """At most `count` of the built-in digits of `kind`, loaded later, inside the job."""
     return DataChoice(f"{kind}:{count}", f"{DATA_LABELS[kind].lower()}, {count:,} training images at most",
@@ -219,7 +213,7 @@ def builtin_choice(kind: str, count: int) -> DataChoice:
 def materialize(choice: DataChoice) -> tuple[np.ndarray, np.ndarray, str]:
     """The choice's training images, held-out images and a note on where they come from."""
     if choice.builtin is not None:
-        return builtin_data(choice.builtin, choice.count)
+        return engine.builtin_training_set(choice.builtin, choice.count)   # the engine keeps the digits rendered
     return choice.train, choice.heldout, choice.label
 
 

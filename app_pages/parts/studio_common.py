@@ -38,8 +38,7 @@ def job_progress(key: str) -> None:
 @st.fragment(run_every=LIVE_VIEWS_EVERY)
 def live_views(live: logic.LiveViews, key: str) -> None:
     """The latest snapshot of a run that is training, redrawn on its own, slower clock than the
-    progress bar's: a snapshot comes once an epoch, and redrawing its charts every second cost
-    the training a third of its speed on a 2-core machine."""
+    progress bar's: a snapshot comes once an epoch, so a redraw every second would mostly repeat it."""
     if live.snapshots and live.originals is not None:
         show_snapshot(live.snapshots[-1], live.originals, live.labels, key)
 
@@ -59,8 +58,8 @@ def show_snapshot(snapshot: engine.StudioSnapshot, originals: np.ndarray, labels
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def snapshot_figures(codes: np.ndarray, points: np.ndarray, labels: np.ndarray | None) -> tuple[Any, Any]:
-    """A snapshot's histogram and map, built once: the live views redraw every second, the
-    snapshot changes once an epoch."""
+    """A snapshot's histogram and map, built once: the live views redraw every LIVE_VIEWS_EVERY
+    seconds, the snapshot changes once an epoch."""
     watched = labels[:len(points)] if labels is not None else None
     return logic.code_figures(codes)[0], logic.code_map_figure(points, watched, codes.shape[1] <= 2)
 
