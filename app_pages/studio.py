@@ -226,10 +226,15 @@ def train_tab() -> None:
     schedule = schedule_col.selectbox("Learning-rate schedule", list(logic.SCHEDULE_LABELS),
                                       format_func=logic.SCHEDULE_LABELS.get, key="studio_schedule", bind="query-params",
                                       persist_state="session", disabled=running)
+    live = st.checkbox("Live views while it trains", value=True, key="studio_live", bind="query-params",
+                       persist_state="session", disabled=running,
+                       help="Held-out reconstructions, the code's histogram and its map at every epoch, and a replay "
+                            "after the run. Pause and one step at a time work either way.")
     st.caption(f"A run stops by itself after {logic.MAX_SECONDS // 60} minutes and keeps what it has learnt.")
     if st.button("Train", key="studio_train", type="primary", icon=":material/model_training:",
                  disabled=running or choice is None):
-        spec = logic.RunSpec(family, options, method, code_size, epochs, lr, patience, batch_size, optimizer, schedule)
+        spec = logic.RunSpec(family, options, method, code_size, epochs, lr, patience, batch_size, optimizer, schedule,
+                             live)
         if start_training(spec, choice):
             st.rerun()  # the run is in the session now: draw its progress
 

@@ -39,6 +39,7 @@ from .core.jobs import (
     JobsBusyError as JobsBusyError,
     JobUpdate as JobUpdate,
     OwnJobRunningError as OwnJobRunningError,
+    PauseGate as PauseGate,
     start_job as start_job,
 )
 from .core.loaders import (

@@ -38,6 +38,53 @@ def test_a_job_stops_when_asked():
     assert 0 < job.result < 10_000 and 0 < job.fraction < 1
 
 
+def _gated(steps: int):
+    """Counts steps, held at the job's pause gate before each; records the step of every halt."""
+    def work(job: jobs.Job) -> list[int]:
+        halts = []
+        for step in range(steps):
+            job.gate.hold(job.should_stop, lambda: halts.append(step))
+            if job.should_stop():
+                break
+            job.report(jobs.JobUpdate(step + 1, steps, 1.0, 0.0))
+        return halts
+    return work
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came"
+        time.sleep(0.005)
+
+
+def test_a_paused_job_holds_takes_single_steps_and_resumes():
+    job = jobs.Job(work=_gated(50))
+    job.gate.pause()   # paused before its first step
+    job._thread = threading.Thread(target=job._run)
+    job._thread.start()
+    _wait_for(lambda: job.gate.held)
+    time.sleep(0.05)
+    assert job.updates == [] and job.running   # held: no step taken
+    assert job.gate.step(timeout=10) and [u.step for u in job.updates] == [1]   # exactly one step, then held again
+    assert job.gate.step(timeout=10) and [u.step for u in job.updates] == [1, 2]
+    assert job.gate.held_seconds > 0.04
+    job.gate.resume()
+    assert job.wait(10) and job.state == "done" and len(job.updates) == 50
+    assert job.result == [0, 1, 2]   # it halted before steps 0, 1 and 2 (each showed its step)
+    assert not job.gate.step(timeout=0.1)   # not paused: a single step is nothing
+
+
+def test_a_paused_job_stops_when_asked():
+    job = jobs.Job(work=_gated(50))
+    job.gate.pause()
+    job._thread = threading.Thread(target=job._run)
+    job._thread.start()
+    _wait_for(lambda: job.gate.held)
+    job.stop()
+    assert job.wait(10) and job.state == "stopped" and job.updates == []
+
+
 def test_a_failing_job_keeps_its_error():
     def work(job):
         raise ValueError("no photos")

@@ -4,6 +4,8 @@ import io
 import json
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -254,6 +256,31 @@ def test_snapshots_watch_the_held_out_images_learn_at_every_epoch():
 
     assert error(last) < 0.9 * error(first)   # it learnt, and the snapshots show it
     assert studio_build.train_model("undercomplete", train[:50], epochs=1, export=False).snapshots == []
+
+
+def test_a_paused_run_shows_each_single_step_and_leaves_its_pauses_out_of_its_time():
+    train, heldout, _ = engine.builtin_training_set("digits8", 300)
+    gate, seen, out = engine.PauseGate(), [], {}
+    gate.pause()
+    thread = threading.Thread(target=lambda: out.update(result=studio_build.train_model(
+        "undercomplete", train, code_size=6, epochs=2, lr=1e-2, batch_size=64, heldout=heldout, export=False,
+        watch=50, on_snapshot=seen.append, pause=gate)))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not gate.held:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert [s.step for s in seen] == [0]   # held before the first step: the start is already shown
+    for step in (1, 2, 3):
+        assert gate.step(timeout=60)
+        assert seen[-1].step == step and seen[-1].epoch == step / 5   # each single step is shown
+    assert not np.array_equal(seen[-1].reconstructions, seen[0].reconstructions)
+    time.sleep(0.3)
+    gate.resume()
+    thread.join(60)
+    result = out["result"]
+    assert [s.step for s in result.snapshots] == [0, 1, 2, 3, 5, 10]   # then every epoch's end
+    assert gate.held_seconds > 0.3 and result.seconds < gate.held_seconds   # the pauses are not training time
 
 
 def test_the_code_map_is_the_code_itself_in_two_numbers_and_keeps_its_axes():

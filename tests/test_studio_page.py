@@ -5,6 +5,7 @@ training methods, and PCA against an autoencoder on a plane and a curved surface
 import io
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -599,7 +600,7 @@ def test_live_views_show_the_latest_snapshot_while_a_run_trains():
         from app_pages.parts.studio_common import job_progress
 
         job = SimpleNamespace(running=True, fraction=0.4, state="running", updates=[], stop=lambda: None,
-                              should_stop=lambda: False)
+                              should_stop=lambda: False, gate=engine.PauseGate())
         rng = np.random.default_rng(0)
         live = logic.LiveViews(rng.random((8, 8, 8), dtype=np.float32), np.arange(300) % 10)
         for epoch in (0, 1, 2):
@@ -617,6 +618,51 @@ def test_live_views_show_the_latest_snapshot_while_a_run_trains():
     assert "of the code values are near zero" in shown[0]
     assert "Their reconstructions at this point" in captions(at)
     assert len(at.get("plotly_chart")) == 3   # the curves, the code's histogram and the codes' map
+
+
+@needs_torch
+def test_a_run_pauses_takes_one_step_at_a_time_with_its_snapshot_and_resumes():
+    at = open_studio()
+    choose(at, "undercomplete", "digits8", count=1000, epochs=3, code=8)
+    at.button(key="studio_train").click().run()
+    job = at.session_state["studio_job"].job
+    try:
+        wait_for_job(at, "studio_job", lambda j: at.session_state["studio_job"].live.snapshots or not j.running)
+        at.button(key="studio_job_views_pause").click().run()   # waits until the run is held
+        assert not at.exception and job.gate.held, "held after Pause"
+        live = at.session_state["studio_job"].live
+        held_at = live.snapshots[-1].step
+        assert any(f"Paused at step {held_at:,}" in p.proto.text for p in at.get("progress"))
+        time.sleep(0.3)
+        assert all(u.step <= held_at for u in job.updates) and job.gate.held   # no step taken while paused
+        for _ in range(2):
+            before = len(live.snapshots)
+            at.button(key="studio_job_views_step").click().run()
+            assert not at.exception and job.gate.held
+            assert len(live.snapshots) == before + 1 and live.snapshots[-1].step == held_at + 1   # one batch, shown
+            held_at += 1
+            shown = [c.value for c in at.caption if c.value.startswith("The model")]
+            assert shown == [logic.snapshot_caption(live.snapshots[-1])] and f"after step {held_at:,}" in shown[0]
+        at.button(key="studio_job_views_resume").click().run()
+        assert not job.gate.paused
+        wait_for_job(at, "studio_job", lambda j: not j.running)
+    finally:
+        job.stop()
+    assert job.state == "done", job.error
+    result = job.result.result
+    steps = [s.step for s in result.snapshots]
+    assert {held_at - 1, held_at} <= set(steps) and steps == sorted(steps)   # the single steps are in the replay
+    assert result.history[-1].epoch == 3
+
+
+@needs_torch
+def test_a_run_without_live_views_keeps_no_snapshots():
+    at = open_studio()
+    choose(at, "undercomplete", "digits8", count=250, epochs=1, code=8, live=False)
+    job = train(at)
+    assert job.state == "done", job.error
+    assert job.result.result.snapshots == [] and at.session_state["studio_job"].live.snapshots == []
+    assert not any(e.label == "Replay the training" for e in at.expander)
 
 
 @needs_torch

@@ -164,6 +164,7 @@ class RunSpec:
     batch_size: int = BATCH_SIZE
     optimizer: str = "adamw"
     schedule: str = "cosine"
+    live: bool = True  # snapshots of held-out images while it trains (the live views and the replay)
 
 
 @dataclasses.dataclass
@@ -313,7 +314,8 @@ def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list,
         batch_size=spec.batch_size, patience=spec.patience, method=spec.method, options=spec.options,
         optimizer=spec.optimizer, schedule=spec.schedule,
         heldout=heldout, data_note=note, progress=progress,
-        stop=lambda: job.should_stop() or time.monotonic() > deadline, watch=WATCHED, on_snapshot=live.snapshots.append,
+        stop=lambda: job.should_stop() or time.monotonic() > deadline, watch=WATCHED if spec.live else 0,
+        on_snapshot=live.snapshots.append, pause=job.gate,
     )  # fmt: skip
     noisy = engine.add_noise(heldout, "gaussian", NOISY_EVAL, seed=NOISY_SEED)
     noisy_mse = float(np.mean((engine.reconstruct_and_encode(result.onnx, noisy)[0] - heldout) ** 2))
@@ -366,6 +368,11 @@ def loss_words(p: engine.StudioProgress) -> str:
 def progress_words(pending: Pending) -> str:
     """The progress bar's words while a run trains: its latest report (the page words the
     queued and stopping states itself)."""
+    gate = pending.job.gate
+    if gate.paused:
+        where = f" at step {pending.live.snapshots[-1].step:,}" if gate.held and pending.live.snapshots else ""
+        return (f"Paused{where}: resume, or take one step at a time, below. A paused run still counts toward the "
+                f"{MAX_SECONDS // 60}-minute limit.")
     if not pending.reports:
         return "Preparing the data and training the first epoch…"
     label, p = pending.reports[-1]
@@ -510,7 +517,12 @@ def curves_figure(entries: list, title: str) -> go.Figure:
 def snapshot_caption(snapshot: engine.StudioSnapshot) -> str:
     """Where a snapshot was taken, and the share of its code values at rest."""
     share = float(np.mean(np.abs(snapshot.codes) < engine.NEAR_ZERO))
-    when = "before the first step" if snapshot.step == 0 else f"after epoch {snapshot.epoch:g} (step {snapshot.step:,})"
+    if snapshot.step == 0:
+        when = "before the first step"
+    elif float(snapshot.epoch).is_integer():
+        when = f"after epoch {snapshot.epoch:g} (step {snapshot.step:,})"
+    else:   # paused, or taken one step at a time
+        when = f"after step {snapshot.step:,} (epoch {snapshot.epoch:.2f})"
     return f"The model {when}: {share:.0%} of the code values are near zero."
 
 

@@ -11,6 +11,7 @@ from app_pages.logic import studio as logic
 from app_pages.text import plain
 
 LIVE_VIEWS_EVERY = 3.0   # seconds between redraws of the live views
+HOLD_WAIT = 5.0          # seconds Pause and One step wait for the run to halt before redrawing
 
 
 def show_image(pixels: np.ndarray, caption: str, where: Any = st) -> None:
@@ -32,15 +33,34 @@ def job_progress(key: str) -> None:
 
     job_panel(pending.job, key, text,
               lambda: logic.curves_figure(list(pending.reports), "Learning so far") if pending.reports else None)
-    live_views(pending.live, f"{key}_views")
+    live_views(pending, f"{key}_views")
 
 
 @st.fragment(run_every=LIVE_VIEWS_EVERY)
-def live_views(live: logic.LiveViews, key: str) -> None:
-    """The latest snapshot of a run that is training, redrawn on its own, slower clock than the
-    progress bar's: a snapshot comes once an epoch, so a redraw every second would mostly repeat it."""
+def live_views(pending: logic.Pending, key: str) -> None:
+    """Pause, resume and one step at a time, and the latest snapshot of a run that is training,
+    redrawn on its own, slower clock than the progress bar's: a snapshot comes once an epoch (and
+    at every pause and single step, which redraw at once), so a redraw every second would mostly
+    repeat it."""
+    if not pending.job.running:
+        return
+    pause_controls(pending.job.gate, key)
+    live = pending.live
     if live.snapshots and live.originals is not None:
         show_snapshot(live.snapshots[-1], live.originals, live.labels, key)
+
+
+def pause_controls(gate: engine.PauseGate, key: str) -> None:
+    """Pause or Resume, and One step while paused; each waits (briefly) until the run is held at
+    its step, so the redraw that follows shows that step's snapshot."""
+    left, right, _ = st.columns([1, 1, 4])
+    if gate.paused:
+        left.button("Resume", key=f"{key}_resume", on_click=gate.resume, icon=":material/play_arrow:")
+        right.button("One step", key=f"{key}_step", on_click=lambda: gate.step(timeout=HOLD_WAIT),
+                     icon=":material/skip_next:", help="One batch of training, then paused again with its snapshot.")
+    else:
+        left.button("Pause", key=f"{key}_pause", on_click=lambda: gate.pause(timeout=HOLD_WAIT), icon=":material/pause:",
+                    help="Hold the run after its current step, to look at it or take it one step at a time.")
 
 
 def show_snapshot(snapshot: engine.StudioSnapshot, originals: np.ndarray, labels: np.ndarray | None, key: str) -> None:

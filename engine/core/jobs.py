@@ -36,6 +36,75 @@ JOB_SLOTS = max(1, cpu_count() // 2)
 JOB_WAITING = 2 * JOB_SLOTS
 WATCH_SECONDS = 5.0   # how often the watchdog asks the owners of jobs whether they are still there
 JobUpdate = Progress   # what a job reports: the one progress type
+HOLD_POLL_SECONDS = 0.2   # how often a paused loop asks whether it should stop
+
+
+class PauseGate:
+    """Pause, resume and single steps of a training loop that runs in another thread. The loop
+    calls hold(...) before every step: it returns at once while the gate is open; while paused it
+    calls `on_hold` once (show the model as it is now), then waits until the gate is opened, one
+    step is allowed (step()), or `stop()` answers True. Time spent held is counted, so a run can
+    report its training time without its pauses."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._paused = False
+        self._steps = 0                 # single steps allowed while paused
+        self._held = False              # the loop is waiting at the gate now
+        self._holds = 0                 # how many times the loop has come to a halt at the gate
+        self.held_seconds = 0.0
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def held(self) -> bool:
+        """Whether the loop is waiting at the gate now (paused, its current step shown)."""
+        return self._held
+
+    def pause(self, timeout: float | None = 0.0) -> bool:
+        """Hold the loop before its next step, waiting up to `timeout` seconds (None: for ever)
+        until it is held; True if it is."""
+        with self._changed:
+            self._paused, self._steps = True, 0
+            self._changed.notify_all()
+            return self._changed.wait_for(lambda: self._held or not self._paused, timeout) and self._paused
+
+    def resume(self) -> None:
+        with self._changed:
+            self._paused, self._steps = False, 0
+            self._changed.notify_all()
+
+    def step(self, timeout: float | None = None) -> bool:
+        """While paused, let the loop take one more step and wait (up to `timeout` seconds) until
+        it is held again after it; True if it is. Does nothing while running."""
+        with self._changed:
+            if not self._paused:
+                return False
+            holds = self._holds
+            self._steps += 1
+            self._changed.notify_all()
+            return self._changed.wait_for(lambda: self._holds > holds or not self._paused, timeout) \
+                and self._paused
+
+    def hold(self, stop: Callable[[], bool], on_hold: Callable[[], None] | None = None) -> None:
+        """The loop's call before every step (see the class)."""
+        if not self._paused:
+            return
+        if on_hold is not None:
+            on_hold()
+        began = time.perf_counter()
+        with self._changed:
+            if self._paused and not self._steps:
+                self._held, self._holds = True, self._holds + 1
+                self._changed.notify_all()
+            while self._paused and not self._steps and not stop():
+                self._changed.wait(HOLD_POLL_SECONDS)
+            self._held = False
+            if self._steps:
+                self._steps -= 1
+        self.held_seconds += time.perf_counter() - began
 
 
 class JobsBusyError(RuntimeError):
@@ -62,7 +131,8 @@ class OwnJobRunningError(RuntimeError):
 @dataclass
 class Job:
     """One background run of `work(job)`. `work` reports with job.report(...) and should
-    check job.should_stop() between steps; its return value becomes job.result. `owner`
+    check job.should_stop() between steps (a loop that can pause also holds at job.gate); its
+    return value becomes job.result. `owner`
     (None: nobody in particular) and `alive` (None: always there) are the queue's; `label`
     says what the job does, in words for its owner."""
 
@@ -77,6 +147,7 @@ class Job:
     error: BaseException | None = None
     started: float = 0.0
     finished: float = 0.0
+    gate: PauseGate = field(default_factory=PauseGate, repr=False)   # pause, resume, single steps
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _queue: JobQueue | None = field(default=None, repr=False)
@@ -110,6 +181,7 @@ class Job:
     def stop(self) -> None:
         """Ask the job to stop at its next step (a queued job leaves the queue and never starts)."""
         self._stop.set()
+        self.gate.resume()   # a paused run goes on to its stop at once
         if self._queue is not None:
             self._queue.wake()
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.core import precomputed
 from engine.core.imaging import add_noise
+from engine.core.jobs import PauseGate
 from engine.tasks.studio.serve import (
     HELDOUT_SEED,
     NOISY_EVAL,
@@ -45,7 +46,7 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
                 progress: Callable[[StudioProgress], None] | None = None,
                 stop: Callable[[], bool] | None = None, watch: int = 0,
                 on_snapshot: Callable[[StudioSnapshot], None] | None = None,
-                optimizer: str = "adamw", schedule: str = "cosine") -> StudioResult:
+                optimizer: str = "adamw", schedule: str = "cosine", pause: PauseGate | None = None) -> StudioResult:
     """Train a model of `family` (engine.tasks.studio.model.FAMILIES) on `images` ((N, S, S) in [0, 1], or
     (N, D) vectors) with engine.nn.train.fit, on CUDA when there is one. A share
     `validation_fraction` of the images is kept apart; its reconstruction MSE is reported
@@ -60,7 +61,10 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
     before the first step and at every epoch's end of the whole model's training (not of
     layer-wise pretraining), given to `on_snapshot` as it comes and kept in the result.
     `optimizer` and `schedule` are engine.nn.train.TrainConfig's (the lecture's presets train
-    with Adam, RMSProp or Adadelta at a constant rate, as Keras does)."""
+    with Adam, RMSProp or Adadelta at a constant rate, as Keras does). With a `pause` gate
+    (engine.PauseGate, a background job's job.gate) training can be paused, resumed and taken one
+    step at a time: each time it comes to a halt a snapshot of that step is taken (with `watch`),
+    and the time spent paused is left out of the reported seconds."""
     from engine.nn.train import TrainConfig, fit
     from engine.tasks.studio.model import make_model, parameter_count
 
@@ -102,8 +106,9 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
     snapshots: list[StudioSnapshot] = []
     watched = judged[:watch]
 
-    def snapshot(step: int) -> None:
-        if not watch:
+    def snapshot(step: int, again: bool = True) -> None:
+        """A StudioSnapshot of the model now (`again`=False: none when the last one is of this step)."""
+        if not watch or (not again and snapshots and snapshots[-1].step == step):
             return
         was_training = model.training
         model.eval()
@@ -118,14 +123,30 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
 
     snapshot(0)
     start = time.perf_counter()
+    paused_before = pause.held_seconds if pause is not None else 0.0
     done = 0
+
+    def elapsed() -> float:
+        """Training seconds so far, without the time spent paused."""
+        return time.perf_counter() - start - (pause.held_seconds - paused_before if pause is not None else 0.0)
+
+    def asked_to_stop() -> bool:
+        return bool(stop is not None and stop())
 
     def run(module, inputs: np.ndarray, steps: int, phase: str, corrupt, **watch) -> Any:
         nonlocal done
-        offset = done
+        offset, asked = done, 0
+
+        def gate() -> bool:
+            """fit's stop: held at the pause gate first, with a snapshot of the step it halts at."""
+            nonlocal asked
+            step, asked = offset + asked, asked + 1
+            if pause is not None:
+                pause.hold(asked_to_stop, lambda: snapshot(step, again=False))
+            return asked_to_stop()
 
         def report(p) -> None:
-            entry = StudioProgress(step=offset + p.step, steps=total, loss=p.loss, seconds=time.perf_counter() - start,
+            entry = StudioProgress(step=offset + p.step, steps=total, loss=p.loss, seconds=elapsed(),
                                    validation=p.validation, epoch=(offset + p.step) / per_epoch, phase=phase)
             history.append(entry)
             if module is model:
@@ -137,7 +158,7 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
                              optimizer=optimizer, schedule=schedule)
         result = fit(module, _epoch_batches(inputs, batch_size, corrupt), config,
                      progress=report,
-                     report_every=min(per_epoch, steps), stop=stop, **watch)
+                     report_every=min(per_epoch, steps), stop=gate, **watch)
         done += len(result)
         return result
 
@@ -159,7 +180,7 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
     final = None if stopped else run(model, train, fine_steps,
                                      "fine-tuning" if method == "layer-wise" else "training",
                                      model.corrupt, validate=validate, patience=patience)
-    seconds = time.perf_counter() - start
+    seconds = elapsed()
     stopped = stopped or bool(final is not None and final.stopped)
 
     model.eval()
