@@ -125,7 +125,9 @@ def family_options(family: str) -> tuple[dict, str]:
                              persist_state="session",
                              help="Layer-wise: half the steps pretrain each layer as a shallow autoencoder, "
                                   "then the whole stack is fine-tuned.")
-    elif family == "denoising":
+    if family in ("convolutional", "denoising"):
+        options |= code_layer_options()
+    if family == "denoising":
         left, right = st.columns(2)
         noise = left.radio("Corruption", ["gaussian", "mask"], horizontal=True, key="studio_noise", bind="query-params",
                            persist_state="session",
@@ -141,6 +143,22 @@ def family_options(family: str) -> tuple[dict, str]:
         options["beta"] = st.slider("β (weight of the KL term)", 0.25, 4.0, 1.0, 0.25, key="studio_beta", bind="query-params",
                                     persist_state="session")
     return {k: v for k, v in options.items() if v is not None}, method
+
+
+def code_layer_options() -> dict:
+    """The convolutional families' code: a dense layer, or the feature maps themselves (the lecture's D, E)."""
+    left, right = st.columns(2)
+    layer = left.radio("Code", list(logic.CODE_LAYER_LABELS), format_func=logic.CODE_LAYER_LABELS.get,
+                       key="studio_code_layer", bind="query-params", persist_state="session")
+    if layer == "dense":
+        return {}
+    maps = right.selectbox("Filters (encoder, decoder)", list(logic.MAPS_CHOICES), key="studio_maps",
+                           bind="query-params", persist_state="session")
+    channels, decoder = logic.MAPS_CHOICES[maps]
+    data = st.session_state.get("studio_data")   # the data widgets come later on the page; their last values
+    side = {"digits8": 8, "upload": st.session_state.get("studio_side", 28)}.get(data, 28)
+    st.caption(logic.maps_caption(channels, side))
+    return {"code_layer": "maps", "channels": channels, "decoder_channels": decoder}
 
 
 def start_training(spec: logic.RunSpec, choice: logic.DataChoice) -> bool:
@@ -205,8 +223,9 @@ def train_tab() -> None:
     epochs = epochs_col.slider("Epochs", 1, logic.MAX_EPOCHS, logic.DEFAULT_EPOCHS, key="studio_epochs",
                                bind="query-params", persist_state="session",
                                disabled=running)
-    lr = lr_col.select_slider("Learning rate", (3e-4, 1e-3, 3e-3, 1e-2), value=logic.DEFAULT_LR, key="studio_lr",
-                              bind="query-params",
+    lr = lr_col.select_slider("Learning rate", logic.LEARNING_RATES, value=logic.DEFAULT_LR, key="studio_lr",
+                              bind="query-params", help="1.0 is Adadelta's own rate (Keras' default); far too high for "
+                                                         "the other optimisers.",
                               format_func=lambda v: f"{v:g}", persist_state="session", disabled=running)
     patience = patience_col.selectbox(
         "Early stopping patience", (None, 1, 2, 3, 5), index=3, key="studio_patience",

@@ -7,6 +7,7 @@ a benchmark whose figures go in the issue notes. Modes:
     python tests/browser_bench.py photo [--rounds 3]                   a 12 MP phone photo on denoising, colorization
     python tests/browser_bench.py compare --old PATH [--rounds 1]      first, latency, load (5) and photo, old then new
     python tests/browser_bench.py hostile                              costly files, one by one
+    python tests/browser_bench.py live [--rounds 3]                    the studio's live views' cost on training
 
 Flags: `--root PATH` runs the app of another checkout (an older commit of this repository, e.g. a
 git worktree) while the visits stay this file's; `--pages home,denoising,...` keeps some pages
@@ -37,6 +38,11 @@ process, with a markdown before/after table (step, old p95, new p95, the issue's
 `hostile` uploads each costly file of browser.hostile_uploads on a freshly opened page while the
 health endpoint is polled, as another visitor's browser would: per file, the seconds until the
 page answered, whether it showed a message, and the longest health answer meanwhile.
+`live`: the training studio's 10-epoch convolutional run on the built-in 28x28 digits (no early
+stopping), opened by its link with the live views off and then on, `--rounds` pairs after
+`--warmup` uncounted ones, the browser
+watching the page all the while: the training seconds each run reports (the engine's clock) and
+the wall seconds from Train to the result, and the slowdown of the runs with live views.
 """
 from __future__ import annotations
 
@@ -51,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from browser import OPEN_READY, ROOT, VISITS, launch_browser, streamlit_server
+from browser import OPEN_READY, ROOT, SCRIPT_FINISHED, TEXT_SHOWN, VISITS, launch_browser, streamlit_server
 from browser_controls import PAGES, PHOTO_PAGES, open_page, operate, phone_photo_jpeg, upload_photo
 
 LOAD_SESSIONS_IN_COMPARE = 5
@@ -315,6 +321,48 @@ def compare_table(old: dict, new: dict) -> str:
     return "\n".join(lines)
 
 
+LIVE_RUN = {"studio_family": "Convolutional", "studio_epochs": "10", "studio_patience": "off"}
+LIVE_TIMEOUT_MS = 600_000
+
+
+def run_live(rounds: int, root: Path, warmup: int = 1) -> dict:
+    """See the module's notes (`live`)."""
+    import re
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    with streamlit_server(root=root) as server, sync_playwright() as playwright:
+        browser, page = launch_browser(playwright, LIVE_TIMEOUT_MS)
+        try:
+            for round_ in range(-warmup, rounds):   # the warm-up's runs (round < 0) render the digits: not counted
+                for live in (False, True):
+                    query = urlencode({**LIVE_RUN, "studio_live": str(live).lower()})
+                    page.goto(f"{server.url}/studio?{query}")
+                    page.wait_for_function(OPEN_READY["studio"], polling="raf")
+                    page.wait_for_function(SCRIPT_FINISHED, polling="raf")
+                    started = time.perf_counter()
+                    page.click(".st-key-studio_train button")
+                    page.wait_for_function(TEXT_SHOWN.format("trained for 10 epochs in"), polling=500)
+                    wall = time.perf_counter() - started
+                    text = page.evaluate("document.body.innerText")
+                    seconds = float(re.search(r"trained for 10 epochs in ([0-9.]+) s", text).group(1))
+                    rows.append({"round": round_, "live": live, "training s": seconds, "wall s": round(wall, 1),
+                                 "replay shown": "Replay the training" in text})
+                    print(rows[-1], file=sys.stderr, flush=True)
+        finally:
+            browser.close()
+    report = {"runs": rows}
+    counted = [r for r in rows if r["round"] >= 0]
+    for key in ("training s", "wall s"):
+        off = [r[key] for r in counted if not r["live"]]
+        on = [r[key] for r in counted if r["live"]]
+        report[key] = {"off": off, "on": on, "median off": float(np.median(off)), "median on": float(np.median(on)),
+                       "slowdown": float(np.median(on) / np.median(off) - 1)}
+    return report
+
+
 def run_modes(modes: list[str], root: Path, args) -> dict:
     reports = {}
     for mode in modes:
@@ -336,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     # makes its CSV with the engine (browser.load_csv), in this process.
     sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("latency", "load", "first", "photo", "compare", "hostile"))
+    parser.add_argument("mode", choices=("latency", "load", "first", "photo", "compare", "hostile", "live"))
     parser.add_argument("--sessions", type=int, default=None, help="visitors at once (load 10, compare 5)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per session (latency 3, load 10, photo 3)")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app is run (default: this one)")
@@ -357,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     if args.mode == "hostile":
         report = run_hostile(args.root)
+    elif args.mode == "live":
+        report = run_live(args.rounds or 3, args.root.resolve(), args.warmup)
     elif args.mode == "compare":
         if args.old is None:
             parser.error("compare needs --old PATH")

@@ -329,7 +329,35 @@ def test_presets_build_the_source_documents_networks_exactly(monkeypatch):
     assert sizes == [(784, 128), (128, 64), (64, 32), (32, 64), (64, 128), (128, 784)]
     tutorial = engine.STUDIO_PRESETS["tutorial"]
     assert (tutorial.optimizer, tutorial.lr, tutorial.batch_size, tutorial.epochs) == ("rmsprop", 0.01, 100, 20)
-    assert {p.optimizer for n, p in engine.STUDIO_PRESETS.items() if n != "tutorial"} == {"adam"}
+    assert {n: p.optimizer for n, p in engine.STUDIO_PRESETS.items() if p.optimizer != "adam"} == {
+        "tutorial": "rmsprop", "conv_maps": "adadelta", "conv_denoising": "adadelta"}
+    # the lecture's convolutional networks, layer by layer as Keras' summary prints them
+    for name, parameters, code in (("conv_maps", 3145, 392), ("conv_denoising", 28353, 1568)):
+        preset = engine.STUDIO_PRESETS[name]
+        model = studio_model.make_model(preset.family, input_shape=(1, 28, 28), code_size=32, **preset.options)
+        assert studio_model.parameter_count(model) == parameters and model.config.code_size == preset.code_size == code
+        assert (preset.lr, preset.batch_size, model.config.loss) == (1.0, 128, "bce")
+        shapes, x = [], torch.zeros(1, 1, 28, 28)
+        for layer in (*model.features, *model.decoder):
+            x = layer(x)
+            if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.Upsample)):
+                shapes.append((type(layer).__name__, tuple(x.shape[1:])))
+        assert model.encode(torch.zeros(2, 1, 28, 28)).shape == (2, code)
+        assert torch.all(model(torch.rand(2, 1, 28, 28))["reconstruction"] >= 0)
+        if name == "conv_maps":
+            assert shapes == [("Conv2d", (16, 28, 28)), ("MaxPool2d", (16, 14, 14)), ("Conv2d", (8, 14, 14)),
+                              ("MaxPool2d", (8, 7, 7)), ("Conv2d", (8, 7, 7)), ("Conv2d", (8, 7, 7)),
+                              ("Upsample", (8, 14, 14)), ("Conv2d", (8, 14, 14)), ("Upsample", (8, 28, 28)),
+                              ("Conv2d", (1, 28, 28))]
+        else:
+            assert shapes == [("Conv2d", (32, 28, 28)), ("MaxPool2d", (32, 14, 14)), ("Conv2d", (32, 14, 14)),
+                              ("MaxPool2d", (32, 7, 7)), ("Conv2d", (32, 7, 7)), ("Upsample", (32, 14, 14)),
+                              ("Conv2d", (32, 14, 14)), ("Upsample", (32, 28, 28)), ("Conv2d", (1, 28, 28))]
+            assert (model.config.noise, model.config.noise_factor) == ("gaussian", 0.5)
+    with pytest.raises(ValueError, match="dense layer"):
+        studio_model.make_model("variational", input_shape=(1, 28, 28), code_layer="maps", channels=(8, 8))
+    with pytest.raises(ValueError, match="code_layer must be"):
+        studio_model.make_model("convolutional", input_shape=(1, 28, 28), code_layer="pixels")
 
     # the preset's optimiser and a constant rate are what trains
     made = []
@@ -343,6 +371,18 @@ def test_presets_build_the_source_documents_networks_exactly(monkeypatch):
     assert (result.settings.optimizer, result.settings.schedule) == ("rmsprop", "constant")
     with pytest.raises(ValueError, match="loss must be one of"):
         studio_model.make_model("undercomplete", input_shape=(64,), loss="hinge")
+
+
+def test_a_code_of_feature_maps_trains_exports_and_has_the_size_its_layers_give():
+    train, heldout, _ = engine.builtin_training_set("digits8", 300)
+    options = {"code_layer": "maps", "channels": (16, 8, 8), "decoder_channels": (8, 8)}
+    result = studio_build.train_model("convolutional", train, code_size=4, epochs=2, lr=1.0, batch_size=32,
+                                      options=options, heldout=heldout, optimizer="adadelta", schedule="constant")
+    assert result.settings.code_size == 8 * 2 * 2 == result.codes.shape[1]   # 8 maps of 2x2 on 8x8 digits
+    reconstructions, codes = engine.reconstruct_and_encode(result.onnx, heldout)
+    assert codes.shape == (len(heldout), 32) and np.allclose(reconstructions, result.reconstructions, atol=1e-4)
+    assert result.heldout_mse < float(np.mean((heldout - heldout.mean()) ** 2))   # it learnt more than the mean
+    assert "'code_layer': 'maps'" in engine.reproduce_script(result.settings, builtin="digits8", count=300)
 
 
 def test_the_mse_loss_of_sigmoid_outputs_is_mean_squared_error():

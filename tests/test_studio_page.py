@@ -419,7 +419,8 @@ def fake_run(number: int, family: str = "undercomplete", config: dict | None = N
     """A run as the page keeps it, with just the numbers the logic reads (no training)."""
     config = {"code_size": 8, **(config or {})}
     result = SimpleNamespace(
-        family=family, config=config, settings=SimpleNamespace(method=method, epochs=epochs, patience=patience),
+        family=family, config=config,
+        settings=SimpleNamespace(method=method, epochs=epochs, patience=patience, code_size=config["code_size"]),
         parameters=1000 * number, heldout_mse=0.0123456, seconds=3.21, history=history or [progress(1.0)],
         code_stats=engine.CodeStats(0.5, 0.25, 6.0, 1), codes=np.zeros((4, config["code_size"])),
         heldout=np.zeros((4, 8, 8), np.float32), onnx=b"model", snapshots=[],
@@ -435,6 +436,7 @@ def test_run_labels_name_the_family_and_its_settings():
 
     assert label("undercomplete") == "undercomplete, code 16"
     assert label("sparse", penalty="l1", weight=0.01) == "sparse (L1, λ=0.01), code 16"
+    assert label("convolutional", code_layer="maps", channels=(16, 8, 8)) == "convolutional, feature maps 16-8-8, code 16"
     assert label("sparse", penalty="kl", weight=0.1, rho=0.05) == "sparse (KL, λ=0.1, ρ=0.05), code 16"
     assert label("stacked", hidden=(128, 64), tied=True) == "stacked 128-64, tied, code 16"
     assert label("stacked", "layer-wise", hidden=(64,), tied=False) == "stacked 64, layer-wise, code 16"
@@ -586,6 +588,13 @@ def test_a_run_is_set_against_pca_in_plain_words():
     assert kind == "info" and "Behind PCA by 25%" in words and "sparsity penalty" in words
     assert logic.pca_verdict(run("sparse", 0.02, 0.0060, [0.02, 0.02]))[0] == "warning"   # far behind: not the penalty
     assert logic.pca_verdict(fake_run(1)) is None
+    # codes of feature maps (the lecture's D and E) on 8x8 images: 64 pixels
+    wide = fake_run(1, "convolutional", {"code_size": 32}, pca={"code_size": 32, "heldout_mse": 0.0001})
+    kind, words = logic.pca_verdict(wide)
+    assert kind == "info" and "A wide code" in words and "32 numbers for 64 pixels" in words
+    kind, words = logic.pca_verdict(fake_run(1, "denoising", {"code_size": 128, "noise": "gaussian",
+                                                                 "noise_factor": 0.5}))   # PCA cannot have 128 components
+    assert kind == "info" and "No compression" in words and "rebuild clean images from corrupted ones" in words
 
 
 def test_live_views_show_the_latest_snapshot_while_a_run_trains():
@@ -663,6 +672,31 @@ def test_a_run_without_live_views_keeps_no_snapshots():
     assert job.state == "done", job.error
     assert job.result.result.snapshots == [] and at.session_state["studio_job"].live.snapshots == []
     assert not any(e.label == "Replay the training" for e in at.expander)
+
+
+@needs_torch
+def test_the_lectures_convolutional_presets_set_a_code_of_feature_maps_and_train_with_it():
+    at = open_studio()
+    at.selectbox(key="studio_preset").set_value("conv_denoising").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = {key: next(w.value for kind in ("selectbox", "radio", "slider", "select_slider") for w in getattr(at, kind)
+                       if w.key == f"studio_{key}")
+             for key in ("family", "code_layer", "maps", "noise", "noise_factor", "optimizer", "lr", "batch", "epochs")}
+    assert shown == {"family": "denoising", "code_layer": "maps", "maps": "32-32, decoder 32-32", "noise": "gaussian",
+                     "noise_factor": 0.5, "optimizer": "adadelta", "lr": 1.0, "batch": 128, "epochs": 30}
+    assert any("7x7: 1,568 numbers" in c.value for c in at.caption)
+    at.selectbox(key="studio_preset").set_value("conv_maps").run()
+    assert (at.selectbox(key="studio_family").value, at.selectbox(key="studio_maps").value) == (
+        "convolutional", "16-8-8, decoder 8-8")
+    # the preset's network, trained briefly on the 8x8 digits: 8 maps of 2x2
+    choose(at, "convolutional", "digits8", count=250, epochs=1)
+    assert any("2x2: 32 numbers" in c.value for c in at.caption)
+    job = train(at)
+    assert job.state == "done", job.error
+    result = job.result.result
+    assert result.config["code_layer"] == "maps" and result.settings.code_size == 32 and result.parameters == 3145
+    assert result.settings.optimizer == "adadelta" and result.settings.lr == 1.0
+    assert job.result.pca["code_size"] == 32
 
 
 @needs_torch

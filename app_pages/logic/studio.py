@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import time
 
@@ -34,6 +35,12 @@ BATCH_SIZES = (32, 64, 100, 128, 256)
 OPTIMIZER_LABELS = {"adamw": "AdamW", "adam": "Adam", "rmsprop": "RMSProp", "adadelta": "Adadelta"}
 LOSS_LABELS = {"bce": "Binary cross-entropy", "mse": "Mean squared error"}
 SCHEDULE_LABELS = {"cosine": "Cosine decay", "constant": "Constant (as Keras)"}
+LEARNING_RATES = (3e-4, 1e-3, 3e-3, 1e-2, 1.0)   # 1.0: Adadelta's own (Keras'); far too high for the others
+CODE_LAYER_LABELS = {"dense": "A dense layer of the code size", "maps": "The feature maps themselves (as Keras builds it)"}
+MAPS_CHOICES = {  # a code of feature maps: encoder widths, decoder widths
+    "16-8-8, decoder 8-8": ((16, 8, 8), (8, 8)),
+    "32-32, decoder 32-32": ((32, 32), (32, 32)),
+}
 
 
 def preset_settings(name: str) -> dict:
@@ -50,7 +57,20 @@ def preset_settings(name: str) -> dict:
     if preset.family == "stacked":
         hidden = next(k for k, v in HIDDEN_CHOICES.items() if v == tuple(preset.options["hidden"]))
         values |= {"studio_hidden": hidden, "studio_tied": False, "studio_method": "all-at-once"}
+    if preset.family in ("convolutional", "denoising"):
+        layers = (tuple(preset.options["channels"]), tuple(preset.options["decoder_channels"]))
+        values |= {"studio_code_layer": preset.options["code_layer"],
+                   "studio_maps": next(k for k, v in MAPS_CHOICES.items() if v == layers)}
+    if preset.family == "denoising":
+        values |= {"studio_noise": preset.options["noise"], "studio_noise_factor": preset.options["noise_factor"]}
     return values
+
+
+def maps_caption(channels: tuple, side: int) -> str:
+    """What a code of feature maps holds, for images of `side`."""
+    q = side // 4
+    return (f"The code is the encoder's last {channels[-1]} feature maps of {q}x{q}: {channels[-1] * q * q:,} numbers, "
+            "set by the layers (the code size above does not apply).")
 COUNTS = (250, 500, 1000, 2000, 5000, 12000)  # training images; the built-in 28x28 digits hold 11,497
 MAX_SECONDS = 300  # a run that reaches this keeps what it has learnt (the methods: each of the three)
 BATCH_SIZE = 128
@@ -276,6 +296,8 @@ def run_label(result: engine.StudioResult) -> str:
         what = f"variational (β={config['beta']:g})"
     else:
         what = family
+    if config.get("code_layer") == "maps":
+        what += ", feature maps " + "-".join(map(str, config["channels"]))
     return f"{what}, code {config['code_size']}"
 
 
@@ -320,11 +342,12 @@ def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list,
     noisy = engine.add_noise(heldout, "gaussian", NOISY_EVAL, seed=NOISY_SEED)
     noisy_mse = float(np.mean((engine.reconstruct_and_encode(result.onnx, noisy)[0] - heldout) ** 2))
     # PCA is fit once per data and code size.
-    known = [r.pca for r in runs if r.data.key == choice.key and r.pca and r.pca["code_size"] == spec.code_size]
+    code_size = result.settings.code_size   # a code of feature maps: the size its layers gave it
+    known = [r.pca for r in runs if r.data.key == choice.key and r.pca and r.pca["code_size"] == code_size]
     pca = known[0] if known else None
     if pca is None:
         try:
-            pca = engine.training.compare_family(train, heldout, code_size=spec.code_size, families=())[0]
+            pca = engine.training.compare_family(train, heldout, code_size=code_size, families=())[0]
         except ValueError:  # more components than images
             pca = None
     number = max((r.number for r in runs), default=0) + 1
@@ -421,13 +444,25 @@ def still_falling(result: engine.StudioResult, share: float = 0.005) -> bool:
 
 def pca_verdict(run: Run) -> tuple[str, str] | None:
     """The run against PCA of the same code size, in plain words, and what to change when it is
-    behind: (kind of message: "success", "warning" or "info", its text). None without PCA."""
+    behind: (kind of message: "success", "warning" or "info", its text). None without PCA, unless
+    the code is as large as the image (a code of feature maps may be)."""
+    code, pixels = run.result.settings.code_size, math.prod(run.result.heldout.shape[1:])
     if run.pca is None:
-        return None
+        if code < pixels:
+            return None
+        keeps = ("what it is trained to do (rebuild clean images from corrupted ones)" if run.result.family == "denoising"
+                 else "only how little it has trained: given time, a code this large can learn to copy")
+        return "info", (f"**No compression**: the code ({code:,} numbers) is as large as the image ({pixels:,} pixels) or "
+                        f"larger, so it could copy its input, and PCA of that size would, exactly. What keeps this network "
+                        f"from copying is {keeps}, not a narrow code.")
     ours, theirs = run.result.heldout_mse, run.pca["heldout_mse"]
     versus = f"held-out error {ours:.4f} against PCA's {theirs:.4f} with the same code size"
     if ours <= theirs:
         return "success", f"**Ahead of PCA**: {versus}. The non-linear code keeps more of the digits than the best linear one."
+    if 2 * code >= pixels:
+        return "info", (f"**A wide code**: {versus}. With {code:,} numbers for {pixels:,} pixels PCA keeps nearly "
+                        f"everything. This network's code is as wide as its layers make it; what it shows is how few "
+                        f"filters ({run.result.parameters:,} parameters) rebuild a digit, not compression.")
     falling = " The validation error was still falling at the last epoch." if still_falling(run.result) else ""
     trade = TRADES.get(run.result.family)
     if trade and ours <= 1.5 * theirs:

@@ -86,6 +86,7 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
 
     torch.manual_seed(seed)   # the initial weights too: the same seed gives the same model in any process
     model = make_model(family, input_shape=data.shape[1:], code_size=code_size, **options)
+    settings.code_size = model.config.code_size   # a code of feature maps has the size its layers give it
     if method == "layer-wise" and not hasattr(model, "layer_pair"):
         raise ValueError("layer-wise pretraining is for the stacked family")
 

@@ -268,27 +268,48 @@ class _LayerPair(nn.Module):
         return reconstruction_loss(outputs, target, self.kind)
 
 
+CODE_LAYERS = ("dense", "maps")
+
+
 @dataclass
 class ConvolutionalConfig(AutoencoderConfig):
-    channels: tuple = (16, 32)         # feature maps at 1/2 and 1/4 of the side
+    channels: tuple = (16, 32)         # encoder feature maps ("dense": at 1/2 and 1/4 of the side)
+    code_layer: str = "dense"          # "dense": a linear layer to code_size numbers; "maps": the code is
+    #                                    the encoder's last feature maps, code_size set by them (the lecture's D, E)
+    decoder_channels: tuple = ()       # "maps": the decoder's two convolutions' widths (empty: channels reversed)
 
     def __post_init__(self) -> None:
-        self.channels = tuple(self.channels)
-        super().__post_init__()
+        self.channels, self.decoder_channels = tuple(self.channels), tuple(self.decoder_channels)
+        if self.code_layer not in CODE_LAYERS:
+            raise ValueError(f"code_layer must be one of {CODE_LAYERS}, got {self.code_layer!r}")
         if len(self.input_shape) != 3 or self.input_shape[1] != self.input_shape[2] \
                 or self.input_shape[1] % 4:
             raise ValueError("the convolutional families take square images (C, S, S) with S a "
                              f"multiple of 4, got {self.input_shape}")
+        if self.code_layer == "dense" and (len(self.channels) != 2 or self.decoder_channels):
+            raise ValueError("a dense code takes two encoder widths and no decoder widths")
+        if self.code_layer == "maps":
+            self.decoder_channels = self.decoder_channels or tuple(reversed(self.channels[-2:]))
+            if len(self.channels) < 2 or len(self.decoder_channels) != 2:
+                raise ValueError("a code of feature maps takes at least two encoder widths and two decoder widths")
+            self.code_size = self.channels[-1] * (self.input_shape[1] // 4) ** 2   # set by the layers
+        super().__post_init__()
 
 
 class Convolutional(Autoencoder):
     """Convolutions instead of dense layers: two stride-2 convolutions down to feature maps
     of a quarter of the side, a linear layer to the code, and the mirror image back up with
     transposed convolutions. Filters are shared over the image, so it needs far fewer
-    parameters than a dense network and keeps strokes sharp."""
+    parameters than a dense network and keeps strokes sharp. With code_layer="maps" it is the
+    lecture's Keras network instead (models D and E): 3x3 convolutions ("same", ReLU) with a 2x2
+    max-pooling after each of the first two, the last feature maps as the code, and back up by
+    two 3x3 convolutions each followed by a 2x2 upsampling, then a 3x3 convolution to the pixels."""
 
     def __init__(self, config: ConvolutionalConfig):
         super().__init__(config)
+        if config.code_layer == "maps":
+            self._maps_layers(config)
+            return
         channels, side = config.input_shape[0], config.input_shape[1]
         c1, c2 = config.channels
         q = side // 4
@@ -302,6 +323,26 @@ class Convolutional(Autoencoder):
             nn.Unflatten(1, (c2, q, q)),                                              # (N, c2, S/4, S/4)
             nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),            # (N, c1, S/2, S/2)
             nn.ConvTranspose2d(c1, channels, 4, stride=2, padding=1))                 # (N, C, S, S)
+
+    def _maps_layers(self, config: ConvolutionalConfig) -> None:
+        channels, q = config.input_shape[0], config.input_shape[1] // 4
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip((channels, *config.channels), config.channels)):
+            layers += [nn.Conv2d(a, b, 3, padding=1), nn.ReLU()]
+            if i < 2:
+                layers.append(nn.MaxPool2d(2))                                        # S/2, then S/4
+        self.features = nn.Sequential(*layers, nn.Flatten())                         # (N, c * q * q): the code
+        self.to_code = nn.Identity()
+        d1, d2 = config.decoder_channels
+        self.decoder = nn.Sequential(
+            nn.Unflatten(1, (config.channels[-1], q, q)),
+            nn.Conv2d(config.channels[-1], d1, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2),
+            nn.Conv2d(d1, d2, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2),
+            nn.Conv2d(d2, channels, 3, padding=1))                                   # (N, C, S, S)
+        for layer in self.modules():   # Keras' default, as the lecture trains them
+            if isinstance(layer, nn.Conv2d):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     @property
     def code_outputs(self) -> int:
@@ -347,6 +388,8 @@ class VariationalConfig(ConvolutionalConfig):
         super().__post_init__()
         if self.output != "sigmoid":
             raise ValueError("the variational family models pixels in [0, 1]: output must be 'sigmoid'")
+        if self.code_layer != "dense":
+            raise ValueError("the variational family's code is a dense layer (its mean and log variance)")
 
 
 class Variational(Convolutional):

@@ -230,6 +230,25 @@ STUDIO_PRESETS = {
         "stacked", 32, {"hidden": (128, 64), "code_activation": "relu", "loss": "bce"}, "adam", 1e-3, 256, 20,
         "784 → 128 → 64 → 32 → 64 → 128 (all ReLU) → 784 (sigmoid); binary cross-entropy; Adam; batches of 256; "
         "20 epochs"),
+    # The lecture shows D's and E's compile and fit only as pictures. Source 000 trains E's very network
+    # with Adadelta and binary cross-entropy in batches of 128 (Keras' Adadelta: rate 1.0), as the Keras
+    # blog the lecture follows does for both (50 epochs for D, 100 for E: the studio's limit is 50).
+    "conv_maps": StudioPreset(
+        "Convolutional 16-8-8 (the lecture's model D)", "003: the lecture chapter, autoencoder_D",
+        "convolutional", 392, {"code_layer": "maps", "channels": (16, 8, 8), "decoder_channels": (8, 8), "loss": "bce"},
+        "adadelta", 1.0, 128, 50,
+        "28x28 → conv 16, pool → conv 8, pool → conv 8: a code of 7x7x8 = 392 feature-map values → conv 8, upsample "
+        "→ conv 8, upsample → conv 1 (sigmoid); 3x3 filters, ReLU; 3,145 parameters; binary cross-entropy, Adadelta "
+        "(rate 1.0), batches of 128 (as source 000 trains the same kind of network); 50 epochs"),
+    "conv_denoising": StudioPreset(
+        "Denoising, 32 filters, noise 0.5 (the lecture's model E)", "003: the lecture chapter, autoencoder_E",
+        "denoising", 1568, {"code_layer": "maps", "channels": (32, 32), "decoder_channels": (32, 32), "noise": "gaussian",
+                            "noise_factor": 0.5, "loss": "bce"},
+        "adadelta", 1.0, 128, 30,
+        "noisy 28x28 (noise factor 0.5, clipped) → conv 32, pool → conv 32, pool: a code of 7x7x32 = 1,568 values → "
+        "conv 32, upsample → conv 32, upsample → conv 1 (sigmoid); 3x3 filters, ReLU; binary cross-entropy, Adadelta "
+        "(rate 1.0), batches of 128, as source 000 trains it; 30 epochs (the source: 100; 30 end within the studio's "
+        "5-minute limit on a small CPU)"),
 }
 
 
