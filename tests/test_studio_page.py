@@ -527,7 +527,7 @@ def test_a_runs_status_says_how_it_ended_in_epochs():
 
 
 def test_the_progress_words_follow_the_latest_report():
-    pending = logic.Pending(SimpleNamespace(), [], 10, "data")
+    pending = logic.Pending(SimpleNamespace(gate=engine.PauseGate()), [], 10, "data")
     assert logic.progress_words(pending) == "Preparing the data and training the first epoch…"
     pending.reports.append(("Tied weights", progress(2.0)))
     assert logic.progress_words(pending) == ("Tied weights · training, epoch 2 of 10 · loss 0.3000 · validation MSE "
@@ -538,6 +538,8 @@ def test_the_progress_words_follow_the_latest_report():
     pending.reports.append(("", progress(4.0, None, "pretraining layer 2 of 2")))
     assert "loss of rebuilding layer 1's codes 0.3000 (on the codes' own scale: not comparable with the pixels' loss)" \
         in logic.progress_words(pending)
+    pending.job.gate.pause()   # not yet held at a step: no step to name
+    assert logic.progress_words(pending).startswith("Paused: resume, or take one step at a time, below.")
 
 
 def test_the_methods_table_names_each_method_and_warns_when_one_was_cut_short():
@@ -597,6 +599,21 @@ def test_a_run_is_set_against_pca_in_plain_words():
     assert kind == "info" and "No compression" in words and "rebuild clean images from corrupted ones" in words
 
 
+def test_the_live_picture_draws_any_code_with_its_digits_colours():
+    rng = np.random.default_rng(0)
+    for codes in (np.full((5, 3), 0.5, np.float32), rng.random((300, 64), dtype=np.float32) * 0.5 + 0.3,
+                  np.zeros((1, 1), np.float32), rng.normal(size=(300, 2)).astype(np.float32)):
+        labels = np.arange(len(codes)) % 10
+        picture = logic.snapshot_picture(codes, engine.code_map(codes), labels)
+        assert picture.shape == (280, 840, 3) and picture.dtype == np.uint8
+        colours = {tuple(int(logic.DIGIT_COLOURS[d][i:i + 2], 16) for i in (1, 3, 5)) for d in np.unique(labels)}
+        drawn_colours = {tuple(c) for c in picture[:, 420:].reshape(-1, 3)}
+        assert colours <= drawn_colours   # every digit on the map has its colour (its points and the legend)
+    plain_map = logic.snapshot_picture(codes, engine.code_map(codes), None)   # the user's images: no digits
+    orange = tuple(int(logic.DIGIT_COLOURS[1][i:i + 2], 16) for i in (1, 3, 5))
+    assert orange not in {tuple(c) for c in plain_map.reshape(-1, 3)}
+
+
 def test_live_views_show_the_latest_snapshot_while_a_run_trains():
     def page():
         from types import SimpleNamespace
@@ -626,7 +643,9 @@ def test_live_views_show_the_latest_snapshot_while_a_run_trains():
     assert len(shown) == 1 and shown[0].startswith("The model after epoch 2 (step 18):")   # the latest only
     assert "of the code values are near zero" in shown[0]
     assert "Their reconstructions at this point" in captions(at)
-    assert len(at.get("plotly_chart")) == 3   # the curves, the code's histogram and the codes' map
+    assert len(at.get("plotly_chart")) == 1   # the curves; the histogram and the map are one still picture
+    picture = next(i for i in at.image if any(c.startswith("The code's values and the held-out codes' map") for c in i.captions))
+    assert picture is not None and list(at.session_state["pending"].live.pictures) == [18]   # drawn once, for the latest
 
 
 @needs_torch

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 import engine
-from app_pages.common import job_panel, running_text
+from app_pages.common import job_panel, png, running_text
 from app_pages.logic import studio as logic
 from app_pages.text import plain
 
@@ -47,7 +47,10 @@ def live_views(pending: logic.Pending, key: str) -> None:
     pause_controls(pending.job.gate, key)
     live = pending.live
     if live.snapshots and live.originals is not None:
-        show_snapshot(live.snapshots[-1], live.originals, live.labels, key)
+        snapshot = live.snapshots[-1]
+        if snapshot.step not in live.pictures:   # each snapshot is drawn once; a redraw sends the same picture
+            live.pictures = {snapshot.step: png(logic.snapshot_picture(snapshot.codes, snapshot.map, live.labels))}
+        show_snapshot(snapshot, live.originals, live.labels, key, picture=live.pictures[snapshot.step])
 
 
 def pause_controls(gate: engine.PauseGate, key: str) -> None:
@@ -63,13 +66,18 @@ def pause_controls(gate: engine.PauseGate, key: str) -> None:
                     help="Hold the run after its current step, to look at it or take it one step at a time.")
 
 
-def show_snapshot(snapshot: engine.StudioSnapshot, originals: np.ndarray, labels: np.ndarray | None, key: str) -> None:
+def show_snapshot(snapshot: engine.StudioSnapshot, originals: np.ndarray, labels: np.ndarray | None, key: str,
+                  picture: bytes | None = None) -> None:
     """One snapshot: the watched held-out images and their reconstructions, the code's histogram
-    and the codes' map."""
+    and the codes' map: as charts, or (while training, `picture`) as one still picture of both."""
     st.caption(logic.snapshot_caption(snapshot))
     if originals.ndim == 3:
         show_image(logic.strip(originals), "Held-out originals")
         show_image(logic.strip(snapshot.reconstructions), "Their reconstructions at this point")
+    if picture is not None:
+        st.image(picture, caption="The code's values and the held-out codes' map at this point (the replay after the "
+                 "run has them as charts)")
+        return
     histogram, code_map = snapshot_figures(snapshot.codes, snapshot.map, labels)
     left, right = st.columns(2)
     left.plotly_chart(histogram, key=f"{key}_histogram")

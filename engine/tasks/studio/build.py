@@ -113,11 +113,12 @@ def train_model(family: str, images: np.ndarray, *, code_size: int = 32, epochs:
             return
         was_training = model.training
         model.eval()
-        outputs = _predict(model, watched)
+        shown = _predict(model, watched[:SNAPSHOT_RECONSTRUCTIONS])["reconstruction"]
+        codes = _encode(model, watched)   # the encoder alone for the many watched: half the cost of a whole pass
         model.train(was_training)
-        shown = outputs["reconstruction"].reshape(watched.shape)[:SNAPSHOT_RECONSTRUCTIONS]
-        taken = StudioSnapshot(step, step / per_epoch, shown[:, 0] if shown.ndim == 4 else shown, outputs["code"],
-                               code_map(outputs["code"], snapshots[-1].map if snapshots else None))
+        shown = shown.reshape(watched[:SNAPSHOT_RECONSTRUCTIONS].shape)
+        taken = StudioSnapshot(step, step / per_epoch, shown[:, 0] if shown.ndim == 4 else shown, codes,
+                               code_map(codes, snapshots[-1].map if snapshots else None))
         snapshots.append(taken)
         if on_snapshot:
             on_snapshot(taken)
@@ -232,6 +233,15 @@ def _predict(model, data: np.ndarray, chunk: int = 1024) -> dict[str, np.ndarray
             for name in parts:
                 parts[name].append(outputs[name].float().cpu().numpy())
     return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _encode(model, data: np.ndarray) -> np.ndarray:
+    """The model's code for `data` (its forward's "code"), on the model's device."""
+    import torch
+
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return model.encode(torch.from_numpy(np.ascontiguousarray(data)).to(device)).float().cpu().numpy()
 
 
 def _mse(model, data: np.ndarray) -> float:
