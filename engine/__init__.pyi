@@ -259,6 +259,7 @@ from .tasks.studio.serve import (
     random_points as random_points,
     reconstruct_and_encode as reconstruct_and_encode,
     reproduce_script as reproduce_script,
+    snapshot_picture as snapshot_picture,
     split_heldout as split_heldout,
     spring_views as spring_views,
     surface_points as surface_points,

@@ -604,12 +604,12 @@ def test_the_live_picture_draws_any_code_with_its_digits_colours():
     for codes in (np.full((5, 3), 0.5, np.float32), rng.random((300, 64), dtype=np.float32) * 0.5 + 0.3,
                   np.zeros((1, 1), np.float32), rng.normal(size=(300, 2)).astype(np.float32)):
         labels = np.arange(len(codes)) % 10
-        picture = logic.snapshot_picture(codes, engine.code_map(codes), labels)
+        picture = engine.snapshot_picture(codes, engine.code_map(codes), labels, logic.DIGIT_COLOURS)
         assert picture.shape == (280, 840, 3) and picture.dtype == np.uint8
         colours = {tuple(int(logic.DIGIT_COLOURS[d][i:i + 2], 16) for i in (1, 3, 5)) for d in np.unique(labels)}
         drawn_colours = {tuple(c) for c in picture[:, 420:].reshape(-1, 3)}
         assert colours <= drawn_colours   # every digit on the map has its colour (its points and the legend)
-    plain_map = logic.snapshot_picture(codes, engine.code_map(codes), None)   # the user's images: no digits
+    plain_map = engine.snapshot_picture(codes, engine.code_map(codes), None, logic.DIGIT_COLOURS)   # the user's images: no digits
     orange = tuple(int(logic.DIGIT_COLOURS[1][i:i + 2], 16) for i in (1, 3, 5))
     assert orange not in {tuple(c) for c in plain_map.reshape(-1, 3)}
 
@@ -649,7 +649,23 @@ def test_live_views_show_the_latest_snapshot_while_a_run_trains():
 
 
 @needs_torch
-def test_a_run_pauses_takes_one_step_at_a_time_with_its_snapshot_and_resumes():
+def test_a_run_pauses_takes_one_step_at_a_time_with_its_snapshot_and_resumes(monkeypatch):
+    real = engine.training.train_model
+
+    def after_pause(*args, stop, pause, **kwargs):
+        """The run's first step waits until the test has pressed Pause, on a machine of any speed."""
+        waited = []
+
+        def stop_first_after_pause() -> bool:
+            deadline = time.monotonic() + 240
+            while not waited and not pause.paused and time.monotonic() < deadline:
+                time.sleep(0.02)
+            waited.append(True)
+            return stop()
+
+        return real(*args, stop=stop_first_after_pause, pause=pause, **kwargs)
+
+    monkeypatch.setattr(engine.training, "train_model", after_pause)
     at = open_studio()
     choose(at, "undercomplete", "digits8", count=1000, epochs=3, code=8)
     at.button(key="studio_train").click().run()

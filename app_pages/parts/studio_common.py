@@ -49,7 +49,8 @@ def live_views(pending: logic.Pending, key: str) -> None:
     if live.snapshots and live.originals is not None:
         snapshot = live.snapshots[-1]
         if snapshot.step not in live.pictures:   # each snapshot is drawn once; a redraw sends the same picture
-            live.pictures = {snapshot.step: png(logic.snapshot_picture(snapshot.codes, snapshot.map, live.labels))}
+            live.pictures = {snapshot.step: png(engine.snapshot_picture(snapshot.codes, snapshot.map, live.labels,
+                                                                         logic.DIGIT_COLOURS))}
         show_snapshot(snapshot, live.originals, live.labels, key, picture=live.pictures[snapshot.step])
 
 

@@ -282,6 +282,59 @@ def code_map(codes: np.ndarray, previous: np.ndarray | None = None) -> np.ndarra
     return points.astype(np.float32)
 
 
+def snapshot_picture(codes: np.ndarray, points: np.ndarray, labels: np.ndarray | None, colours: Sequence[str],
+                     width: int = 420, height: int = 280) -> np.ndarray:
+    """The live views' histogram of code values (the near-zero band shaded) and map of the codes
+    (coloured by digit, `colours[digit]`) as one still picture, uint8 (height, 2 * width, 3). Drawn once a snapshot:
+    a picture that has not changed is left alone by the browser, where charts were drawn again at
+    every refresh of the views, on the CPU the training needs."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=13)
+    image = Image.new("RGB", (2 * width, height), "white")
+    draw = ImageDraw.Draw(image)
+    left, top, bottom = 14, 30, height - 26
+    # the histogram
+    counts, edges = np.histogram(codes.ravel(), bins=60)
+    span = max(float(edges[-1] - edges[0]), 1e-9)
+
+    def x_of(value: float) -> float:
+        return left + (value - edges[0]) / span * (width - 2 * left)
+
+    draw.text((left, 6), "Code values (near zero shaded)", fill="black", font=font)
+    band = max(left, x_of(-NEAR_ZERO)), min(width - left, x_of(NEAR_ZERO))
+    if band[0] < band[1]:   # the near-zero band is within the values' range
+        draw.rectangle([band[0], top, band[1], bottom], fill="#e6e6e6")
+    peak = max(int(counts.max()), 1)
+    for count, low, high in zip(counts, edges[:-1], edges[1:]):
+        if count:
+            draw.rectangle([x_of(low), bottom - (bottom - top) * count / peak, max(x_of(low), x_of(high) - 1), bottom],
+                           fill="#3b6fd4")
+    draw.line([left, bottom, width - left, bottom], fill="black")
+    draw.text((left, bottom + 6), f"{edges[0]:.2g}", fill="black", font=font)
+    draw.text((width - left, bottom + 6), f"{edges[-1]:.2g}", fill="black", font=font, anchor="ra")
+    # the map
+    x0 = width + left
+    two = codes.shape[1] <= 2
+    draw.text((x0, 6), "Held-out codes" + (" (code 1, code 2)" if two else " (principal components)")
+              + (", by digit" if labels is not None else ""), fill="black", font=font)
+    if len(points):
+        low, high = points.min(0), points.max(0)
+        scale = np.maximum(high - low, 1e-9)
+        xy = (points - low) / scale * [width - 2 * left - 40, bottom - top - 8] + [x0 + 4, top + 4]
+        xy[:, 1] = bottom + top - xy[:, 1]   # up is up
+        watched = labels[:len(points)] if labels is not None else np.zeros(len(points), int)
+        for (x, y), digit in zip(xy, watched):
+            colour = colours[int(digit) % len(colours)] if labels is not None else "#3b6fd4"
+            draw.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], fill=colour)
+        if labels is not None:   # the legend, down the right edge
+            for i, digit in enumerate(np.unique(watched)):
+                y = top + 16 * i
+                draw.rectangle([2 * width - 30, y + 2, 2 * width - 22, y + 10], fill=colours[int(digit) % len(colours)])
+                draw.text((2 * width - 18, y), str(int(digit)), fill="black", font=font)
+    return np.asarray(image)
+
+
 @dataclass
 class CodeStats:
     mean_activation: float             # mean |code| over units and images
