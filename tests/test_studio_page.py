@@ -56,11 +56,15 @@ def choose(at: AppTest, family: str = "convolutional", data: str = "digits8", co
         at.select_slider(key="studio_count").set_value(count)
     at.slider(key="studio_epochs").set_value(epochs)
     for key, value in settings.items():
-        widget = next(w for kind in ("select_slider", "selectbox", "radio", "slider", "checkbox")
-                      for w in getattr(at, kind) if w.key == f"studio_{key}")
-        widget.set_value(value)
+        setting(at, key).set_value(value)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+
+
+def setting(at: AppTest, key: str):
+    """The Train tab's widget of session-state key 'studio_' + `key`, whatever its kind."""
+    return next(w for kind in ("select_slider", "selectbox", "radio", "slider", "checkbox")
+                for w in getattr(at, kind) if w.key == f"studio_{key}")
 
 
 def train(at: AppTest, key: str = "studio_job", button: str = "studio_train") -> engine.Job:
@@ -714,9 +718,8 @@ def test_the_lectures_convolutional_presets_set_a_code_of_feature_maps_and_train
     at = open_studio()
     at.selectbox(key="studio_preset").set_value("conv_denoising").run()
     assert not at.exception, [e.value for e in at.exception]
-    shown = {key: next(w.value for kind in ("selectbox", "radio", "slider", "select_slider") for w in getattr(at, kind)
-                       if w.key == f"studio_{key}")
-             for key in ("family", "code_layer", "maps", "noise", "noise_factor", "optimizer", "lr", "batch", "epochs")}
+    keys = ("family", "code_layer", "maps", "noise", "noise_factor", "optimizer", "lr", "batch", "epochs")
+    shown = {key: setting(at, key).value for key in keys}
     assert shown == {"family": "denoising", "code_layer": "maps", "maps": "32-32, decoder 32-32", "noise": "gaussian",
                      "noise_factor": 0.5, "optimizer": "adadelta", "lr": 1.0, "batch": 128, "epochs": 30}
     assert any("7x7: 1,568 numbers" in c.value for c in at.caption)

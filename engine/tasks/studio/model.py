@@ -44,10 +44,10 @@ def reconstruction_loss(outputs: dict[str, torch.Tensor], target: torch.Tensor, 
 
 
 def _keras_init(module: nn.Module) -> None:
-    """Glorot-uniform weights and zero biases for every dense layer, the notes' (Keras')
-    default; PyTorch's smaller default left a third of the ReLU code units dead."""
+    """Glorot-uniform weights and zero biases for every dense and convolutional layer, the notes'
+    (Keras') default; PyTorch's smaller default left a third of the ReLU code units dead."""
     for layer in module.modules():
-        if isinstance(layer, nn.Linear):
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -339,10 +339,7 @@ class Convolutional(Autoencoder):
             nn.Conv2d(config.channels[-1], d1, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2),
             nn.Conv2d(d1, d2, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2),
             nn.Conv2d(d2, channels, 3, padding=1))                                   # (N, C, S, S)
-        for layer in self.modules():   # Keras' default, as the lecture trains them
-            if isinstance(layer, nn.Conv2d):
-                nn.init.xavier_uniform_(layer.weight)
-                nn.init.zeros_(layer.bias)
+        _keras_init(self)   # as the lecture trains them
 
     @property
     def code_outputs(self) -> int:
