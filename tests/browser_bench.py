@@ -39,8 +39,8 @@ process, with a markdown before/after table (step, old p95, new p95, the issue's
 health endpoint is polled, as another visitor's browser would: per file, the seconds until the
 page answered, whether it showed a message, and the longest health answer meanwhile.
 `live`: the training studio's 10-epoch convolutional run on the built-in 28x28 digits (no early
-stopping), opened by its link with the live views off and then on, `--rounds` pairs after
-`--warmup` uncounted ones, the browser
+stopping), opened by its link with the live views off and on (in turn first), `--rounds` pairs
+after `--warmup` uncounted ones, the browser
 watching the page all the while: the training seconds each run reports (the engine's clock) and
 the wall seconds from Train to the result, and the slowdown of the runs with live views.
 """
@@ -337,7 +337,7 @@ def run_live(rounds: int, root: Path, warmup: int = 1) -> dict:
         browser, page = launch_browser(playwright, LIVE_TIMEOUT_MS)
         try:
             for round_ in range(-warmup, rounds):   # the warm-up's runs (round < 0) render the digits: not counted
-                for live in (False, True):
+                for live in (False, True) if round_ % 2 == 0 else (True, False):   # neither always goes first
                     query = urlencode({**LIVE_RUN, "studio_live": str(live).lower()})
                     page.goto(f"{server.url}/studio?{query}")
                     page.wait_for_function(OPEN_READY["studio"], polling="raf")
@@ -348,8 +348,9 @@ def run_live(rounds: int, root: Path, warmup: int = 1) -> dict:
                     wall = time.perf_counter() - started
                     text = page.evaluate("document.body.innerText")
                     seconds = float(re.search(r"trained for 10 epochs in ([0-9.]+) s", text).group(1))
+                    taken = re.search(r"Replay the training \(([0-9]+) snapshots\)", text)
                     rows.append({"round": round_, "live": live, "training s": seconds, "wall s": round(wall, 1),
-                                 "replay shown": "Replay the training" in text})
+                                 "snapshots": int(taken.group(1)) if taken else 0})
                     print(rows[-1], file=sys.stderr, flush=True)
         finally:
             browser.close()

@@ -10,7 +10,7 @@ from app_pages.common import job_panel, png, running_text
 from app_pages.logic import studio as logic
 from app_pages.text import plain
 
-LIVE_VIEWS_EVERY = 3.0   # seconds between redraws of the live views
+LIVE_VIEWS_EVERY = 5.0   # seconds between redraws of the live views
 HOLD_WAIT = 5.0          # seconds Pause and One step wait for the run to halt before redrawing
 
 
@@ -41,17 +41,29 @@ def live_views(pending: logic.Pending, key: str) -> None:
     """Pause, resume and one step at a time, and the latest snapshot of a run that is training,
     redrawn on its own, slower clock than the progress bar's: a snapshot comes once an epoch (and
     at every pause and single step, which redraw at once), so a redraw every second would mostly
-    repeat it."""
+    repeat it, on the CPU the training needs."""
     if not pending.job.running:
         return
     pause_controls(pending.job.gate, key)
     live = pending.live
     if live.snapshots and live.originals is not None:
         snapshot = live.snapshots[-1]
-        if snapshot.step not in live.pictures:   # each snapshot is drawn once; a redraw sends the same picture
-            live.pictures = {snapshot.step: png(engine.snapshot_picture(snapshot.codes, snapshot.map, live.labels,
-                                                                         logic.DIGIT_COLOURS))}
-        show_snapshot(snapshot, live.originals, live.labels, key, picture=live.pictures[snapshot.step])
+        if snapshot.step not in live.pictures:   # each snapshot is drawn once; a redraw sends the same pictures
+            live.pictures = {snapshot.step: snapshot_pngs(snapshot, live)}
+        show_snapshot(snapshot, live.originals, live.labels, key, pictures=live.pictures[snapshot.step])
+
+
+STRIP_CAPTIONS = ("Held-out originals", "Their reconstructions at this point")
+PICTURE_CAPTION = "The code's values and the held-out codes' map at this point (the replay after the run has them as charts)"
+
+
+def snapshot_pngs(snapshot: engine.StudioSnapshot, live: logic.LiveViews) -> list[tuple[bytes, int, str]]:
+    """A training snapshot as still pictures (PNG, width, caption), encoded once: the originals and
+    their reconstructions (as strips, for images) and the code's histogram beside its map."""
+    pixels = [logic.strip(live.originals), logic.strip(snapshot.reconstructions)] if live.originals.ndim == 3 else []
+    pixels.append(engine.snapshot_picture(snapshot.codes, snapshot.map, live.labels, logic.DIGIT_COLOURS))
+    return [(png(p), int(p.shape[1]), caption) for p, caption in zip(pixels, [*STRIP_CAPTIONS[:len(pixels) - 1],
+                                                                             PICTURE_CAPTION], strict=True)]
 
 
 def pause_controls(gate: engine.PauseGate, key: str) -> None:
@@ -68,17 +80,18 @@ def pause_controls(gate: engine.PauseGate, key: str) -> None:
 
 
 def show_snapshot(snapshot: engine.StudioSnapshot, originals: np.ndarray, labels: np.ndarray | None, key: str,
-                  picture: bytes | None = None) -> None:
+                  pictures: list[tuple[bytes, int, str]] | None = None) -> None:
     """One snapshot: the watched held-out images and their reconstructions, the code's histogram
-    and the codes' map: as charts, or (while training, `picture`) as one still picture of both."""
+    and the codes' map: as charts, or (while training, `pictures` of snapshot_pngs) as still
+    pictures."""
     st.caption(logic.snapshot_caption(snapshot))
-    if originals.ndim == 3:
-        show_image(logic.strip(originals), "Held-out originals")
-        show_image(logic.strip(snapshot.reconstructions), "Their reconstructions at this point")
-    if picture is not None:
-        st.image(picture, caption="The code's values and the held-out codes' map at this point (the replay after the "
-                 "run has them as charts)")
+    if pictures is not None:
+        for picture, width, caption in pictures:
+            st.image(picture, caption=caption, width=width)
         return
+    if originals.ndim == 3:
+        show_image(logic.strip(originals), STRIP_CAPTIONS[0])
+        show_image(logic.strip(snapshot.reconstructions), STRIP_CAPTIONS[1])
     histogram, code_map = snapshot_figures(snapshot.codes, snapshot.map, labels)
     left, right = st.columns(2)
     left.plotly_chart(histogram, key=f"{key}_histogram")
@@ -130,7 +143,7 @@ def show_run(run: logic.Run, key: str) -> None:
                         key=f"{key}_curves")
     snapshots = result.snapshots
     if len(snapshots) > 1:
-        with st.expander("Replay the training", icon=":material/replay:"):
+        with st.expander(f"Replay the training ({len(snapshots)} snapshots)", icon=":material/replay:"):
             index = st.select_slider("Snapshot", range(len(snapshots)), value=len(snapshots) - 1, key=f"{key}_replay",
                                      format_func=lambda i: "start" if i == 0 else f"epoch {snapshots[i].epoch:g}")
             show_snapshot(snapshots[index], result.heldout[:engine.SNAPSHOT_RECONSTRUCTIONS], run.watched_labels,
