@@ -30,9 +30,9 @@ QUERY_WIDTH = 160   # pixels: the query beside its results, not a phone's whole 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 
 
-@st.cache_resource(max_entries=2, show_spinner="Rendering the gallery…")
+@st.cache_resource(max_entries=3, show_spinner="Making the gallery…")
 def builtin(name: str) -> engine.Gallery:
-    return engine.builtin_gallery(name)
+    return engine.fashion_gallery() if name == logic.CLOTHES else engine.builtin_gallery(name)
 
 
 # Keyed on our own hash of the uploads (Streamlit skips hashing `_files`). A gallery keeps its
@@ -69,6 +69,19 @@ def map_thumbnails(key: str, _gallery: engine.Gallery) -> dict[int, str]:
 def load_query(data: bytes) -> np.ndarray:
     """An upload's bytes decoded, no bigger than a megapixel: the encoders see far less."""
     return engine.decode_image(data, fit_pixels=logic.QUERY_MAX_PIXELS)
+
+
+def prepared_clothing(name: str, picture: bytes | np.ndarray) -> np.ndarray | None:
+    """A picture of a garment (an upload's or a photo's bytes, or a drawing) as Fashion-MNIST's
+    pictures are made (the 28x28 the encoder takes, shown), or None after a message."""
+    try:
+        query = engine.prepare_clothing(load_query(picture) if isinstance(picture, bytes) else picture)
+    except engine.ImageError as error:
+        st.error(f"{plain(name)}: {error}", icon=":material/broken_image:")
+        return None
+    st.image(logic.for_display(query), width=QUERY_WIDTH, clamp=True, output_format="PNG")
+    st.caption(f"{plain(name)}, as the encoder sees it: grey, light on dark, 28x28")
+    return query
 
 
 def use_clicked_point(size: int) -> None:
@@ -108,14 +121,18 @@ with gallery_col:
     source = st.radio("Gallery", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get, horizontal=True,
                       key="gallery_source", bind="query-params", persist_state="page")
     if source == "builtin":
+        choices = logic.builtin_choices(engine.fashion_available())
         name = st.selectbox(
             "Built-in gallery",
-            list(engine.BUILTIN_GALLERIES),
-            format_func=lambda gallery_name: engine.BUILTIN_GALLERIES[gallery_name][0],
+            list(choices),
+            format_func=choices.get,
             key="builtin", bind="query-params",
             persist_state="page",
-            help="1,000 labelled characters rendered in fonts, and with distortions, that no model saw in training.",
+            help="1,000 labelled characters rendered in fonts, and with distortions, that no model saw in "
+            f"training; or {engine.FASHION_GALLERY:,} pictures of Fashion-MNIST's test set, which no model saw either.",
         )
+        if logic.CLOTHES not in choices:
+            st.caption(f"Clothes: {engine.fashion_missing_note()}")
         try:
             gallery = builtin(name)
         except Exception:
@@ -198,8 +215,11 @@ with query_col:
         st.caption(logic.query_caption(gallery, query))
     elif mode in ("draw", "camera"):   # prepared to the 28x28 the character encoder takes, and shown
         made = char_sources.drawing("search") if mode == "draw" else char_sources.photograph("search")
-        query = None if made is None else char_sources.one_character(f"your {'drawing' if mode == 'draw' else 'photo'}",
-                                                                     made)
+        name = f"your {'drawing' if mode == 'draw' else 'photo'}"
+        if made is not None and gallery is not None and gallery.kind == "clothing":
+            query = prepared_clothing(name, made)
+        elif made is not None:
+            query = char_sources.one_character(name, made)
     elif mode == "upload":
         query_file = st.file_uploader(
             f"Drop an image to search with (up to {MAX_UPLOAD_MB} MB)",
@@ -211,6 +231,8 @@ with query_col:
             st.info("Drop an image to search the gallery for.")
         elif gallery is not None and gallery.kind == "character":   # the 28x28 the encoder takes, shown
             query = char_sources.one_character(query_file.name, query_file.getvalue())
+        elif gallery is not None and gallery.kind == "clothing":    # Fashion-MNIST's preparation, shown
+            query = prepared_clothing(query_file.name, query_file.getvalue())
         else:
             try:
                 query = load_query(query_file.getvalue())
@@ -348,7 +370,9 @@ else:
             },
         )
         st.caption(logic.comparison_caption(comparison, gallery))
-        if gallery.kind == "character":
+        if gallery.kind == "clothing":
+            st.markdown(logic.CLOTHING_NOTE)
+        elif gallery.kind == "character":
             st.markdown(
                 "Pixels and PCA compare ink: a '7' drawn slanted or bold shares little ink with an upright, "
                 "thin one. The autoencoder was trained to redraw distorted characters upright, so its code "

@@ -63,15 +63,17 @@ def uploaded_data(files, side: int) -> logic.DataChoice | None:
 def data_choice(running: bool) -> logic.DataChoice | None:
     """The data widgets: built-in digits and how many, or the user's uploads and their side."""
     source_col, count_col = st.columns([2, 1])
-    source = source_col.radio("Data", list(logic.DATA_LABELS), format_func=logic.DATA_LABELS.get, horizontal=True,
+    fashion = engine.fashion_available()
+    source = source_col.radio("Data", logic.data_sources(fashion), format_func=logic.DATA_LABELS.get, horizontal=True,
                               key="studio_data", bind="query-params", persist_state="session", disabled=running)
     if source != "upload":
         count = count_col.select_slider(
             "Training images (at most)", logic.COUNTS, value=logic.DEFAULT_COUNT, key="studio_count",
             bind="query-params", persist_state="session",
             disabled=running, format_func=lambda n: f"{n:,}",
-            help="A seeded random choice from the built-in training digits (the 8x8 set holds 1,497).")
-        st.caption(f"{engine.STUDIO_DATA[source].capitalize()}; judged on held-out digits never trained on.")
+            help="A seeded random choice from the built-in training images (the 8x8 digits hold 1,497).")
+        st.caption(f"{engine.STUDIO_DATA[source].capitalize()}; judged on held-out images never trained on."
+                   + ("" if fashion else f" Fashion-MNIST: {engine.fashion_missing_note()}"))
         return logic.builtin_choice(source, count)
     side = count_col.select_slider("Resize to", logic.SIDES, value=28, key="studio_side",
                                    bind="query-params", persist_state="session",

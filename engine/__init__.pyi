@@ -6,6 +6,14 @@ from .core.capture import (
     NotACharacterError as NotACharacterError,
     TooManyCharactersError as TooManyCharactersError,
 )
+from .core.fashion import (
+    FASHION_CLASSES as FASHION_CLASSES,
+    FashionUnavailable as FashionUnavailable,
+    fashion_available as fashion_available,
+    fashion_missing_note as fashion_missing_note,
+    load_fashion_mnist as load_fashion_mnist,
+    prepare_clothing as prepare_clothing,
+)
 from .core.imaging import (
     MAX_UPLOAD_BYTES as MAX_UPLOAD_BYTES,
     NOISE_KINDS as NOISE_KINDS,
@@ -154,6 +162,7 @@ from .tasks.impute.serve import (
 )
 from .tasks.search.serve import (
     BUILTIN_GALLERIES as BUILTIN_GALLERIES,
+    FASHION_GALLERY as FASHION_GALLERY,
     SPACE_NAMES as SPACE_NAMES,
     TSNE_LIMIT as TSNE_LIMIT,
     TSNE_STAGES as TSNE_STAGES,
@@ -163,6 +172,7 @@ from .tasks.search.serve import (
     builtin_gallery as builtin_gallery,
     compare_spaces as compare_spaces,
     embed as embed,
+    fashion_gallery as fashion_gallery,
     load_gallery as load_gallery,
     precision_at_k as precision_at_k,
     project as project,

@@ -45,6 +45,34 @@ def fake_opencv(tmp_path, monkeypatch):
     photo_corpus.load.cache_clear()
 
 
+@pytest.fixture
+def fake_fashion(tmp_path, monkeypatch):
+    """Fashion-MNIST's four files as Debian's dataset-fashion-mnist ships them, small and made here
+    (tests/fashion_files.py), whether or not the machine has the package."""
+    from fashion_files import forget, write_fashion
+
+    from engine.core import fashion
+
+    folder = write_fashion(tmp_path / "fashion-mnist")
+    monkeypatch.setenv(fashion.FOLDER_VARIABLE, str(folder))
+    forget()
+    yield folder
+    forget()
+
+
+@pytest.fixture
+def no_fashion(tmp_path, monkeypatch):
+    """A machine without Fashion-MNIST, whether or not this one has the package."""
+    from fashion_files import forget
+
+    from engine.core import fashion
+
+    monkeypatch.setenv(fashion.FOLDER_VARIABLE, str(tmp_path / "no-fashion-mnist"))
+    forget()
+    yield
+    forget()
+
+
 # ---------------------------------------------------------------- the browser tests' app and browser
 PAGE_TIMEOUT_MS = 90_000  # the first denoising run loads the ONNX models
 

@@ -233,9 +233,12 @@ def test_eval_search_at_a_small_scale():
 
 
 @pytest.mark.slow
-def test_tiny_search_build(tmp_path):
+def test_tiny_search_build(tmp_path, fake_fashion):
     entries = builds.build("search", recipes.BuildOptions(out_dir=tmp_path, scale=0.005), "cmd")
-    assert set(entries) == {"search_char", "search_pca", "embed_photo"}
+    assert set(entries) == {"search_char", "search_pca", "search_fashion", "search_fashion_pca", "embed_photo"}
+    clothes = runtime.run(str(tmp_path / "search_fashion.onnx"), np.zeros((3, 1, 28, 28), np.float32))
+    assert clothes.shape == (3, 64)
+    assert "200 training pictures" in entries["search_fashion"]["training_data"]   # the stand-in files' first 200
     codes = runtime.run(str(tmp_path / "search_char.onnx"), np.zeros((3, 1, 28, 28), np.float32))
     assert codes.shape == (3, 64)
     assert runtime.run(str(tmp_path / "search_pca.onnx"), np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 64)

@@ -556,3 +556,46 @@ def test_a_photographed_digit_is_the_query():
     assert not at.exception and not at.error
     labels = [str(label) for label in results(at)["Label"]]
     assert labels.count("4") >= len(labels) // 2
+
+
+# --- Clothes (Fashion-MNIST) -----------------------------------------------------------------
+
+
+def test_the_clothes_gallery_searches_by_kind(fake_fashion):
+    at = open_search()
+    assert logic.builtin_choices(True)[logic.CLOTHES] in at.selectbox(key="builtin").options
+    at.selectbox(key="builtin").set_value(logic.CLOTHES).run()
+    assert not at.exception and not at.error
+    assert any("pictures of clothes, 10 labels" in caption.value for caption in at.caption)
+    assert set(results(at)["Label"]) <= set(engine.FASHION_CLASSES)
+    scores = frame_with(at, "Code space")
+    assert scores is not None and len(scores) == 3
+    assert any("Fashion-MNIST's 60,000 training pictures" in block.value for block in at.markdown)
+    shirt = np.ones((120, 90, 3), np.float32)        # a picture of a block on white, as a product photo
+    shirt[10:110, 30:60] = 0.2
+    at = upload_query(at, "shirt.png", png_bytes(Image.fromarray((shirt * 255).astype(np.uint8))))
+    assert not at.error
+    assert len(results(at)) == 10
+    assert any("as the encoder sees it" in caption.value for caption in at.caption)
+
+
+def test_without_fashion_mnist_the_page_offers_characters_and_says_how_to_add_it(no_fashion):
+    at = open_search()
+    assert at.selectbox(key="builtin").options == list(logic.builtin_choices(False).values())
+    assert any("apt-get install dataset-fashion-mnist" in caption.value for caption in at.caption)
+    assert len(results(at)) == 10
+
+
+def test_a_drawing_searches_the_clothes_as_a_garment(monkeypatch, fake_fashion):
+    from page_helpers import FakeCanvas
+
+    from app_pages.parts import char_sources
+
+    # a tall, narrow block drawn with a thick pen: the stand-in gallery's narrow kinds
+    monkeypatch.setattr(char_sources, "canvas", FakeCanvas([[(90, 20), (90, 180)], [(100, 20), (100, 180)]]))
+    at = open_search()
+    at.selectbox(key="builtin").set_value(logic.CLOTHES).run()
+    at.radio(key="query_mode").set_value("draw").run()
+    assert not at.exception and not at.error
+    assert any(c.value.startswith("your drawing, as the encoder sees it") for c in at.caption)
+    assert set(results(at)["Label"]) <= set(engine.FASHION_CLASSES)

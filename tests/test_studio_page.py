@@ -760,3 +760,22 @@ def test_a_preset_sets_the_source_documents_network_and_trains_with_it():
     assert job.result.result.config["loss"] == "mse" and job.result.result.config["code_activation"] == "sigmoid"
     at.selectbox(key="studio_preset").set_value("stacked").run()
     assert at.selectbox(key="studio_hidden").value == "128-64" and at.selectbox(key="studio_optimizer").value == "adam"
+
+
+@needs_torch
+def test_fashion_mnist_is_offered_and_trained_on(fake_fashion):
+    at = open_studio()
+    assert logic.DATA_LABELS["fashion"] in at.radio(key="studio_data").options
+    choose(at, "undercomplete", "fashion", count=250, epochs=1, code=8)
+    job = train(at)
+    assert job.state == "done", job.error
+    run = job.result
+    assert run.result.heldout.shape == (200, 28, 28)       # the stand-in files' test set, whole
+    assert "Fashion-MNIST" in run.result.data_note
+    assert not at.error
+
+
+def test_without_fashion_mnist_the_studio_says_how_to_add_it(no_fashion):
+    at = open_studio()
+    assert logic.DATA_LABELS["fashion"] not in at.radio(key="studio_data").options
+    assert any("apt-get install dataset-fashion-mnist" in c.value for c in at.caption)

@@ -16,7 +16,8 @@ import engine
 from app_pages import display
 from app_pages.text import plain
 
-SOURCE_LABELS = {"builtin": "Built-in characters", "upload": "Your own images"}
+SOURCE_LABELS = {"builtin": "Built-in", "upload": "Your own images"}
+CLOTHES = "clothes"   # the built-in gallery of Fashion-MNIST's test pictures, when the machine has the data set
 TREAT_AS_LABELS = {"auto": "Decide for me", "character": "Characters", "photo": "Photos or documents"}
 QUERY_LABELS = {"gallery": "A gallery image", "upload": "Upload an image", "draw": "Draw a character",
                 "camera": "Photograph a character"}
@@ -37,6 +38,11 @@ SPACE_NOTES = {
         "autoencoder": "the code of an encoder trained to redraw distorted characters upright",
         "pca": "the strongest linear patterns of the pixels, as many numbers as the autoencoder's code",
         "pixels": "the 784 pixels themselves: ink against ink",
+    },
+    "clothing": {
+        "autoencoder": "the code of a convolutional autoencoder trained on Fashion-MNIST's 60,000 training pictures",
+        "pca": "the strongest linear patterns of the training pictures, as many numbers as the autoencoder's code",
+        "pixels": "the 784 pixels themselves",
     },
     "photo": {
         "autoencoder": "the photo denoiser's encoder, its features averaged over the image",
@@ -73,6 +79,21 @@ def cache_key(gallery: engine.Gallery) -> str:
     return _hash(_text(part) for part in (
         gallery.key, gallery.kind, *gallery.names, "labels" if gallery.labelled else "no labels",
         *(str(label) for label in (gallery.labels if gallery.labelled else ()))))
+
+
+CLOTHING_NOTE = (
+    "The clothing encoder learnt from Fashion-MNIST's 60,000 training pictures, without their labels, "
+    "to rebuild each one from a short code; the gallery is drawn from the 10,000 test pictures, which it never saw. "
+    "Shirts, T-shirts, pullovers and coats share their outline, so every code space mixes them up most; "
+    "trousers, bags and footwear are told apart by their shape alone. Sandals are where the codes beat the raw "
+    "pixels most: two sandals' straps rarely cover the same pixels.")
+
+
+def builtin_choices(clothes: bool) -> dict[str, str]:
+    """The built-in galleries offered, by name: the rendered characters, and the clothes when the
+    machine has Fashion-MNIST (`clothes`)."""
+    choices = {name: title for name, (title, _) in engine.BUILTIN_GALLERIES.items()}
+    return {**choices, CLOTHES: "Clothes (Fashion-MNIST)"} if clothes else choices
 
 
 def for_display(image: np.ndarray) -> np.ndarray:
@@ -137,7 +158,7 @@ def skipped_table(skipped: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 def gallery_caption(gallery: engine.Gallery) -> str:
     """How many images the gallery holds, of which kind, and how many labels."""
-    kind = "characters" if gallery.kind == "character" else "photos"
+    kind = {"character": "characters", "clothing": "pictures of clothes"}.get(gallery.kind, "photos")
     label_note = f", {len(set(gallery.labels.tolist()))} labels" if gallery.labelled else ", no labels"
     return f"{len(gallery):,} {kind}{label_note}."
 

@@ -84,8 +84,14 @@ WATCHED = 300  # held-out images whose codes the live views map at every epoch
 DATA_LABELS = {
     "digits28": "Built-in digits, 28x28",
     "digits8": "Built-in handwritten digits, 8x8",
+    "fashion": "Fashion-MNIST clothes, 28x28",
     "upload": "Your images",
 }
+
+
+def data_sources(fashion: bool) -> list[str]:
+    """The data offered: the built-in digits, Fashion-MNIST when the machine has it (`fashion`), the user's images."""
+    return [name for name in DATA_LABELS if fashion or name != "fashion"]
 FAMILY_LABELS = {
     "undercomplete": "Undercomplete (one hidden layer)",
     "sparse": "Sparse (L1 or KL penalty on the code)",

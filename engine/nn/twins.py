@@ -31,6 +31,7 @@ SERVED_OUTPUTS = {
     "impute_char": ("filled",),
     "impute_table_digits": ("filled",),
     "search_char": ("code",),
+    "search_fashion": ("code",),
     "sequence_autoencoder": ("reconstruction",),
     "sequence_forecaster": ("forecast",),
 }

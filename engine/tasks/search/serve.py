@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.core import datasets, precomputed, runtime
+from engine.core import datasets, fashion, precomputed, runtime
 from engine.core.imaging import (
     ImageError,
     PixelBudget,
@@ -32,13 +32,18 @@ from engine.tasks.denoise.serve import denoise_target
 
 CHAR_MODEL = "search_char"
 CHAR_PCA = "search_pca"
+FASHION_MODEL = "search_fashion"
+FASHION_PCA = "search_fashion_pca"
 PHOTO_MODEL = "embed_photo"
+# The encoder and its PCA twin for each kind of 28x28 gallery.
+ENCODERS = {"character": (CHAR_MODEL, CHAR_PCA), "clothing": (FASHION_MODEL, FASHION_PCA)}
 
 
 # Code spaces for each kind of gallery; "autoencoder-grey" feeds the encoder the grey image, so
 # a search ignores colour (the source documents' suggestion for colour-blind searches).
 SPACES = {
     "character": ("autoencoder", "pca", "pixels"),
+    "clothing": ("autoencoder", "pca", "pixels"),
     "photo": ("autoencoder", "autoencoder-grey", "pca", "pixels"),
 }
 
@@ -99,20 +104,23 @@ def _photo_pixels(images: list[np.ndarray]) -> np.ndarray:
     return np.stack([resize(_as_rgb(im), (PIXEL_THUMB, PIXEL_THUMB)).reshape(-1) for im in images])
 
 
-def embed(images, space: str = "autoencoder", model: str | None = None) -> np.ndarray:
-    """Codes (N, D) for search. Characters (N, 28, 28) use the character encoder (or its PCA
-    or raw-pixel baselines); anything else is taken as photos of any size, grey or colour, a
-    list or a batch. `model` names another encoder for the "autoencoder" spaces. PCA of
-    photos is fit per gallery: use Gallery.codes for it."""
+def embed(images, space: str = "autoencoder", model: str | None = None, kind: str = "character") -> np.ndarray:
+    """Codes (N, D) for search. A batch (N, 28, 28) is characters, through the character encoder
+    (or its PCA or raw-pixel baselines), or with kind="clothing" Fashion-MNIST-like pictures,
+    through the encoder trained on Fashion-MNIST; anything else is taken as photos of any size,
+    grey or colour, a list or a batch. `model` names another encoder for the "autoencoder"
+    spaces. PCA of photos is fit per gallery: use Gallery.codes for it."""
     if isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[1:] == (28, 28):
+        if kind not in ENCODERS:
+            raise ValueError(f"unknown kind {kind!r} of 28x28 pictures; choose one of {tuple(ENCODERS)}")
         chars = np.asarray(images, dtype=np.float32)
         if space == "autoencoder":
-            return runtime.run(model or CHAR_MODEL, chars[:, None])
+            return runtime.run(model or ENCODERS[kind][0], chars[:, None])
         if space == "pca":
-            return runtime.run(CHAR_PCA, chars[:, None])
+            return runtime.run(ENCODERS[kind][1], chars[:, None])
         if space == "pixels":
             return chars.reshape(len(chars), -1).copy()
-        raise ValueError(f"unknown code space {space!r} for characters; choose one of {SPACES['character']}")
+        raise ValueError(f"unknown code space {space!r} for 28x28 pictures; choose one of {SPACES[kind]}")
     photos = [np.asarray(im, dtype=np.float32) for im in images]
     if space in ("autoencoder", "autoencoder-grey"):
         return _embed_photos(photos, space == "autoencoder-grey", model or PHOTO_MODEL)
@@ -137,7 +145,7 @@ class Gallery:
     are built on first use and kept, once per code space and metric."""
     images: list[np.ndarray]              # characters (28, 28), or photos (H, W[, 3]) for display
     names: list[str]
-    kind: str                             # "character" or "photo"
+    kind: str                             # "character", "clothing" (28x28, Fashion-MNIST's) or "photo"
     labels: np.ndarray | None = None      # (N,) str, or None for an unlabelled gallery
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (name, reason) not loaded
     key: str = ""
@@ -168,7 +176,7 @@ class Gallery:
                              f"choose one of {self.spaces}")
 
     def _input(self, images) -> np.ndarray | list[np.ndarray]:
-        return np.stack(images) if self.kind == "character" else list(images)
+        return np.stack(images) if self.kind in ENCODERS else list(images)
 
     def _photo_pca(self):
         """PCA of the photos' raw pixels, with as many components as the autoencoder's code
@@ -188,18 +196,19 @@ class Gallery:
             if self.kind == "photo" and space == "pca":
                 codes = self._photo_pca().transform(self.codes("pixels")).astype(np.float32)
             else:
-                codes = embed(self._input(self.images), space)
+                codes = embed(self._input(self.images), space, kind=self.kind)
             self._codes[space] = codes
         return self._codes[space]
 
     def embed_queries(self, images: list[np.ndarray], space: str) -> np.ndarray:
         """Codes for new images, prepared like the gallery's (characters are centred first)."""
         self._check_space(space)
-        if self.kind == "character":
-            images = [im if im.shape == (28, 28) else prepare_character(im) for im in images]
+        if self.kind in ENCODERS:
+            prepare = prepare_character if self.kind == "character" else fashion.prepare_clothing
+            images = [im if im.shape == (28, 28) else prepare(im) for im in images]
         if self.kind == "photo" and space == "pca":
             return self._photo_pca().transform(embed(images, "pixels")).astype(np.float32)
-        return embed(self._input(images), space)
+        return embed(self._input(images), space, kind=self.kind)
 
     def __getstate__(self) -> dict:
         """A stored built-in gallery: characters as bytes, codes as half floats, no indexes (built
@@ -384,6 +393,23 @@ def builtin_space_comparison(name: str, metric: str) -> dict[str, dict[int, floa
     """`compare_spaces` of a built-in gallery at k = 1, 5, 10, stored at build time."""
     gallery = builtin_gallery(name)
     return {space: precision_at_k(gallery, space, metric, (1, 5, 10)) for space in gallery.spaces}
+
+
+FASHION_GALLERY = 2000   # pictures of Fashion-MNIST's test set in its gallery: 200 of each kind
+
+
+def fashion_gallery(count: int = FASHION_GALLERY, seed: int = 0) -> Gallery:
+    """"Find similar clothes": `count` pictures of Fashion-MNIST's official test set (as many of
+    each kind, chosen at random), which the clothing encoder never trained on, labelled by kind.
+    Read from the machine's copy of the data set (engine.core.fashion): raises
+    FashionUnavailable (a DatasetError, with a message saying how to add it) without one."""
+    images, labels = fashion.load_fashion_mnist("test")
+    rng = np.random.default_rng(seed)
+    per_kind = max(1, count // len(fashion.FASHION_CLASSES))
+    picks = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == k), min(per_kind, int((labels == k).sum())),
+                                               replace=False) for k in np.unique(labels)]))
+    kinds = np.array([fashion.FASHION_CLASSES[labels[i]] for i in picks])
+    return Gallery([images[i] for i in picks], [f"{kind} #{i}" for kind, i in zip(kinds, picks)], "clothing", kinds)
 
 
 def _folder_labels(names: list[str]) -> np.ndarray | None:

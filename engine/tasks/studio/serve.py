@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.core import datasets, runtime
+from engine.core import datasets, fashion, runtime
 from engine.core.imaging import as_float_image, resize, to_grey
 from engine.core.progress import Progress
 
@@ -32,7 +32,9 @@ PRETRAIN_SHARE = 0.5         # layer-wise: the share of the step budget spent pr
 STUDIO_DATA = {
     "digits28": "28x28 digits rendered from the training fonts and scikit-learn's handwritten digits",
     "digits8": "scikit-learn's 8x8 handwritten digits (64 numbers each)",
+    "fashion": "Fashion-MNIST's 28x28 pictures of ten kinds of clothing (when the machine has the data set)",
 }
+FASHION_HELDOUT = 2000       # Fashion-MNIST runs are judged on the first pictures of its official test set
 
 
 DIGITS28_SCALE = 0.5         # datasets.labelled_digits renders 20,000 * scale digits
@@ -58,9 +60,13 @@ def builtin_digits(kind: str = "digits28", heldout_count: int = 1000) -> StudioD
     1,497 training handwritten digits of scikit-learn, all 28x28 (datasets.labelled_digits);
     held out are `heldout_count` digits in fonts never trained on with wider distortions and
     the 300 held-out handwritten digits. 'digits8': scikit-learn's 8x8 digits as they are,
-    the first 1,497 for training and the last 300 held out."""
+    the first 1,497 for training and the last 300 held out. 'fashion': Fashion-MNIST's 60,000
+    training pictures, judged on the first FASHION_HELDOUT of its test set (labels: the kinds
+    of engine.FASHION_CLASSES); raises FashionUnavailable on a machine without it."""
     if kind not in STUDIO_DATA:
         raise ValueError(f"unknown built-in data {kind!r}; choose one of {', '.join(STUDIO_DATA)}")
+    if kind == "fashion":
+        return _fashion()
     return _digits28(heldout_count) if kind == "digits28" else _digits8()
 
 
@@ -98,6 +104,15 @@ def _digits8() -> StudioData:
     return StudioData("digits8", images[:cut], labels[:cut], images[cut:], labels[cut:],
                       note=f"the first {cut:,} of scikit-learn's 8x8 handwritten digits",
                       heldout_note=f"the last {len(images) - cut} of them")
+
+
+@functools.lru_cache(maxsize=1)
+def _fashion() -> StudioData:
+    train, train_labels = fashion.load_fashion_mnist("train")
+    test, test_labels = fashion.load_fashion_mnist("test")
+    return StudioData("fashion", train, train_labels, test[:FASHION_HELDOUT], test_labels[:FASHION_HELDOUT],
+                      note=f"Fashion-MNIST's {len(train):,} training pictures of clothing",
+                      heldout_note=f"the first {min(FASHION_HELDOUT, len(test)):,} pictures of its official test set")
 
 
 STUDIO_HELDOUT_RENDERED = 200   # built-in 28x28 digits are judged on these many in unseen fonts + 300 handwritten
