@@ -223,13 +223,18 @@ def test_tsne_reports_its_stages_can_stop_and_keeps_neighbours_as_one_run_does()
 
 
 @pytest.mark.slow
-def test_eval_search_at_a_small_scale():
+@pytest.mark.parametrize("clothes", [False, True], ids=["without Fashion-MNIST", "with it"])
+def test_eval_search_at_a_small_scale(request, clothes):
+    request.getfixturevalue("fake_fashion" if clothes else "no_fashion")
     result = search_evaluate.eval_search(count=60, latency_sizes=(500, 2000))
     precision, latency = result["tables"]
     spaces = {row[1] for row in precision["rows"]}
     assert spaces == set(engine.SPACE_NAMES.values())
     assert all(0 <= row[4] <= 1 and 0 <= row[6] <= 1 for row in precision["rows"])
     assert [row[0] for row in latency["rows"]] == ["500", "2,000"]
+    fashion_rows = [row for row in precision["rows"] if row[0].startswith("Fashion-MNIST's official test set (200)")]
+    assert len(fashion_rows) == (6 if clothes else 0)          # 3 code spaces, 2 distances
+    assert ("apt-get install dataset-fashion-mnist" in precision["title"]) != clothes
 
 
 @pytest.mark.slow
