@@ -617,6 +617,18 @@ def test_the_live_picture_draws_any_code_with_its_digits_colours():
     plain_map = engine.snapshot_picture(codes, engine.code_map(codes), None, logic.DIGIT_COLOURS)   # the user's images: no digits
     orange = tuple(int(logic.DIGIT_COLOURS[1][i:i + 2], 16) for i in (1, 3, 5))
     assert orange not in {tuple(c) for c in plain_map.reshape(-1, 3)}
+    # Fashion-MNIST's kinds are named in the legend: longer words push its colour boxes further left
+    labels = np.arange(300) % 10
+    codes = rng.random((300, 8), dtype=np.float32)
+    named = engine.snapshot_picture(codes, engine.code_map(codes), labels, logic.DIGIT_COLOURS, names=engine.FASHION_CLASSES)
+    digits = engine.snapshot_picture(codes, engine.code_map(codes), labels, logic.DIGIT_COLOURS)
+    first = tuple(int(logic.DIGIT_COLOURS[0][i:i + 2], 16) for i in (1, 3, 5))
+
+    def legend_box_left(picture: np.ndarray) -> int:
+        return int(np.flatnonzero((picture[30:42, 700:] == first).all(axis=2).any(axis=0)).min()) + 700
+    assert legend_box_left(named) < legend_box_left(digits) - 40
+    figure = logic.code_map_figure(engine.code_map(codes), labels, False, tuple(engine.FASHION_CLASSES))
+    assert [trace.name for trace in figure.data] == list(engine.FASHION_CLASSES) and "by kind" in figure.layout.title.text
 
 
 def test_live_views_show_the_latest_snapshot_while_a_run_trains():
@@ -772,6 +784,7 @@ def test_fashion_mnist_is_offered_and_trained_on(fake_fashion):
     run = job.result
     assert run.result.heldout.shape == (200, 28, 28)       # the stand-in files' test set, whole
     assert "Fashion-MNIST" in run.result.data_note
+    assert run.label_names == tuple(engine.FASHION_CLASSES)   # the replay's map names the kinds
     assert not at.error
 
 

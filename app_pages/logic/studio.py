@@ -206,6 +206,7 @@ class Run:
     ended: str  # "finished", "stopped", "early stopping" or "time limit"
     group: int | None = None  # the Training methods comparison it belongs to
     watched_labels: np.ndarray | None = None  # the digit labels of the watched held-out images (the replay's map)
+    label_names: tuple[str, ...] | None = None  # the labels' names where they are not digits (Fashion-MNIST's kinds)
 
 
 @dataclasses.dataclass
@@ -216,8 +217,9 @@ class LiveViews:
 
     originals: np.ndarray | None = None
     labels: np.ndarray | None = None
+    names: tuple[str, ...] | None = None   # what the labels stand for, where they are not digits
     snapshots: list = dataclasses.field(default_factory=list)
-    pictures: dict = dataclasses.field(default_factory=dict)  # snapshot step -> its PNG (the page draws each once)
+    pictures: dict = dataclasses.field(default_factory=dict)  # snapshot step -> its PNGs (the page draws each once)
 
 
 @dataclasses.dataclass
@@ -315,6 +317,11 @@ def how_it_ended(result: engine.StudioResult, job: engine.Job) -> str:
     return "early stopping" if result.stopped_early else "finished"
 
 
+def label_names(choice: DataChoice) -> tuple[str, ...] | None:
+    """What the labels of built-in data stand for when they are not digits: Fashion-MNIST's kinds."""
+    return tuple(engine.FASHION_CLASSES) if choice.builtin == "fashion" else None
+
+
 def watched_labels(choice: DataChoice) -> np.ndarray | None:
     """The digit labels of the first WATCHED held-out images of built-in data (None for the user's)."""
     if choice.builtin is None:
@@ -331,7 +338,7 @@ def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list,
     train, heldout, note = materialize(choice)
     labels = watched_labels(choice)
     live = live or LiveViews()
-    live.originals, live.labels = heldout[:engine.SNAPSHOT_RECONSTRUCTIONS], labels
+    live.originals, live.labels, live.names = heldout[:engine.SNAPSHOT_RECONSTRUCTIONS], labels, label_names(choice)
     deadline = time.monotonic() + MAX_SECONDS
 
     def progress(p: engine.StudioProgress) -> None:
@@ -361,7 +368,7 @@ def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list,
     # The run keeps its data's name, not its images: the held-out ones are in the result.
     data = dataclasses.replace(choice, train=None, heldout=None)
     run = Run(number, f"#{number} {run_label(result)}", data, result, noisy_mse, pca, how_it_ended(result, job),
-              group, labels)
+              group, labels, live.names)
     runs.append(run)
     del runs[:-MAX_RUNS]
     return run
@@ -568,16 +575,20 @@ def snapshot_caption(snapshot: engine.StudioSnapshot) -> str:
     return f"The model {when}: {share:.0%} of the code values are near zero."
 
 
-def code_map_figure(points: np.ndarray, labels: np.ndarray | None, two_numbers: bool) -> go.Figure:
-    """The watched held-out images' codes as points, coloured by digit when the labels are known."""
+def code_map_figure(points: np.ndarray, labels: np.ndarray | None, two_numbers: bool,
+                    names: tuple[str, ...] | None = None) -> go.Figure:
+    """The watched held-out images' codes as points, coloured by digit when the labels are known
+    (by kind, with `names` of the labels)."""
     figure = go.Figure()
     groups = [(None, np.ones(len(points), bool))] if labels is None else [(d, labels == d) for d in np.unique(labels)]
     for digit, mask in groups:
         colour = "#3b6fd4" if digit is None else DIGIT_COLOURS[int(digit) % len(DIGIT_COLOURS)]
-        figure.add_trace(go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=str(digit),
+        name = names[int(digit)] if names and digit is not None else str(digit)
+        figure.add_trace(go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
                                       showlegend=digit is not None, marker={"size": 5, "color": colour}))
     axes = ("code 1", "code 2") if two_numbers else ("principal component 1", "principal component 2")
-    figure.update_layout(title="The codes of held-out images" + (", by digit" if labels is not None else ""),
+    figure.update_layout(title="The codes of held-out images" + ((", by kind" if names else ", by digit")
+                                                                  if labels is not None else ""),
                          xaxis_title=axes[0], yaxis_title=axes[1], height=300, margin={"t": 50, "b": 10},
                          legend={"itemsizing": "constant"})
     return figure

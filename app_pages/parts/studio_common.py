@@ -61,7 +61,8 @@ def snapshot_pngs(snapshot: engine.StudioSnapshot, live: logic.LiveViews) -> lis
     """A training snapshot as still pictures (PNG, width, caption), encoded once: the originals and
     their reconstructions (as strips, for images) and the code's histogram beside its map."""
     pixels = [logic.strip(live.originals), logic.strip(snapshot.reconstructions)] if live.originals.ndim == 3 else []
-    pixels.append(engine.snapshot_picture(snapshot.codes, snapshot.map, live.labels, logic.DIGIT_COLOURS))
+    pixels.append(engine.snapshot_picture(snapshot.codes, snapshot.map, live.labels, logic.DIGIT_COLOURS,
+                                          names=live.names))
     return [(png(p), int(p.shape[1]), caption) for p, caption in zip(pixels, [*STRIP_CAPTIONS[:len(pixels) - 1],
                                                                              PICTURE_CAPTION], strict=True)]
 
@@ -80,7 +81,7 @@ def pause_controls(gate: engine.PauseGate, key: str) -> None:
 
 
 def show_snapshot(snapshot: engine.StudioSnapshot, originals: np.ndarray, labels: np.ndarray | None, key: str,
-                  pictures: list[tuple[bytes, int, str]] | None = None) -> None:
+                  pictures: list[tuple[bytes, int, str]] | None = None, names: tuple[str, ...] | None = None) -> None:
     """One snapshot: the watched held-out images and their reconstructions, the code's histogram
     and the codes' map: as charts, or (while training, `pictures` of snapshot_pngs) as still
     pictures."""
@@ -92,18 +93,19 @@ def show_snapshot(snapshot: engine.StudioSnapshot, originals: np.ndarray, labels
     if originals.ndim == 3:
         show_image(logic.strip(originals), STRIP_CAPTIONS[0])
         show_image(logic.strip(snapshot.reconstructions), STRIP_CAPTIONS[1])
-    histogram, code_map = snapshot_figures(snapshot.codes, snapshot.map, labels)
+    histogram, code_map = snapshot_figures(snapshot.codes, snapshot.map, labels, names)
     left, right = st.columns(2)
     left.plotly_chart(histogram, key=f"{key}_histogram")
     right.plotly_chart(code_map, key=f"{key}_map")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def snapshot_figures(codes: np.ndarray, points: np.ndarray, labels: np.ndarray | None) -> tuple[Any, Any]:
+def snapshot_figures(codes: np.ndarray, points: np.ndarray, labels: np.ndarray | None,
+                     names: tuple[str, ...] | None = None) -> tuple[Any, Any]:
     """A snapshot's histogram and map, built once: the live views redraw every LIVE_VIEWS_EVERY
     seconds, the snapshot changes once an epoch."""
     watched = labels[:len(points)] if labels is not None else None
-    return logic.code_figures(codes)[0], logic.code_map_figure(points, watched, codes.shape[1] <= 2)
+    return logic.code_figures(codes)[0], logic.code_map_figure(points, watched, codes.shape[1] <= 2, names)
 
 
 def show_run(run: logic.Run, key: str) -> None:
@@ -147,7 +149,7 @@ def show_run(run: logic.Run, key: str) -> None:
             index = st.select_slider("Snapshot", range(len(snapshots)), value=len(snapshots) - 1, key=f"{key}_replay",
                                      format_func=lambda i: "start" if i == 0 else f"epoch {snapshots[i].epoch:g}")
             show_snapshot(snapshots[index], result.heldout[:engine.SNAPSHOT_RECONSTRUCTIONS], run.watched_labels,
-                          f"{key}_replay_views")
+                          f"{key}_replay_views", names=run.label_names)
 
     download, about = st.columns([1, 2])
     download.download_button(

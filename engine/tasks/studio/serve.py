@@ -298,9 +298,10 @@ def code_map(codes: np.ndarray, previous: np.ndarray | None = None) -> np.ndarra
 
 
 def snapshot_picture(codes: np.ndarray, points: np.ndarray, labels: np.ndarray | None, colours: Sequence[str],
-                     width: int = 420, height: int = 280) -> np.ndarray:
+                     width: int = 420, height: int = 280, names: Sequence[str] | None = None) -> np.ndarray:
     """The live views' histogram of code values (the near-zero band shaded) and map of the codes
-    (coloured by digit, `colours[digit]`) as one still picture, uint8 (height, 2 * width, 3). Drawn once a snapshot:
+    (coloured by digit, `colours[digit]`; with `names`, by kind, names[label] in the legend) as one
+    still picture, uint8 (height, 2 * width, 3). Drawn once a snapshot:
     a picture that has not changed is left alone by the browser, where charts were drawn again at
     every refresh of the views, on the CPU the training needs."""
     from PIL import Image, ImageDraw, ImageFont
@@ -332,21 +333,22 @@ def snapshot_picture(codes: np.ndarray, points: np.ndarray, labels: np.ndarray |
     x0 = width + left
     two = codes.shape[1] <= 2
     draw.text((x0, 6), "Held-out codes" + (" (code 1, code 2)" if two else " (principal components)")
-              + (", by digit" if labels is not None else ""), fill="black", font=font)
+              + ((", by kind" if names else ", by digit") if labels is not None else ""), fill="black", font=font)
+    watched = labels[:len(points)] if labels is not None else np.zeros(len(points), int)
+    legend = [names[int(d)] if names else str(int(d)) for d in np.unique(watched)] if labels is not None else []
+    legend_width = int(max((font.getlength(text) for text in legend), default=0)) + 22 if legend else 0
     if len(points):
         low, high = points.min(0), points.max(0)
         scale = np.maximum(high - low, 1e-9)
-        xy = (points - low) / scale * [width - 2 * left - 40, bottom - top - 8] + [x0 + 4, top + 4]
+        xy = (points - low) / scale * [width - 2 * left - max(40, legend_width), bottom - top - 8] + [x0 + 4, top + 4]
         xy[:, 1] = bottom + top - xy[:, 1]   # up is up
-        watched = labels[:len(points)] if labels is not None else np.zeros(len(points), int)
         for (x, y), digit in zip(xy, watched):
             colour = colours[int(digit) % len(colours)] if labels is not None else "#3b6fd4"
             draw.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], fill=colour)
-        if labels is not None:   # the legend, down the right edge
-            for i, digit in enumerate(np.unique(watched)):
-                y = top + 16 * i
-                draw.rectangle([2 * width - 30, y + 2, 2 * width - 22, y + 10], fill=colours[int(digit) % len(colours)])
-                draw.text((2 * width - 18, y), str(int(digit)), fill="black", font=font)
+        for i, (digit, text) in enumerate(zip(np.unique(watched), legend)):   # the legend, down the right edge
+            x, y = 2 * width - legend_width, top + 16 * i
+            draw.rectangle([x, y + 2, x + 8, y + 10], fill=colours[int(digit) % len(colours)])
+            draw.text((x + 12, y), text, fill="black", font=font)
     return np.asarray(image)
 
 
