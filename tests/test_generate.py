@@ -6,7 +6,7 @@ import torch
 
 import engine
 from engine import builds as builds
-from engine.core import runtime
+from engine.core import datasets, runtime
 from engine.nn import recipes as recipes
 from engine.nn.checkpoints import from_checkpoint
 from engine.tasks.generate import evaluate as generate_evaluate
@@ -132,7 +132,10 @@ def test_eval_vae_at_a_small_scale():
     elbo, samples, judge = generate_evaluate.eval_vae(count=40)["tables"]
     assert len(elbo["rows"]) == 2 * len(engine.VAE_MODELS) and all(r[4] > 0 for r in elbo["rows"])
     assert [r[0] for r in samples["rows"]] == list(engine.VAE_MODELS.values())
-    assert all(0 <= r[1] <= 1 for r in samples["rows"])
+    assert all(0 <= r[1] <= 1 and 0 <= r[2] <= 1 for r in samples["rows"])   # both judges' confident shares
+    assert {r[0] for r in judge["rows"]} == {"digit classifier", "held-out-font judge"}
+    held_out_judge = [r for r in judge["rows"] if r[0] == "held-out-font judge"]
+    assert len(held_out_judge) == 3 and all(r[2] > 0.5 for r in held_out_judge)   # it reads digits it never saw
 
 
 @pytest.mark.slow
@@ -146,3 +149,15 @@ def test_tiny_vae_builds_export_both_graphs(tmp_path):
     image = decoder.run(None, {"z": np.zeros((3, 16), np.float32), "label": np.eye(10, dtype=np.float32)[:3]})[0]
     assert image.shape == (3, 1, 28, 28)
     assert (tmp_path / "cvae.pt").exists()
+
+
+@pytest.mark.slow
+def test_tiny_held_out_font_judge_build(tmp_path):
+    entries = builds.build("digit-judge", recipes.BuildOptions(out_dir=tmp_path, scale=0.005), "cmd")
+    assert set(entries) == {"digit_judge_heldout"}
+    note = entries["digit_judge_heldout"]["training_data"]
+    assert "held-out fonts" in note and "no training font" in note
+    held_out = {f.family for f in datasets.font_split(held_out=True)}
+    assert all(family in note for family in held_out)
+    probabilities = runtime.run(str(tmp_path / "digit_judge_heldout.onnx"), np.zeros((3, 1, 28, 28), np.float32))
+    assert probabilities.shape == (3, 10) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)

@@ -27,6 +27,7 @@ SERVED_OUTPUTS = {
     "denoiser_char": ("reconstruction",),
     "denoiser_photo": ("reconstruction",),
     "digit_classifier": ("probabilities",),
+    "digit_judge_heldout": ("probabilities",),
     "embed_photo": ("code",),
     "impute_char": ("filled",),
     "impute_table_digits": ("filled",),

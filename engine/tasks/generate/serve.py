@@ -22,6 +22,7 @@ VAE_MODELS = {
 DEFAULT_VAE = "vae"
 CONDITIONAL_VAE = "cvae"
 CLASSIFIER = "digit_classifier"
+HELDOUT_JUDGE = "digit_judge_heldout"   # trained on the held-out fonts only: a judge no model was tuned against
 CONFIDENT = 0.9
 _EPS = 1e-6
 
@@ -155,10 +156,11 @@ def heldout_elbo(chars: np.ndarray, model: str = DEFAULT_VAE, labels=None, sampl
     return ElboReport(float(recon.mean() / samples), float(kl.mean()))
 
 
-def classify_digits(chars: np.ndarray) -> np.ndarray:
-    """The judge's probabilities (N, 10) for characters (N, 28, 28)."""
+def classify_digits(chars: np.ndarray, judge: str = CLASSIFIER) -> np.ndarray:
+    """The judge's probabilities (N, 10) for characters (N, 28, 28): the digit classifier, or
+    HELDOUT_JUDGE."""
     chars = np.asarray(chars, dtype=np.float32)
-    return runtime.run(CLASSIFIER, chars[:, None])
+    return runtime.run(judge, chars[:, None])
 
 
 @dataclass
@@ -169,8 +171,8 @@ class SampleJudgement:
     confidence: np.ndarray      # (N,)
 
 
-def judge_samples(chars: np.ndarray) -> SampleJudgement:
-    probabilities = classify_digits(chars)
+def judge_samples(chars: np.ndarray, judge: str = CLASSIFIER) -> SampleJudgement:
+    probabilities = classify_digits(chars, judge)
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
     return SampleJudgement(float((confidence > CONFIDENT).mean()),
