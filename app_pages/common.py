@@ -113,6 +113,11 @@ def start_logged_job(work: Callable[[engine.Job], Any], name: str, what: str, lo
             log.exception("%s failed", what)
             raise
 
+    # Jobs import scikit-learn, which imports pandas; plotly's validators, on the page's thread, look
+    # pandas up in sys.modules and would take a half-imported one (AttributeError: partially initialized
+    # module 'pandas'). Imported here first, once per process, before any job can be importing it.
+    import pandas  # noqa: F401
+
     ctx = get_script_run_ctx()
     owner = None if ctx is None else ctx.session_id
     try:

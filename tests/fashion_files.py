@@ -48,7 +48,7 @@ def forget() -> None:
 
     from engine.tasks.studio import serve as studio
 
-    fashion.load_fashion_mnist.cache_clear()
+    fashion._read.cache_clear()
     studio._fashion.cache_clear()
     st.cache_resource.clear()
     st.cache_data.clear()
