@@ -143,14 +143,14 @@ def test_anomaly_evaluation_says_why_its_false_positives_are_not_the_sliders(pag
 def choose_option(page, key: str, option: str) -> None:
     """A selectbox's option, picked from its open list."""
     wanted = page.get_by_role("listbox").last.get_by_role("option", name=option, exact=True)
-    for _ in range(4):   # the list may close at once when a chart drawn late moves the page under it
+    for _ in range(8):   # the list may close at once, or before the click, when a chart drawn late moves the page
         page.locator(f".st-key-{key} [role=combobox]").first.click()
         try:
-            wanted.wait_for(timeout=3_000)
-            break
+            wanted.click(timeout=5_000)
+            return
         except Exception:   # noqa: BLE001 - Playwright's TimeoutError: open it again
             page.keyboard.press("Escape")
-    wanted.click()
+    raise AssertionError(f"the option {option!r} of {key} never stayed on screen long enough to be clicked")
 
 
 def test_denoising_names_the_winner_and_shows_a_photo_close_up(page, app_url):
