@@ -103,8 +103,12 @@ def test_search_controls_keep_what_they_show_when_the_gallery_changes(page, app_
 
     # A new query goes to the uploader shown, and is searched.
     upload(page, "query_file", "other.png", drawn_digit_png())
-    settle(page, TEXT_SHOWN.format("other.png"))
-    assert "The 12 nearest" in page.inner_text("body")
+    # The uploader names the file before the rerun starts: wait for the query column's own caption of it,
+    # then for its search (a query lost in a hidden uploader never shows one: the wait fails)
+    settle(page, "[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+                 ".some(c => c.innerText.includes('other.png'))")
+    settle(page, TEXT_SHOWN.format("The 12 nearest"))
+    assert "The 12 nearest" in page.inner_text("body") and "euclidean distance" in page.inner_text("body")
 
 
 CAPTIONS = "Array.from(document.querySelectorAll('[data-testid=\"stImageCaption\"]')).map(e => e.innerText)"
