@@ -2,6 +2,7 @@
 
 import functools
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -27,6 +28,7 @@ from app_pages.text import plain
 log = logging.getLogger(__name__)
 
 QUERY_WIDTH = 160   # pixels: the query beside its results, not a phone's whole width
+CLOTHING_SEEN = ", as the encoder sees it: grey, light on dark, 28x28"   # a query of clothes, prepared
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
 
 
@@ -71,16 +73,19 @@ def load_query(data: bytes) -> np.ndarray:
     return engine.decode_image(data, fit_pixels=logic.QUERY_MAX_PIXELS)
 
 
-def prepared_clothing(name: str, picture: bytes | np.ndarray) -> np.ndarray | None:
-    """A picture of a garment (an upload's or a photo's bytes, or a drawing) as Fashion-MNIST's
-    pictures are made (the 28x28 the encoder takes, shown), or None after a message."""
+def shown_query(name: str, picture: bytes | np.ndarray, prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+                seen: str = "") -> np.ndarray | None:
+    """A query that is not a character: an upload's or a photo's bytes decoded, or a drawing, then
+    `prepare`d (for clothes, as Fashion-MNIST's pictures were made: the 28x28 the encoder takes),
+    shown with its name and `seen`; None after a message."""
     try:
-        query = engine.prepare_clothing(load_query(picture) if isinstance(picture, bytes) else picture)
+        query = load_query(picture) if isinstance(picture, bytes) else picture
+        query = prepare(query) if prepare is not None else query
     except engine.ImageError as error:
         st.error(f"{plain(name)}: {error}", icon=":material/broken_image:")
         return None
     st.image(logic.for_display(query), width=QUERY_WIDTH, clamp=True, output_format="PNG")
-    st.caption(f"{plain(name)}, as the encoder sees it: grey, light on dark, 28x28")
+    st.caption(plain(name) + seen)
     return query
 
 
@@ -217,7 +222,7 @@ with query_col:
         made = char_sources.drawing("search") if mode == "draw" else char_sources.photograph("search")
         name = f"your {'drawing' if mode == 'draw' else 'photo'}"
         if made is not None and gallery is not None and gallery.kind == "clothing":
-            query = prepared_clothing(name, made)
+            query = shown_query(name, made, engine.prepare_clothing, CLOTHING_SEEN)
         elif made is not None:
             query = char_sources.one_character(name, made)
     elif mode == "upload":
@@ -232,15 +237,9 @@ with query_col:
         elif gallery is not None and gallery.kind == "character":   # the 28x28 the encoder takes, shown
             query = char_sources.one_character(query_file.name, query_file.getvalue())
         elif gallery is not None and gallery.kind == "clothing":    # Fashion-MNIST's preparation, shown
-            query = prepared_clothing(query_file.name, query_file.getvalue())
+            query = shown_query(query_file.name, query_file.getvalue(), engine.prepare_clothing, CLOTHING_SEEN)
         else:
-            try:
-                query = load_query(query_file.getvalue())
-            except engine.ImageError as error:
-                st.error(f"{plain(query_file.name)}: {error}", icon=":material/broken_image:")
-            else:
-                st.image(logic.for_display(query), width=QUERY_WIDTH, clamp=True, output_format="PNG")
-                st.caption(plain(query_file.name))
+            query = shown_query(query_file.name, query_file.getvalue())
 if gallery is None:
     results_col.info("The search starts once there is a gallery to search.", icon=":material/photo_library:")
     st.stop()

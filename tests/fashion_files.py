@@ -33,7 +33,7 @@ def write_fashion(folder: Path, train: int = 300, test: int = 200, compress: boo
                   labels: dict[str, np.ndarray] | None = None) -> Path:
     """The four files of fashion.SPLITS in `folder` (`labels` replaces a split's labels)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for (split, (image_name, label_name, _)), count, seed in zip(fashion.SPLITS.items(), (train, test), (0, 1)):
+    for (split, (image_name, label_name)), count, seed in zip(fashion.SPLITS.items(), (train, test), (0, 1)):
         images, kinds = garments(count, seed)
         kinds = (labels or {}).get(split, kinds)
         for name, array in ((image_name, images), (label_name, kinds)):

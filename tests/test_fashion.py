@@ -18,6 +18,9 @@ def test_the_debian_files_are_read(fake_fashion):
     np.testing.assert_array_equal(labels, kinds)
     assert labels.dtype == np.int64
     assert engine.load_fashion_mnist("test")[0].shape == (200, 28, 28)
+    first, first_kinds = engine.load_fashion_mnist("train", 5)   # only the pictures asked for
+    np.testing.assert_array_equal(first, images[:5])
+    np.testing.assert_array_equal(first_kinds, kinds[:5])
     images[0, 0, 0] = 1.0   # each caller's own floats: the next call is unchanged
     assert engine.load_fashion_mnist("train")[0][0, 0, 0] == expected[0, 0, 0] / 255.0
     with pytest.raises(ValueError, match="split"):

@@ -217,7 +217,7 @@ class LiveViews:
 
     originals: np.ndarray | None = None
     labels: np.ndarray | None = None
-    names: tuple[str, ...] | None = None   # what the labels stand for, where they are not digits
+    label_names: tuple[str, ...] | None = None   # what the labels stand for, where they are not digits
     snapshots: list = dataclasses.field(default_factory=list)
     pictures: dict = dataclasses.field(default_factory=dict)  # snapshot step -> its PNGs (the page draws each once)
 
@@ -338,7 +338,8 @@ def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list,
     train, heldout, note = materialize(choice)
     labels = watched_labels(choice)
     live = live or LiveViews()
-    live.originals, live.labels, live.names = heldout[:engine.SNAPSHOT_RECONSTRUCTIONS], labels, label_names(choice)
+    live.originals, live.labels = heldout[:engine.SNAPSHOT_RECONSTRUCTIONS], labels
+    live.label_names = label_names(choice)
     deadline = time.monotonic() + MAX_SECONDS
 
     def progress(p: engine.StudioProgress) -> None:
@@ -368,7 +369,7 @@ def train_one(spec: RunSpec, choice: DataChoice, job: engine.Job, reports: list,
     # The run keeps its data's name, not its images: the held-out ones are in the result.
     data = dataclasses.replace(choice, train=None, heldout=None)
     run = Run(number, f"#{number} {run_label(result)}", data, result, noisy_mse, pca, how_it_ended(result, job),
-              group, labels, live.names)
+              group, labels, live.label_names)
     runs.append(run)
     del runs[:-MAX_RUNS]
     return run

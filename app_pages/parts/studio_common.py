@@ -62,7 +62,7 @@ def snapshot_pngs(snapshot: engine.StudioSnapshot, live: logic.LiveViews) -> lis
     their reconstructions (as strips, for images) and the code's histogram beside its map."""
     pixels = [logic.strip(live.originals), logic.strip(snapshot.reconstructions)] if live.originals.ndim == 3 else []
     pixels.append(engine.snapshot_picture(snapshot.codes, snapshot.map, live.labels, logic.DIGIT_COLOURS,
-                                          names=live.names))
+                                          names=live.label_names))
     return [(png(p), int(p.shape[1]), caption) for p, caption in zip(pixels, [*STRIP_CAPTIONS[:len(pixels) - 1],
                                                                              PICTURE_CAPTION], strict=True)]
 

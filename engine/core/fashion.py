@@ -17,8 +17,8 @@ FOLDER = "/usr/share/datasets/fashion-mnist"   # where the Debian package puts t
 FOLDER_VARIABLE = "FASHION_MNIST"              # names another folder holding the same four files
 INSTALL = "sudo apt-get install dataset-fashion-mnist"
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
-          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000)}
+SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),      # 60,000 pictures
+          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}          # 10,000: the official test set
 
 
 class FashionUnavailable(DatasetError):
@@ -40,7 +40,7 @@ def _path(name: str) -> Path | None:
 
 def fashion_available() -> bool:
     """Whether all four files are there (their contents are checked when read)."""
-    return all(_path(name) is not None for images, labels, _ in SPLITS.values() for name in (images, labels))
+    return all(_path(name) is not None for images, labels in SPLITS.values() for name in (images, labels))
 
 
 def fashion_missing_note() -> str:
@@ -49,13 +49,14 @@ def fashion_missing_note() -> str:
             f"or set {FOLDER_VARIABLE} to a folder holding its four IDX files. Then restart the app.")
 
 
-def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+def load_fashion_mnist(split: str = "train", count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The pictures (N, 28, 28) float32 in [0, 1] and their labels (N,) int64 (indices into
-    FASHION_CLASSES) of a split: "train" or "test". Raises FashionUnavailable without the files and
-    DatasetError for files that are not Fashion-MNIST's (wrong shapes, labels out of range,
-    a label file that does not match). The files are read once per process and kept as bytes
-    (47 MB for the training set, where its floats would take 188 MB); each call returns new floats."""
-    images, labels = _read(split)
+    FASHION_CLASSES) of a split, "train" or "test": all of them, or the first `count`. Raises
+    FashionUnavailable without the files and DatasetError for files that are not Fashion-MNIST's
+    (wrong shapes, labels out of range, a label file that does not match). The files are read
+    once per process and kept as bytes (47 MB for the training set, where its floats would take
+    188 MB); each call returns new floats of the pictures asked for."""
+    images, labels = (a[:count] for a in _read(split))
     return images.astype(np.float32) / np.float32(255.0), labels.copy()
 
 
@@ -64,7 +65,7 @@ def _read(split: str) -> tuple[np.ndarray, np.ndarray]:
     """A split's pictures as uint8 and labels as int64, checked, read-only: see load_fashion_mnist."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {tuple(SPLITS)}")
-    image_name, label_name, _ = SPLITS[split]
+    image_name, label_name = SPLITS[split]
     image_path, label_path = _path(image_name), _path(label_name)
     if image_path is None or label_path is None:
         raise FashionUnavailable(fashion_missing_note())

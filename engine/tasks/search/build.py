@@ -89,7 +89,7 @@ def build_search_fashion(opts: BuildOptions) -> dict[str, dict]:
     machine without the data set."""
     train, _ = fashion.load_fashion_mnist("train")    # FashionUnavailable says how to add it
     count = max(200, int(len(train) * min(1.0, opts.scale)))
-    train = train[:count].copy()   # writable: torch takes it as it is
+    train = train[:count]
     config = CharAutoencoderConfig(code_size=FASHION_CODE_SIZE)
     model = train_char_model(train, config, FASHION_STEPS, _moved, opts)
     data_note = (f"Fashion-MNIST's {count:,} training pictures (Debian's dataset-fashion-mnist), without their labels, "
