@@ -1,7 +1,6 @@
 """VAE generation: new digits from a variational autoencoder's latent space. Sample, interpolate,
 walk and map the space, ask a conditional VAE for a chosen digit, and see what beta does."""
 
-import functools
 import logging
 
 import numpy as np
@@ -9,11 +8,13 @@ import streamlit as st
 
 import engine
 from app_pages.common import render_open_tab, report, side_by_side
-from app_pages.display import enlarge, mosaic
+from app_pages.display import enlarge
 from app_pages.logic import generate as logic
-from app_pages.logic.generate import CONFIDENT, ELBO_DIGITS, HELD_OUT, MODEL_LABELS, TWO_D, UNCONDITIONAL
+from app_pages.logic.generate import CONFIDENT, ELBO_DIGITS, HELD_OUT, MODEL_LABELS
 from app_pages.parts import char_sources
+from app_pages.parts.generate_aae import aae_tab
 from app_pages.parts.generate_map import map_tab
+from app_pages.parts.generate_sample import conditional_tab, sample_tab
 from app_pages.parts.generate_walk import walk_tab
 from app_pages.parts.generate_your_digit import own_tab
 from app_pages.text import plain
@@ -25,17 +26,22 @@ MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in
 
 # --- Cached helpers --------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def examples() -> dict[str, np.ndarray]:
-    """The first example of each digit among built-in digits rendered in held-out fonts."""
-    gallery = engine.builtin_gallery("digits")
-    return logic.first_of_each_digit(gallery.images, gallery.labels)
+def examples(family: str = "digits") -> dict[str, np.ndarray]:
+    """The first example of each class: built-in digits rendered in held-out fonts, or pictures of
+    Fashion-MNIST's test set."""
+    gallery = engine.fashion_gallery() if family == "clothes" else engine.builtin_gallery("digits")
+    return logic.first_of_each_digit(gallery.images, gallery.labels, logic.FAMILIES[family].classes)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Rendering held-out digits…")
-def held_out(count: int = HELD_OUT) -> tuple[np.ndarray, np.ndarray]:
-    """Digits in fonts no model trained on, (count, 28, 28), with their labels (count,) as ints."""
-    gallery = engine.builtin_gallery("digits", count)
-    images, labels = np.stack(gallery.images), gallery.labels.astype(int)
+@st.cache_resource(max_entries=3, show_spinner="Reading held-out pictures…")
+def held_out(count: int = HELD_OUT, family: str = "digits") -> tuple[np.ndarray, np.ndarray]:
+    """Pictures no model trained on, (count, 28, 28), with their labels (count,) as ints: digits in
+    held-out fonts, or the first of Fashion-MNIST's test set."""
+    if family == "clothes":
+        images, labels = engine.load_fashion_mnist("test", count)
+    else:
+        gallery = engine.builtin_gallery("digits", count)
+        images, labels = np.stack(gallery.images), gallery.labels.astype(int)
     images.flags.writeable = labels.flags.writeable = False  # shared by every session
     return images, labels
 
@@ -52,32 +58,38 @@ def decode(z: np.ndarray, model: str) -> np.ndarray:
 
 @st.cache_data(max_entries=16, show_spinner="Sampling…")
 def samples(
-    model: str, count: int, seed: int, temperature: float, digit: int | None = None
+    model: str, count: int, seed: int, temperature: float, digit: int | None = None, prior: str = "standard"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Digits drawn from the prior, and the judge's predicted digit and confidence for each."""
-    images = engine.vae_sample(count, seed=seed, model=model, temperature=temperature, labels=digit)
-    judgement = engine.judge_samples(images)
+    """Pictures drawn from the prior, and the judge's predicted class and confidence for each."""
+    images = engine.vae_sample(count, seed=seed, model=model, temperature=temperature, labels=digit, prior=prior)
+    judgement = engine.judge_samples(images, logic.family_of(model).judge)
     return images, judgement.predicted, judgement.confidence
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def every_digit(seed: int, temperature: float) -> np.ndarray:
-    """One code from the prior drawn as each of the ten digits by the conditional VAE."""
-    z = engine.prior_samples(1, engine.latent_size(engine.CONDITIONAL_VAE), seed, temperature)
-    return engine.vae_decode(np.repeat(z, 10, axis=0), engine.CONDITIONAL_VAE, labels=np.arange(10))
+def every_class(model: str, seed: int, temperature: float) -> np.ndarray:
+    """One code from the prior drawn as each of the ten classes by a conditional VAE."""
+    z = engine.prior_samples(1, engine.latent_size(model), seed, temperature)
+    return engine.vae_decode(np.repeat(z, 10, axis=0), model, labels=np.arange(10))
 
 
 @st.cache_data(max_entries=4, show_spinner="Drawing the map…")
-def manifold(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The 2-number model decoded on a size x size grid, as one picture, and the grid's values."""
+def manifold(size: int, model: str = logic.TWO_D) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-number model decoded on a size x size grid, as one picture, and the grid's values."""
     grid = engine.latent_grid(size)
-    picture = logic.manifold_picture(engine.vae_decode(grid, TWO_D), size)
+    picture = logic.manifold_picture(engine.vae_decode(grid, model), size)
     return picture, grid[:size, 0]  # the first row holds every z1 value, left to right
 
 
-@st.cache_data(max_entries=4, show_spinner="Encoding held-out digits…")
+@st.cache_data(max_entries=4, show_spinner="Encoding held-out pictures…")
 def held_out_codes(model: str) -> np.ndarray:
-    return engine.vae_encode(held_out(HELD_OUT)[0], model)[0]
+    return engine.code_of(held_out(HELD_OUT, logic.family_of(model).key)[0], model)
+
+
+@st.cache_data(max_entries=4, show_spinner="Redrawing held-out digits…")
+def rebuilt(model: str) -> tuple[float, float]:
+    """A model's reconstruction error on the beta comparison's held-out digits: nats, mean squared error."""
+    return engine.reconstruction_error(held_out(ELBO_DIGITS)[0], model)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -111,13 +123,6 @@ def real_sharpness() -> float:
 
 
 # --- Page helpers ----------------------------------------------------------------------------
-def show_grid(images: np.ndarray, captions: list[str], columns: int, scale: int = 4) -> None:
-    for start in range(0, len(images), columns):
-        row = side_by_side(columns, f"grid_{start}")
-        for column, index in zip(row, range(start, min(start + columns, len(images)))):
-            column.image(enlarge(images[index], scale), caption=captions[index], output_format="PNG")
-
-
 def upload_names(files) -> list[str]:
     """The names uploads go by in the pickers: file names, made unique."""
     return logic.unique_names([file.name for file in files or []], set(examples()))
@@ -141,81 +146,29 @@ def pick_newest_upload() -> None:
 
 
 # --- Tabs ------------------------------------------------------------------------------------
-def sample_tab() -> None:
-    st.markdown(
-        "Draw codes from the prior $z \\sim \\mathcal{N}(0, T^2 I)$ and decode them: digits no one "
-        "drew. The temperature $T$ scales the spread: below 1 the codes stay near the centre, "
-        "where the decoder draws typical, average-looking digits (at 0 every sample is the same "
-        "one); above 1 they reach where few training codes lay, and the digits get stranger. A "
-        "digit classifier, the *judge*, says which digit each sample looks like."
-    )
-    model_col, seed_col, temperature_col, grid_col = st.columns(4)
-    model = model_col.selectbox(
-        "Model", UNCONDITIONAL, format_func=MODEL_LABELS.get, key="sample_model", bind="query-params", persist_state="page"
-    )
-    seed = seed_col.number_input(
-        "Seed", 0, 9_999, 0, key="sample_seed",
-        bind="query-params", persist_state="page", help="The same seed gives the same digits"
-    )
-    temperature = temperature_col.slider(
-        "Temperature", 0.0, 2.0, 1.0, 0.1, key="sample_temperature", bind="query-params", persist_state="page"
-    )
-    side = grid_col.slider("Grid", 2, 8, 4, key="sample_grid", bind="query-params", persist_state="page", help="Samples per side")
-    images, predicted, confidence = samples(model, side * side, int(seed), float(temperature))
-
-    grid_area, summary = st.columns([3, 2], gap="large")
-    with grid_area:
-        show_grid(images, logic.verdicts(predicted, confidence), side)
-    with summary:
-        st.metric(
-            "Judged confidently",
-            logic.confident_share(confidence),
-            help=f"Samples the judge gives one digit a probability above {CONFIDENT:.0%}: a rough "
-            "measure of how many look like a real digit. '?' marks the others in the captions.",
-        )
-        st.plotly_chart(logic.shares_figure(predicted), key="sample_shares")
-        pick = st.selectbox("Sample #", range(1, len(images) + 1), key="sample_pick")
-        st.download_button(
-            f"Download sample #{pick}",
-            functools.partial(engine.encode_png, images[pick - 1]),  # encoded only when clicked
-            file_name=logic.sample_file_name(model, seed, temperature, f"sample{pick}"),
-            mime="image/png",
-            on_click="ignore",
-            icon=":material/download:",
-            key="download_sample",
-        )
-        st.download_button(
-            "Download the whole grid",
-            functools.partial(engine.encode_png, mosaic(images, side)),
-            file_name=logic.sample_file_name(model, seed, temperature, "grid"),
-            mime="image/png",
-            on_click="ignore",
-            icon=":material/download:",
-            key="download_grid",
-        )
-        st.caption("Samples are 28x28 pixels, light strokes on black, as the models drew them.")
-
-
-def interpolate_tab(choices: dict[str, np.ndarray]) -> None:
+def interpolate_tab(choices: dict[str, np.ndarray], family: logic.Family) -> None:
     if not choices:
-        st.info("There are no digits to pick from: drop your own at the top of the page.")
+        st.info(f"There are no {family.noun}s to pick from" + (": drop your own at the top of the page."
+                                                               if family is logic.DIGITS else "."))
         return
     st.markdown(
-        "Encode two digits (the mean of each code), walk from one code to the other and decode "
+        f"Encode two {family.noun}s (the mean of each code), walk from one code to the other and decode "
         "every step. A smooth latent space gives a smooth morph. The first and last pictures "
         "are the model's reconstructions, not the inputs themselves."
     )
     names = list(choices)
     model_col, start_col, end_col, steps_col = st.columns(4)
     model = model_col.selectbox(
-        "Model", UNCONDITIONAL, format_func=MODEL_LABELS.get, key="interp_model", bind="query-params", persist_state="page"
+        "Model", family.unconditional, format_func=MODEL_LABELS.get, key=logic.widget_key(family, "interp_model"),
+        bind="query-params", persist_state="page"
     )
     # First values set through session state, not as the widgets' defaults: a new upload changes
     # them (a widget given both a default and a session-state value draws a warning).
-    st.session_state.setdefault("interp_start", "Built-in 3")
-    st.session_state.setdefault("interp_end", "Built-in 7")
-    start = start_col.selectbox("From", names, key="interp_start", bind="query-params", persist_state="page")
-    end = end_col.selectbox("To", names, key="interp_end", bind="query-params", persist_state="page")
+    keys = logic.widget_key(family, "interp_start"), logic.widget_key(family, "interp_end")
+    for key, first in zip(keys, family.ends, strict=True):
+        st.session_state.setdefault(key, first)
+    start = start_col.selectbox("From", names, key=keys[0], bind="query-params", persist_state="page")
+    end = end_col.selectbox("To", names, key=keys[1], bind="query-params", persist_state="page")
     steps = steps_col.slider("Steps", 3, 15, 8, key="interp_steps", bind="query-params", persist_state="page")
 
     mean, _ = encode(np.stack([choices[start], choices[end]]), model)
@@ -237,44 +190,6 @@ def interpolate_tab(choices: dict[str, np.ndarray]) -> None:
         r"\operatorname{slerp}(a, b; t) = \frac{\sin((1-t)\,\omega)}{\sin \omega}\, a"
         r" + \frac{\sin(t\,\omega)}{\sin \omega}\, b"
     )
-
-
-def conditional_tab() -> None:
-    st.markdown(
-        "A **conditional VAE** is given the digit's label alongside the image while it trains, "
-        "in the encoder and in the decoder. The label then carries *which* digit, and the code "
-        "is left to carry *how* it is drawn: slant, thickness, width. Ask for a digit and it "
-        "draws that digit, in styles sampled from the prior."
-    )
-    digit = st.segmented_control(
-        "Digit to draw", list(range(10)), default=7, required=True, key="cvae_digit", bind="query-params", persist_state="page"
-    )
-    seed_col, temperature_col, count_col = st.columns(3)
-    seed = seed_col.number_input("Seed", 0, 9_999, 0, key="cvae_seed", bind="query-params", persist_state="page")
-    temperature = temperature_col.slider(
-        "Temperature", 0.0, 2.0, 1.0, 0.1, key="cvae_temperature", bind="query-params", persist_state="page"
-    )
-    count = count_col.slider("Samples", 4, 32, 12, 4, key="cvae_count", bind="query-params", persist_state="page")
-    images, predicted, confidence = samples(
-        engine.CONDITIONAL_VAE, count, int(seed), float(temperature), int(digit)
-    )
-
-    as_asked_col, confident_col = st.columns(2)
-    as_asked_col.metric(
-        f"Judged a {digit}",
-        f"{(predicted == digit).mean():.0%}",
-        help="Samples whose most likely digit, to the judge, is the one asked for.",
-    )
-    confident_col.metric("Judged confidently", logic.confident_share(confidence))
-    show_grid(images, logic.verdicts(predicted, confidence), 8)
-
-    st.markdown(
-        "**Same code, every digit.** One code from the prior (this seed and temperature), "
-        "drawn as each of the ten digits: the style stays, the digit changes."
-    )
-    row = every_digit(int(seed), float(temperature))
-    for column, (number, image) in zip(side_by_side(10, "every_digit"), enumerate(row)):
-        column.image(enlarge(image, 3), caption=str(number), width="stretch", output_format="PNG")
 
 
 # --- The page --------------------------------------------------------------------------------
@@ -299,6 +214,16 @@ st.markdown(
     "Here the encoder and the decoder run as two separate, deterministic graphs, and every random "
     "number is drawn in numpy from a seed you choose: **the same seed always gives the same digits**."
 )
+
+if engine.fashion_available():
+    family = logic.FAMILIES[st.segmented_control(
+        "Draw", list(logic.FAMILIES), format_func=lambda key: logic.FAMILIES[key].title, default="digits",
+        required=True, key="generate_data", bind="query-params", persist_state="page",
+    )]
+else:
+    family = logic.DIGITS
+    st.caption(f"Clothes (Fashion-MNIST) join the digits here when the data set is on this machine. "
+               f"{engine.fashion_missing_note()}")
 
 uploads = st.file_uploader(
     f"Your own digits (optional): photos or drawings of single digits, PNG, JPEG, GIF, BMP, WebP or "
@@ -330,15 +255,24 @@ for number, (name, picture) in enumerate(own):
     choices.update(zip(named, found, strict=True))
     pictures.update({n: (image, box) for n, box in zip(named, boxes, strict=True)})
 
+if family is not logic.DIGITS:   # the clothes' own built-in pictures; uploads stay with the digits
+    choices = {}
+    try:
+        choices.update(examples(family.key))
+    except Exception as error:
+        report(error, "read the built-in clothes", log)
+
 RENDER = {
-    "Sample": (sample_tab, "draw samples"),
-    "Interpolate": (lambda: interpolate_tab(choices), "interpolate between these digits"),
-    "Walk": (lambda: walk_tab(choices, manifold, encode, decode), "walk the latent space"),
-    "Map": (lambda: map_tab(held_out, held_out_codes, map_points, decode), "draw the map of the latent space"),
-    "Choose a digit": (conditional_tab, "draw the chosen digit"),
+    "Sample": (lambda: sample_tab(family, samples), "draw samples"),
+    "Interpolate": (lambda: interpolate_tab(choices, family), f"interpolate between these {family.noun}s"),
+    "Walk": (lambda: walk_tab(choices, manifold, encode, decode, family), "walk the latent space"),
+    "Map": (lambda: map_tab(held_out, held_out_codes, map_points, decode, family), "draw the map of the latent space"),
+    "Choose a digit": (lambda: conditional_tab(family, samples, every_class), "draw the chosen digit"),
+    "Choose a kind": (lambda: conditional_tab(family, samples, every_class), "draw the chosen kind"),
     "Your digit & beta": (
         lambda: own_tab(choices, pictures, encode, decode, samples, beta_report, real_sharpness),
         "encode this digit",
     ),
+    "Adversarial AE": (lambda: aae_tab(held_out, held_out_codes, samples, rebuilt), "compare the adversarial autoencoder"),
 }
-render_open_tab(logic.TABS, RENDER, "generate_tab", log)
+render_open_tab(list(family.tabs), RENDER, logic.widget_key(family, "generate_tab"), log)

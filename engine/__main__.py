@@ -142,7 +142,8 @@ def _record_metrics(task: str, result: dict) -> None:
 
     metrics = {t["title"]: {"columns": t["columns"], "rows": t["rows"]} for t in result["tables"]}
     entries = {name: {**entry, "metrics": metrics} for name, entry in runtime.available_models().items()
-               if entry["task"].startswith(task)}
+               if entry["task"] == task or entry["task"].startswith(f"{task}-")
+               and entry["task"].removeprefix(f"{task}-") in ("baseline", "judge")}
     update_manifest(runtime.PRETRAINED_DIR, entries)
 
 

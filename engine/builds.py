@@ -29,7 +29,7 @@ BUILDS: dict[str, tuple[BuildStep, ...]] = {
     **DENOISE, **ANOMALY, **SEARCH, **GENERATE, **COLORIZE, **SEQUENCE, **SEMISUPERVISED, **IMPUTE}
 # In dependency order: the photo search encoder reuses the photo denoiser's weights.
 BUILDS["precomputed"] = ()   # no models: `write_precomputed` after any build (see engine/__main__.py)
-BUILDS["all"] = (*DENOISE["denoiser"], *ANOMALY["anomaly"], *SEARCH["search"], *GENERATE["vae"],
+BUILDS["all"] = (*DENOISE["denoiser"], *ANOMALY["anomaly"], *SEARCH["search"], *GENERATE["vae"], *GENERATE["vae-fashion"],
                  *COLORIZE["colorizer"], *SEQUENCE["sequence"], *SEMISUPERVISED["semisupervised"],
                  *IMPUTE["impute"])
 

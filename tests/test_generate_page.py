@@ -91,9 +91,23 @@ def test_default_page_shows_a_judged_sample_grid():
         "Download sample #1",
         "Download the whole grid",
     }
-    # The page's samples are the engine's: seed 0, temperature 1, the default model.
-    expected = engine.judge_samples(engine.vae_sample(16, seed=0, model=engine.DEFAULT_VAE))
+    # The page's samples are the engine's: seed 0, temperature 1, the default model, its learned prior.
+    assert at.selectbox(key="sample_prior").value == "learned"
+    expected = engine.judge_samples(engine.vae_sample(16, seed=0, model=engine.DEFAULT_VAE, prior="learned"))
     assert [digit for _, digit, _ in found] == list(expected.predicted)
+
+
+def test_the_prior_can_be_the_one_the_vae_was_trained_towards():
+    at = open_generate()
+    learned = sample_urls(at)
+    at.selectbox(key="sample_prior").set_value("standard").run()
+    assert not at.exception and not at.error
+    assert not set(sample_urls(at)) & set(learned)
+    expected = engine.judge_samples(engine.vae_sample(16, seed=0, model=engine.DEFAULT_VAE))
+    assert [digit for _, digit, _ in verdicts(at)] == list(expected.predicted)
+    assert any("learned prior" in m.value for m in at.markdown)       # what the two priors are
+    at.selectbox(key="sample_model").set_value("vae_beta4").run()     # every unconditional digit VAE has one
+    assert not at.exception and at.selectbox(key="sample_prior").value == "standard"
 
 
 def test_the_seed_decides_the_samples():
@@ -113,11 +127,15 @@ def test_grid_size_and_temperature():
     at.slider(key="sample_grid").set_value(3).run()
     assert not at.exception
     assert len(verdicts(at)) == 9
+    at.selectbox(key="sample_prior").set_value("standard").run()
     before = sample_urls(at)
     at.slider(key="sample_temperature").set_value(0.0).run()
     assert not at.exception
     cold = sample_urls(at)
     assert len(set(cold)) == 1 and cold[0] not in before  # temperature 0: every code is 0
+    at.selectbox(key="sample_prior").set_value("learned").run()
+    parts = len(engine.learned_prior(engine.DEFAULT_VAE).weights)
+    assert 1 <= len(set(sample_urls(at))) <= min(9, parts)    # the learned prior's: each part's centre
 
 
 def test_settings_survive_a_trip_to_another_tab():
@@ -388,3 +406,109 @@ def test_a_drawn_digit_and_a_photographed_one_join_the_choices(monkeypatch):
     at.selectbox(key="own_digit").set_value("Your photo").run()
     assert not at.exception and not at.error
     assert any("What the models see of Your photo" in e.label for e in at.expander)
+
+
+# --- Clothes (Fashion-MNIST) -------------------------------------------------------------------
+KIND_VERDICT = re.compile(r"^#(\d+): (.+?)(\??) · (\d+)%$")
+
+
+def open_clothes(tab: str | None = None) -> AppTest:
+    at = open_generate()
+    assert at.segmented_control(key="generate_data").value == "digits"
+    at.segmented_control(key="generate_data").set_value("clothes").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    if tab is not None:
+        at.session_state["generate_tab_clothes"] = tab
+        at.run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_clothes_are_sampled_and_judged_by_kind(fake_fashion):
+    at = open_clothes()
+    kinds = [KIND_VERDICT.match(caption) for caption, _ in images_by_caption(at)]
+    kinds = [m[2] for m in kinds if m]
+    assert len(kinds) == 16 and set(kinds) <= set(engine.FASHION_CLASSES)
+    expected = engine.judge_samples(engine.vae_sample(16, seed=0, model="fashion_vae", prior="learned"),
+                                    engine.FASHION_JUDGE)
+    assert kinds == [engine.FASHION_CLASSES[k] for k in expected.predicted]
+    shares = next(chart for chart in charts(at) if chart["layout"]["title"]["text"] == "Which kinds the judge sees")
+    assert list(shares["data"][0]["x"]) == list(engine.FASHION_CLASSES)
+    assert at.tabs[0].label == "Sample" and "Choose a kind" in [tab.label for tab in at.tabs]
+    assert "Your digit & beta" not in [tab.label for tab in at.tabs]        # uploads are digits
+
+
+def test_the_conditional_vae_draws_the_kind_asked_for(fake_fashion):
+    at = open_clothes("Choose a kind")
+    at.segmented_control(key="cvae_digit_clothes").set_value(1).run()     # trousers
+    assert not at.exception and not at.error
+    drawn = [m[2] for m in (KIND_VERDICT.match(c) for c, _ in images_by_caption(at)) if m]
+    assert len(drawn) == 12 and drawn.count("Trouser") > 6
+    assert metric(at, "Judged Trouser") == f"{drawn.count('Trouser') / 12:.0%}"
+    every = [caption for caption, _ in images_by_caption(at) if caption in engine.FASHION_CLASSES]
+    assert every == list(engine.FASHION_CLASSES)
+
+
+def test_the_clothes_map_walk_and_interpolation(fake_fashion):
+    at = open_clothes("Map")
+    traces = charts(at)[0]["data"]
+    assert [trace["name"] for trace in traces] == list(engine.FASHION_CLASSES)
+    assert sum(len(values(trace["x"])) for trace in traces) == 200      # the little test set written here
+    at.session_state["generate_tab_clothes"] = "Walk"
+    at.run()
+    assert not at.exception and not at.error
+    assert charts(at)[0]["data"][0]["type"] == "image"
+    assert len([s for s in at.slider if s.key and s.key.startswith("walk_z")]) == 16
+    assert next(c for c, _ in images_by_caption(at) if c.startswith("The judge reads"))
+    at.session_state["generate_tab_clothes"] = "Interpolate"
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="interp_start_clothes").value == "Built-in Sneaker"
+    assert sum(caption.startswith("t = ") for caption, _ in images_by_caption(at)) == 2 * 8
+    at.segmented_control(key="generate_data").set_value("digits").run()     # back: the digits' tabs and choices
+    assert not at.exception and "Your digit & beta" in [tab.label for tab in at.tabs]
+
+
+def test_without_fashion_mnist_the_page_offers_digits_and_says_how_to_add_it(no_fashion):
+    at = open_generate()
+    assert "generate_data" not in [widget.key for widget in at.segmented_control]
+    assert any("dataset-fashion-mnist" in caption.value for caption in at.caption)
+    assert len(verdicts(at)) == 16
+
+
+# --- Adversarial AE ----------------------------------------------------------------------------
+def test_the_adversarial_autoencoder_beside_the_vae():
+    at = open_generate("Adversarial AE")
+    assert not at.error, [e.value for e in at.error]
+    figures = charts(at)
+    maps = [chart for chart in figures if chart["layout"].get("shapes")]
+    assert [chart["layout"]["title"]["text"] for chart in maps] == ["VAE (the mean of each code)", "Adversarial autoencoder"]
+    assert all(len(chart["layout"]["shapes"]) == 2 for chart in maps)            # the prior's two circles
+    assert all(sum(len(values(trace["x"])) for trace in chart["data"]) == 1000 for chart in maps)
+    radii = next(chart for chart in figures if chart["layout"]["title"]["text"].startswith("Length of"))
+    assert [trace["name"] for trace in radii["data"]] == ["prior N(0, I)", "VAE", "Adversarial autoencoder"]
+    found = verdicts(at)
+    assert len(found) == 32                                                        # 16 samples of each
+    assert [m.label for m in at.metric].count("Held-out reconstruction") == 2
+    expected = engine.judge_samples(engine.vae_sample(16, seed=0, model="aae"))
+    assert [digit for _, digit, _ in found[16:]] == list(expected.predicted)       # the same codes, N(0, I)
+    first = sample_urls(at)
+    at.number_input(key="aae_seed").set_value(3).run()
+    assert not at.exception and not set(sample_urls(at)) & set(first)
+
+
+def test_families_priors_and_the_aae_figures():
+    assert logic.verdict(0, 7, 0.95, logic.CLOTHES) == "#1: Sneaker · 95%"
+    assert logic.verdict(2, 3, 0.5) == "#3: 3? · 50%"
+    assert logic.widget_key(logic.DIGITS, "sample_model") == "sample_model"
+    assert logic.widget_key(logic.CLOTHES, "sample_model") == "sample_model_clothes"
+    assert logic.family_of("fashion_cvae") is logic.CLOTHES and logic.family_of("aae") is logic.DIGITS
+    assert logic.CLOTHES.default == "fashion_vae" and logic.CLOTHES.name(9) == "Ankle boot"
+    assert logic.sample_file_name("vae", 3, 1.0, "grid", "learned") == "vae_learned_seed3_t1.0_grid.png"
+    figure = logic.shares_figure(np.array([0, 0, 9]), logic.CLOTHES)
+    assert list(figure.data[0].x) == list(engine.FASHION_CLASSES) and figure.data[0].y[0] == pytest.approx(2 / 3)
+    points = np.array([[0.0, 0.5], [4.0, -1.0]])
+    figure = logic.prior_map_figure(points, [np.array([0]), np.array([1])], "AAE")
+    assert [shape.x1 for shape in figure.layout.shapes] == [1, 2] and figure.layout.xaxis.range[1] == pytest.approx(4.2)
+    figure = logic.radius_figure({"a": np.ones(5), "b": np.full(5, 4.0)}, 16)
+    assert [trace.name for trace in figure.data] == ["a", "b"] and figure.layout.shapes[0].x0 == 4.0

@@ -4,6 +4,7 @@ plotly (no streamlit), so tests import it like any module."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,11 +13,59 @@ import plotly.graph_objects as go
 import engine
 from app_pages import display
 
-MODEL_LABELS = engine.VAE_MODELS
+MODEL_LABELS = {**engine.VAE_MODELS, **engine.FASHION_VAE_MODELS, **engine.AAE_MODELS}
 UNCONDITIONAL = [name for name in engine.VAE_MODELS if name != engine.CONDITIONAL_VAE]
 TWO_D = "vae_2d"  # the 2-number model: its latent space is the map itself
 BETA_MODELS = {engine.DEFAULT_VAE: "β = 1", "vae_beta4": "β = 4"}  # same code size and network
-TABS = ["Sample", "Interpolate", "Walk", "Map", "Choose a digit", "Your digit & beta"]
+TABS = ["Sample", "Interpolate", "Walk", "Map", "Choose a digit", "Your digit & beta", "Adversarial AE"]
+AAE_PAIRS = {"16": ("vae", "aae"), "2": ("vae_2d", "aae_2d")}  # code size -> (VAE, adversarial autoencoder)
+PRIOR_LABELS = {  # engine.PRIORS -> what the sample tab calls them
+    "learned": "Learned prior (a mixture fitted to the training codes)",
+    "standard": "N(0, I), the prior the VAE was trained towards",
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the page draws: digits, or clothing (Fashion-MNIST); its models, its judge, the names
+    of the judge's classes and the words for one picture."""
+    key: str
+    title: str
+    noun: str  # one picture: "digit" or "garment"
+    unconditional: tuple[str, ...]  # models to sample, interpolate and map, the default first
+    two_d: str
+    conditional: str
+    judge: str
+    classes: tuple[str, ...]
+    tabs: tuple[str, ...]
+    ends: tuple[str, str]  # the built-in pictures an interpolation starts from and ends at
+
+    @property
+    def default(self) -> str:
+        return self.unconditional[0]
+
+    def name(self, label: int) -> str:
+        """What the judge's class `label` is called: the digit, or the kind of clothing."""
+        return self.classes[int(label)]
+
+
+DIGITS = Family("digits", "Digits", "digit", tuple(UNCONDITIONAL), TWO_D, engine.CONDITIONAL_VAE,
+                "digit_classifier", tuple(str(d) for d in range(10)), tuple(TABS), ("Built-in 3", "Built-in 7"))
+CLOTHES = Family("clothes", "Clothes (Fashion-MNIST)", "garment", ("fashion_vae", "fashion_vae_2d"), "fashion_vae_2d",
+                 "fashion_cvae", engine.FASHION_JUDGE, engine.FASHION_CLASSES,
+                 ("Sample", "Interpolate", "Walk", "Map", "Choose a kind"), ("Built-in Sneaker", "Built-in Ankle boot"))
+FAMILIES = {family.key: family for family in (DIGITS, CLOTHES)}
+
+
+def widget_key(family: Family, name: str) -> str:
+    """A widget's key for this family's models: the digits' as it always was, the clothes' apart,
+    so that switching between them keeps each one's choices."""
+    return name if family is DIGITS else f"{name}_{family.key}"
+
+
+def family_of(model: str) -> Family:
+    """The family whose pictures a model draws."""
+    return CLOTHES if model in engine.FASHION_VAE_MODELS else DIGITS
 UPLOAD_TABS = ("Interpolate", "Walk", "Your digit & beta")  # the tabs where uploads can be picked
 CONFIDENT = 0.9  # the judge's probability above which engine.judge_samples counts a sample confident
 HELD_OUT = 1000  # held-out digits on the map
@@ -42,13 +91,15 @@ BETA_COLUMNS = {  # the beta table's column -> (report entry, number format)
 
 
 # --- Data ------------------------------------------------------------------------------------
-def first_of_each_digit(images: list[np.ndarray] | np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """The first image of each digit 0-9 found among `labels` (strings), named "Built-in <digit>"."""
+def first_of_each_digit(images: list[np.ndarray] | np.ndarray, labels: np.ndarray,
+                        classes: tuple[str, ...] = DIGITS.classes) -> dict[str, np.ndarray]:
+    """The first image of each class found among `labels` (strings: the digits, or the kinds of
+    clothing of `classes`), named "Built-in <class>"."""
     found = {}
-    for digit in range(10):
-        where = np.flatnonzero(labels == str(digit))
+    for name in classes:
+        where = np.flatnonzero(labels == name)
         if where.size:
-            found[f"Built-in {digit}"] = images[int(where[0])]
+            found[f"Built-in {name}"] = images[int(where[0])]
     return found
 
 
@@ -91,9 +142,9 @@ def project_2d(codes: np.ndarray) -> tuple[np.ndarray, float | None]:
     return (codes - mean) @ components.T, float(variances[:2].sum() / variances.sum())
 
 
-def members_by_digit(labels: np.ndarray) -> list[np.ndarray]:
-    """For each digit 0-9, the indices of the digits (int `labels`) that are that digit."""
-    return [np.flatnonzero(labels == digit) for digit in range(10)]
+def members_by_digit(labels: np.ndarray, classes: int = 10) -> list[np.ndarray]:
+    """For each class (digit 0-9), the indices of the pictures (int `labels`) of that class."""
+    return [np.flatnonzero(labels == digit) for digit in range(classes)]
 
 
 def slider_values(code: np.ndarray) -> list[float]:
@@ -128,15 +179,15 @@ def selected_point(selection: Any, count: int, members: list | None = None) -> i
 
 
 # --- Words -----------------------------------------------------------------------------------
-def verdict(index: int, predicted: int, confidence: float) -> str:
-    """A sample's caption: its number, the judge's digit and confidence ('?' when unsure)."""
+def verdict(index: int, predicted: int, confidence: float, family: Family = DIGITS) -> str:
+    """A sample's caption: its number, the judge's class and confidence ('?' when unsure)."""
     unsure = "" if confidence > CONFIDENT else "?"
-    return f"#{index + 1}: {predicted}{unsure} · {confidence:.0%}"
+    return f"#{index + 1}: {family.name(predicted)}{unsure} · {confidence:.0%}"
 
 
-def verdicts(predicted: np.ndarray, confidence: np.ndarray) -> list[str]:
+def verdicts(predicted: np.ndarray, confidence: np.ndarray, family: Family = DIGITS) -> list[str]:
     """Every sample's caption, in order."""
-    return [verdict(i, p, c) for i, (p, c) in enumerate(zip(predicted, confidence))]
+    return [verdict(i, p, c, family) for i, (p, c) in enumerate(zip(predicted, confidence))]
 
 
 def confident_share(confidence: np.ndarray) -> str:
@@ -144,9 +195,10 @@ def confident_share(confidence: np.ndarray) -> str:
     return f"{(confidence > CONFIDENT).mean():.0%}"
 
 
-def sample_file_name(model: str, seed: int, temperature: float, what: str) -> str:
+def sample_file_name(model: str, seed: int, temperature: float, what: str, prior: str = "standard") -> str:
     """A download's file name: the settings that drew it, then what it holds."""
-    return f"{model}_seed{seed}_t{temperature:.1f}_{what}.png"
+    learned = "_learned" if prior == "learned" else ""
+    return f"{model}{learned}_seed{seed}_t{temperature:.1f}_{what}.png"
 
 
 def why_two_paths(size: int) -> str:
@@ -194,13 +246,13 @@ def beta_table(reports: dict[str, dict[str, float]]) -> dict[str, list]:
 
 
 # --- Figures ---------------------------------------------------------------------------------
-def shares_figure(predicted: np.ndarray) -> go.Figure:
-    """The share of samples the judge reads as each digit."""
-    shares = np.bincount(predicted, minlength=10) / len(predicted)
-    figure = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=shares, marker_color="#3b6fd4"))
+def shares_figure(predicted: np.ndarray, family: Family = DIGITS) -> go.Figure:
+    """The share of samples the judge reads as each class."""
+    shares = np.bincount(predicted, minlength=len(family.classes)) / len(predicted)
+    figure = go.Figure(go.Bar(x=list(family.classes), y=shares, marker_color="#3b6fd4"))
     figure.update_layout(
-        title="Which digits the judge sees",
-        xaxis={"title": "digit", "type": "category"},
+        title=f"Which {family.noun}s the judge sees" if family is DIGITS else "Which kinds the judge sees",
+        xaxis={"title": family.noun if family is DIGITS else "kind", "type": "category"},
         yaxis={"title": "share of samples", "tickformat": ".0%"},
         height=260,
         margin={"t": 40, "b": 10},
@@ -247,9 +299,9 @@ def manifold_figure(picture: np.ndarray, values: np.ndarray) -> go.Figure:
     return figure
 
 
-def map_figure(points: np.ndarray, members: list[np.ndarray], projected: bool) -> go.Figure:
-    """Held-out digits placed by their 2-D codes, one trace per digit (`members[digit]`: its
-    digits' indices, kept as customdata so that a click finds the digit); PCA axes when
+def map_figure(points: np.ndarray, members: list[np.ndarray], projected: bool, family: Family = DIGITS) -> go.Figure:
+    """Held-out pictures placed by their 2-D codes, one trace per class (`members[class]`: its
+    pictures' indices, kept as customdata so that a click finds the picture); PCA axes when
     `projected`."""
     figure = go.Figure()
     for digit, member in enumerate(members):
@@ -258,9 +310,10 @@ def map_figure(points: np.ndarray, members: list[np.ndarray], projected: bool) -
             y=points[member, 1],
             customdata=member,
             mode="markers",
-            name=str(digit),
+            name=family.name(digit),
             marker={"color": DIGIT_COLOURS[digit], "size": 6, "opacity": 0.75},
-            hovertemplate=f"digit {digit}<br>#%{{customdata}}<extra></extra>",
+            hovertemplate=f"{family.name(digit) if family is not DIGITS else f'digit {digit}'}<br>#%{{customdata}}"
+            "<extra></extra>",
         )
     axes = ("PCA 1", "PCA 2") if projected else ("z1", "z2")
     figure.update_layout(
@@ -268,8 +321,36 @@ def map_figure(points: np.ndarray, members: list[np.ndarray], projected: bool) -
         yaxis={"title": axes[1], "scaleanchor": "x"},
         height=560,
         margin={"t": 30, "b": 10},
-        legend={"title": "digit"},
+        legend={"title": "digit" if family is DIGITS else "kind"},
     )
+    return figure
+
+
+def prior_map_figure(points: np.ndarray, members: list[np.ndarray], title: str) -> go.Figure:
+    """Held-out codes of a 2-number model over the prior: circles where N(0, I) holds 39% and 86% of
+    its mass (radius 1 and 2), the same axes for every model."""
+    figure = map_figure(points, members, projected=False)
+    for radius in (1, 2):
+        figure.add_shape(type="circle", x0=-radius, y0=-radius, x1=radius, y1=radius,
+                         line={"color": "#555555", "dash": "dash", "width": 1})
+    limit = max(3.0, float(np.abs(points).max()) * 1.05) if len(points) else 3.0
+    figure.update_layout(title=title, height=420, showlegend=False, margin={"t": 40, "b": 10})
+    figure.update_xaxes(range=[-limit, limit])
+    figure.update_yaxes(range=[-limit, limit])
+    return figure
+
+
+def radius_figure(radii: dict[str, np.ndarray], size: int) -> go.Figure:
+    """How far from the centre codes lie (`radii`: a name -> the length of each code), beside the
+    prior's own: in `size` dimensions N(0, I) puts almost every sample near sqrt(size)."""
+    figure = go.Figure()
+    for name, values in radii.items():
+        figure.add_histogram(x=values, name=name, histnorm="probability density", opacity=0.55, nbinsx=40)
+    figure.add_vline(x=float(np.sqrt(size)), line_dash="dash", line_color="#555555",
+                     annotation_text=f"√{size}", annotation_position="top")
+    figure.update_layout(barmode="overlay", title=f"Length of the {size}-number codes, ‖z‖", xaxis_title="‖z‖",
+                         yaxis_title="density", height=320, margin={"t": 50, "b": 10},
+                         legend={"orientation": "h", "y": -0.3})
     return figure
 
 

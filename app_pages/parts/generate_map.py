@@ -14,27 +14,32 @@ def map_tab(
     held_out_codes: Callable[[str], np.ndarray],
     map_points: Callable[[str], tuple[np.ndarray, float | None]],
     decode: logic.Decode,
+    family: logic.Family = logic.DIGITS,
 ) -> None:
-    """The tab; `held_out(count)` gives held-out digits and their labels, `held_out_codes(model)`
-    their codes, and `map_points(model)` those codes in 2-D with the share of variance kept."""
+    """The tab; `held_out(count, family)` gives held-out pictures and their labels,
+    `held_out_codes(model)` their codes, and `map_points(model)` those codes in 2-D with the share
+    of variance kept."""
+    which = ("digits, in fonts no model trained on," if family is logic.DIGITS
+             else "pictures of Fashion-MNIST's test set, which no model trained on,")
     st.markdown(
-        f"{logic.HELD_OUT:,} held-out digits, in fonts no model trained on, placed by their codes and "
-        "coloured by the digit they are. The 2-number model's codes are the map itself; a "
+        f"{logic.HELD_OUT:,} held-out {which} placed by their codes and "
+        f"coloured by the {'digit' if family is logic.DIGITS else 'kind'} they are. The 2-number model's "
+        "codes are the map itself; a "
         "16-number model's codes are flattened to 2-D by PCA, which keeps only part of their "
         "spread. **Click a point** to decode its code."
     )
     model = st.selectbox(
         "Model",
-        logic.UNCONDITIONAL,
-        index=logic.UNCONDITIONAL.index(logic.TWO_D),
+        family.unconditional,
+        index=family.unconditional.index(family.two_d),
         format_func=logic.MODEL_LABELS.get,
-        key="map_model", bind="query-params",
+        key=logic.widget_key(family, "map_model"), bind="query-params",
         persist_state="page",
     )
-    images, labels = held_out(logic.HELD_OUT)
+    images, labels = held_out(logic.HELD_OUT, family.key)
     points, kept = map_points(model)
-    members = logic.members_by_digit(labels)
-    figure = logic.map_figure(points, members, projected=kept is not None)
+    members = logic.members_by_digit(labels, len(family.classes))
+    figure = logic.map_figure(points, members, projected=kept is not None, family=family)
     chart_col, detail_col = st.columns([3, 1], gap="large")
     with chart_col:
         event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key=f"map_chart_{model}")
@@ -44,10 +49,10 @@ def map_tab(
     with detail_col:
         index = logic.selected_point(event.selection, len(images), members)
         if index is None:
-            st.info("Click a point on the map to see the digit and what its code decodes to.")
+            st.info(f"Click a point on the map to see the {family.noun} and what its code decodes to.")
             return
         decoded = decode(held_out_codes(model)[index][None], model)[0]
-        original = f"Held-out digit #{index}: a {labels[index]}"
+        original = f"Held-out {family.noun} #{index}: {'a ' if family is logic.DIGITS else ''}{family.name(labels[index])}"
         st.image(enlarge(images[index], 5), caption=original, width=140, output_format="PNG")
         st.image(enlarge(decoded, 5), caption="Decoded from its code (the mean)", width=140, output_format="PNG")
         if kept is not None:

@@ -19,6 +19,7 @@ REGISTRY = {
     "PhotoAutoencoder": "engine.tasks.search.model",
     "PhotoEmbedder": "engine.tasks.search.model",
     "VAE": "engine.tasks.generate.model",
+    "AAE": "engine.tasks.generate.model",
     "DigitClassifier": "engine.tasks.generate.model",
     "Colorizer": "engine.tasks.colorize.model",
     "SequenceAutoencoder": "engine.tasks.sequence.model",

@@ -17,7 +17,7 @@ from torch import nn
 from engine.core import runtime
 from engine.nn.checkpoints import from_checkpoint
 from engine.nn.export import _Serving
-from engine.tasks.generate.model import VAE, VAEDecoder, VAEEncoder
+from engine.tasks.generate.model import AAE, VAE, AAEEncoder, VAEDecoder, VAEEncoder
 
 # The forward's outputs each graph serves, in the graph's order, as its task's build.py exported
 # them: the graph keeps no record of which of the forward's outputs it was made from.
@@ -29,6 +29,7 @@ SERVED_OUTPUTS = {
     "digit_classifier": ("probabilities",),
     "digit_judge_heldout": ("probabilities",),
     "embed_photo": ("code",),
+    "fashion_judge": ("probabilities",),
     "impute_char": ("filled",),
     "impute_table_digits": ("filled",),
     "search_char": ("code",),
@@ -108,8 +109,10 @@ def torch_twin(name: str) -> nn.Module:
     if not ("torch_file" in entry or "checkpoint" in entry):
         return OnnxInterpreter(onnx.load_from_string(runtime.model_bytes(entry))).eval()
     model = from_checkpoint(torch.load(io.BytesIO(runtime.checkpoint_bytes(name)), weights_only=False))
-    if isinstance(model, VAE):   # one checkpoint behind an encoder graph and a decoder graph
+    if isinstance(model, (VAE, AAE)):   # one checkpoint behind an encoder graph and a decoder graph
         if name.endswith("_encoder"):
+            if isinstance(model, AAE):
+                return _Serving(AAEEncoder(model), ("code",)).eval()
             return _Serving(VAEEncoder(model), ("mean", "log_var")).eval()
         if name.endswith("_decoder"):
             return _Serving(VAEDecoder(model), ("image",)).eval()

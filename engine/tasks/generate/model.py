@@ -58,6 +58,61 @@ class VAE(nn.Module):
         return (reconstruction + self.config.beta * kl).mean()
 
 
+@dataclass
+class AAEConfig:
+    latent_size: int = 16
+    channels: tuple = (32, 64)
+    critic_width: int = 256      # the discriminator's hidden layers
+    adversarial: float = 1.0     # how hard the encoder is pushed to fool the discriminator
+
+
+class AAE(nn.Module):
+    """Adversarial autoencoder (Makhzani et al., 2015) for 28x28 characters: a deterministic
+    encoder and a decoder of Bernoulli pixels, as the VAE's, and a discriminator that tells the
+    codes of a batch from samples of the prior N(0, I). Instead of a KL term, the encoder is
+    trained to fool the discriminator, so that the codes of all pictures together (the aggregate
+    posterior) take the prior's shape. One loss trains all three in each step of one optimizer:
+    the discriminator learns from codes it cannot move (detached), the encoder from a frozen copy
+    of the discriminator's judgement (the non-saturating loss of GANs)."""
+
+    def __init__(self, config: AAEConfig):
+        super().__init__()
+        self.config = config
+        c1, c2 = config.channels
+        self.encoder = nn.Sequential(*conv_down(c1, c2), nn.Linear(c2 * 49, config.latent_size))
+        self.from_code = nn.Sequential(*conv_up(config.latent_size, c1, c2))
+        width = config.critic_width
+        self.critic = nn.Sequential(nn.Linear(config.latent_size, width), nn.LeakyReLU(0.2),
+                                    nn.Linear(width, width), nn.LeakyReLU(0.2), nn.Linear(width, 1))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.from_code(z))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        code = self.encode(x)
+        logits = self.from_code(code)
+        return {"reconstruction": torch.sigmoid(logits), "logits": logits, "code": code}
+
+    def loss(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        """Reconstruction (-log p(x | z), Bernoulli, summed over pixels), plus the discriminator's
+        cross-entropy on prior samples (label 1) and codes (label 0), plus, weighted by
+        `adversarial`, the encoder's: its codes judged real. Averaged over the batch. (A weight of 10
+        let the codes collapse onto a few digits in trials; 1 keeps them near N(0, I).)"""
+        reconstruction = nn.functional.binary_cross_entropy_with_logits(
+            outputs["logits"], target, reduction="none").flatten(1).sum(1).mean()
+        code = outputs["code"]
+        bce = nn.functional.binary_cross_entropy_with_logits
+        real, fake = self.critic(torch.randn_like(code)), self.critic(code.detach())
+        critic = bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake))
+        frozen = {name: value.detach() for name, value in self.critic.named_parameters()}
+        fooled = torch.func.functional_call(self.critic, frozen, (code,))
+        encoder = bce(fooled, torch.ones_like(fooled))      # the encoder's codes, judged real
+        return reconstruction + critic + self.config.adversarial * encoder
+
+
 class DigitClassifier(nn.Module):
     """A small convolutional classifier of 28x28 digits, used only to judge generated ones."""
 
@@ -108,3 +163,14 @@ class VAEDecoder(torch.nn.Module):
 
     def forward(self, z: torch.Tensor, *label: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"image": self.vae.decode(z, *label)}
+
+
+class AAEEncoder(torch.nn.Module):
+    """The adversarial autoencoder's encoder alone, as served: x -> code."""
+
+    def __init__(self, aae: AAE):
+        super().__init__()
+        self.aae = aae
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"code": self.aae.encode(x)}

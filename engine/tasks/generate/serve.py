@@ -4,6 +4,7 @@ grid, and judge samples with a digit classifier. The encoder and the decoder are
 graphs, so inference is deterministic; sampling happens here, in numpy, with a seed."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,17 +20,38 @@ VAE_MODELS = {
 }
 
 
+# Shipped VAEs of clothing, trained on Fashion-MNIST's training set (built only where the Debian
+# package is; served without it).
+FASHION_VAE_MODELS = {
+    "fashion_vae": "VAE of clothing, 16-number code, beta 1",
+    "fashion_vae_2d": "VAE of clothing, 2-number code (the map)",
+    "fashion_cvae": "Conditional VAE of clothing, 16-number code: draws the kind it is asked for",
+}
+
+
+# Shipped adversarial autoencoders of digits: a deterministic encoder, and a discriminator in
+# training (not shipped) instead of the KL term. "<name>_encoder" gives the code, "<name>_decoder"
+# is served like a VAE's.
+AAE_MODELS = {
+    "aae": "Adversarial autoencoder, 16-number code",
+    "aae_2d": "Adversarial autoencoder, 2-number code (the map)",
+}
+
+
 DEFAULT_VAE = "vae"
 CONDITIONAL_VAE = "cvae"
 CLASSIFIER = "digit_classifier"
 HELDOUT_JUDGE = "digit_judge_heldout"   # trained on the held-out fonts only: a judge no model was tuned against
+FASHION_JUDGE = "fashion_judge"         # trained on Fashion-MNIST's training set: judges generated clothing
 CONFIDENT = 0.9
+PRIORS = ("standard", "learned")        # N(0, I), or the mixture fitted to the training codes
 _EPS = 1e-6
 
 
 def _graph(model: str, part: str) -> str:
-    if model not in VAE_MODELS and not model.endswith(".onnx"):
-        raise ValueError(f"unknown VAE {model!r}; choose one of {tuple(VAE_MODELS)}")
+    known = (*VAE_MODELS, *FASHION_VAE_MODELS, *AAE_MODELS)
+    if model not in known and not model.endswith(".onnx"):
+        raise ValueError(f"unknown VAE {model!r}; choose one of {known}")
     return f"{model}_{part}"
 
 
@@ -63,8 +85,28 @@ def vae_encode(chars: np.ndarray, model: str = DEFAULT_VAE, labels=None) -> tupl
     if chars.ndim != 3 or chars.shape[1:] != (28, 28):
         raise ValueError(f"expected characters (N, 28, 28), got shape {chars.shape}")
     sess = runtime.session(_graph(model, "encoder"))
+    if len(sess.get_outputs()) != 2:
+        raise ValueError(f"{model} gives one code for a picture, not a distribution: use code_of")
     mean, log_var = sess.run(None, _inputs(model, "encoder", chars[:, None], labels))
     return mean, log_var
+
+
+def code_of(chars: np.ndarray, model: str = DEFAULT_VAE, labels=None) -> np.ndarray:
+    """The code (N, D) of each character: a VAE's mean of q(z | x), an adversarial autoencoder's
+    code. Deterministic."""
+    chars = np.asarray(chars, dtype=np.float32)
+    if chars.ndim != 3 or chars.shape[1:] != (28, 28):
+        raise ValueError(f"expected characters (N, 28, 28), got shape {chars.shape}")
+    return runtime.session(_graph(model, "encoder")).run(None, _inputs(model, "encoder", chars[:, None], labels))[0]
+
+
+def reconstruction_error(chars: np.ndarray, model: str = DEFAULT_VAE, labels=None) -> tuple[float, float]:
+    """How well a model redraws characters from their codes (the mean, for a VAE): the mean
+    -log p(x | z) of its Bernoulli pixels in nats per character, and the mean squared error."""
+    chars = np.asarray(chars, dtype=np.float32)
+    rebuilt = vae_decode(code_of(chars, model, labels), model, labels)
+    squared = float(((chars.astype(np.float64) - rebuilt) ** 2).mean())
+    return float(_bernoulli_nats(chars, rebuilt).mean()), squared
 
 
 def vae_decode(z: np.ndarray, model: str = DEFAULT_VAE, labels=None) -> np.ndarray:
@@ -81,10 +123,57 @@ def prior_samples(n: int, size: int, seed: int | None = 0, temperature: float = 
     return (np.random.default_rng(seed).standard_normal((n, size)) * temperature).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class LearnedPrior:
+    """A Gaussian mixture over a VAE's codes, fitted to its training pictures' codes at build time
+    and carried in its decoder graph's metadata."""
+    weights: np.ndarray       # (K,), summing to 1
+    means: np.ndarray         # (K, D)
+    cholesky: np.ndarray      # (K, D, D), lower triangular: each part's covariance is L L^T
+
+    def sample(self, n: int, seed: int | None = 0, temperature: float = 1.0) -> np.ndarray:
+        """n points (n, D): a part drawn by its weight, then that part's Gaussian with its spread
+        scaled by `temperature` (0: the parts' centres)."""
+        rng = np.random.default_rng(seed)
+        parts = rng.choice(len(self.weights), size=n, p=self.weights)
+        noise = rng.standard_normal((n, self.means.shape[1])) * temperature
+        return (self.means[parts] + np.einsum("nij,nj->ni", self.cholesky[parts], noise)).astype(np.float32)
+
+
+_priors: dict[tuple, LearnedPrior] = {}
+
+
+def learned_prior(model: str = DEFAULT_VAE) -> LearnedPrior:
+    """The learned prior of an unconditional VAE, read from its decoder graph (whose checksum the
+    manifest vouches for). Raises ValueError for a model without one (a conditional VAE)."""
+    sess = runtime.session(_graph(model, "decoder"))
+    key = (model, id(sess))
+    if key not in _priors:
+
+        stored = sess.get_modelmeta().custom_metadata_map.get("learned_prior")
+        if stored is None:
+            raise ValueError(f"{model} has no learned prior (rebuild it with `python -m engine train "
+                             f"{model.replace('_', '-')}`)")
+        values = json.loads(stored)
+        weights = np.asarray(values["weights"], np.float64)
+        _priors[key] = LearnedPrior(weights / weights.sum(), np.asarray(values["means"], np.float64),
+                                    np.asarray(values["cholesky"], np.float64))
+    return _priors[key]
+
+
+def has_learned_prior(model: str) -> bool:
+    return "learned_prior" in runtime.session(_graph(model, "decoder")).get_modelmeta().custom_metadata_map
+
+
 def vae_sample(n: int, seed: int | None = 0, model: str = DEFAULT_VAE, temperature: float = 1.0,
-               labels=None) -> np.ndarray:
+               labels=None, prior: str = "standard") -> np.ndarray:
     """n new characters (n, 28, 28) decoded from the prior, scaled by `temperature`; the same
-    seed gives the same characters."""
+    seed gives the same characters. `prior`: "standard", N(0, I), the prior the VAE was trained
+    towards; or "learned", the mixture fitted to its training codes (unconditional VAEs)."""
+    if prior not in PRIORS:
+        raise ValueError(f"unknown prior {prior!r}; choose one of {PRIORS}")
+    if prior == "learned":
+        return vae_decode(learned_prior(model).sample(n, seed, temperature), model, labels)
     return vae_decode(prior_samples(n, latent_size(model), seed, temperature), model, labels)
 
 
@@ -121,10 +210,14 @@ def negative_elbo_terms(chars: np.ndarray, probabilities: np.ndarray, mean: np.n
                         log_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per image, in nats: the reconstruction term -log p(x | z) of a Bernoulli decoder
     (cross-entropy summed over pixels) and KL(q(z | x) || N(0, I)) in closed form."""
+    return _bernoulli_nats(chars, probabilities), _kl(mean, log_var)
+
+
+def _bernoulli_nats(chars: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """-log p(x | z) per image, in nats: the cross-entropy of the pixels summed."""
     x = chars.reshape(len(chars), -1).astype(np.float64)
     p = np.clip(probabilities.reshape(len(chars), -1).astype(np.float64), _EPS, 1 - _EPS)
-    reconstruction = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(axis=1)
-    return reconstruction, _kl(mean, log_var)
+    return -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(axis=1)
 
 
 def _kl(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
@@ -172,11 +265,13 @@ class SampleJudgement:
 
 
 def judge_samples(chars: np.ndarray, judge: str = CLASSIFIER) -> SampleJudgement:
+    """What a judge (CLASSIFIER, HELDOUT_JUDGE or FASHION_JUDGE) makes of pictures (N, 28, 28)."""
     probabilities = classify_digits(chars, judge)
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
     return SampleJudgement(float((confidence > CONFIDENT).mean()),
-                           np.bincount(predicted, minlength=10) / max(1, len(chars)), predicted, confidence)
+                           np.bincount(predicted, minlength=probabilities.shape[1]) / max(1, len(chars)), predicted,
+                           confidence)
 
 
 def sharpness(chars: np.ndarray) -> float:
