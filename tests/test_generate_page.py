@@ -481,7 +481,7 @@ def test_the_adversarial_autoencoder_beside_the_vae():
     at = open_generate("Adversarial AE")
     assert not at.error, [e.value for e in at.error]
     figures = charts(at)
-    maps = [chart for chart in figures if chart["layout"].get("shapes")]
+    maps = [chart for chart in figures if any(shape["type"] == "circle" for shape in chart["layout"].get("shapes", []))]
     assert [chart["layout"]["title"]["text"] for chart in maps] == ["VAE (the mean of each code)", "Adversarial autoencoder"]
     assert all(len(chart["layout"]["shapes"]) == 2 for chart in maps)            # the prior's two circles
     assert all(sum(len(values(trace["x"])) for trace in chart["data"]) == 1000 for chart in maps)
