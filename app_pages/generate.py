@@ -1,5 +1,7 @@
-"""VAE generation: new digits from a variational autoencoder's latent space. Sample, interpolate,
-walk and map the space, ask a conditional VAE for a chosen digit, and see what beta does."""
+"""VAE generation: new digits (and clothes, where the machine has Fashion-MNIST) from a variational
+autoencoder's latent space. Sample from N(0, I) or the learned prior, interpolate, walk and map the
+space, ask a conditional VAE for a chosen digit or kind, see what beta does, and set an adversarial
+autoencoder beside the VAE."""
 
 import logging
 

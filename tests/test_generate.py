@@ -278,3 +278,41 @@ def test_eval_vae_fashion_judges_samples_beside_real_pictures(fake_fashion):
     assert ("VAE of clothing, 16-number code, beta 1", "learned prior") in [(r[0], r[1]) for r in drawn]
     conditional = [r for r in drawn if r[0].startswith("Conditional")]
     assert len(conditional) == 1 and conditional[0][4] > 0.5     # draws the kind it is asked for
+
+
+def test_the_aae_loss_trains_the_discriminator_and_the_encoder_each_on_its_own_term():
+    from engine.tasks.generate.model import AAE, AAEConfig
+
+    torch.manual_seed(0)
+    model = AAE(AAEConfig(latent_size=2, channels=(4, 8), critic_width=8))
+    x = torch.rand(6, 1, 28, 28)
+    outputs = model(x)
+    model.loss(outputs, x).backward()
+    critic_grads = [p.grad.clone() for p in model.critic.parameters()]
+    encoder_grads = [p.grad.clone() for p in model.encoder.parameters()]
+    assert all(g.abs().sum() > 0 for g in critic_grads + encoder_grads)
+
+    def critic_gradients(weight: float) -> list[torch.Tensor]:
+        model.zero_grad()
+        model.config.adversarial = weight
+        torch.manual_seed(2)                       # the same prior samples each time
+        model.loss(model(x), x).backward()
+        return [p.grad.clone() for p in model.critic.parameters()]
+
+    # The discriminator's gradient is its own cross-entropy's alone: the encoder's term (judged
+    # through detached weights) leaves it as it is, whatever the term's weight.
+    heavy = critic_gradients(50.0)
+    for a, b in zip(heavy, critic_gradients(0.0), strict=True):
+        torch.testing.assert_close(a, b)
+    assert not torch.equal(encoder_grads[0], model.encoder[0].weight.grad)   # the encoder's does depend on it
+
+
+@pytest.mark.slow
+def test_a_tiny_adversarial_autoencoder_build(tmp_path):
+    entries = builds.build("aae-2d", recipes.BuildOptions(out_dir=tmp_path, scale=0.005), "cmd")
+    assert set(entries) == {"aae_2d_encoder", "aae_2d_decoder"} and all(e["task"] == "vae" for e in entries.values())
+    encoder = runtime.session(str(tmp_path / "aae_2d_encoder.onnx"))
+    assert [o.name for o in encoder.get_outputs()] == ["code"]
+    decoder = runtime.session(str(tmp_path / "aae_2d_decoder.onnx"))
+    assert decoder.run(None, {"z": np.zeros((3, 2), np.float32)})[0].shape == (3, 1, 28, 28)
+    assert "learned_prior" not in runtime.metadata(str(tmp_path / "aae_2d_decoder.onnx"))

@@ -1,4 +1,5 @@
-"""`python -m engine eval vae`: held-out negative ELBO, and samples judged by a classifier."""
+"""`python -m engine eval vae` and `eval vae-fashion`: held-out negative ELBO and reconstruction,
+and samples judged by a classifier."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,10 @@ def _priors(model: str) -> tuple[str, ...]:
 
 
 def eval_vae(count: int = 1000, seed: int = 31) -> dict:
-    """Held-out negative ELBO of every shipped VAE; 1,000 prior samples of each judged by the
-    digit classifier; the conditional VAE asked for each digit."""
+    """Held-out negative ELBO of every shipped VAE; held-out reconstruction from the code of every
+    VAE and adversarial autoencoder, and how their codes sit in the prior; 1,000 samples of each
+    (N(0, I), and a VAE's learned prior) judged by both digit judges; the conditional VAE asked
+    for each digit."""
     from engine.tasks.generate.serve import (
         AAE_MODELS,
         CLASSIFIER,

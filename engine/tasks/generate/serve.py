@@ -1,7 +1,9 @@
-"""Generation with variational autoencoders: encode characters to the mean and log variance of
-their code, decode any point of the latent space, sample from the prior, interpolate, walk a
-grid, and judge samples with a digit classifier. The encoder and the decoder are separate ONNX
-graphs, so inference is deterministic; sampling happens here, in numpy, with a seed."""
+"""Generation with variational autoencoders (of digits, and of clothing) and adversarial
+autoencoders: encode characters to the mean and log variance of their code (or an adversarial
+autoencoder's one code), decode any point of the latent space, sample from the prior N(0, I) or
+from a VAE's learned prior, interpolate, walk a grid, and judge samples with a classifier. The
+encoder and the decoder are separate ONNX graphs, so inference is deterministic; sampling happens
+here, in numpy, with a seed."""
 from __future__ import annotations
 
 import json
@@ -140,7 +142,7 @@ class LearnedPrior:
         return (self.means[parts] + np.einsum("nij,nj->ni", self.cholesky[parts], noise)).astype(np.float32)
 
 
-_priors: dict[tuple, LearnedPrior] = {}
+_learned_priors: dict[tuple, LearnedPrior] = {}     # (model, its decoder session's id) -> its prior
 
 
 def learned_prior(model: str = DEFAULT_VAE) -> LearnedPrior:
@@ -148,20 +150,20 @@ def learned_prior(model: str = DEFAULT_VAE) -> LearnedPrior:
     manifest vouches for). Raises ValueError for a model without one (a conditional VAE)."""
     sess = runtime.session(_graph(model, "decoder"))
     key = (model, id(sess))
-    if key not in _priors:
-
+    if key not in _learned_priors:
         stored = sess.get_modelmeta().custom_metadata_map.get("learned_prior")
         if stored is None:
             raise ValueError(f"{model} has no learned prior (rebuild it with `python -m engine train "
                              f"{model.replace('_', '-')}`)")
         values = json.loads(stored)
         weights = np.asarray(values["weights"], np.float64)
-        _priors[key] = LearnedPrior(weights / weights.sum(), np.asarray(values["means"], np.float64),
-                                    np.asarray(values["cholesky"], np.float64))
-    return _priors[key]
+        _learned_priors[key] = LearnedPrior(weights / weights.sum(), np.asarray(values["means"], np.float64),
+                                            np.asarray(values["cholesky"], np.float64))
+    return _learned_priors[key]
 
 
 def has_learned_prior(model: str) -> bool:
+    """Whether a model's decoder graph carries a learned prior (every unconditional VAE built since it had one)."""
     return "learned_prior" in runtime.session(_graph(model, "decoder")).get_modelmeta().custom_metadata_map
 
 
