@@ -32,6 +32,7 @@ class Family:
     key: str
     title: str
     noun: str  # one picture: "digit" or "garment"
+    kind: str  # one of the judge's classes: "digit" or "kind"
     unconditional: tuple[str, ...]  # models to sample, interpolate and map, the default first
     two_d: str
     conditional: str
@@ -49,9 +50,9 @@ class Family:
         return self.classes[int(label)]
 
 
-DIGITS = Family("digits", "Digits", "digit", tuple(UNCONDITIONAL), TWO_D, engine.CONDITIONAL_VAE,
+DIGITS = Family("digits", "Digits", "digit", "digit", tuple(UNCONDITIONAL), TWO_D, engine.CONDITIONAL_VAE,
                 "digit_classifier", tuple(str(d) for d in range(10)), tuple(TABS), ("Built-in 3", "Built-in 7"))
-CLOTHES = Family("clothes", "Clothes (Fashion-MNIST)", "garment", ("fashion_vae", "fashion_vae_2d"), "fashion_vae_2d",
+CLOTHES = Family("clothes", "Clothes (Fashion-MNIST)", "garment", "kind", ("fashion_vae", "fashion_vae_2d"), "fashion_vae_2d",
                  "fashion_cvae", engine.FASHION_JUDGE, engine.FASHION_CLASSES,
                  ("Sample", "Interpolate", "Walk", "Map", "Choose a kind"), ("Built-in Sneaker", "Built-in Ankle boot"))
 FAMILIES = {family.key: family for family in (DIGITS, CLOTHES)}
@@ -251,8 +252,8 @@ def shares_figure(predicted: np.ndarray, family: Family = DIGITS) -> go.Figure:
     shares = np.bincount(predicted, minlength=len(family.classes)) / len(predicted)
     figure = go.Figure(go.Bar(x=list(family.classes), y=shares, marker_color="#3b6fd4"))
     figure.update_layout(
-        title=f"Which {family.noun}s the judge sees" if family is DIGITS else "Which kinds the judge sees",
-        xaxis={"title": family.noun if family is DIGITS else "kind", "type": "category"},
+        title=f"Which {family.kind}s the judge sees",
+        xaxis={"title": family.kind, "type": "category"},
         yaxis={"title": "share of samples", "tickformat": ".0%"},
         height=260,
         margin={"t": 40, "b": 10},
@@ -321,7 +322,7 @@ def map_figure(points: np.ndarray, members: list[np.ndarray], projected: bool, f
         yaxis={"title": axes[1], "scaleanchor": "x"},
         height=560,
         margin={"t": 30, "b": 10},
-        legend={"title": "digit" if family is DIGITS else "kind"},
+        legend={"title": family.kind},
     )
     return figure
 

@@ -23,7 +23,7 @@ def map_tab(
              else "pictures of Fashion-MNIST's test set, which no model trained on,")
     st.markdown(
         f"{logic.HELD_OUT:,} held-out {which} placed by their codes and "
-        f"coloured by the {'digit' if family is logic.DIGITS else 'kind'} they are. The 2-number model's "
+        f"coloured by the {family.kind} they are. The 2-number model's "
         "codes are the map itself; a "
         "16-number model's codes are flattened to 2-D by PCA, which keeps only part of their "
         "spread. **Click a point** to decode its code."

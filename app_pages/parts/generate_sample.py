@@ -38,7 +38,7 @@ def sample_tab(family: logic.Family, samples: Samples) -> None:
         f"Draw codes from a prior and decode them: {family.noun}s no one drew. The temperature $T$ scales "
         "the spread: below 1 the codes stay near the centre, where the decoder draws typical, "
         f"average-looking {family.noun}s; above 1 they reach where few training codes lay, and the "
-        f"pictures get stranger. A classifier, the *judge*, says which {family.noun if family is logic.DIGITS else 'kind'} "
+        f"pictures get stranger. A classifier, the *judge*, says which {family.kind} "
         "each sample looks like."
     )
     model_col, prior_col, seed_col, temperature_col, grid_col = st.columns([3, 3, 2, 2, 2])
@@ -46,7 +46,8 @@ def sample_tab(family: logic.Family, samples: Samples) -> None:
         "Model", family.unconditional, format_func=logic.MODEL_LABELS.get, key=logic.widget_key(family, "sample_model"),
         bind="query-params", persist_state="page",
     )
-    if engine.has_learned_prior(model):
+    learned = engine.has_learned_prior(model)
+    if learned:
         prior = prior_col.selectbox(
             "Sample from", list(logic.PRIOR_LABELS), format_func=logic.PRIOR_LABELS.get,
             key=logic.widget_key(family, "sample_prior"), bind="query-params", persist_state="page",
@@ -89,7 +90,7 @@ def sample_tab(family: logic.Family, samples: Samples) -> None:
             mime="image/png", on_click="ignore", icon=":material/download:", key="download_grid",
         )
         st.caption("Samples are 28x28 pixels, light on black, as the models drew them.")
-    if engine.has_learned_prior(model):
+    if learned:
         st.markdown(_prior_story(family))
 
 
@@ -104,7 +105,7 @@ def conditional_tab(family: logic.Family, samples: Samples,
         "draws it, in styles sampled from the prior."
     )
     asked = st.segmented_control(
-        "Digit to draw" if family is logic.DIGITS else "Kind to draw", list(range(len(family.classes))),
+        f"{family.kind.capitalize()} to draw", list(range(len(family.classes))),
         format_func=family.name, default=7, required=True, key=logic.widget_key(family, "cvae_digit"),
         bind="query-params", persist_state="page",
     )
@@ -126,7 +127,7 @@ def conditional_tab(family: logic.Family, samples: Samples,
     show_grid(images, logic.verdicts(predicted, confidence, family), 8)
 
     st.markdown(
-        f"**Same code, every {'digit' if family is logic.DIGITS else 'kind'}.** One code from the prior (this seed "
+        f"**Same code, every {family.kind}.** One code from the prior (this seed "
         f"and temperature), drawn as each of the ten: the style stays, the {thing} changes."
     )
     row = every_class(family.conditional, int(seed), float(temperature))

@@ -61,6 +61,7 @@ def eval_vae(count: int = 1000, seed: int = 31) -> dict:
             error_rows.append([title, data_name, round(nats, 1), round(squared, 4),
                                round(float(np.abs(codes.mean(axis=0)).mean()), 2), round(float(codes.std(axis=0).mean()), 2)])
         asked = np.arange(1000) % 10 if conditional else None
+        roughness = round(path_roughness(model), 2)      # of the decoder: the same whichever prior samples
         for prior in _priors(model):
             samples = vae_sample(1000, seed=seed, model=model, labels=asked, prior=prior)
             judged = judge_samples(samples)
@@ -70,7 +71,7 @@ def eval_vae(count: int = 1000, seed: int = 31) -> dict:
                 round(float(judged.shares.min()), 3), round(float(other.shares.min()), 3),
                 " ".join(f"{d}:{100 * share:.1f}%" for d, share in enumerate(judged.shares)),
                 None if asked is None else round(float((judged.predicted == asked).mean()), 3),
-                round(sharpness(samples), 4), round(path_roughness(model), 2)])
+                round(sharpness(samples), 4), roughness])
     judge_rows = []
     judged_sets = {**sets, f"{count} digits, training fonts (wider distortions)": (training_fonts,
                                                                                    training_labels.astype(int))}
@@ -111,6 +112,7 @@ def eval_vae_fashion(count: int = 1000, seed: int = 31) -> dict:
     judge, beside the judge on real test pictures; the conditional VAE asked for each kind."""
     from engine.core.fashion import FASHION_CLASSES, load_fashion_mnist
     from engine.tasks.generate.serve import (
+        CONFIDENT,
         FASHION_JUDGE,
         FASHION_VAE_MODELS,
         heldout_elbo,
@@ -144,7 +146,7 @@ def eval_vae_fashion(count: int = 1000, seed: int = 31) -> dict:
                      "test set (reconstruction -log p(x|z), Bernoulli, 8 draws of z; KL in closed form)",
                      ["Model", "Reconstruction", "KL", "Negative ELBO"], elbo_rows),
         result_table(f"1,000 samples (temperature 1) judged by the clothing judge (trained on the training set), beside "
-                     f"the {len(test):,} real test pictures. Confident: probability above 0.9. The conditional VAE "
+                     f"the {len(test):,} real test pictures. Confident: probability above {CONFIDENT}. The conditional VAE "
                      "asked for each kind 100 times",
                      ["Pictures", "Sampled from", "Confident", "Smallest kind share", "Drew the kind asked",
                       "Judge's accuracy", "Sharpness"], sample_rows),
