@@ -7,7 +7,7 @@ import logging
 import streamlit as st
 
 import engine
-from app_pages.common import job_panel, number_columns, running_text, start_logged_job
+from app_pages.common import job_panel, number_columns, render_open_tab, running_text, start_logged_job
 from app_pages.logic import sequence as logic, sources
 from app_pages.logic.sequence import BUILTIN, NO_TEMPERATURE
 from app_pages.text import plain
@@ -20,6 +20,8 @@ JOB_SOURCE = "seq_job_source"
 ASKED = "seq_asked"
 USE_TRAINED = "seq_use_trained"
 PERCENTILES = [90.0, 95.0, 97.5, 99.0, 99.5, 99.9]
+# The two parts are tabs: opening the page draws the forecast's chart, not the detection's too.
+FORECAST_TAB, DETECT_TAB = "1. Forecast the next three hours", "2. Find anomalous days"
 
 
 # --- Cached helpers --------------------------------------------------------------------------
@@ -125,92 +127,102 @@ if using_trained:
         icon=":material/model_training:",
     )
 
-# --- 1. Forecast -----------------------------------------------------------------------------
-st.header("1. Forecast the next three hours")
-try:
-    result = forecast(source, series, model_key, forecaster)
-except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
-    st.error(str(error), icon=":material/error:")
-    st.stop()
-baseline = result.strongest_seasonal_naive()
-hours = st.segmented_control(
-    "Hours ahead", [1, 2, 3], default=1, format_func=lambda h: f"{h} h", key="seq_hours", bind="query-params", required=True
-)
-st.plotly_chart(logic.forecast_figure(result, hours, baseline), key="seq_forecast_chart")
-scale = logic.Scale.of(series)   # every figure to the data's scale, with its unit
-metric_cols = st.columns(engine.FORECAST_HORIZON)
-for column, (label, value, delta) in zip(metric_cols, logic.mae_metrics(result, baseline, scale), strict=True):
-    column.metric(label, value, delta=delta, delta_color="inverse")
-st.dataframe(logic.error_table(result, scale), hide_index=True, key="seq_errors",
-             column_config=number_columns(scale.columns(logic.ERROR_COLUMNS)))
-st.caption(
-    f"Every hour of the held-out part forecast from the six hours before it. The stronger seasonal-naive "
-    f"baseline here is **{baseline}**; persistence repeats the last hour seen, hard to beat one hour ahead "
-    "and poor three hours ahead."
-)
+# --- 1. Forecast and 2. anomalous days: tabs of which only the open one runs ----------------
+def forecast_part() -> None:
+    try:
+        result = forecast(source, series, model_key, forecaster)
+    except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
+        st.error(str(error), icon=":material/error:")
+        return
+    baseline = result.strongest_seasonal_naive()
+    hours = st.segmented_control(
+        "Hours ahead", [1, 2, 3], default=1, format_func=lambda h: f"{h} h", key="seq_hours", bind="query-params", required=True
+    )
+    st.plotly_chart(logic.forecast_figure(result, hours, baseline), key="seq_forecast_chart")
+    scale = logic.Scale.of(series)   # every figure to the data's scale, with its unit
+    metric_cols = st.columns(engine.FORECAST_HORIZON)
+    for column, (label, value, delta) in zip(metric_cols, logic.mae_metrics(result, baseline, scale), strict=True):
+        column.metric(label, value, delta=delta, delta_color="inverse")
+    st.dataframe(logic.error_table(result, scale), hide_index=True, key="seq_errors",
+                 column_config=number_columns(scale.columns(logic.ERROR_COLUMNS)))
+    st.caption(
+        f"Every hour of the held-out part forecast from the six hours before it. The stronger seasonal-naive "
+        f"baseline here is **{baseline}**; persistence repeats the last hour seen, hard to beat one hour ahead "
+        "and poor three hours ahead."
+    )
 
-# --- 2. Anomaly detection --------------------------------------------------------------------
-st.header("2. Find anomalous days")
-st.markdown(
-    "The autoencoder rebuilds every 24-hour window of the held-out part (one starting at each hour). "
-    "A window it rebuilds badly is flagged when its score passes a threshold set from the validation "
-    "windows' scores: normal data it never trained on. Place anomalies of your own and see which "
-    "windows light up."
-)
-items = logic.anomaly_items(st.session_state, source)
-first, last, default_time = logic.held_out_range(series, split)
-if not first <= st.session_state.get("seq_position", default_time) <= last:
-    del st.session_state["seq_position"]  # a place in another series' held-out part: start afresh
-kind_col, when_col, size_col, hours_col = st.columns([1, 2, 1, 1])
-kind = kind_col.selectbox("Kind", list(engine.SERIES_ANOMALY_KINDS), key="seq_kind", bind="query-params")
-when = when_col.slider(
-    "Where", first, last, default_time, step=dt.timedelta(hours=1), format="YYYY-MM-DD HH:mm",
-    key="seq_position", bind="query-params",
-)
-load_std = engine.SeriesStats.of(series, split.train).load_std
-size = size_col.slider(
-    "Size (standard deviations)",
-    0.25,
-    8.0,
-    3.0,
-    0.25,
-    key="seq_size", bind="query-params",
-    disabled=kind not in ("spike", "level shift"),
-    help=f"One standard deviation of this load is {load_std:,.0f} {series.load_unit}".strip(),
-)
-duration = hours_col.slider("Hours", 1, 48, 6, key="seq_duration", bind="query-params", disabled=kind == "spike")
-st.caption(engine.SERIES_ANOMALY_KINDS[kind])
-add_col, clear_col, percentile_col = st.columns([1, 1, 3], vertical_alignment="bottom")
-if add_col.button("Inject anomaly", key="seq_inject", type="primary", icon=":material/add:"):
-    items.append(logic.anomaly_at(series, when, kind, size, duration))
-if clear_col.button("Remove all", key="seq_clear", disabled=not items, icon=":material/delete:"):
-    items.clear()
-percentile = percentile_col.select_slider(
-    "Threshold: percentile of the validation windows' scores", PERCENTILES, value=99.0, key="seq_percentile", bind="query-params"
-)
 
-found = detect(source, series, tuple(items), percentile, model_key, autoencoder)
-normal = int(found.normal.sum())
-detected_col, alarms_col, threshold_col = st.columns(3)
-detected_col.metric("Injected anomalies detected", f"{sum(found.detected)} of {len(found.anomalies)}")
-alarms_col.metric(
-    "False alarms",
-    f"{found.false_alarms} of {normal:,} windows",
-    help="Flagged windows that overlap no injected anomaly",
-)
-threshold_col.metric(
-    "Threshold",
-    f"{found.threshold:.2f} %",
-    help=f"The {percentile:g}th percentile of {found.calibration_windows:,} validation windows' scores",
-)
-st.plotly_chart(logic.detection_figure(found, series), key="seq_detection_chart")
-if found.anomalies:
-    st.dataframe(logic.anomaly_rows(found, series), hide_index=True, key="seq_anomaly_table")
-st.caption(
-    f"{found.false_alarms_per_1000:.1f} false alarms per 1,000 normal windows. A flagged window is shaded "
-    "red above; injected anomalies are outlined in orange. An anomaly counts as detected when a flagged "
-    "window overlaps it."
-)
+def detection_part() -> None:
+    st.markdown(
+        "The autoencoder rebuilds every 24-hour window of the held-out part (one starting at each hour). "
+        "A window it rebuilds badly is flagged when its score passes a threshold set from the validation "
+        "windows' scores: normal data it never trained on. Place anomalies of your own and see which "
+        "windows light up."
+    )
+    items = logic.anomaly_items(st.session_state, source)
+    first, last, default_time = logic.held_out_range(series, split)
+    if not first <= st.session_state.get("seq_position", default_time) <= last:
+        del st.session_state["seq_position"]  # a place in another series' held-out part: start afresh
+    kind_col, when_col, size_col, hours_col = st.columns([1, 2, 1, 1])
+    kind = kind_col.selectbox("Kind", list(engine.SERIES_ANOMALY_KINDS), key="seq_kind", bind="query-params")
+    when = when_col.slider(
+        "Where", first, last, default_time, step=dt.timedelta(hours=1), format="YYYY-MM-DD HH:mm",
+        key="seq_position", bind="query-params",
+    )
+    load_std = engine.SeriesStats.of(series, split.train).load_std
+    size = size_col.slider(
+        "Size (standard deviations)",
+        0.25,
+        8.0,
+        3.0,
+        0.25,
+        key="seq_size", bind="query-params",
+        disabled=kind not in ("spike", "level shift"),
+        help=f"One standard deviation of this load is {load_std:,.0f} {series.load_unit}".strip(),
+    )
+    duration = hours_col.slider("Hours", 1, 48, 6, key="seq_duration", bind="query-params", disabled=kind == "spike")
+    st.caption(engine.SERIES_ANOMALY_KINDS[kind])
+    add_col, clear_col, percentile_col = st.columns([1, 1, 3], vertical_alignment="bottom")
+    if add_col.button("Inject anomaly", key="seq_inject", type="primary", icon=":material/add:"):
+        items.append(logic.anomaly_at(series, when, kind, size, duration))
+    if clear_col.button("Remove all", key="seq_clear", disabled=not items, icon=":material/delete:"):
+        items.clear()
+    percentile = percentile_col.select_slider(
+        "Threshold: percentile of the validation windows' scores", PERCENTILES, value=99.0, key="seq_percentile",
+        bind="query-params",
+    )
+
+    try:
+        found = detect(source, series, tuple(items), percentile, model_key, autoencoder)
+    except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
+        st.error(str(error), icon=":material/error:")
+        return
+    normal = int(found.normal.sum())
+    detected_col, alarms_col, threshold_col = st.columns(3)
+    detected_col.metric("Injected anomalies detected", f"{sum(found.detected)} of {len(found.anomalies)}")
+    alarms_col.metric(
+        "False alarms",
+        f"{found.false_alarms} of {normal:,} windows",
+        help="Flagged windows that overlap no injected anomaly",
+    )
+    threshold_col.metric(
+        "Threshold",
+        f"{found.threshold:.2f} %",
+        help=f"The {percentile:g}th percentile of {found.calibration_windows:,} validation windows' scores",
+    )
+    st.plotly_chart(logic.detection_figure(found, series), key="seq_detection_chart")
+    if found.anomalies:
+        st.dataframe(logic.anomaly_rows(found, series), hide_index=True, key="seq_anomaly_table")
+    st.caption(
+        f"{found.false_alarms_per_1000:.1f} false alarms per 1,000 normal windows. A flagged window is shaded "
+        "red above; injected anomalies are outlined in orange. An anomaly counts as detected when a flagged "
+        "window overlaps it."
+    )
+
+
+render_open_tab([FORECAST_TAB, DETECT_TAB],
+                {FORECAST_TAB: (forecast_part, "forecast"), DETECT_TAB: (detection_part, "find anomalous days")},
+                key="seq_tab", log=log)
 
 # --- How it works ----------------------------------------------------------------------------
 st.subheader("How the sequence autoencoder works")

@@ -15,9 +15,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,6 +37,7 @@ SCRIPT_FINISHED = (
 SCRIPT_RUNNING = (
     "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'running'"
 )
+NO_EXCEPTION = "document.querySelectorAll('[data-testid=\"stException\"]').length === 0"
 IMAGES_AT_LEAST = "document.querySelectorAll('[data-testid=\"stImage\"] img').length >= {}"
 
 
@@ -134,12 +136,111 @@ def photo_png() -> bytes:
     return buffer.getvalue()
 
 
+# ---------------------------------------------------------------- seeing a rerun end
+GRACE_MS = 3_000    # how long a ready page must stay so when no rerun was seen
+QUIET_MS = 150      # how long the server must be quiet when a rerun was seen by its messages only
+
+# Installed in every document before the app's scripts: a MutationObserver counts the script runs
+# that end (data-test-script-state leaving 'running'), and the app's WebSocket is wrapped to note
+# each message from the server, which a rerun too quick for the DOM ever to show 'running' (its
+# messages all handled in one task) still sends.
+# `watch(ready)` then judges a condition in the page itself, at the frame after each change of the
+# document (never while it is still): whether the script has finished, an exception is shown and
+# `ready` holds, and since when. Playwright only reads that verdict (`settled`, every POLL_MS), so
+# waiting costs the browser next to nothing: evaluating `ready` (often the whole page's innerText)
+# at every frame, as polling "raf" does, took a tenth of a core per waiting browser, which five
+# visitors' browsers on this machine's two cores took from the server and from each other.
+RUN_WATCH = """(() => {
+  if (window.__stRuns) return;
+  const runs = window.__stRuns = {ended: 0, messages: 0, lastMessage: 0, markTime: 0, markEnded: 0,
+                                  markMessages: 0, watch: null};
+  new MutationObserver(records => {
+    for (const r of records) if (r.oldValue === 'running') runs.ended += 1;
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                        attributeFilter: ['data-test-script-state']});
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => { runs.messages += 1; runs.lastMessage = performance.now(); });
+    }
+  };
+  let observer = null;
+  runs.watch = null;
+  runs.watchFor = (ready, noException) => {
+    const isReady = new Function(`return (${ready});`), clean = new Function(`return (${noException});`);
+    const w = runs.watch = {finished: false, exception: false, ready: false, okSince: null, pending: false};
+    const judge = () => {
+      w.pending = false;
+      const app = document.querySelector('[data-testid="stApp"]');
+      w.finished = app?.dataset.testScriptState === 'notRunning';
+      w.exception = w.finished && !clean();
+      const ok = w.finished && !w.exception && Boolean(isReady());
+      if (!ok) w.okSince = null; else if (w.okSince === null) w.okSince = performance.now();
+      w.ready = ok;
+    };
+    const schedule = () => { if (!w.pending && runs.watch === w) { w.pending = true; requestAnimationFrame(judge); } };
+    if (observer) observer.disconnect();
+    observer = new MutationObserver(schedule);
+    observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+    schedule();
+  };
+})();"""
+MARK = """() => { const r = window.__stRuns; r.markTime = performance.now(); r.markEnded = r.ended;
+                r.markMessages = r.messages; }"""
+WATCH_FOR = "([ready, noException]) => window.__stRuns.watchFor(ready, noException)"
+POLL_MS = 50   # how often Playwright reads the page's verdict (the times come from the page's own clock)
+# The verdict after an action, read every POLL_MS: {seconds, seen, server} once the page is ready
+# (finished, no exception, `ready`) after the action's rerun: seconds from the mark to the moment it
+# became ready for good when a run ending after the mark was seen; when only the server's messages
+# were (a quick rerun), once they have been quiet for QUIET_MS, to the later of that moment and the
+# last message; when neither was, once the page has stayed ready for GRACE_MS, to the moment it
+# became so. -1 for an exception shown after a run.
+SETTLED = """() => {{
+  const r = window.__stRuns, w = r && r.watch;
+  if (!w || !w.finished) return false;
+  const ended = r.ended > r.markEnded, messaged = r.messages > r.markMessages, now = performance.now();
+  if (w.exception) return ended || messaged ? -1 : false;
+  if (!w.ready) return false;
+  const since = s => ({{seconds: Math.max(s - r.markTime, 0.01) / 1000, seen: ended ? 'run' : messaged ? 'messages' : 'none',
+                       server: messaged ? Math.max(r.lastMessage - r.markTime, 0.01) / 1000 : null}});
+  if (ended) return since(w.okSince);
+  if (messaged) return now - r.lastMessage > {quiet} ? since(Math.max(w.okSince, r.lastMessage)) : false;
+  return now - w.okSince > {grace} ? since(w.okSince) : false;
+}}"""
+# After a navigation (the document's clock starts at it): seconds until the page was ready, once it is.
+OPENED = "() => { const w = window.__stRuns?.watch; return !w ? false : w.exception ? -1 : w.ready ? w.okSince / 1000 : false; }"
+
+
+class Timing(NamedTuple):
+    """What timed() measured: the seconds until the result was visible, how the rerun was seen,
+    and the seconds until the server's last message of it arrived (None when none came): the
+    server's answer, the rest being the browser's drawing."""
+    seconds: float
+    seen: str
+    server: float | None
+
+
+def timed(page, act: Callable[[], None], ready: str, timeout_s: float) -> Timing:
+    """Seconds from `act` until the rerun it starts has ended and `ready` holds, and how that
+    rerun was seen: "run" (its running state), "messages" (only the server's messages) or "none"
+    (`ready` held for GRACE_MS with no sign of a rerun)."""
+    page.evaluate(MARK)
+    act()
+    page.evaluate(WATCH_FOR, [ready, NO_EXCEPTION])
+    settled = SETTLED.format(grace=GRACE_MS, quiet=QUIET_MS)
+    answer = page.wait_for_function(settled, polling=POLL_MS, timeout=timeout_s * 1000).json_value()
+    if answer == -1:
+        raise AssertionError(f"an exception is shown at {page.url}")
+    server = answer.get("server")
+    return Timing(float(answer["seconds"]), answer["seen"], None if server is None else float(server))
+
+
 # ---------------------------------------------------------------- what a user does on each page
 # Each visit opens a page at its own URL, waits for the built-in example's result, then uploads a
 # file through the real file input and waits for that result: it returns the seconds each took,
 # from the navigation or the upload until the result is visible and the script has finished.
 
-NO_EXCEPTION = "document.querySelectorAll('[data-testid=\"stException\"]').length === 0"
 TEXT_SHOWN = "document.body.innerText.includes({!r})"
 CHARTS_AT_LEAST = "document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= {}"
 # What shows that each page's main result (for its built-in example) is there, once its script has run.
@@ -167,10 +268,29 @@ def _settle(page, ready: str, started: float) -> float:
     return seconds
 
 
+SERVER_SINCE_NAVIGATION = "window.__stRuns && window.__stRuns.messages ? window.__stRuns.lastMessage / 1000 : null"
+
+
+def server_seconds_of_open(page) -> float | None:
+    """After an open: the seconds from the navigation to the server's last message so far (its
+    page's run answered), when the page counts messages (RUN_WATCH installed), else None."""
+    value = page.evaluate(SERVER_SINCE_NAVIGATION)
+    return None if value is None else float(value)
+
+
 def _open(page, url: str, slug: str, ready: str) -> float:
+    """Seconds from the navigation until the page's main result is visible (`ready`) and its script
+    has finished. A document that watches itself (RUN_WATCH installed) says so on its own clock,
+    which starts at the navigation; otherwise Playwright polls at every frame."""
     started = time.perf_counter()
     page.goto(f"{url}/{slug}")
-    return _settle(page, ready, started)
+    if not page.evaluate("Boolean(window.__stRuns && window.__stRuns.watchFor)"):
+        return _settle(page, ready, started)
+    page.evaluate(WATCH_FOR, [ready, NO_EXCEPTION])
+    seconds = float(page.wait_for_function(OPENED, polling=POLL_MS).json_value())
+    if seconds < 0:
+        raise AssertionError(f"an exception is shown at {page.url}")
+    return seconds
 
 
 def _upload(page, files: list[tuple[str, bytes]], ready: str, nth: int = 0, mime: str = "image/png") -> float:
@@ -344,20 +464,27 @@ def _page_ready_for(page, url: str, slug: str) -> None:
         _choose(page, "Gallery", "Your own images", "document.querySelector('[data-testid=\"stFileUploader\"]')")
 
 
-def upload_answer(page, url: str, slug: str, name: str, data: bytes) -> tuple[float, str]:
+# When the browser began sending the newest upload, on the page's clock (ms), or null.
+UPLOAD_SENT = """() => { const sent = performance.getEntriesByType('resource')
+  .filter(e => e.name.includes('/_stcore/upload_file')).map(e => e.startTime);
+  return sent.length ? Math.max(...sent) : null; }"""
+
+
+def upload_answer(page, url: str, slug: str, name: str, data: bytes, timeout_s: float = 120.0) -> tuple[float, str]:
     """Upload one file on a freshly opened page and wait for the rerun it starts to end: the
-    seconds it took and the alerts shown (a refusal's message)."""
+    seconds from the moment the browser began sending the file (not counting Playwright's handing
+    the bytes to the browser, which a visitor's file on disk does not cost) until the rerun had
+    ended (timed(): a refusal too quick for a frame to show its run is still timed to its end),
+    and the alerts shown (a refusal's message)."""
+    if not getattr(page, "_run_watch", False):
+        page.add_init_script(RUN_WATCH)
+        page._run_watch = True
     _page_ready_for(page, url, slug)
     chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
-    started = time.perf_counter()
-    chooser.set_input_files(files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
-    try:
-        page.wait_for_function(SCRIPT_RUNNING, polling="raf", timeout=5_000)
-    except Exception:   # noqa: BLE001 - a rerun so quick that it ended between two frames
-        pass
-    page.wait_for_function(SCRIPT_FINISHED, polling="raf")
-    seconds = time.perf_counter() - started
-    if not page.evaluate(NO_EXCEPTION):
-        raise AssertionError(f"an exception is shown for {name} on {slug}")
+    marked = page.evaluate("performance.now()")
+    timing = timed(page, lambda: chooser.set_input_files(
+        files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}]), "true", timeout_s)
+    sent = page.evaluate(UPLOAD_SENT)
+    seconds = timing.seconds - (max(sent - marked, 0.0) / 1000 if sent is not None and sent >= marked else 0.0)
     alerts = page.locator('[data-testid="stAlert"]').all_inner_texts()
     return seconds, "\n".join(alerts)

@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import threading
 import time
@@ -75,6 +76,7 @@ class Tally:
     errors: list = field(default_factory=list)
     skipped: set = field(default_factory=set)
     unseen: set = field(default_factory=set)
+    server: dict = field(default_factory=lambda: defaultdict(list))   # "page step" -> seconds to the server's answer
 
 
 def session_rounds(url: str, rounds: int, pages: list[str], tally: Tally, start: threading.Barrier | None,
@@ -109,6 +111,8 @@ def session_rounds(url: str, rounds: int, pages: list[str], tally: Tally, start:
                                 tally.skipped.add(f"{slug} {row['step']}: {row['skipped']}")
                                 continue
                             results.append((round_number, slug, row["step"], row["seconds"], row["ok"]))
+                            if row["ok"] and row.get("server") is not None:
+                                tally.server[f"{slug} {row['step']}"].append(row["server"])
                             if row.get("rerun_seen") == "none":
                                 tally.unseen.add(f"{slug} {row['step']}")
                             if not row["ok"]:
@@ -154,6 +158,41 @@ def summarise(results: list) -> dict:
     return table
 
 
+class CpuTally:
+    """CPU seconds used by the server and by the visitors' Chromiums while sampled (Linux /proc):
+    on one machine they share its cores, and this says whose work a load's latency waits on."""
+
+    def __init__(self, server_pid: int):
+        self.server_pid, self.tick = server_pid, os.sysconf("SC_CLK_TCK")
+        self.first: dict = {}
+        self.last: dict = {}
+
+    def sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            key = (entry.name, fields[19])   # the pid and its start time
+            kind = "server" if int(entry.name) == self.server_pid else "chromium" if b"chromium" in command else None
+            kind = self.last.get(key, (kind, 0))[0] or kind   # an exiting process has no command line
+            if kind is None:
+                continue
+            seconds = (int(fields[11]) + int(fields[12])) / self.tick
+            self.first.setdefault(key, (kind, seconds))
+            self.last[key] = (kind, seconds)
+
+    def seconds(self) -> dict:
+        out = {"server": 0.0, "chromium": 0.0}
+        for key, (kind, seconds) in self.last.items():
+            out[kind] += seconds - self.first[key][1]
+        return {kind: round(value, 1) for kind, value in out.items()}
+
+
 def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 1, control_timeout: float = 30.0,
         shots: Path | None = None) -> dict:
     with streamlit_server(root=root) as server:
@@ -170,12 +209,14 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
         threads = [threading.Thread(target=session_rounds,
                                     args=(server.url, rounds, pages, tally, barrier, control_timeout, shots))
                    for _ in range(sessions)]
-        samples = []
+        samples, cpu = [], CpuTally(server.process.pid)
+        cpu.sample()
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         while any(t.is_alive() for t in threads):
             samples.append(server.rss_mb())
+            cpu.sample()
             time.sleep(1.0)
         seconds = time.perf_counter() - started
         time.sleep(5)  # let the server drop the closed sessions
@@ -191,9 +232,13 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
             "errors": tally.errors[:40], "skipped controls": sorted(tally.skipped),
             "controls with no rerun seen (timed until ready)": sorted(tally.unseen), "wall seconds": round(seconds, 1),
             "latency": summarise(results),
+            # From the action (or the navigation) to the server's last message of the rerun: the server's
+            # share of each step; the rest is the browser drawing (on this machine, beside the server).
+            "server answered (s)": {step: _stats(times) for step, times in sorted(tally.server.items())},
             "median latency by round (s)": [round(float(np.median(per_round[r])), 3) for r in sorted(per_round)],
             "warm-up (cold) latency": summarise(warm.results) if warm.results else {},
-            "warm-up wall seconds": round(warm_seconds, 1), "server memory (MB)": memory}
+            "warm-up wall seconds": round(warm_seconds, 1), "server memory (MB)": memory,
+            "CPU seconds while measured (server, visitors' Chromiums)": cpu.seconds()}
 
 
 def run_first(pages: list[str], root: Path) -> dict:
@@ -276,8 +321,8 @@ def run_hostile(root: Path) -> dict:
 
 
 # ---------------------------------------------------------------- before and after
-def figures(mode: str, report: dict) -> dict[str, tuple[float | None, int, float | None]]:
-    """A mode's report as {step: (p95 seconds or None, failures, bar)}."""
+def figures(mode: str, report: dict) -> dict[str, tuple]:
+    """A mode's report as {step: (p95 seconds or None, failures, bar[, the server's answer's p95])}."""
     out = {}
     if mode == "first":
         start = report["server start"]
@@ -291,7 +336,8 @@ def figures(mode: str, report: dict) -> dict[str, tuple[float | None, int, float
         for step, stats in report["latency"].items():
             kind = "open" if step.endswith((" open", " open from the sidebar")) else "upload" if step.endswith(" upload") else \
                 "all" if step == "all" else "control"
-            out[f"{mode}: {step}"] = (stats.get("p95_s"), stats["failed"], BARS.get((mode, kind)))
+            server = report.get("server answered (s)", {}).get(step, {}).get("p95_s")
+            out[f"{mode}: {step}"] = (stats.get("p95_s"), stats["failed"], BARS.get((mode, kind)), server)
     elif mode == "photo":
         for slug in PHOTO_PAGES:
             if slug in report["upload"] or any(slug in e for e in report["errors"]):
@@ -307,17 +353,18 @@ def compare_table(old: dict, new: dict) -> str:
     def cell(figure) -> str:
         if figure is None:
             return "-"
-        seconds, failed, _ = figure
+        seconds, failed = figure[:2]
         text = "-" if seconds is None else f"{seconds:.2f}"
         return text + (f" ({failed} failed)" if failed else "")
 
     old_rows = {k: v for mode, r in old.items() for k, v in figures(mode, r).items()}
     new_rows = {k: v for mode, r in new.items() for k, v in figures(mode, r).items()}
-    lines = ["| step | old p95 (s) | new p95 (s) | bar (s) |", "|---|---:|---:|---:|"]
+    lines = ["| step | old p95 (s) | new p95 (s) | bar (s) | new: server answered, p95 (s) |", "|---|---:|---:|---:|---:|"]
     for step in list(dict.fromkeys([*new_rows, *old_rows])):
         bar = (new_rows.get(step) or old_rows.get(step))[2]
+        server = (*(new_rows.get(step) or ()), None, None, None, None)[3]
         lines.append(f"| {step} | {cell(old_rows.get(step))} | {cell(new_rows.get(step))} | "
-                     f"{'-' if bar is None else f'< {bar:g}'} |")
+                     f"{'-' if bar is None else f'< {bar:g}'} | {'-' if server is None else f'{server:.2f}'} |")
     return "\n".join(lines)
 
 

@@ -26,19 +26,19 @@ from pathlib import Path
 from browser import (
     CHARTS_AT_LEAST,
     IMAGES_AT_LEAST,
-    NO_EXCEPTION,
     OPEN_READY,
+    RUN_WATCH,
     SCRIPT_FINISHED,
     TEXT_SHOWN,
     _choose,
     _open,
     _settle,
+    server_seconds_of_open,
+    timed,
 )
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 OPEN_TIMEOUT_MS = 90_000     # a page's first run after a start loads its models
-GRACE_MS = 3_000             # how long a ready page must stay so when no rerun was seen
-QUIET_MS = 150               # how long the server must be quiet when a rerun was seen by its messages only
 SETTLE_AFTER_TIMEOUT_MS = 180_000   # after a control's timeout, how long its rerun may go on before the next
 DATAFRAMES_AT_LEAST = "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= {}"
 TEXT_GONE = "!document.body.innerText.includes({!r})"
@@ -47,62 +47,6 @@ KEYED = "document.querySelector('.st-key-{}') !== null"
 
 def both(*conditions: str) -> str:
     return " && ".join(f"({c})" for c in conditions)
-
-
-# ---------------------------------------------------------------- seeing a rerun end
-# Installed in every document before the app's scripts: a MutationObserver counts the script runs
-# that end (data-test-script-state leaving 'running'), and the app's WebSocket is wrapped to note
-# each message from the server, which a rerun too quick for the DOM ever to show 'running' (its
-# messages all handled in one task) still sends.
-RUN_WATCH = """(() => {
-  if (window.__stRuns) return;
-  const runs = window.__stRuns = {ended: 0, messages: 0, lastMessage: 0, markTime: 0, markEnded: 0,
-                                  markMessages: 0, okSince: null};
-  new MutationObserver(records => {
-    for (const r of records) if (r.oldValue === 'running') runs.ended += 1;
-  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                        attributeFilter: ['data-test-script-state']});
-  const Native = window.WebSocket;
-  window.WebSocket = class extends Native {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('message', () => { runs.messages += 1; runs.lastMessage = performance.now(); });
-    }
-  };
-})();"""
-MARK = """() => { const r = window.__stRuns; r.markTime = performance.now(); r.markEnded = r.ended;
-                r.markMessages = r.messages; r.okSince = null; }"""
-# Polled every frame after an action: {seconds, seen} once the page is ready (finished, no
-# exception, `ready`) after the action's rerun: seconds from the mark to the moment it became ready
-# for good when a run ending after the mark was seen; when only the server's messages were (a
-# quick rerun), once they have been quiet for QUIET_MS, to the later of that moment and the last
-# message; when neither was, once the page has stayed ready for GRACE_MS, to the moment it became
-# so. -1 for an exception shown after a run.
-SETTLED = """() => {{
-  const r = window.__stRuns, app = document.querySelector('[data-testid="stApp"]');
-  if (!r || app?.dataset.testScriptState !== 'notRunning') {{ if (r) r.okSince = null; return false; }}
-  const ended = r.ended > r.markEnded, messaged = r.messages > r.markMessages, now = performance.now();
-  if (!({no_exception})) return ended || messaged ? -1 : false;
-  if (!({ready})) {{ r.okSince = null; return false; }}
-  if (r.okSince === null) r.okSince = now;
-  const since = s => ({{seconds: Math.max(s - r.markTime, 0.01) / 1000, seen: ended ? 'run' : messaged ? 'messages' : 'none'}});
-  if (ended) return since(r.okSince);
-  if (messaged) return now - r.lastMessage > {quiet} ? since(Math.max(r.okSince, r.lastMessage)) : false;
-  return now - r.okSince > {grace} ? since(r.okSince) : false;
-}}"""
-
-
-def timed(page, act: Callable[[], None], ready: str, timeout_s: float) -> tuple[float, str]:
-    """Seconds from `act` until the rerun it starts has ended and `ready` holds, and how that
-    rerun was seen: "run" (its running state), "messages" (only the server's messages) or "none"
-    (`ready` held for GRACE_MS with no sign of a rerun)."""
-    page.evaluate(MARK)
-    act()
-    settled = SETTLED.format(ready=ready, no_exception=NO_EXCEPTION, grace=GRACE_MS, quiet=QUIET_MS)
-    answer = page.wait_for_function(settled, polling="raf", timeout=timeout_s * 1000).json_value()
-    if answer == -1:
-        raise AssertionError(f"an exception is shown at {page.url}")
-    return float(answer["seconds"]), answer["seen"]
 
 
 # ---------------------------------------------------------------- the controls
@@ -216,7 +160,9 @@ EVALUATED = both(CHARTS_AT_LEAST.format(4), TEXT_SHOWN.format("AUROC"))   # 2 ch
 FOUND = both(TEXT_SHOWN.format("for this query"), CHARTS_AT_LEAST.format(1))
 WALKED = both(TEXT_SHOWN.format("The judge reads"), CHARTS_AT_LEAST.format(1))
 PCA_TAB = both(DATAFRAMES_AT_LEAST.format(2), CHARTS_AT_LEAST.format(4))
-FORECAST = CHARTS_AT_LEAST.format(3)   # the overview, the forecast and the detection charts
+# The overview and the forecast chart (before 2026-11-30 the detection chart showed beside them).
+FORECAST = both(CHARTS_AT_LEAST.format(2), TEXT_SHOWN.format("MAE 1 h ahead"))
+DETECTED = both(CHARTS_AT_LEAST.format(2), TEXT_SHOWN.format("Injected anomalies detected"))
 CHARACTER_FILLED = both(TEXT_SHOWN.format("RMSE over the"), IMAGES_AT_LEAST.format(5))
 TABLE_FILLED = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(2), TEXT_SHOWN.format("hidden entries"))
 SEMI = "with {} labels per digit"
@@ -286,10 +232,12 @@ CONTROLS: dict[str, list[Control]] = {
     "sequence": [
         choose("Hours ahead", "3 h", FORECAST, name="hours ahead: 3 h"),
         switch("Use my trained models above", FORECAST, optional=True),
-        press("Inject anomaly", both(FORECAST, DATAFRAMES_AT_LEAST.format(2))),
-        slide("Threshold: percentile of the validation windows' scores", ["ArrowLeft"], FORECAST,
+        tab("2. Find anomalous days", DETECTED, optional=True),   # tabs since 2026-11-30
+        press("Inject anomaly", both(DETECTED, DATAFRAMES_AT_LEAST.format(1))),
+        slide("Threshold: percentile of the validation windows' scores", ["ArrowLeft"], DETECTED,
               name="threshold percentile: one lower"),
-        press("Remove all", FORECAST),
+        press("Remove all", DETECTED),
+        tab("1. Forecast the next three hours", FORECAST, optional=True),
         choose("Hours ahead", "1 h", FORECAST, name="hours ahead: 1 h"),
     ],
     "semisupervised": [
@@ -325,7 +273,8 @@ def operate(page, url: str, slug: str, timeout_s: float = 30.0, shots: Path | No
     leaves a screenshot of the whole page there."""
     page.add_init_script(RUN_WATCH)
     page.set_default_timeout(OPEN_TIMEOUT_MS)
-    rows = [{"step": "open", "seconds": open_page(page, url, slug), "ok": True, "error": ""}]
+    rows = [{"step": "open", "seconds": open_page(page, url, slug), "ok": True, "error": "",
+             "server": server_seconds_of_open(page)}]
     page.set_default_timeout(timeout_s * 1000)
     try:
         for control in CONTROLS[slug]:
@@ -336,7 +285,8 @@ def operate(page, url: str, slug: str, timeout_s: float = 30.0, shots: Path | No
                     raise Absent("not on the page")
                 if control.prepare is not None:
                     control.prepare(page)
-                row["seconds"], row["rerun_seen"] = timed(page, lambda c=control: c.act(page), control.ready, timeout_s)
+                row["seconds"], row["rerun_seen"], row["server"] = timed(page, lambda c=control: c.act(page), control.ready,
+                                                                         timeout_s)
             except Absent as absent:
                 row.update(skipped=str(absent))
             except PlaywrightTimeout as error:
@@ -368,7 +318,7 @@ def open_from_sidebar(page, url: str, slug: str, timeout_s: float) -> dict:
         open_page(page, url, "home")
         link = page.locator(f'[data-testid="stSidebarNav"] a[href$="/{slug}"]').first
         ready = f"location.pathname.endsWith('/{slug}') && {OPEN_READY[slug]}"
-        row["seconds"], row["rerun_seen"] = timed(page, link.click, ready, timeout_s)
+        row["seconds"], row["rerun_seen"], row["server"] = timed(page, link.click, ready, timeout_s)
     except Exception as error:   # reported as a failed row: the run goes on
         row.update(seconds=timeout_s, ok=False, error=f"{type(error).__name__}: {str(error).splitlines()[0]}")
     return row

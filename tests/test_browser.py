@@ -144,3 +144,22 @@ def test_hostile_uploads_never_stall_another_visitor(page, app_url):
     refused = [name for name, (_, alerts) in answered.items() if alerts]
     assert len(refused) >= len(uploads) // 2, answered   # most are refused with a message
     assert all(name in refused for slug, name, _ in uploads if slug == "search"), answered
+
+
+def test_the_sequence_pages_controls_each_answer_in_their_tab(page, app_url):
+    """The benchmark's visit of the sequence page (tests/browser_controls.py), as a test of what it
+    does, not of its times: the page opens on the forecast, the anomaly tools work in their own tab,
+    every control's rerun is seen to end with its result shown, and the server's answer comes before
+    the result is seen."""
+    from browser_controls import operate
+
+    rows = operate(page, app_url, "sequence", timeout_s=90)
+    failed = [row for row in rows if not row["ok"]]
+    assert not failed, failed
+    steps = [row["step"] for row in rows if "skipped" not in row]
+    assert steps[:2] == ["open", "hours ahead: 3 h"] and "tab 2. Find anomalous days" in steps
+    assert "button Inject anomaly" in steps and steps[-1] == "open from the sidebar"
+    timed_rows = [row for row in rows if "skipped" not in row]
+    assert all(row["seconds"] > 0 for row in timed_rows)
+    # each step's rerun sent messages, the last of them (its end) before the result could be drawn
+    assert all(row["server"] is not None and 0 < row["server"] <= row["seconds"] + 0.25 for row in timed_rows), timed_rows

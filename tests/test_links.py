@@ -24,7 +24,7 @@ PAGES = {
     "app_pages/search.py": {"gallery_source", "builtin", "space", "metric", "k", "query_mode"},
     "app_pages/generate.py": {"sample_model", "sample_seed", "sample_temperature", "sample_grid"},
     "app_pages/studio.py": {"studio_family", "studio_code", "studio_epochs", "studio_lr", "studio_data"},
-    "app_pages/sequence.py": {"seq_hours", "seq_kind", "seq_percentile"},
+    "app_pages/sequence.py": {"seq_hours"},   # the anomaly settings are in the second tab: checked below
     "app_pages/semisupervised.py": {"labels_per_digit"},
     "app_pages/impute.py": {"mask_kind", "impute_example", "table_name", "table_fraction"},
 }
@@ -158,6 +158,9 @@ def test_a_range_and_a_tab_travel_in_the_link():
     assert at.slider(key="rect_rows").value == (3, 9)
     at = open_page("app_pages/generate.py", {"generate_tab": "Interpolate"})
     assert at.selectbox(key="interp_start")   # only the open tab runs, so its widgets exist
+    at = open_page("app_pages/sequence.py", {"seq_tab": "2. Find anomalous days", "seq_kind": "dropout",
+                                             "seq_percentile": "99.9"})
+    assert at.selectbox(key="seq_kind").value == "dropout" and at.select_slider(key="seq_percentile").value == 99.9
 
 
 def test_a_link_opens_the_other_mode_of_a_page():

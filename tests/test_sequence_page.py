@@ -21,12 +21,21 @@ pytestmark = pytest.mark.slow   # every test drives the app under AppTest
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
 PAGE = "app_pages/sequence.py"
+FORECAST, DETECT = "1. Forecast the next three hours", "2. Find anomalous days"   # the page's two tabs
 needs_torch = pytest.mark.skipif(not engine.training.available(), reason="training needs PyTorch")
 
 
 def open_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90).run()
     at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """The page with one of its two parts' tabs open (only the open tab runs)."""
+    at.session_state["seq_tab"] = name
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -59,21 +68,26 @@ def test_the_built_in_series_shows_forecasts_and_detection():
     assert_forecast_shown(at, synthetic)
     deltas = [m.delta for m in at.metric if m.label.startswith("MAE")]
     assert len(deltas) == 3 and all(d.startswith("-") for d in deltas)     # below the seasonal naive
+    assert len(at.get("plotly_chart")) == 2            # overview and forecast: the detection tab is closed
+    names = trace_names(at)
+    assert "LSTM, 1 h ahead" in names and "window score" not in names and "Injected anomalies detected" not in metrics(at)
+    assert any("held out 2014-11-01 00:00 to 2014-12-31 23:00" in c.value for c in at.caption)
+    at.segmented_control(key="seq_hours").set_value(3).run()
+    assert not at.exception and "LSTM, 3 h ahead" in trace_names(at)
+
+    open_tab(at, DETECT)
     clean = engine.detect_sequence_anomalies(synthetic)
     shown = metrics(at)
     assert shown["Injected anomalies detected"] == "0 of 0"
     assert shown["False alarms"] == f"{clean.false_alarms} of {len(clean.starts):,} windows"
     assert shown["Threshold"] == f"{clean.threshold:.2f} %"
-    assert len(at.get("plotly_chart")) == 3            # overview, forecast, detection
+    assert len(at.get("plotly_chart")) == 2            # overview and detection
     names = trace_names(at)
-    assert "LSTM, 1 h ahead" in names and "window score" in names
-    assert any("held out 2014-11-01 00:00 to 2014-12-31 23:00" in c.value for c in at.caption)
-    at.segmented_control(key="seq_hours").set_value(3).run()
-    assert not at.exception and "LSTM, 3 h ahead" in trace_names(at)
+    assert "window score" in names and "LSTM, 3 h ahead" not in names and "MAE 1 h ahead" not in shown
 
 
 def test_an_injected_spike_is_flagged_and_can_be_removed():
-    at = open_page()
+    at = open_tab(open_page(), DETECT)
     synthetic = engine.synthetic_load_series()
     split = engine.default_split(synthetic)
     when = dt.datetime(2014, 12, 3, 14)
@@ -122,6 +136,7 @@ def test_an_uploaded_csv_is_forecast_and_scored():
     assert any(plain("site.csv: load_mw with temperature_c") in c.value for c in at.caption)
     assert any("own training part" in c.value for c in at.caption)
     # An anomaly placed in the upload's held-out part is found.
+    open_tab(at, DETECT)
     split = engine.default_split(loaded)
     when = loaded.timestamps[split.test.start + 100].astype("datetime64[s]").astype(dt.datetime)
     at.slider(key="seq_position").set_value(when)
@@ -132,8 +147,8 @@ def test_an_uploaded_csv_is_forecast_and_scored():
     at.selectbox(key="seq_temperature_column").set_value("(none)").run()
     assert not at.exception and not at.error
     assert any("No temperature column" in i.value for i in at.info)
-    assert_forecast_shown(at, engine.load_series_csv(csv_bytes(series), "load_mw"))
     assert metrics(at)["Injected anomalies detected"] == "0 of 0"    # another series: its own anomalies
+    assert_forecast_shown(open_tab(at, FORECAST), engine.load_series_csv(csv_bytes(series), "load_mw"))
 
 
 def test_a_csv_with_a_short_gap_says_it_was_filled():
@@ -151,7 +166,7 @@ def test_a_bad_csv_shows_an_error_and_the_page_goes_on():
     assert len(at.error) == 1 and "photo.csv" in at.error[0].value and "binary" in at.error[0].value
     assert any("Showing the built-in series instead." in c.value for c in at.caption)
     assert_forecast_shown(at, engine.synthetic_load_series())
-    at.button(key="seq_inject").click().run()         # the anomaly tools work on the built-in series
+    open_tab(at, DETECT).button(key="seq_inject").click().run()   # the anomaly tools work on the built-in series
     assert not at.exception and metrics(at)["Injected anomalies detected"] == "1 of 1"
     # A good file afterwards replaces the bad one, and the error goes.
     at.file_uploader(key="seq_csv").set_value(("good.csv", csv_bytes(short_series(days=40)), "text/csv")).run()
@@ -171,7 +186,7 @@ def test_every_kind_of_bad_csv_is_reported_by_name():
         with pytest.raises(engine.SeriesError) as caught:
             engine.load_series_csv(data)
         assert plain(caught.value) in errors[0], name   # it may quote the file: shown as text
-        assert len(at.get("plotly_chart")) == 3, name      # the built-in series is shown instead
+        assert len(at.get("plotly_chart")) == 2, name      # the built-in series is shown instead (overview, forecast)
 
 
 def test_without_torch_training_points_to_the_training_requirements(monkeypatch):
@@ -181,7 +196,7 @@ def test_without_torch_training_points_to_the_training_requirements(monkeypatch)
     assert not at.exception and not at.error
     assert any("requirements-train.txt" in i.value for i in at.info)
     assert not [b for b in at.button if b.key == "seq_train"]
-    assert len(at.get("plotly_chart")) == 3            # serving needs no torch
+    assert len(at.get("plotly_chart")) == 2            # serving needs no torch (overview, forecast)
 
 
 @needs_torch
@@ -216,7 +231,7 @@ def test_training_on_an_uploaded_csv_and_using_the_trained_models():
     assert any("Using the models you trained" in i.value for i in at.info)
     assert metrics(at)["MAE 1 h ahead"] == scale.text(trained[engine.SEQUENCE_LSTM_LABEL]["MAE 1 h"])
     detection = engine.detect_sequence_anomalies(series, model=job.result.autoencoder)
-    assert metrics(at)["Threshold"] == f"{detection.threshold:.2f} %"
+    assert metrics(open_tab(at, DETECT))["Threshold"] == f"{detection.threshold:.2f} %"
 
 
 @needs_torch
