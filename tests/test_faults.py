@@ -19,19 +19,32 @@ from engine.core import runtime
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 
 
-@pytest.fixture
-def damaged_denoiser(tmp_path, monkeypatch):
-    """A copy of pretrained/ in which one byte of the character denoiser is changed."""
+def damaged(tmp_path, monkeypatch, file: str):
+    """A copy of pretrained/ in which one byte of `file` is changed, used in its place."""
     copy = tmp_path / "pretrained"
     shutil.copytree(runtime.PRETRAINED_DIR, copy, ignore=shutil.ignore_patterns("*.pt"))
-    model = copy / "denoiser_char.onnx"
+    model = copy / file
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0x01
     model.write_bytes(bytes(data))
     monkeypatch.setattr(runtime, "PRETRAINED_DIR", copy)
     st.cache_data.clear()       # results cached by earlier tests would hide the damage
     st.cache_resource.clear()
-    yield copy
+    return copy
+
+
+@pytest.fixture
+def damaged_denoiser(tmp_path, monkeypatch):
+    """A copy of pretrained/ in which one byte of the character denoiser is changed."""
+    yield damaged(tmp_path, monkeypatch, "denoiser_char.onnx")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def damaged_forecaster(tmp_path, monkeypatch):
+    """A copy of pretrained/ in which one byte of the sequence forecaster is changed."""
+    yield damaged(tmp_path, monkeypatch, "sequence_forecaster.onnx")
     st.cache_data.clear()
     st.cache_resource.clear()
 
@@ -58,6 +71,19 @@ def test_pages_report_the_damage_and_the_other_pages_work(damaged_denoiser):
         at.switch_page(page).run()
         assert not at.exception and not at.error, page
         assert at.dataframe or at.metric
+
+
+@pytest.mark.slow
+def test_the_sequence_page_reports_a_damaged_forecaster_in_its_tab_and_the_rest_works(damaged_forecaster):
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.switch_page("app_pages/sequence.py").run()
+    assert not at.exception
+    assert any("sequence_forecaster.onnx" in e.value and "checksum" in e.value for e in at.error)
+    assert any("How the sequence autoencoder works" in h.value for h in at.subheader)   # the page goes on
+    at.session_state["seq_tab"] = "2. Find anomalous days"
+    at.run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Injected anomalies detected" for m in at.metric)
 
 
 def _models_verify_and_load(folder: Path) -> int:
