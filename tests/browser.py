@@ -144,9 +144,10 @@ QUIET_MS = 150      # how long the server must be quiet when a rerun was seen by
 # that end (data-test-script-state leaving 'running'), and the app's WebSocket is wrapped to note
 # each message from the server, which a rerun too quick for the DOM ever to show 'running' (its
 # messages all handled in one task) still sends.
-# `watch(ready)` then judges a condition in the page itself, at the frame after each change of the
-# document (never while it is still): whether the script has finished, an exception is shown and
-# `ready` holds, and since when. Playwright only reads that verdict (`settled`, every POLL_MS), so
+# `watchFor(ready, noException)` then judges a condition in the page itself, at the frame after each
+# change of the document (never while it is still): whether the script has finished, an exception is
+# shown and `ready` holds, and since when. Playwright only reads that verdict (SETTLED, OPENED, every
+# POLL_MS), so
 # waiting costs the browser next to nothing: evaluating `ready` (often the whole page's innerText)
 # at every frame, as polling "raf" does, took a tenth of a core per waiting browser, which five
 # visitors' browsers on this machine's two cores took from the server and from each other.
