@@ -749,9 +749,7 @@ def projection_figure(points: np.ndarray, labels: np.ndarray, title: str) -> go.
         figure = px.scatter_3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], **options)
         figure.update_traces(marker={"size": 2})
     else:
-        # SVG, not the WebGL plotly picks for over 1,000 points: 1,797 markers draw quickly either way, and a
-        # WebGL context costs a browser without a graphics card (software rendering) a few tenths of a second.
-        figure = px.scatter(x=points[:, 0], y=points[:, 1], render_mode="svg", **options)
+        figure = px.scatter(x=points[:, 0], y=points[:, 1], **options)
         figure.update_traces(marker={"size": 4})
     figure.update_layout(height=420, margin={"t": 40, "b": 0})
     return figure
