@@ -81,11 +81,17 @@ def is_conditional(model: str) -> bool:
     return len(runtime.session(_graph(model, "decoder")).get_inputs()) > 1
 
 
-def vae_encode(chars: np.ndarray, model: str = DEFAULT_VAE, labels=None) -> tuple[np.ndarray, np.ndarray]:
-    """Characters (N, 28, 28) -> (mean (N, D), log_var (N, D)) of q(z | x). Deterministic."""
+def _characters(chars) -> np.ndarray:
+    """Characters (N, 28, 28) as float32; ValueError for any other shape."""
     chars = np.asarray(chars, dtype=np.float32)
     if chars.ndim != 3 or chars.shape[1:] != (28, 28):
         raise ValueError(f"expected characters (N, 28, 28), got shape {chars.shape}")
+    return chars
+
+
+def vae_encode(chars: np.ndarray, model: str = DEFAULT_VAE, labels=None) -> tuple[np.ndarray, np.ndarray]:
+    """Characters (N, 28, 28) -> (mean (N, D), log_var (N, D)) of q(z | x). Deterministic."""
+    chars = _characters(chars)
     sess = runtime.session(_graph(model, "encoder"))
     if len(sess.get_outputs()) != 2:
         raise ValueError(f"{model} gives one code for a picture, not a distribution: use code_of")
@@ -96,9 +102,7 @@ def vae_encode(chars: np.ndarray, model: str = DEFAULT_VAE, labels=None) -> tupl
 def code_of(chars: np.ndarray, model: str = DEFAULT_VAE, labels=None) -> np.ndarray:
     """The code (N, D) of each character: a VAE's mean of q(z | x), an adversarial autoencoder's
     code. Deterministic."""
-    chars = np.asarray(chars, dtype=np.float32)
-    if chars.ndim != 3 or chars.shape[1:] != (28, 28):
-        raise ValueError(f"expected characters (N, 28, 28), got shape {chars.shape}")
+    chars = _characters(chars)
     return runtime.session(_graph(model, "encoder")).run(None, _inputs(model, "encoder", chars[:, None], labels))[0]
 
 
