@@ -14,7 +14,8 @@ git worktree) while the visits stay this file's; `--pages home,denoising,...` ke
 (home and the nine: denoising colorize anomaly search generate studio sequence semisupervised
 impute); `--skip first,load,...` leaves modes out of `compare`; `--warmup N` rounds (default 1)
 run uncounted before `latency`, `load` and `photo` (their figures are reported apart, as the cold
-ones); `--control-timeout S` (default 30) bounds each control; `--json FILE` also writes the report;
+ones); `--control-timeout S` (default 30) bounds each control; `--json FILE` also writes the report
+(`latency` and `load` rewrite it every minute as they go, `"finished": false` until the end);
 `--shots DIR` keeps a screenshot of the page at each failed control.
 
 `latency` and `load`: each round of a session, for every page, runs its visit of browser.VISITS
@@ -54,6 +55,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +64,7 @@ from browser import OPEN_READY, ROOT, SCRIPT_FINISHED, TEXT_SHOWN, VISITS, launc
 from browser_controls import PAGES, PHOTO_PAGES, open_page, operate, phone_photo_jpeg, upload_photo
 
 LOAD_SESSIONS_IN_COMPARE = 5
+PROGRESS_EVERY_S = 60.0     # how often a load writes its report so far (--json)
 FIRST_TIMEOUT_MS = 300_000   # a restarted server's first visit to a page (first mode)
 # The issue's bars, seconds: by mode and kind of step (None: no bar).
 BARS = {("first", "page"): 5.0, ("first", "home shown after launch"): 5.0, ("latency", "open"): 1.5,
@@ -194,7 +197,9 @@ class CpuTally:
 
 
 def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 1, control_timeout: float = 30.0,
-        shots: Path | None = None) -> dict:
+        shots: Path | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+    """`sessions` visitors at once, `rounds` each after `warmup` uncounted rounds; `progress`, if given,
+    gets the report so far every PROGRESS_EVERY_S seconds and the whole one at the end."""
     with streamlit_server(root=root) as server:
         memory = {"after start": round(server.rss_mb(), 1)}
         # Warm-up rounds: models load and caches fill, which is not growth (their figures: the cold ones).
@@ -214,30 +219,54 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
         started = time.perf_counter()
         for thread in threads:
             thread.start()
+
+        def report(finished: bool) -> dict:
+            if not finished:
+                memory["peak so far"] = round(max(samples, default=server.rss_mb()), 1)
+            return _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu,
+                                time.perf_counter() - started, finished)
+
+        if progress is not None:
+            progress(report(finished=False))   # at once: the warm-up's figures and memory
+        last_progress = time.perf_counter()
         while any(t.is_alive() for t in threads):
             samples.append(server.rss_mb())
             cpu.sample()
+            if progress is not None and time.perf_counter() - last_progress >= PROGRESS_EVERY_S:
+                progress(report(finished=False))
+                last_progress = time.perf_counter()
             time.sleep(1.0)
         seconds = time.perf_counter() - started
         time.sleep(5)  # let the server drop the closed sessions
+        memory.pop("peak so far", None)
         memory["peak during load"] = round(max(samples, default=server.rss_mb()), 1)
         memory["after load"] = round(server.rss_mb(), 1)
-    results = tally.results
+    out = _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu, seconds, True)
+    if progress is not None:
+        progress(out)
+    return out
+
+
+def _load_report(root: Path, sessions: int, rounds: int, pages: list[str], tally: Tally, warm: Tally,
+                 warm_seconds: float, memory: dict, cpu: CpuTally, seconds: float, finished: bool) -> dict:
+    """The report of `run`, whole (`finished`) or so far: the rows the visitors have recorded, and
+    the rounds every visitor has finished."""
+    results = list(tally.results)   # the visitors' threads may still be appending
     per_round = defaultdict(list)
     for round_number, *_, secs, ok in results:
         if ok:
             per_round[round_number].append(secs)
-    return {"root": str(root), "sessions": sessions, "rounds per session": rounds, "pages": pages,
-            "interactions": len(results), "failed interactions": sum(not r[4] for r in results),
-            "errors": tally.errors[:40], "skipped controls": sorted(tally.skipped),
+    return {"root": str(root), "finished": finished, "sessions": sessions, "rounds per session": rounds,
+            "pages": pages, "interactions": len(results), "failed interactions": sum(not r[4] for r in results),
+            "errors": list(tally.errors)[:40], "skipped controls": sorted(tally.skipped),
             "controls with no rerun seen (timed until ready)": sorted(tally.unseen), "wall seconds": round(seconds, 1),
             "latency": summarise(results),
             # From the action (or the navigation) to the server's last message of the rerun: the server's
             # share of each step; the rest is the browser drawing (on this machine, beside the server).
-            "server answered (s)": {step: _stats(times) for step, times in sorted(tally.server.items())},
+            "server answered (s)": {step: _stats(list(times)) for step, times in sorted(tally.server.items())},
             "median latency by round (s)": [round(float(np.median(per_round[r])), 3) for r in sorted(per_round)],
             "warm-up (cold) latency": summarise(warm.results) if warm.results else {},
-            "warm-up wall seconds": round(warm_seconds, 1), "server memory (MB)": memory,
+            "warm-up wall seconds": round(warm_seconds, 1), "server memory (MB)": dict(memory),
             "CPU seconds while measured (server, visitors' Chromiums)": cpu.seconds()}
 
 
@@ -413,15 +442,22 @@ def run_live(rounds: int, root: Path, warmup: int = 1) -> dict:
 
 def run_modes(modes: list[str], root: Path, args) -> dict:
     reports = {}
+    # A lone latency or load run keeps its --json file up to date as it goes: a long load that is
+    # stopped still leaves its figures so far ("finished": false).
+    progress = None
+    if args.json is not None and args.mode in ("latency", "load"):
+        def progress(report: dict) -> None:
+            args.json.write_text(json.dumps(report, indent=2))
     for mode in modes:
         print(f"[{time.strftime('%H:%M:%S')}] {mode} on {root}", file=sys.stderr, flush=True)
         if mode == "first":
             reports[mode] = run_first(args.pages, root)
         elif mode == "latency":
-            reports[mode] = run(1, args.rounds or 3, args.pages, root, args.warmup, args.control_timeout, args.shots)
+            reports[mode] = run(1, args.rounds or 3, args.pages, root, args.warmup, args.control_timeout, args.shots,
+                                progress)
         elif mode == "load":
             reports[mode] = run(args.sessions or 10, args.rounds or 10, args.pages, root, args.warmup,
-                                args.control_timeout, args.shots)
+                                args.control_timeout, args.shots, progress)
         elif mode == "photo":
             reports[mode] = run_photo(args.rounds or 3, args.pages, root, args.warmup)
     return reports

@@ -1,6 +1,8 @@
 """The real app, started with `streamlit run`, opened in headless Chromium (Debian's): every
 page shows its result, and uploads go through the real file input."""
 
+import json
+
 import pytest
 from browser import SCRIPT_FINISHED, VISITS
 
@@ -163,3 +165,31 @@ def test_the_sequence_pages_controls_each_answer_in_their_tab(page, app_url):
     assert all(row["seconds"] > 0 for row in timed_rows)
     # each step's rerun sent messages, the last of them (its end) before the result could be drawn
     assert all(row["server"] is not None and 0 < row["server"] <= row["seconds"] + 0.25 for row in timed_rows), timed_rows
+
+
+def test_a_load_reports_its_figures_as_it_goes(tmp_path, monkeypatch):
+    """`browser_bench.py load --json F` rewrites F as it goes, so a load stopped before its end
+    (ten visitors' default rounds take hours on two cores) still leaves its figures so far."""
+    import browser_bench
+    from browser import ROOT
+
+    reports = []
+    final = browser_bench.run(1, 1, ["home"], ROOT, warmup=0, progress=reports.append)
+    assert reports[0]["finished"] is False and reports[0]["interactions"] == 0
+    assert "peak so far" in reports[0]["server memory (MB)"]
+    assert reports[-1] == final and final["finished"] is True
+    assert final["interactions"] > 0 and final["failed interactions"] == 0
+    assert "after load" in final["server memory (MB)"] and "peak so far" not in final["server memory (MB)"]
+
+    # The command line hands `run` a progress that writes each report to --json.
+    written, seen = tmp_path / "load.json", []
+
+    def fake_run(*args):
+        progress = args[-1]
+        progress({"finished": False})
+        seen.append(json.loads(written.read_text()))
+        return {"finished": True}
+
+    monkeypatch.setattr(browser_bench, "run", fake_run)
+    assert browser_bench.main(["load", "--pages", "home", "--json", str(written)]) == 0
+    assert seen == [{"finished": False}] and json.loads(written.read_text()) == {"finished": True}
