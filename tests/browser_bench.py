@@ -27,7 +27,8 @@ sidebar": the home page, then the page's link in the sidebar, as a visitor in th
 (no reload of Streamlit's scripts; the bar of an open). Latency runs from the
 navigation, the upload or the action until the result is visible and the script (or fragment)
 has finished; per step, p50 and p95, and every failed step (a control that times out counts its
-timeout). `load` also samples the server's resident memory before, during and after.
+timeout). `load` also samples the server's resident memory before, during and after (5 s after the
+visitors leave, and again once Streamlit has dropped their sessions: its disconnectedSessionTTL + 15 s).
 `first`: for each page, a fresh server and a fresh browser; the seconds from launching `streamlit
 run` until /_stcore/health answers ok (and, for the home page, until it is shown), and from the
 navigation until the page's main result is visible.
@@ -64,6 +65,7 @@ from browser import OPEN_READY, ROOT, SCRIPT_FINISHED, TEXT_SHOWN, VISITS, launc
 from browser_controls import PAGES, PHOTO_PAGES, open_page, operate, phone_photo_jpeg, upload_photo
 
 LOAD_SESSIONS_IN_COMPARE = 5
+EXPIRY_MARGIN_S = 15.0      # after the visitors leave, memory is read again this long past the session TTL
 PROGRESS_EVERY_S = 60.0     # how often a load writes its report so far (--json)
 FIRST_TIMEOUT_MS = 300_000   # a restarted server's first visit to a page (first mode)
 # The issue's bars, seconds: by mode and kind of step (None: no bar).
@@ -241,10 +243,22 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
         memory.pop("peak so far", None)
         memory["peak during load"] = round(max(samples, default=server.rss_mb()), 1)
         memory["after load"] = round(server.rss_mb(), 1)
+        if sessions > 1:
+            # Streamlit keeps a closed tab's session (its state, uploads and results) for
+            # server.disconnectedSessionTTL, in case the visitor comes back: "after load" still holds them.
+            time.sleep(session_ttl() + EXPIRY_MARGIN_S - 5)
+            memory["after the sessions expired"] = round(server.rss_mb(), 1)
     out = _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu, seconds, True)
     if progress is not None:
         progress(out)
     return out
+
+
+def session_ttl() -> float:
+    """Seconds Streamlit keeps a disconnected session (the app's config, else Streamlit's default)."""
+    import streamlit as st
+
+    return float(st.get_option("server.disconnectedSessionTTL"))
 
 
 def _load_report(root: Path, sessions: int, rounds: int, pages: list[str], tally: Tally, warm: Tally,

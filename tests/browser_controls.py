@@ -159,7 +159,11 @@ SCORED = IMAGES_AT_LEAST.format(20)   # 4 characters x 5 pictures
 EVALUATED = both(CHARTS_AT_LEAST.format(4), TEXT_SHOWN.format("AUROC"))   # 2 charts a model
 FOUND = both(TEXT_SHOWN.format("for this query"), CHARTS_AT_LEAST.format(1))
 WALKED = both(TEXT_SHOWN.format("The judge reads"), CHARTS_AT_LEAST.format(1))
-PCA_TAB = both(DATAFRAMES_AT_LEAST.format(2), CHARTS_AT_LEAST.format(4))
+# The PCA tab's parts (before 2026-11-30 the tab showed all three at once: each condition holds there too).
+SURFACES = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(1),
+                TEXT_SHOWN.format("Reconstruction mean squared error from 2 numbers"))
+LESSONS = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(1), TEXT_SHOWN.format("Follows: the correlation"))
+DIGITS = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(1), TEXT_SHOWN.format("Neighbour agreement is the share"))
 # The overview and the forecast chart (before 2026-11-30 the detection chart showed beside them).
 FORECAST = both(CHARTS_AT_LEAST.format(2), TEXT_SHOWN.format("MAE 1 h ahead"))
 DETECTED = both(CHARTS_AT_LEAST.format(2), TEXT_SHOWN.format("Injected anomalies detected"))
@@ -225,8 +229,10 @@ CONTROLS: dict[str, list[Control]] = {
         tab("Compare runs", TEXT_SHOWN.format("No model trained yet")),
         tab("Training methods", KEYED.format("methods_train")),
         select("Data", "Built-in handwritten digits, 8x8", KEYED.format("methods_train"), name="methods data: 8x8"),
-        tab("PCA vs autoencoders", PCA_TAB),
-        choose("Dimensions", "3", PCA_TAB, name="dimensions: 3"),
+        tab("PCA vs autoencoders", SURFACES),
+        tab("Nothing to compress, or one number", LESSONS, optional=True),   # parts of their own since 2026-11-30
+        tab("Digits in 2 or 3 numbers", DIGITS, optional=True),
+        choose("Dimensions", "3", DIGITS, name="dimensions: 3"),
         tab("Train", KEYED.format("studio_train")),
     ],
     "sequence": [

@@ -180,6 +180,8 @@ def test_a_load_reports_its_figures_as_it_goes(tmp_path, monkeypatch):
     assert reports[-1] == final and final["finished"] is True
     assert final["interactions"] > 0 and final["failed interactions"] == 0
     assert "after load" in final["server memory (MB)"] and "peak so far" not in final["server memory (MB)"]
+    # one visitor's latency run does not wait for the session to expire; a load does (120 s by default)
+    assert "after the sessions expired" not in final["server memory (MB)"] and browser_bench.session_ttl() > 0
 
     # The command line hands `run` a progress that writes each report to --json.
     written, seen = tmp_path / "load.json", []

@@ -3,6 +3,7 @@ background on the built-in 8x8 digits and on uploaded images, the comparison wit
 training methods, and PCA against an autoencoder on a plane and a curved surface."""
 
 import io
+import json
 import subprocess
 import sys
 import time
@@ -289,29 +290,42 @@ def test_the_three_training_methods_side_by_side():
 
 
 # --- PCA against autoencoders --------------------------------------------------------------------
+def show_part(at: AppTest, part: str) -> list[str]:
+    """Opens a part of the PCA tab; the keys of the charts then drawn."""
+    at.session_state["pca_part"] = part
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return [c.key for c in at.get("plotly_chart")]
+
+
 @needs_torch
 def test_pca_rebuilds_the_plane_exactly_and_the_digits_are_projected():
+    from app_pages.parts.studio_pca import PARTS
+
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(STUDIO)
     for key, value in (("pc_points", 200), ("pc_epochs", 20), ("proj_dims", 3), ("proj_epochs", 5)):
         at.session_state[key] = value
     show_tab(at, "PCA vs autoencoders")
-    # other settings than the opening ones: nothing trained yet (the lessons' charts are precomputed, and always shown)
-    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["lessons_explained", "lessons_spring"]
+    # other settings than the opening ones: nothing trained yet, and the tab opens on the surfaces
+    assert not at.error and not at.get("plotly_chart")
     at.button(key="surfaces_fit").click().run()
-    at.button(key="projection_fit").click().run()
-    assert not at.error
+    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["pc_plane", "pc_curve"]
     table = frame(at, "Autoencoder MSE").set_index("Surface")
     assert float(table.loc["Plane", "PCA MSE"]) < 1e-20  # the plane is PCA's own subspace
     assert float(table.loc["Curved surface", "PCA MSE"]) > 1e-2  # the bowl is not
     assert float(table.loc["Curved surface", "Autoencoder MSE"]) > 0
+    assert show_part(at, PARTS[2]) == []   # these digits' settings are not fitted either
+    at.button(key="projection_fit").click().run()
+    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["proj_pca", "proj_ae"]
     projection = frame(at, "Neighbour agreement")
     assert list(projection["Method"]) == ["PCA", "Autoencoder"]
-    assert len(at.get("plotly_chart")) == 6  # two surfaces, the two lessons, two projections
+    # what this session fitted stays fitted: back on the surfaces, no button
+    assert show_part(at, PARTS[0]) == ["pc_plane", "pc_curve"] and "surfaces_fit" not in [b.key for b in at.button]
 
 
 @needs_torch
-def test_the_pca_tab_opens_on_precomputed_results():
+def test_the_pca_tab_opens_on_precomputed_results_one_part_at_a_time():
     from app_pages.parts import studio_pca
 
     stores = precomputed.register_all()
@@ -322,12 +336,18 @@ def test_the_pca_tab_opens_on_precomputed_results():
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(STUDIO)
     show_tab(at, "PCA vs autoencoders")
-    assert not at.error and len(at.get("plotly_chart")) == 6   # the surfaces, the two lessons, the digits
+    # only the open part runs: the surfaces, not the lessons' or the digits' charts
+    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["pc_plane", "pc_curve"]
+    assert show_part(at, studio_pca.PARTS[1]) == ["lessons_explained", "lessons_spring"]
     lessons = frame(at, "PCA loses")
     assert list(lessons["Code size"]) == [2, 1]
     assert lessons["PCA loses"].iloc[0] > 70   # random data: nothing to compress
     assert lessons["PCA loses"].iloc[1] < 3 and float(lessons["PCA follows the spring"].iloc[1]) > 0.99
     assert lessons["PCA follows the spring"].iloc[0] == "—"   # random data has no truth to follow
+    assert show_part(at, studio_pca.PARTS[2]) == ["proj_pca", "proj_ae"]
+    at.radio(key="proj_dims").set_value(3).run()
+    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["proj_pca", "proj_ae"]
+    assert {trace["type"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]} == {"scatter3d"}
     assert not [b for b in at.button if b.key in ("surfaces_fit", "projection_fit")]
 
 

@@ -1,5 +1,6 @@
-"""The Training studio's PCA vs autoencoders tab: a plane and a curved surface rebuilt from 2
-numbers, and the 8x8 digits reduced to 2 or 3 numbers, by PCA and by an autoencoder."""
+"""The Training studio's PCA vs autoencoders tab, in three parts (tabs of their own): a plane and a
+curved surface rebuilt from 2 numbers; random data beside a spring filmed by ten cameras; the 8x8
+digits reduced to 2 or 3 numbers. Each by PCA and by an autoencoder."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 import engine
-from app_pages.common import number_columns, report
+from app_pages.common import number_columns, render_open_tab, report
 from app_pages.figures import PERCENT
 from app_pages.logic import studio as logic
 
@@ -79,13 +80,18 @@ def show_surfaces(points: int, epochs: int) -> None:
                    "floating-point rounding: the plane *is* its subspace.")
 
 
+# The tab's three parts, each a tab of its own of which only the open one runs: opening the tab
+# draws the two surfaces, not six charts (four of them WebGL, which a browser without a GPU draws slowly).
+PARTS = ["Plane and curved surface", "Nothing to compress, or one number", "Digits in 2 or 3 numbers"]
+
+
 def pca_tab() -> None:
     """The PCA vs autoencoders tab."""
     st.markdown(
-        "PCA finds the flat subspace (here a plane) that keeps the most variance; an autoencoder with "
-        "nonlinear layers can learn a curved one. On points that lie on a plane both should rebuild them "
-        "from 2 numbers, PCA exactly; on points on a curved bowl PCA must flatten them, while the "
-        "autoencoder ($3 \\to 32 \\to 32 \\to 2 \\to 32 \\to 32 \\to 3$) can follow the curve."
+        "PCA finds the flat subspace that keeps the most variance; an autoencoder with nonlinear layers can "
+        "learn a curved one. Three experiments, each in its own tab: points on a plane and on a curved "
+        "surface, data with nothing to compress beside data whose story is one number, and handwritten "
+        "digits squeezed into 2 or 3 numbers."
     )
     st.latex(r"\text{PCA: } \min_{W^{\top} W = I} \sum_i \big\lVert x_i - \mu - W W^{\top}(x_i - \mu)\big\rVert^2"
              r"\qquad \text{autoencoder: } \min_{f, g} \sum_i \big\lVert x_i - g(f(x_i))\big\rVert^2")
@@ -95,6 +101,18 @@ def pca_tab() -> None:
     # Set before the widgets (not as their value): what the user or a test put in the session wins.
     for key, default in OPENING.items():
         st.session_state.setdefault(key, default)
+    render_open_tab(PARTS, {PARTS[0]: (surfaces_part, "fit the surfaces"),
+                            PARTS[1]: (lessons_part, "fit the two lessons"),
+                            PARTS[2]: (digits_part, "reduce the digits")}, key="pca_part", log=log)
+
+
+def surfaces_part() -> None:
+    """A plane and a curved bowl, each rebuilt from 2 numbers by PCA and by an autoencoder."""
+    st.markdown(
+        "On points that lie on a plane both methods should rebuild them from 2 numbers, PCA exactly; on points "
+        "on a curved bowl PCA must flatten them, while the autoencoder "
+        "($3 \\to 32 \\to 32 \\to 2 \\to 32 \\to 32 \\to 3$) can follow the curve."
+    )
     points_col, epochs_col = st.columns(2)
     points = points_col.slider("Points per surface", 200, 2000, step=100, key="pc_points",
                                bind="query-params", persist_state="session")
@@ -103,14 +121,10 @@ def pca_tab() -> None:
     if fitted_or_asked("surfaces", (points, epochs), "Fit the surfaces"):
         show_surfaces(points, epochs)
 
-    lessons_part()
-    digits_part()
-
 
 def lessons_part() -> None:
     """Random data, where neither method can compress, and the spring filmed by ten cameras,
     where one number is the whole story."""
-    st.subheader("When there is nothing to compress, and when one number is the whole story")
     st.markdown(
         "Compression needs structure. **Random data**: 10 independent random numbers per point, squeezed into 2. "
         "No direction holds more variance than another, so PCA keeps about 2/10 of it, and an autoencoder can do "
@@ -134,7 +148,6 @@ def lessons_part() -> None:
 @st.fragment
 def digits_part() -> None:
     """The 8x8 digits in 2 or 3 numbers: a fragment, so that its settings redraw only its charts."""
-    st.subheader("Handwritten digits in 2 or 3 numbers")
     st.markdown("scikit-learn's 8x8 digits (64 numbers each), reduced by PCA and by a stacked autoencoder "
                 "($64 \\to 128 \\to 64 \\to$ code) fit on the training digits, coloured by the digit they show. "
                 "Neighbour agreement is the share of digits whose nearest neighbour in the code shows the "
