@@ -239,7 +239,7 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
                 last_progress = time.perf_counter()
             time.sleep(1.0)
         seconds = time.perf_counter() - started
-        time.sleep(5)  # let the server drop the closed sessions
+        time.sleep(5)  # let the closed tabs' disconnections reach the server
         memory.pop("peak so far", None)
         memory["peak during load"] = round(max(samples, default=server.rss_mb()), 1)
         memory["after load"] = round(server.rss_mb(), 1)
@@ -263,8 +263,7 @@ def session_ttl() -> float:
 
 def _load_report(root: Path, sessions: int, rounds: int, pages: list[str], tally: Tally, warm: Tally,
                  warm_seconds: float, memory: dict, cpu: CpuTally, seconds: float, finished: bool) -> dict:
-    """The report of `run`, whole (`finished`) or so far: the rows the visitors have recorded, and
-    the rounds every visitor has finished."""
+    """The report of `run`, whole (`finished`) or so far (from the rows the visitors have recorded)."""
     results = list(tally.results)   # the visitors' threads may still be appending
     per_round = defaultdict(list)
     for round_number, *_, secs, ok in results:
