@@ -129,11 +129,7 @@ if using_trained:
 
 # --- 1. Forecast and 2. anomalous days: tabs of which only the open one runs ----------------
 def forecast_part() -> None:
-    try:
-        result = forecast(source, series, model_key, forecaster)
-    except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
-        st.error(str(error), icon=":material/error:")
-        return
+    result = forecast(source, series, model_key, forecaster)   # a damaged model: render_open_tab reports it
     baseline = result.strongest_seasonal_naive()
     hours = st.segmented_control(
         "Hours ahead", [1, 2, 3], default=1, format_func=lambda h: f"{h} h", key="seq_hours", bind="query-params", required=True
@@ -192,11 +188,7 @@ def detection_part() -> None:
         bind="query-params",
     )
 
-    try:
-        found = detect(source, series, tuple(items), percentile, model_key, autoencoder)
-    except engine.ModelError as error:  # a missing or damaged model file: say which, and how to rebuild it
-        st.error(str(error), icon=":material/error:")
-        return
+    found = detect(source, series, tuple(items), percentile, model_key, autoencoder)
     normal = int(found.normal.sum())
     detected_col, alarms_col, threshold_col = st.columns(3)
     detected_col.metric("Injected anomalies detected", f"{sum(found.detected)} of {len(found.anomalies)}")

@@ -147,8 +147,7 @@ QUIET_MS = 150      # how long the server must be quiet when a rerun was seen by
 # `watchFor(ready, noException)` then judges a condition in the page itself, at the frame after each
 # change of the document (never while it is still): whether the script has finished, an exception is
 # shown and `ready` holds, and since when. Playwright only reads that verdict (SETTLED, OPENED, every
-# POLL_MS), so
-# waiting costs the browser next to nothing: evaluating `ready` (often the whole page's innerText)
+# POLL_MS), so waiting costs the browser next to nothing: evaluating `ready` (often the whole page's innerText)
 # at every frame, as polling "raf" does, took a tenth of a core per waiting browser, which five
 # visitors' browsers on this machine's two cores took from the server and from each other.
 RUN_WATCH = """(() => {
