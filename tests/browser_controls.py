@@ -159,9 +159,11 @@ SCORED = IMAGES_AT_LEAST.format(20)   # 4 characters x 5 pictures
 EVALUATED = both(CHARTS_AT_LEAST.format(4), TEXT_SHOWN.format("AUROC"))   # 2 charts a model
 FOUND = both(TEXT_SHOWN.format("for this query"), CHARTS_AT_LEAST.format(1))
 WALKED = both(TEXT_SHOWN.format("The judge reads"), CHARTS_AT_LEAST.format(1))
-# The PCA tab's parts (before 2026-11-30 the tab showed all three at once: each condition holds there too).
+# The PCA tab's parts (before 2026-11-30 the tab showed all three at once, its surfaces in 3-D: each condition
+# holds there too).
 SURFACES = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(1),
                 TEXT_SHOWN.format("Reconstruction mean squared error from 2 numbers"))
+SURFACES_3D = both(SURFACES, "document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .gl-container canvas').length >= 2")
 LESSONS = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(1), TEXT_SHOWN.format("Follows: the correlation"))
 DIGITS = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(1), TEXT_SHOWN.format("Neighbour agreement is the share"))
 # The overview and the forecast chart (before 2026-11-30 the detection chart showed beside them).
@@ -230,6 +232,7 @@ CONTROLS: dict[str, list[Control]] = {
         tab("Training methods", KEYED.format("methods_train")),
         select("Data", "Built-in handwritten digits, 8x8", KEYED.format("methods_train"), name="methods data: 8x8"),
         tab("PCA vs autoencoders", SURFACES),
+        switch("Rotate in 3-D", SURFACES_3D, optional=True),   # edge-on in SVG first since 2026-11-30
         tab("Nothing to compress, or one number", LESSONS, optional=True),   # parts of their own since 2026-11-30
         tab("Digits in 2 or 3 numbers", DIGITS, optional=True),
         choose("Dimensions", "3", DIGITS, name="dimensions: 3"),

@@ -324,6 +324,38 @@ def test_pca_rebuilds_the_plane_exactly_and_the_digits_are_projected():
     assert show_part(at, PARTS[0]) == ["pc_plane", "pc_curve"] and "surfaces_fit" not in [b.key for b in at.button]
 
 
+def side_fit(name: str, points: np.ndarray, follower: np.ndarray) -> engine.SurfaceFit:
+    """A SurfaceFit by PCA (scikit-learn's), with `follower` as the autoencoder's reconstruction."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2).fit(points)
+    codes = pca.transform(points)
+    recon = pca.inverse_transform(codes)
+    return engine.SurfaceFit(name, points, codes, recon, float(np.mean((recon - points) ** 2)), codes, follower,
+                             float(np.mean((follower - points) ** 2)))
+
+
+def test_the_surfaces_side_view_shows_pca_flat_and_the_bowl_rising_from_it():
+    surfaces = engine.surface_points(400, seed=1)
+    rng = np.random.default_rng(0)
+    for flip in (1, -1):       # a bowl upside down is seen the same way up: the plane's normal has no sign
+        bowl = surfaces["curve"] * [1, 1, flip]
+        views = logic.side_view(side_fit("curve", bowl, bowl + rng.normal(0, 0.01, bowl.shape)))
+        along, off = views["original points"]
+        assert np.all(np.abs(views["PCA's reconstruction"][1]) < 1e-9)     # PCA answers on its plane
+        assert np.corrcoef(along ** 2, off)[0, 1] > 0.9                    # the bowl: a parabola, opening upwards
+        assert off[along > 0.9].mean() - off[along < 0.3].mean() > 0.4
+        assert np.corrcoef(views["autoencoder's reconstruction"][1], off)[0, 1] > 0.95   # a follower keeps the curve
+        np.testing.assert_allclose(np.hypot(*logic.side_view(side_fit("c", bowl, bowl))["original points"]),
+                                   np.linalg.norm(bowl - bowl.mean(0), axis=1), atol=1e-9)   # distances kept
+    plane = surfaces["plane"]
+    views = logic.side_view(side_fit("plane", plane, plane * 1.1))
+    assert all(np.all(np.abs(views[name][1]) < 1e-9) for name in ("original points", "PCA's reconstruction"))
+    assert np.abs(views["autoencoder's reconstruction"][1]).max() > 1e-3   # a reconstruction off the plane shows
+    figure = logic.surface_side_figure(side_fit("plane", plane, plane), "Points on a plane")
+    assert [trace.type for trace in figure.data] == ["scatter"] * 3 and len(figure.data[0].x) == 400   # SVG, not WebGL
+
+
 @needs_torch
 def test_the_pca_tab_opens_on_precomputed_results_one_part_at_a_time():
     from app_pages.parts import studio_pca
@@ -336,8 +368,11 @@ def test_the_pca_tab_opens_on_precomputed_results_one_part_at_a_time():
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(STUDIO)
     show_tab(at, "PCA vs autoencoders")
-    # only the open part runs: the surfaces, not the lessons' or the digits' charts
+    # only the open part runs: the surfaces, not the lessons' or the digits' charts; edge-on, in SVG
     assert not at.error and [c.key for c in at.get("plotly_chart")] == ["pc_plane", "pc_curve"]
+    assert [chart_types(c) for c in at.get("plotly_chart")] == [{"scatter"}] * 2
+    at.toggle(key="pc_rotate").set_value(True).run()
+    assert not at.error and [chart_types(c) for c in at.get("plotly_chart")] == [{"scatter3d"}] * 2
     assert show_part(at, studio_pca.PARTS[1]) == ["lessons_explained", "lessons_spring"]
     lessons = frame(at, "PCA loses")
     assert list(lessons["Code size"]) == [2, 1]
@@ -347,8 +382,13 @@ def test_the_pca_tab_opens_on_precomputed_results_one_part_at_a_time():
     assert show_part(at, studio_pca.PARTS[2]) == ["proj_pca", "proj_ae"]
     at.radio(key="proj_dims").set_value(3).run()
     assert not at.error and [c.key for c in at.get("plotly_chart")] == ["proj_pca", "proj_ae"]
-    assert {trace["type"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]} == {"scatter3d"}
+    assert chart_types(at.get("plotly_chart")[0]) == {"scatter3d"}
     assert not [b for b in at.button if b.key in ("surfaces_fit", "projection_fit")]
+
+
+def chart_types(chart) -> set[str]:
+    """The trace types of a page's plotly chart."""
+    return {trace["type"] for trace in json.loads(chart.proto.spec)["data"]}
 
 
 # --- Sharing the server --------------------------------------------------------------------------

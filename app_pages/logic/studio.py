@@ -720,16 +720,56 @@ def methods_curves(runs: list[Run]) -> go.Figure:
 
 
 # --- PCA against autoencoders ------------------------------------------------------------------
+def surface_sets(fit: engine.SurfaceFit) -> tuple[tuple[str, np.ndarray, str], ...]:
+    """The points of one surface and both methods' reconstructions: (name, (n, 3), colour)."""
+    return (("original points", fit.points, "#9c9c9c"),
+            ("PCA's reconstruction", fit.pca_reconstruction, "#3b6fd4"),
+            ("autoencoder's reconstruction", fit.autoencoder_reconstruction, "#f28e2b"))
+
+
 def surface_figure(fit: engine.SurfaceFit, title: str) -> go.Figure:
-    """The points of one surface in 3-D with PCA's and the autoencoder's reconstructions."""
+    """The points of one surface in 3-D with PCA's and the autoencoder's reconstructions (WebGL:
+    slow to draw in a browser without a GPU, so shown on request)."""
     figure = go.Figure()
-    for name, points, colour in (("original points", fit.points, "#9c9c9c"),
-                                 ("PCA's reconstruction", fit.pca_reconstruction, "#3b6fd4"),
-                                 ("autoencoder's reconstruction", fit.autoencoder_reconstruction, "#f28e2b")):
+    for name, points, colour in surface_sets(fit):
         figure.add_trace(go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers", name=name,
                                       marker={"size": 2, "color": colour, "opacity": 0.7}))
     figure.update_layout(title=title, height=420, margin={"t": 40, "b": 0, "l": 0, "r": 0},
                          legend={"orientation": "h", "itemsizing": "constant"})
+    return figure
+
+
+def side_view(fit: engine.SurfaceFit) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each set of surface_sets seen edge-on to PCA's plane (the plane through the points' mean
+    along their two principal directions): per point, its distance from the mean along that
+    plane, and its signed distance from it (positive on the side where the points far from the
+    centre lie). PCA's reconstructions lie in its plane, at 0; points on a plane lie there too;
+    points on a bowl rise from it as a parabola, which a code that follows the curve keeps."""
+    mean = fit.points.mean(axis=0)
+    directions = np.linalg.svd(fit.points - mean, full_matrices=False)[2]   # rows: principal directions
+    views = {}
+    for name, points, _ in surface_sets(fit):
+        coords = (points - mean) @ directions.T
+        views[name] = (np.hypot(coords[:, 0], coords[:, 1]), coords[:, 2])
+    along, off = views["original points"]
+    if np.mean((along - along.mean()) * off) < 0:         # the normal's sign is arbitrary: bowls open upwards
+        views = {name: (a, -o) for name, (a, o) in views.items()}
+    return views
+
+
+def surface_side_figure(fit: engine.SurfaceFit, title: str) -> go.Figure:
+    """One surface and both reconstructions edge-on to PCA's plane (`side_view`), in SVG: a
+    browser without a GPU draws it at once, where the 3-D view needs WebGL."""
+    figure = go.Figure()
+    views = side_view(fit)
+    for name, _, colour in surface_sets(fit):
+        along, off = views[name]
+        figure.add_trace(go.Scatter(x=along, y=off, mode="markers", name=name,
+                                    marker={"size": 4, "color": colour, "opacity": 0.6}))
+    figure.update_layout(title=title, height=420, margin={"t": 40, "b": 0},
+                         legend={"orientation": "h", "itemsizing": "constant"},
+                         xaxis_title="distance from the centre, along PCA's plane",
+                         yaxis_title="distance from PCA's plane")
     return figure
 
 

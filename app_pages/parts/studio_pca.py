@@ -71,11 +71,16 @@ def show_fit(compute: Callable[[], Any], what: str, charts: Callable[[Any], dict
     return True
 
 
-def show_surfaces(points: int, epochs: int) -> None:
+def show_surfaces(points: int, epochs: int, rotate: bool) -> None:
+    figure = logic.surface_figure if rotate else logic.surface_side_figure
     if show_fit(lambda: surfaces(points, epochs), "fit the surfaces",
-                lambda fits: {"pc_plane": logic.surface_figure(fits["plane"], "Points on a plane"),
-                              "pc_curve": logic.surface_figure(fits["curve"], "Points on a curved surface")},
+                lambda fits: {"pc_plane": figure(fits["plane"], "Points on a plane"),
+                              "pc_curve": figure(fits["curve"], "Points on a curved surface")},
                 logic.surface_rows):
+        if not rotate:
+            st.caption("Seen edge-on to PCA's plane: across, how far a point is from the centre along the plane; "
+                       "up, how far it is from the plane. PCA can only answer with points on its plane (at 0); the "
+                       "bowl rises from it as a curve, which the autoencoder's reconstruction follows.")
         st.caption("Reconstruction mean squared error from 2 numbers per point. PCA's error on the plane is "
                    "floating-point rounding: the plane *is* its subspace.")
 
@@ -113,13 +118,15 @@ def surfaces_part() -> None:
         "on a curved bowl PCA must flatten them, while the autoencoder "
         "($3 \\to 32 \\to 32 \\to 2 \\to 32 \\to 32 \\to 3$) can follow the curve."
     )
-    points_col, epochs_col = st.columns(2)
+    points_col, epochs_col, view_col = st.columns([2, 2, 1])
     points = points_col.slider("Points per surface", 200, 2000, step=100, key="pc_points",
                                bind="query-params", persist_state="session")
     epochs = epochs_col.slider("Autoencoder epochs", 10, 300, step=10, key="pc_epochs",
                                bind="query-params", persist_state="session")
+    rotate = view_col.toggle("Rotate in 3-D", key="pc_rotate", bind="query-params", persist_state="session",
+                             help="The points in 3-D, to turn with the mouse (WebGL: slower to draw without a GPU).")
     if fitted_or_asked("surfaces", (points, epochs), "Fit the surfaces"):
-        show_surfaces(points, epochs)
+        show_surfaces(points, epochs, rotate)
 
 
 def lessons_part() -> None:
