@@ -104,7 +104,10 @@ def test_evaluation_charts_for_both_models_in_their_own_tab():
     open_evaluation(at)
     assert len(at.get("plotly_chart")) == 4  # a histogram and an ROC curve per model
     assert len([metric for metric in at.metric if metric.label == "AUROC"]) == 2
-    assert len(at.dataframe) == 2  # a confusion table per model
+    tables = [t.value for t in at.table]   # a confusion table per model: every held-out character counted once
+    assert len(tables) == 2 and all(list(t.index) == ["Digits", "Letters"] for t in tables)
+    assert all(t.sum(axis=1).tolist() == [300, 300] for t in tables), tables
+    assert len(at.dataframe) == 0
     assert not at.image   # the characters' tab does not run
 
 
