@@ -11,8 +11,6 @@ batch of 256 characters went there). One arena for all, not one per session: wha
 between runs is the largest single run's need, not the sum over every model a page used. A run
 whose input is larger than KEEP_ELEMENTS (a whole photo, hundreds of photo tiles) shrinks the
 arena back at its end, so that bound is set by small runs, whatever size of photo comes in.
-A server also hands what its C heap freed back to the system every half minute
-(`release_freed_memory_periodically`).
 """
 from __future__ import annotations
 
