@@ -7,10 +7,6 @@ import streamlit as st
 import engine
 from app_pages.common import note_unused_link_settings, page_style
 
-# What visitors' pages freed goes back to the system, not kept by the C heap for later (a thread
-# started once per process; see its docstring).
-engine.release_freed_memory_periodically()
-
 # The tab's icon ships with the app: a Material icon here would be fetched from Google's font
 # server by every browser, and be missing offline.
 ICON = Path(__file__).resolve().parent / "app_pages" / "static" / "icon.png"

@@ -68,7 +68,6 @@ from .core.runtime import (
     device_name as device_name,
     model_info as model_info,
     model_metadata as model_metadata,
-    release_freed_memory_periodically as release_freed_memory_periodically,
 )
 from .tasks.anomaly.serve import (
     ANOMALY_DEFAULT_SCORING as ANOMALY_DEFAULT_SCORING,

@@ -4,8 +4,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -80,54 +78,3 @@ def test_serving_imports_no_torch():
             "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-
-FREED = """
-import threading
-from engine.core import runtime
-def resident_mb():
-    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
-kept = []
-def allocate_and_free():
-    blocks = [bytearray(40_000) for _ in range(1_000)]   # under the mmap threshold: from this thread's arena
-    kept.extend(blocks[::50] + blocks[-1:])              # a few stay, scattered: nothing freed lies at the top
-threads = [threading.Thread(target=allocate_and_free) for _ in range(4)]
-for t in threads: t.start()
-for t in threads: t.join()
-before = resident_mb()
-released = runtime.release_freed_memory() if sys.argv[1] == "trim" else None
-print(before, resident_mb(), released)
-""".replace("import threading", "import sys, threading")
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap")
-def test_memory_the_threads_freed_goes_back_to_the_system():
-    def resident(mode: str) -> tuple[float, float, str]:
-        run = subprocess.run([sys.executable, "-c", FREED, mode], capture_output=True, text=True, timeout=120,
-                             cwd=runtime.PRETRAINED_DIR.parent, check=True)
-        before, after, released = run.stdout.split()
-        return float(before), float(after), released
-
-    before, after, released = resident("keep")          # glibc alone keeps the 4 x 40 MB the threads freed
-    assert after > before - 20 and released == "None"
-    before, after, released = resident("trim")
-    assert before - after > 100 and released == "True"   # of 160 MB, 3 MB stay in use
-
-
-def test_the_server_trims_its_heap_in_the_background_until_stopped(monkeypatch):
-    calls = []
-    monkeypatch.setattr(runtime, "release_freed_memory", lambda: calls.append(1) or True)
-    if runtime._malloc_trim() is None:
-        pytest.skip("not glibc")
-    stop = threading.Event()
-    thread = runtime.release_freed_memory_periodically.__wrapped__(0.01, stop)
-    assert thread.daemon and thread.is_alive()
-    deadline = time.monotonic() + 60
-    while len(calls) < 3 and time.monotonic() < deadline:   # a condition, not a count in a time
-        time.sleep(0.01)
-    assert len(calls) >= 3
-    stop.set()
-    thread.join(timeout=60)
-    assert not thread.is_alive()
-    assert runtime.release_freed_memory_periodically() is runtime.release_freed_memory_periodically()   # once a process

@@ -14,12 +14,10 @@ arena back at its end, so that bound is set by small runs, whatever size of phot
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import hashlib
 import json
 import os
-import platform
 import tempfile
 import threading
 from pathlib import Path
@@ -58,56 +56,6 @@ def cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
-
-
-TRIM_EVERY_S = 30.0   # how often a server hands the C heap's freed memory back to the system
-
-
-@functools.cache
-def _malloc_trim():
-    """glibc's malloc_trim, or None where the C library is not glibc."""
-    if platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
-
-
-def release_freed_memory() -> bool:
-    """Hand the pages the C heap holds free back to the system (glibc's malloc_trim: in every
-    arena, anywhere in it, not only at its top). True when something was released; False also
-    where the C library is not glibc. The interpreter lock is released meanwhile (ctypes)."""
-    trim = _malloc_trim()
-    return bool(trim and trim(0))
-
-
-@functools.cache
-def release_freed_memory_periodically(every_s: float = TRIM_EVERY_S,
-                                      stop: threading.Event | None = None) -> threading.Thread | None:
-    """Once per process (a server's), a daemon thread that calls `release_freed_memory` every
-    `every_s` seconds until `stop` is set; None where there is nothing to call.
-
-    glibc gives each thread that allocates while another holds the heap an arena of its own
-    (Streamlit's server has a dozen threads before the first page runs, and runs each visitor's
-    script in one more), and keeps what the arenas freed for reuse. After ten visitors the
-    server held 26% more than when warm, long after they had left (`tests/browser_bench.py
-    load`). Limiting the arenas (MALLOC_ARENA_MAX) needs the process's environment before it
-    starts, which `streamlit run` and hosted sharing do not give; trimming works at any time."""
-    if _malloc_trim() is None:
-        return None
-
-    stop = stop or threading.Event()
-
-    def trim_until_stopped() -> None:
-        while not stop.wait(every_s):
-            release_freed_memory()
-
-    thread = threading.Thread(target=trim_until_stopped, name="release-freed-memory", daemon=True)
-    thread.start()
-    return thread
 
 
 _manifests: dict[tuple, dict] = {}  # (path, mtime_ns, size) -> parsed manifest
