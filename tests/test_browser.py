@@ -53,7 +53,8 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
     page.get_by_role("tab", name="How well each model tells digits from letters", exact=True).click()
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 4")
     page.wait_for_function(SCRIPT_FINISHED)
-    assert_result_rendered(page, tmp_path, "anomaly")
+    assert_result_rendered(page, tmp_path, "anomaly", result='[data-testid="stTable"]')   # a confusion table per model
+    assert page.locator('[data-testid="stTable"]').count() == 2
 
 
 
