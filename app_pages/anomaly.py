@@ -220,7 +220,7 @@ def evaluation() -> None:
             )
             st.markdown(logic.flagged_note(counts["digits flagged"] / len(scores["digits"]), false_positive_rate,
                                            len(scores["digits"])))
-            # a static table: two rows need no scrolling or sorting (a data grid cost the tab more to draw)
+            # a static table: two rows of counts need no scrolling or sorting
             st.table(pd.DataFrame(logic.confusion_table(counts)).set_index(""))
             st.caption(
                 f"Digit-like letters: AUROC {alike_auroc:.3f}. An 'O' is drawn like a '0', an 'S' like a "
