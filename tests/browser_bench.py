@@ -65,7 +65,8 @@ from browser import OPEN_READY, ROOT, SCRIPT_FINISHED, TEXT_SHOWN, VISITS, launc
 from browser_controls import PAGES, PHOTO_PAGES, open_page, operate, phone_photo_jpeg, upload_photo
 
 LOAD_SESSIONS_IN_COMPARE = 5
-EXPIRY_MARGIN_S = 15.0      # after the visitors leave, memory is read again this long past the session TTL
+DISCONNECT_WAIT_S = 5.0     # after the visitors leave, memory is read once their disconnections reached the server,
+EXPIRY_MARGIN_S = 15.0      # and again this long past the session TTL (counted from the same moment)
 PROGRESS_EVERY_S = 60.0     # how often a load writes its report so far (--json)
 FIRST_TIMEOUT_MS = 300_000   # a restarted server's first visit to a page (first mode)
 # The issue's bars, seconds: by mode and kind of step (None: no bar).
@@ -239,14 +240,14 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
                 last_progress = time.perf_counter()
             time.sleep(1.0)
         seconds = time.perf_counter() - started
-        time.sleep(5)  # let the closed tabs' disconnections reach the server
+        time.sleep(DISCONNECT_WAIT_S)  # let the closed tabs' disconnections reach the server
         memory.pop("peak so far", None)
         memory["peak during load"] = round(max(samples, default=server.rss_mb()), 1)
         memory["after load"] = round(server.rss_mb(), 1)
         if sessions > 1:
             # Streamlit keeps a closed tab's session (its state, uploads and results) for
             # server.disconnectedSessionTTL, in case the visitor comes back: "after load" still holds them.
-            time.sleep(session_ttl() + EXPIRY_MARGIN_S - 5)
+            time.sleep(session_ttl() + EXPIRY_MARGIN_S - DISCONNECT_WAIT_S)
             memory["after the sessions expired"] = round(server.rss_mb(), 1)
     out = _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu, seconds, True)
     if progress is not None:
