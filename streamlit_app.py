@@ -10,6 +10,8 @@ from app_pages.common import note_unused_link_settings, page_style
 # The tab's icon ships with the app: a Material icon here would be fetched from Google's font
 # server by every browser, and be missing offline.
 ICON = Path(__file__).resolve().parent / "app_pages" / "static" / "icon.png"
+# What the server frees after a visitor goes back to the system (engine/core/allocator.py).
+engine.return_large_blocks_to_the_system()
 st.set_page_config(page_title="Autoencoder Playground", page_icon=str(ICON), layout="wide")
 page_style()
 

@@ -2,6 +2,7 @@
 the same names lazily at run time (lazy_loader.attach_stub)."""
 
 from . import training as training
+from .core.allocator import return_large_blocks_to_the_system as return_large_blocks_to_the_system
 from .core.capture import (
     NotACharacterError as NotACharacterError,
     TooManyCharactersError as TooManyCharactersError,
