@@ -246,16 +246,19 @@ except Exception as error:
 own = [(name, file.getvalue()) for file, name in zip(uploads or [], upload_names(uploads), strict=True)]
 own += [({"drawing": "Your drawing", "camera": "Your photo"}[name], picture)
         for name, picture in char_sources.own_pictures("generate")]
-# A bad picture is reported and skipped; the others still count.
-for number, (name, picture) in enumerate(own):
-    if (answer := char_sources.characters_or_report(name, picture, log)) is None:
-        continue
-    image, found, boxes = answer
-    with st.expander(f"What the models see of {plain(name)}", expanded=not isinstance(picture, bytes)):
-        char_sources.show_what_was_found(image, found, boxes, name, key=f"generate_{number}")
-    named = [name] if len(found) == 1 else [f"{name} ({k + 1})" for k in range(len(found))]
-    choices.update(zip(named, found, strict=True))
-    pictures.update({n: (image, box) for n, box in zip(named, boxes, strict=True)})
+# A bad picture is reported and skipped; the others still count. Their reports and views sit in one
+# container that is always on the page, so that an upload adds nothing between the uploader and
+# the tabs: the tabs keep their place, and the browser shows the tab the upload opened.
+with st.container(key="generate_uploads"):
+    for number, (name, picture) in enumerate(own):
+        if (answer := char_sources.characters_or_report(name, picture, log)) is None:
+            continue
+        image, found, boxes = answer
+        with st.expander(f"What the models see of {plain(name)}", expanded=not isinstance(picture, bytes)):
+            char_sources.show_what_was_found(image, found, boxes, name, key=f"generate_{number}")
+        named = [name] if len(found) == 1 else [f"{name} ({k + 1})" for k in range(len(found))]
+        choices.update(zip(named, found, strict=True))
+        pictures.update({n: (image, box) for n, box in zip(named, boxes, strict=True)})
 
 if family is not logic.DIGITS:   # the clothes' own built-in pictures; uploads stay with the digits
     choices = {}

@@ -277,6 +277,31 @@ def test_an_uploaded_digit_is_reconstructed_and_its_code_shown():
     assert captions.count("Its reconstruction of seven.png") == 2  # by each model
 
 
+def tabs_place(at: AppTest) -> int:
+    """The index, among the page's top-level elements, of the one that holds the tabs."""
+    for index, node in at.main.children.items():
+        stack = [node]
+        while stack:
+            element = stack.pop()
+            if type(element).__name__ == "Tab":
+                return index
+            stack.extend(getattr(element, "children", {}).values())
+    raise AssertionError("no tabs on the page")
+
+
+def test_an_upload_leaves_the_tabs_in_their_place():
+    """The browser keys an element by its place: tabs that moved down by the upload's view were
+    drawn anew there, and once in a thousand uploads kept "Sample" open while the server had
+    opened "Your digit & beta" (issue 22's ten-visitor load)."""
+    at = open_generate()
+    before = tabs_place(at)
+    at.file_uploader(key="uploads").set_value([("x.png", b"hello", "image/png"),
+                                               ("seven.png", drawn(SEVEN), "image/png")]).run()
+    assert not at.exception and len(at.error) == 1 and at.expander   # a view and a report were added
+    assert at.session_state["generate_tab"] == "Your digit & beta"
+    assert tabs_place(at) == before
+
+
 def test_a_file_that_is_not_an_image_is_reported():
     at = open_generate()
     at.file_uploader(key="uploads").set_value([("x.png", b"hello", "image/png")]).run()
