@@ -273,6 +273,15 @@ def open_page(page, url: str, slug: str) -> float:
     return _open(page, url, "" if slug == "home" else slug, OPEN_READY[slug])
 
 
+def close_open_lists(page) -> None:
+    """Untimed, before each control: a selectbox's list left open (its option clicked while a rerun
+    moved the page under it) would swallow the next control's click, as it did a tab's once."""
+    lists = page.get_by_role("listbox")
+    if lists.count():
+        page.keyboard.press("Escape")
+        lists.first.wait_for(state="detached", timeout=5_000)
+
+
 def operate(page, url: str, slug: str, timeout_s: float = 30.0, shots: Path | None = None) -> list[dict]:
     """The page opened, then each of its controls worked once: one row per step, {"step",
     "seconds", "ok", "error"} (and "rerun_seen", as timed() says, for a control); a control that
@@ -292,6 +301,7 @@ def operate(page, url: str, slug: str, timeout_s: float = 30.0, shots: Path | No
             try:
                 if control.optional and control.find is not None and control.find(page).count() == 0:
                     raise Absent("not on the page")
+                close_open_lists(page)
                 if control.prepare is not None:
                     control.prepare(page)
                 row["seconds"], row["rerun_seen"], row["server"] = timed(page, lambda c=control: c.act(page), control.ready,
