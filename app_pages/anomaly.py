@@ -165,7 +165,12 @@ def your_characters() -> None:
         st.caption(f"The first {MAX_DETAILED} characters are shown in detail, all {len(names)} in the table.")
 
     # Long on a phone, and the same as the details above for a few characters: folded unless it holds more.
-    with st.expander("Every character as a table", expanded=len(names) > MAX_DETAILED):
+    # Drawn only when open: the browser loads a data grid's code (1.2 MB) for the first one on a page.
+    table = st.expander("Every character as a table", expanded=len(names) > MAX_DETAILED, key="anomaly_table",
+                        on_change="rerun")
+    if not table.open:
+        return
+    with table:
         st.dataframe(
             logic.verdict_table(names, batch, results),
             hide_index=True,

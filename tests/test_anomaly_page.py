@@ -51,6 +51,11 @@ def upload(at: AppTest, files: list[tuple[str, bytes]], keep_examples: bool = Fa
 
 
 def table(at: AppTest) -> pd.DataFrame:
+    """The table of every character, its expander opened first (it is drawn only when open)."""
+    if not at.session_state["anomaly_table"]:
+        at.session_state["anomaly_table"] = True
+        at.run()
+        assert not at.exception
     return at.dataframe[0].value
 
 
@@ -93,6 +98,7 @@ def test_many_characters_detail_the_first_few_and_list_all():
     assert len(everything) > 6
     at.multiselect(key="examples").set_value(everything).run()
     assert not at.exception
+    assert at.session_state["anomaly_table"] and len(at.dataframe) == 1   # more than the details show: open
     assert list(table(at)["Name"]) == everything
     assert len(at.image) == 5 * 6
     assert_verdicts_follow_scores(at, "tolerant", 0.05)
@@ -100,7 +106,9 @@ def test_many_characters_detail_the_first_few_and_list_all():
 
 def test_evaluation_charts_for_both_models_in_their_own_tab():
     at = open_anomaly()
-    assert not at.get("plotly_chart") and len(at.dataframe) == 1   # opened on the characters and their table
+    assert not at.get("plotly_chart") and at.image   # opened on the characters
+    assert not at.dataframe and not at.session_state["anomaly_table"]   # their table folded, so not drawn
+    assert len(table(at)) == 4 and len(at.dataframe) == 1             # opening it draws it
     open_evaluation(at)
     assert len(at.get("plotly_chart")) == 4  # a histogram and an ROC curve per model
     assert len([metric for metric in at.metric if metric.label == "AUROC"]) == 2

@@ -49,6 +49,11 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
     images = 5 * (chosen + 1)
     page.wait_for_function(f"document.querySelectorAll('[data-testid=\"stImage\"] img').length >= {images}")
     page.wait_for_function(SCRIPT_FINISHED)
+    # Every character in a table, drawn when its expander is opened (its data grid is not drawn before).
+    assert page.locator(TABLE).count() == 0
+    page.get_by_text("Every character as a table", exact=True).click()
+    page.locator(TABLE).first.wait_for()
+    page.wait_for_function(SCRIPT_FINISHED)
     # The evaluation has a tab of its own, run when it is opened: a histogram and an ROC curve per model.
     page.get_by_role("tab", name="How well each model tells digits from letters", exact=True).click()
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 4")
