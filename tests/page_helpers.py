@@ -65,3 +65,13 @@ class FakeCanvas:
                      width=kwargs["stroke_width"])
         objects = [{"type": "path"}] * len(self.strokes)
         return SimpleNamespace(json_data={"objects": objects}, image_data=np.asarray(paper))
+
+
+def anomaly_table(at):
+    """The anomaly page's table of every character (a DataFrame), its expander opened first: the
+    page draws it only when open."""
+    if not at.session_state["anomaly_table"]:
+        at.session_state["anomaly_table"] = True
+        at.run()
+        assert not at.exception
+    return at.dataframe[0].value

@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-from page_helpers import FakeCanvas, drawn, png_bytes
+from page_helpers import FakeCanvas, anomaly_table as table, drawn, png_bytes
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -48,15 +47,6 @@ def upload(at: AppTest, files: list[tuple[str, bytes]], keep_examples: bool = Fa
     at.file_uploader(key="uploads").set_value([(name, data, "image/png") for name, data in files]).run()
     assert not at.exception
     return at
-
-
-def table(at: AppTest) -> pd.DataFrame:
-    """The table of every character, its expander opened first (it is drawn only when open)."""
-    if not at.session_state["anomaly_table"]:
-        at.session_state["anomaly_table"] = True
-        at.run()
-        assert not at.exception
-    return at.dataframe[0].value
 
 
 def thresholds(at: AppTest) -> dict[str, float]:

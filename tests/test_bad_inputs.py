@@ -16,6 +16,7 @@ from pathlib import Path
 import bad_files
 import numpy as np
 import pytest
+from page_helpers import anomaly_table
 from PIL import Image, UnidentifiedImageError
 from streamlit.testing.v1 import AppTest
 
@@ -381,7 +382,7 @@ def test_anomaly_page_reports_each_bad_file_by_name_and_scores_the_rest(sandbox)
     assert len(refused) >= 30
     errors = [error.value for error in at.error]
     assert sorted(errors) == sorted(f"{name}: {message}" for name, message in refused.items())
-    names = list(at.dataframe[0].value["Name"])
+    names = list(anomaly_table(at)["Name"])
     assert names == [name for name, _ in uploads if name not in refused]
     assert names[0] == "seven.png" and names[-1] == "one.png"
     # The session goes on: clear the uploads, pick built-in characters, and all is normal.
@@ -390,7 +391,7 @@ def test_anomaly_page_reports_each_bad_file_by_name_and_scores_the_rest(sandbox)
     at.multiselect(key="examples").set_value(chosen).run()
     assert_no_traceback_shown(at)
     assert not at.error
-    assert list(at.dataframe[0].value["Name"]) == chosen
+    assert list(anomaly_table(at)["Name"]) == chosen
     assert len(at.image) == 5 * len(chosen)
 
 

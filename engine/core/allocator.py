@@ -11,12 +11,13 @@ visitors the server kept 21-27% more than when warm (issue 22's load), though no
 Fixing the threshold where it starts stops that: every large block is mapped and unmapped,
 whatever thread frees it. With it, ten visitors of ten rounds each left the server 9.7% above its
 warm level (27% before), its peak fell from 1,100 to 916 MB, and its answers were no slower
-(p50 4.30 s against 4.47 s).
-Unlike the number of arenas, which glibc fixes once more than eight threads have allocated
-(before the app's first line runs under Streamlit), the threshold can be set at any time.
+(p50 4.30 s against 4.47 s). Unlike the number of arenas, which glibc fixes once more than eight
+threads have allocated (before the app's first line runs under Streamlit), the threshold can be
+set at any time.
 
-Only the app's server sets it: training allocates large tensors at every step, which the
-arenas serve faster, and a training process ends.
+The app's server sets it (streamlit_app.py), for the whole process: the studio's training jobs,
+threads of the server, run under it too. `python -m engine train` and other commands, processes
+of their own that end, leave glibc's default.
 """
 from __future__ import annotations
 
