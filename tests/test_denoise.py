@@ -1,4 +1,6 @@
 """The denoising task with the shipped models: numpy in, numpy out, on held-out inputs."""
+import json
+
 import numpy as np
 import pytest
 
@@ -269,6 +271,20 @@ def test_the_photo_denoiser_trains_on_no_held_out_photo(fake_opencv, monkeypatch
     assert np.all(inputs[:, 3] == inputs[:, 3, :1, :1]) and 0 <= inputs[:, 3].min() <= inputs[:, 3].max() <= build.MAX_SIGMA
 
 
+def test_the_third_stage_draws_its_levels_from_the_focus(monkeypatch):
+    from engine.tasks.denoise import build
+
+    patches = datasets.random_patches([np.random.default_rng(1).random((40, 40, 3), dtype=np.float32)], 64, 16)[0]
+    monkeypatch.setattr(build, "CAMERA_SHARE", 0.0)   # Gaussian only: the map holds the drawn level
+    everywhere = build.noisy_batch(patches, np.random.default_rng(0))[0][:, 3, 0, 0]
+    focused = build.noisy_batch(patches, np.random.default_rng(0), focus=(0.10, 0.12))[0][:, 3, 0, 0]
+    inside = (focused >= 0.10) & (focused <= 0.12)
+    assert everywhere.max() > 0.15 and everywhere.min() < 0.05 and np.mean((everywhere >= 0.10) & (everywhere <= 0.12)) < 0.2
+    assert 0.3 < inside.mean() < 0.7 and focused[~inside].max() > 0.15    # FOCUS_SHARE of them, the rest anywhere
+    monkeypatch.setattr(build, "FOCUS_SHARE", 1.0)
+    assert np.all(build.noisy_batch(patches, np.random.default_rng(0), focus=(0.10, 0.12))[0][:, 3] >= 0.10)
+
+
 def test_the_level_balanced_loss_weighs_every_noise_level_alike():
     import torch
 
@@ -295,6 +311,33 @@ def test_the_level_balanced_loss_weighs_every_noise_level_alike():
     assert float(level_balanced_loss(out, x[:, :3]).detach()) > 0
 
 
+def test_growing_the_photo_denoiser_keeps_what_it_computes_and_trains_the_new_blocks():
+    import torch
+
+    from engine.tasks.denoise import build
+    from engine.tasks.denoise.model import PhotoDenoiser, PhotoDenoiserConfig
+
+    torch.manual_seed(0)
+    small = PhotoDenoiser(PhotoDenoiserConfig(width=4, blocks=(1, 1, 2))).eval()
+    for p in small.parameters():       # a trained-looking network: no zero weights anywhere
+        p.data.normal_(0, 0.3)
+    big = build.grown(small, (2, 1, 2)).eval()
+    assert big.config.blocks == (2, 1, 2) and len(big.enc1) == 2 and len(big.dec1) == 2
+    x = torch.rand(2, 4, 16, 24)
+    with torch.no_grad():
+        assert torch.allclose(big(x)["reconstruction"], small(x)["reconstruction"], atol=1e-6)
+    # the new blocks learn: one step moves the output away from the small network's
+    big.train()
+    loss = (big(x)["reconstruction"] - x[:, :3]).pow(2).mean()
+    loss.backward()
+    assert float(big.dec1[1].body[2].weight.grad.abs().sum()) > 0
+    torch.optim.SGD(big.parameters(), lr=0.5).step()
+    with torch.no_grad():
+        assert not torch.allclose(big.eval()(x)["reconstruction"], small(x)["reconstruction"], atol=1e-4)
+    with pytest.raises(ValueError, match="only add"):
+        build.grown(big, (1, 1, 2))
+
+
 def test_the_photo_denoiser_refuses_to_train_without_the_corpus(monkeypatch):
     from engine.core import photo_corpus
     from engine.tasks.denoise import build
@@ -309,11 +352,14 @@ def test_tiny_photo_denoiser_build(tmp_path, fake_opencv):
     from engine import builds
     from engine.core import runtime
     from engine.nn import recipes
+    from engine.tasks.denoise import build
 
     entries = builds.build("denoiser-photo", recipes.BuildOptions(out_dir=tmp_path, scale=0.002),
                            "python -m engine train denoiser-photo")
     entry = entries["denoiser_photo"]
     assert runtime.sha256_of((tmp_path / "denoiser_photo.onnx").read_bytes()) == entry["sha256"]
+    config = json.loads(runtime.metadata(str(tmp_path / "denoiser_photo.onnx"))["config"])
+    assert config["blocks"] == list(build.GROWN_BLOCKS)
     out = engine.denoise(np.random.default_rng(0).random((1, 40, 52, 3), dtype=np.float32),
                          model=str(tmp_path / "denoiser_photo.onnx"), sigma=0.1)
     assert out.shape == (1, 40, 52, 3) and np.isfinite(out).all()
