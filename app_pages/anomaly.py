@@ -189,42 +189,49 @@ def evaluation() -> None:
     st.markdown(
         "Held-out digits and letters, rendered in fonts and with distortions no model saw in training. "
         "Letters that share a digit's shape (" + ", ".join(engine.DIGIT_LIKE_LETTERS) + ") are kept "
-        "apart: click *digit-like letters* in a histogram's legend to show them."
+        "apart: click *digit-like letters* in the histograms' legend to show them."
     )
+    scores: dict[str, dict[str, np.ndarray]] = {}
     for column, (model, label) in zip(st.columns(len(MODELS), gap="large"), MODELS.items(), strict=True):
         with column:
             info = engine.model_info(model)
             st.markdown(f"**{label}: {info['name']}**")
             st.caption(info["summary"])
             try:
-                scores = evaluation_scores(model, scoring)
+                scores[label] = evaluation_scores(model, scoring)
             except engine.ModelError as error:
                 st.error(str(error), icon=":material/error:")
-                continue
             except Exception:
                 log.exception("Scoring the evaluation set with %s failed", model)
                 st.error("Something went wrong while scoring the evaluation set.")
-                continue
-            threshold = detectors[model].threshold
-            st.plotly_chart(logic.histogram_figure(scores, threshold, label), key=f"histogram_{model}")
-            roc_chart, auroc, alike_auroc = logic.roc_figure(scores, threshold, label,
-                                                             engine.anomaly_evaluation_rocs(model, scoring))
-            st.plotly_chart(roc_chart, key=f"roc_{model}")
-            counts = engine.confusion(scores["digits"], scores["letters"], threshold)
+    if not scores:
+        return
+    shown = {model: label for model, label in MODELS.items() if label in scores}
+    thresholds = {label: detectors[model].threshold for model, label in shown.items()}
+    # both models on each chart: two charts for the browser to draw, and the comparison on one set of axes
+    st.plotly_chart(logic.histogram_figure(scores, thresholds), key="anomaly_histograms")
+    curves = {label: engine.anomaly_evaluation_rocs(model, scoring) for model, label in shown.items()}
+    roc_chart, aurocs = logic.roc_figure(scores, thresholds, curves)
+    st.plotly_chart(roc_chart, key="anomaly_roc")
+    for column, (model, label) in zip(st.columns(len(shown), gap="large"), shown.items(), strict=True):
+        with column:
+            groups, (auroc, alike_auroc) = scores[label], aurocs[label]
+            counts = engine.confusion(groups["digits"], groups["letters"], thresholds[label])
+            st.markdown(f"**{label}**")
             auroc_col, digits_col, letters_col = side_by_side(3, f"figures_{model}")
             auroc_col.metric("AUROC", f"{auroc:.3f}", help="The chance that a letter scores above a digit")
             digits_col.metric(
                 "Digits flagged",
-                f"{counts['digits flagged'] / len(scores['digits']):.1%}",
+                f"{counts['digits flagged'] / len(groups['digits']):.1%}",
                 help="Held-out digits wrongly called 'not a digit' at this threshold",
             )
             letters_col.metric(
                 "Letters caught",
-                f"{counts['letters flagged'] / len(scores['letters']):.1%}",
+                f"{counts['letters flagged'] / len(groups['letters']):.1%}",
                 help="Held-out letters called 'not a digit' at this threshold",
             )
-            st.markdown(logic.flagged_note(counts["digits flagged"] / len(scores["digits"]), false_positive_rate,
-                                           len(scores["digits"])))
+            st.markdown(logic.flagged_note(counts["digits flagged"] / len(groups["digits"]), false_positive_rate,
+                                           len(groups["digits"])))
             # a static table: two rows of counts need no scrolling or sorting
             st.table(pd.DataFrame(logic.confusion_table(counts)).set_index(""))
             st.caption(

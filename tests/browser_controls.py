@@ -156,7 +156,10 @@ HINTING = TEXT_SHOWN.format(HINTING_TEXT)
 COMPONENT = "document.querySelector('[data-testid=\"stCustomComponentV1\"]') !== null"   # the photo to click on
 COLOURED = both(IMAGES_AT_LEAST.format(4), TEXT_SHOWN.format("Colours for"))
 SCORED = IMAGES_AT_LEAST.format(20)   # 4 characters x 5 pictures
-EVALUATED = both(CHARTS_AT_LEAST.format(4), TEXT_SHOWN.format("AUROC"))   # 2 charts a model
+# The evaluation tab: its charts (4 before 2026-12, a histogram and an ROC chart a model; since, 2 with both
+# models on each) and a confusion table a model, the tab's last elements in either version.
+TABLES_AT_LEAST = "document.querySelectorAll('[data-testid=\"stTable\"]').length >= {}"
+EVALUATED = both(CHARTS_AT_LEAST.format(2), TABLES_AT_LEAST.format(2), TEXT_SHOWN.format("AUROC"))
 FOUND = both(TEXT_SHOWN.format("for this query"), CHARTS_AT_LEAST.format(1))
 WALKED = both(TEXT_SHOWN.format("The judge reads"), CHARTS_AT_LEAST.format(1))
 # The PCA tab's parts (before 2026-11-30 the tab showed all three at once, its surfaces in 3-D: each condition

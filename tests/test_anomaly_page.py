@@ -100,7 +100,7 @@ def test_evaluation_charts_for_both_models_in_their_own_tab():
     assert not at.dataframe and not at.session_state["anomaly_table"]   # their table folded, so not drawn
     assert len(table(at)) == 4 and len(at.dataframe) == 1             # opening it draws it
     open_evaluation(at)
-    assert len(at.get("plotly_chart")) == 4  # a histogram and an ROC curve per model
+    assert len(at.get("plotly_chart")) == 2  # the histograms (a panel a model) and one ROC chart of both
     assert len([metric for metric in at.metric if metric.label == "AUROC"]) == 2
     tables = [t.value for t in at.table]   # a confusion table per model: every held-out character counted once
     assert len(tables) == 2 and all(list(t.index) == ["Digits", "Letters"] for t in tables)
@@ -115,7 +115,7 @@ def test_evaluation_shows_even_with_nothing_chosen():
     assert not at.exception
     assert at.info
     assert not at.image
-    assert len(open_evaluation(at).get("plotly_chart")) == 4
+    assert len(open_evaluation(at).get("plotly_chart")) == 2
 
 
 def test_uploaded_character():
@@ -175,7 +175,7 @@ def test_switching_the_scoring():
     assert not at.error
     assert thresholds(at) != tolerant
     assert_verdicts_follow_scores(at, "mse", 0.05)
-    assert len(open_evaluation(at).get("plotly_chart")) == 4
+    assert len(open_evaluation(at).get("plotly_chart")) == 2
 
 
 def test_the_autoencoder_beats_chance_on_letters():
@@ -216,12 +216,22 @@ def test_verdicts_and_tables():
 def test_the_evaluation_charts():
     scores = {"digits": np.array([0.1, 0.2, 0.3]), "letters": np.array([0.5, 0.6, 0.29]),
               "digit-like letters": np.array([0.2, 0.3])}
-    histogram = logic.histogram_figure(scores, 0.28, "PCA")
-    assert [t.name for t in histogram.data] == list(scores) and histogram.data[2].visible == "legendonly"
-    roc, auroc, alike = logic.roc_figure(scores, 0.28, "PCA")
-    assert auroc == engine.roc(scores["digits"], scores["letters"]).auroc and 0 <= alike <= 1
-    point = roc.data[-1]
-    assert (point.x[0], point.y[0]) == (1 / 3, 1.0)  # a third of the digits and every letter flagged
+    other = {group: values * 2 for group, values in scores.items()}
+    both, thresholds = {"Autoencoder": scores, "PCA": other}, {"Autoencoder": 0.28, "PCA": 0.35}
+    histogram = logic.histogram_figure(both, thresholds)
+    assert [t.name for t in histogram.data] == list(scores) * 2      # every group in each model's panel
+    assert [t.showlegend for t in histogram.data] == [True] * 3 + [False] * 3   # one legend entry a group
+    assert {t.legendgroup for t in histogram.data} == set(scores)      # a click on it toggles both panels
+    assert histogram.data[2].visible == histogram.data[5].visible == "legendonly"
+    assert (histogram.data[0].xaxis, histogram.data[3].xaxis) == ("x", "x2")
+    assert [line.x0 for line in histogram.layout.shapes] == [0.28, 0.35]   # each panel its own threshold
+    roc, aurocs = logic.roc_figure(both, thresholds)
+    assert aurocs["Autoencoder"][0] == engine.roc(scores["digits"], scores["letters"]).auroc
+    assert aurocs["PCA"] == pytest.approx(aurocs["Autoencoder"]) and all(0 <= a <= 1 for a, _ in aurocs.values())
+    points = [t for t in roc.data if t.mode == "markers"]
+    assert [p.name for p in points] == ["Autoencoder, your threshold", "PCA, your threshold"]
+    assert (points[0].x[0], points[0].y[0]) == (1 / 3, 1.0)  # a third of the digits and every letter flagged
+    assert (points[1].x[0], points[1].y[0]) == (2 / 3, 1.0)  # 0.2, 0.4, 0.6 against 0.35
 
 
 def test_a_drawn_character_is_scored_and_shown_as_the_model_sees_it(monkeypatch):

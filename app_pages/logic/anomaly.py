@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 import engine
 from app_pages import display
@@ -41,73 +42,63 @@ def verdict_table(names: list[str], chars: np.ndarray, results: dict[str, engine
     return table
 
 
-def histogram_figure(scores: dict[str, np.ndarray], threshold: float, label: str) -> go.Figure:
-    """Each group's scores as overlaid histograms on one binning, the threshold dashed."""
-    high = float(max(values.max() for values in scores.values()))
-    bins = {"start": 0.0, "end": high * 1.001, "size": high / 50}  # one binning for every group
-    figure = go.Figure()
-    for group, values in scores.items():
-        figure.add_histogram(
-            x=values,
-            name=group,
-            xbins=bins,
-            histnorm="percent",
-            opacity=0.6,
-            marker_color=GROUP_COLOURS.get(group),
-            visible=True if group != "digit-like letters" else "legendonly",  # a click shows them
-        )
-    figure.add_vline(x=threshold, line_dash="dash", annotation_text="threshold")
-    figure.update_layout(
-        title=f"{label}: scores of held-out characters",
-        barmode="overlay",
-        xaxis_title="anomaly score",
-        yaxis_title="% of the group",
-        legend={"orientation": "h", "y": -0.25},
-        height=360,
-        margin={"t": 50, "b": 10},
-    )
+MODEL_COLOURS = {"Autoencoder": "#2a9d8f", "PCA": "#7b4fa0"}   # each model's curves on the shared ROC chart
+
+
+def histogram_figure(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float]) -> go.Figure:
+    """One panel per model (`scores`: model label -> group -> scores): each group's scores as
+    overlaid histograms on one binning per panel, the model's threshold dashed. One legend: a
+    click on a group shows or hides it in every panel."""
+    figure = make_subplots(rows=1, cols=len(scores), subplot_titles=list(scores), shared_yaxes=True,
+                           horizontal_spacing=0.06)
+    for column, (label, groups) in enumerate(scores.items(), start=1):
+        high = float(max(values.max() for values in groups.values()))
+        bins = {"start": 0.0, "end": high * 1.001, "size": high / 50}  # one binning for every group
+        for group, values in groups.items():
+            figure.add_histogram(
+                x=values, name=group, legendgroup=group, showlegend=column == 1, xbins=bins, histnorm="percent",
+                opacity=0.6, marker_color=GROUP_COLOURS.get(group),
+                visible=True if group != "digit-like letters" else "legendonly",  # a click shows them
+                row=1, col=column,
+            )
+        figure.add_vline(x=thresholds[label], line_dash="dash", annotation_text="threshold", row=1, col=column)
+        figure.update_xaxes(title_text="anomaly score", row=1, col=column)
+    figure.update_yaxes(title_text="% of the group", row=1, col=1)
+    figure.update_layout(title="Scores of held-out characters", barmode="overlay",
+                         legend={"orientation": "h", "y": -0.25}, height=380, margin={"t": 70, "b": 10})
     return figure
 
 
-def roc_figure(scores: dict[str, np.ndarray], threshold: float, label: str,
-               curves: dict[str, engine.RocCurve] | None = None) -> tuple[go.Figure, float, float]:
-    """The ROC curve for letters (and, dotted, for digit-like letters) with the chosen threshold
-    marked; also returns both AUROCs. `curves`: those of these scores, computed already
-    (engine.anomaly_evaluation_rocs), else they are computed here."""
-    if curves is None:
-        curves = {group: engine.roc(scores["digits"], scores[group]) for group in ("letters", "digit-like letters")}
-    letters, alike = curves["letters"], curves["digit-like letters"]
-    point_x = float((scores["digits"] > threshold).mean())
-    point_y = float((scores["letters"] > threshold).mean())
+def roc_figure(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float],
+               curves: dict[str, dict[str, engine.RocCurve]] | None = None,
+               ) -> tuple[go.Figure, dict[str, tuple[float, float]]]:
+    """Every model's ROC curve for letters (and, dotted, for digit-like letters) on one chart,
+    each with its threshold marked; also returns each model's two AUROCs. `curves`: model label
+    -> those of its scores, computed already (engine.anomaly_evaluation_rocs), else computed here."""
     figure = go.Figure()
-    chance = {"color": "#bbbbbb", "dash": "dash"}
-    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=chance, name="chance")
-    figure.add_scatter(
-        x=alike.false_positive_rate,
-        y=alike.true_positive_rate,
-        mode="lines",
-        line={"color": GROUP_COLOURS["digit-like letters"], "dash": "dot"},
-        name=f"digit-like letters (AUROC {alike.auroc:.3f})",
-    )
-    figure.add_scatter(
-        x=letters.false_positive_rate,
-        y=letters.true_positive_rate,
-        mode="lines",
-        line={"color": GROUP_COLOURS["letters"]},
-        name=f"letters (AUROC {letters.auroc:.3f})",
-    )
-    figure.add_scatter(
-        x=[point_x], y=[point_y], mode="markers", marker={"size": 12, "color": "black"}, name="your threshold"
-    )
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "#bbbbbb", "dash": "dash"}, name="chance")
+    aurocs = {}
+    for label, groups in scores.items():
+        mine = (curves or {}).get(label) or {
+            group: engine.roc(groups["digits"], groups[group]) for group in ("letters", "digit-like letters")}
+        letters, alike = mine["letters"], mine["digit-like letters"]
+        colour = MODEL_COLOURS.get(label)
+        figure.add_scatter(x=alike.false_positive_rate, y=alike.true_positive_rate, mode="lines",
+                           line={"color": colour, "dash": "dot"}, name=f"{label}, digit-like letters ({alike.auroc:.3f})")
+        figure.add_scatter(x=letters.false_positive_rate, y=letters.true_positive_rate, mode="lines",
+                           line={"color": colour}, name=f"{label}, letters (AUROC {letters.auroc:.3f})")
+        figure.add_scatter(x=[float((groups["digits"] > thresholds[label]).mean())],
+                           y=[float((groups["letters"] > thresholds[label]).mean())], mode="markers",
+                           marker={"size": 12, "color": colour, "line": {"color": "black", "width": 1}},
+                           name=f"{label}, your threshold")
+        aurocs[label] = (letters.auroc, alike.auroc)
     figure.update_layout(
-        title=f"{label}: ROC, AUROC {letters.auroc:.3f}",
+        title="ROC: " + ", ".join(f"{label} AUROC {auroc:.3f}" for label, (auroc, _) in aurocs.items()),
         xaxis={"title": "digits flagged (false-positive rate)", "range": [0, 1]},
         yaxis={"title": "letters flagged (true-positive rate)", "range": [0, 1.02]},
-        legend={"orientation": "h", "y": -0.25},
-        height=400,
-        margin={"t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.25}, height=440, margin={"t": 50, "b": 10},
     )
-    return figure, letters.auroc, alike.auroc
+    return figure, aurocs
 
 
 def flagged_note(flagged: float, allowed: float, digits: int) -> str:
