@@ -1,5 +1,6 @@
 """The anomaly detection page, driven by Streamlit's AppTest: the real engine and pretrained models."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,27 @@ def test_evaluation_shows_even_with_nothing_chosen():
     assert at.info
     assert not at.image
     assert len(open_evaluation(at).get("plotly_chart")) == 2
+
+
+def test_evaluation_shows_the_model_that_scored_when_the_other_fails(monkeypatch):
+    import streamlit as st
+
+    real = engine.anomaly_evaluation_scores
+
+    def scores(model, scoring="tolerant"):
+        if model == "anomaly_pca":
+            raise engine.ModelError("anomaly_pca.onnx does not match its checksum")
+        return real(model, scoring)
+
+    st.cache_resource.clear()   # the page's cache of the evaluation scores
+    monkeypatch.setattr(engine, "anomaly_evaluation_scores", scores)
+    at = open_evaluation(open_anomaly())
+    assert not at.exception
+    assert [e.value for e in at.error] == ["anomaly_pca.onnx does not match its checksum"]
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert len(charts) == 2 and {trace.get("xaxis", "x") for trace in charts[0]["data"]} == {"x"}   # one panel
+    assert not any("PCA" in trace.get("name", "") for trace in charts[1]["data"])
+    assert len(at.table) == 1 and [m.label for m in at.metric].count("AUROC") == 1
 
 
 def test_uploaded_character():
