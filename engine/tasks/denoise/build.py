@@ -127,9 +127,16 @@ def balance_levels(model: PhotoDenoiser, images: list[np.ndarray], opts: BuildOp
     """The second training stage, in place: a lower learning rate on the level-balanced loss.
     The first stage learns fastest on plain MSE, which the noisiest crops rule; this stage
     gives back to sigma 5 to 25 (the noise of real photos) what the first leaned to sigma 50."""
-    config = TrainConfig(steps=max(10, int(BALANCE_STEPS * opts.scale)), batch_size=16, lr=5e-4,
-                         seed=opts.seed + 1)
-    fit(model, crop_batches(images, config.batch_size), config, loss_fn=level_balanced_loss, progress=opts.progress)
+    train_balanced(model, images, BALANCE_STEPS, opts.seed + 1, opts)
+
+
+def train_balanced(model: PhotoDenoiser, images: list[np.ndarray], steps: int, seed: int, opts: BuildOptions,
+                   focus: tuple[float, float] | None = None) -> None:
+    """Stages 2 and 3, in place: `steps` steps (times opts.scale) at learning rate 5e-4 on the
+    level-balanced loss, on crop_batches of `images` (with `focus`, see noisy_batch)."""
+    config = TrainConfig(steps=max(10, int(steps * opts.scale)), batch_size=16, lr=5e-4, seed=seed)
+    fit(model, crop_batches(images, config.batch_size, focus), config, loss_fn=level_balanced_loss,
+        progress=opts.progress)
 
 
 GROWN_BLOCKS = (2, 1, 2)     # the third stage: one more residual block each side at 1/2 resolution
@@ -164,10 +171,7 @@ def grow_fine_scale(model: PhotoDenoiser, images: list[np.ndarray], opts: BuildO
     (a megapixel: 0.54 s before, 0.64 s grown)."""
     torch.manual_seed(opts.seed + 2)        # the new blocks' first convolutions
     model = grown(model, GROWN_BLOCKS)
-    config = TrainConfig(steps=max(10, int(GROW_STEPS * opts.scale)), batch_size=16, lr=5e-4,
-                         seed=opts.seed + 2)
-    fit(model, crop_batches(images, config.batch_size, FOCUS), config, loss_fn=level_balanced_loss,
-        progress=opts.progress)
+    train_balanced(model, images, GROW_STEPS, opts.seed + 2, opts, FOCUS)
     return model
 
 
