@@ -62,7 +62,6 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
     assert_result_rendered(page, tmp_path, "anomaly", result='[data-testid="stTable"]')   # a confusion table per model
     assert page.locator('[data-testid="stTable"]').count() == 2
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 2
-    page.screenshot(path=str(tmp_path / "anomaly_evaluation.png"), full_page=True)
 
 
 
