@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from browser import OPEN_READY, ROOT, SCRIPT_FINISHED, TEXT_SHOWN, VISITS, launch_browser, streamlit_server
+from browser import CHART, OPEN_READY, ROOT, SCRIPT_FINISHED, TEXT_SHOWN, VISITS, launch_browser, streamlit_server
 from browser_controls import PAGES, PHOTO_PAGES, open_page, operate, phone_photo_jpeg, upload_photo
 
 LOAD_SESSIONS_IN_COMPARE = 5
@@ -134,14 +134,14 @@ def _page_state(page, slug: str) -> str:
     """What a page shows, for an error line: its script's state, whether its open's ready condition
     holds now, images, charts, the open tab and alerts."""
     try:
-        return page.evaluate("""([ready]) => {
+        return page.evaluate("""([ready, chart]) => {
           const q = s => document.querySelectorAll(s), app = document.querySelector('[data-testid="stApp"]');
           const tab = document.querySelector('[role=tab][aria-selected=true]');
           return `script ${app?.dataset.testScriptState}, open's condition ${eval(ready)}, `
-            + `${q('[data-testid="stImage"] img').length} images, ${q('[data-testid="stPlotlyChart"]').length} charts, `
+            + `${q('[data-testid="stImage"] img').length} images, ${q(chart).length} charts, `
             + `tab ${tab ? tab.innerText : '-'}, alerts: `
             + Array.from(q('[data-testid="stAlert"]')).map(a => a.innerText.slice(0, 120)).join(' | ');
-        }""", [OPEN_READY[slug]])
+        }""", [OPEN_READY[slug], CHART])
     except Exception as error:   # the page itself may be what failed
         return f"page state unknown: {type(error).__name__}"
 

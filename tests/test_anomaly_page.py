@@ -97,11 +97,11 @@ def test_many_characters_detail_the_first_few_and_list_all():
 
 def test_evaluation_charts_for_both_models_in_their_own_tab():
     at = open_anomaly()
-    assert not at.get("plotly_chart") and at.image   # opened on the characters
+    assert not at.get("vega_lite_chart") and at.image   # opened on the characters
     assert not at.dataframe and not at.session_state["anomaly_table"]   # their table folded, so not drawn
     assert len(table(at)) == 4 and len(at.dataframe) == 1             # opening it draws it
     open_evaluation(at)
-    assert len(at.get("plotly_chart")) == 2  # the histograms (a panel a model) and one ROC chart of both
+    assert len(at.get("vega_lite_chart")) == 2  # the histograms (a panel a model) and one ROC chart of both
     assert len([metric for metric in at.metric if metric.label == "AUROC"]) == 2
     tables = [t.value for t in at.table]   # a confusion table per model: every held-out character counted once
     assert len(tables) == 2 and all(list(t.index) == ["Digits", "Letters"] for t in tables)
@@ -116,7 +116,7 @@ def test_evaluation_shows_even_with_nothing_chosen():
     assert not at.exception
     assert at.info
     assert not at.image
-    assert len(open_evaluation(at).get("plotly_chart")) == 2
+    assert len(open_evaluation(at).get("vega_lite_chart")) == 2
 
 
 def test_evaluation_shows_the_model_that_scored_when_the_other_fails(monkeypatch):
@@ -134,9 +134,9 @@ def test_evaluation_shows_the_model_that_scored_when_the_other_fails(monkeypatch
     at = open_evaluation(open_anomaly())
     assert not at.exception
     assert [e.value for e in at.error] == ["anomaly_pca.onnx does not match its checksum"]
-    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    assert len(charts) == 2 and {trace.get("xaxis", "x") for trace in charts[0]["data"]} == {"x"}   # one panel
-    assert not any("PCA" in trace.get("name", "") for trace in charts[1]["data"])
+    charts = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert len(charts) == 2 and charts[0]["facet"]["column"]["sort"] == ["Autoencoder"]   # one panel
+    assert "PCA" not in charts[1]["title"] and charts[1]["title"].startswith("ROC: Autoencoder AUROC")
     assert len(at.table) == 1 and [m.label for m in at.metric].count("AUROC") == 1
 
 
@@ -197,7 +197,7 @@ def test_switching_the_scoring():
     assert not at.error
     assert thresholds(at) != tolerant
     assert_verdicts_follow_scores(at, "mse", 0.05)
-    assert len(open_evaluation(at).get("plotly_chart")) == 2
+    assert len(open_evaluation(at).get("vega_lite_chart")) == 2
 
 
 def test_the_autoencoder_beats_chance_on_letters():
@@ -240,20 +240,30 @@ def test_the_evaluation_charts():
               "digit-like letters": np.array([0.2, 0.3])}
     other = {group: values * 2 for group, values in scores.items()}
     both, thresholds = {"Autoencoder": scores, "PCA": other}, {"Autoencoder": 0.28, "PCA": 0.35}
-    histogram = logic.histogram_figure(both, thresholds)
-    assert [t.name for t in histogram.data] == list(scores) * 2      # every group in each model's panel
-    assert [t.showlegend for t in histogram.data] == [True] * 3 + [False] * 3   # one legend entry a group
-    assert {t.legendgroup for t in histogram.data} == set(scores)      # a click on it toggles both panels
-    assert histogram.data[2].visible == histogram.data[5].visible == "legendonly"
-    assert (histogram.data[0].xaxis, histogram.data[3].xaxis) == ("x", "x2")
-    assert [line.x0 for line in histogram.layout.shapes] == [0.28, 0.35]   # each panel its own threshold
-    roc, aurocs = logic.roc_figure(both, thresholds)
+    rows = logic.histogram_rows(both, thresholds)
+    assert len(rows) == 2 * 3 * logic.HISTOGRAM_BINS                  # every group binned in each model's panel
+    shares = rows.groupby(["model", "group"])["percent"].sum()
+    assert np.allclose(shares, 100)                                  # each group's bins hold all of it
+    panel = rows[rows.model == "PCA"]
+    assert panel.low.min() == 0 and panel.high.max() == pytest.approx(1.2 * 1.001)   # one binning a panel
+    assert set(panel.threshold) == {0.35}                            # each panel its own threshold
+    letters = rows[(rows.model == "Autoencoder") & (rows.group == "letters")]
+    assert letters[letters.percent > 0].low.tolist() == pytest.approx([0.29 - 0.29 % (0.6 * 1.001 / 50),
+                                                                        0.5 - 0.5 % (0.6 * 1.001 / 50),
+                                                                        0.6 - 0.6 % (0.6 * 1.001 / 50)])
+    histogram = logic.histogram_chart(both, thresholds).to_dict()
+    assert histogram["facet"]["column"]["field"] == "model"          # a panel a model, one legend for both
+    (shown,) = histogram["params"]
+    assert shown["bind"] == "legend" and shown["value"] == [{"group": "digits"}, {"group": "letters"}]
+    lines, points, aurocs = logic.roc_rows(both, thresholds)
     assert aurocs["Autoencoder"][0] == engine.roc(scores["digits"], scores["letters"]).auroc
     assert aurocs["PCA"] == pytest.approx(aurocs["Autoencoder"]) and all(0 <= a <= 1 for a, _ in aurocs.values())
-    points = [t for t in roc.data if t.mode == "markers"]
-    assert [p.name for p in points] == ["Autoencoder, your threshold", "PCA, your threshold"]
-    assert (points[0].x[0], points[0].y[0]) == (1 / 3, 1.0)  # a third of the digits and every letter flagged
-    assert (points[1].x[0], points[1].y[0]) == (2 / 3, 1.0)  # 0.2, 0.4, 0.6 against 0.35
+    assert set(zip(lines.model, lines.curve, strict=True)) == {(m, c) for m in both for c in ("letters", "digit-like letters")}
+    assert points.model.tolist() == ["Autoencoder", "PCA"]
+    assert points[["digits flagged", "letters flagged"]].values.tolist() == [[1 / 3, 1.0],   # a third of the digits
+                                                                             [2 / 3, 1.0]]   # 0.2, 0.4, 0.6 vs 0.35
+    roc, same = logic.roc_chart(both, thresholds)
+    assert same == aurocs and roc.to_dict()["title"].startswith("ROC: Autoencoder AUROC")
 
 
 def test_a_drawn_character_is_scored_and_shown_as_the_model_sees_it(monkeypatch):

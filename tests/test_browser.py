@@ -4,7 +4,7 @@ page shows its result, and uploads go through the real file input."""
 import json
 
 import pytest
-from browser import SCRIPT_FINISHED, VISITS
+from browser import CHARTS_AT_LEAST, SCRIPT_FINISHED, VISITS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a real server and Chromium
 
@@ -55,13 +55,14 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
     page.locator(TABLE).first.wait_for()
     page.wait_for_function(SCRIPT_FINISHED)
     # The evaluation has a tab of its own, run when it is opened: the histograms (a panel a model) and one
-    # ROC chart of both models.
+    # ROC chart of both models, in Vega-Lite (drawn: their marks are there).
     page.get_by_role("tab", name="How well each model tells digits from letters", exact=True).click()
-    page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 2")
+    page.wait_for_function(CHARTS_AT_LEAST.format(2))
     page.wait_for_function(SCRIPT_FINISHED)
     assert_result_rendered(page, tmp_path, "anomaly", result='[data-testid="stTable"]')   # a confusion table per model
     assert page.locator('[data-testid="stTable"]').count() == 2
-    assert page.locator('[data-testid="stPlotlyChart"]').count() == 2
+    assert page.locator('[data-testid="stVegaLiteChart"] .marks').count() == 2
+    assert page.locator('[data-testid="stVegaLiteChart"] .mark-rect').count() == 2   # a panel of bars a model
 
 
 

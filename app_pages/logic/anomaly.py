@@ -1,10 +1,10 @@
 """What the Anomaly detection page decides and draws: the error heat map, verdicts, the table of
-characters, the evaluation charts and counts. Plain numpy and plotly (no streamlit)."""
+characters, the evaluation charts and counts. Plain numpy, pandas and altair (no streamlit)."""
 from __future__ import annotations
 
+import altair as alt
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+import pandas as pd
 
 import engine
 from app_pages import display
@@ -45,60 +45,96 @@ def verdict_table(names: list[str], chars: np.ndarray, results: dict[str, engine
 MODEL_COLOURS = {"Autoencoder": "#2a9d8f", "PCA": "#7b4fa0"}   # each model's curves on the shared ROC chart
 
 
-def histogram_figure(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float]) -> go.Figure:
-    """One panel per model (`scores`: model label -> group -> scores): each group's scores as
-    overlaid histograms on one binning per panel, the model's threshold dashed. One legend: a
-    click on a group shows or hides it in every panel."""
-    figure = make_subplots(rows=1, cols=len(scores), subplot_titles=list(scores), shared_yaxes=True,
-                           horizontal_spacing=0.06)
-    for column, (label, groups) in enumerate(scores.items(), start=1):
-        high = float(max(values.max() for values in groups.values()))
-        bins = {"start": 0.0, "end": high * 1.001, "size": high / 50}  # one binning for every group
+HISTOGRAM_BINS = 50
+SHOWN_AT_FIRST = ("digits", "letters")   # digit-like letters start faint: a click on the legend shows them
+PANEL_WIDTH = 330                          # px: a faceted Vega-Lite chart cannot take the container's width
+
+
+def histogram_rows(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float]) -> pd.DataFrame:
+    """The histograms, binned here (a few hundred rows for the browser, not every score): per model
+    (`scores`: model label -> group -> scores) one binning for every group, each bin's share of its
+    group in percent, and the model's threshold on every row of its panel."""
+    rows = []
+    for label, groups in scores.items():
+        edges = np.linspace(0.0, float(max(values.max() for values in groups.values())) * 1.001, HISTOGRAM_BINS + 1)
         for group, values in groups.items():
-            figure.add_histogram(
-                x=values, name=group, legendgroup=group, showlegend=column == 1, xbins=bins, histnorm="percent",
-                opacity=0.6, marker_color=GROUP_COLOURS.get(group),
-                visible=True if group != "digit-like letters" else "legendonly",  # a click shows them
-                row=1, col=column,
-            )
-        figure.add_vline(x=thresholds[label], line_dash="dash", annotation_text="threshold", row=1, col=column)
-        figure.update_xaxes(title_text="anomaly score", row=1, col=column)
-    figure.update_yaxes(title_text="% of the group", row=1, col=1)
-    figure.update_layout(title="Scores of held-out characters", barmode="overlay",
-                         legend={"orientation": "h", "y": -0.25}, height=380, margin={"t": 70, "b": 10})
-    return figure
+            share = np.histogram(values, edges)[0] / max(len(values), 1) * 100
+            rows += [{"model": label, "group": group, "low": low, "high": high, "percent": percent,
+                      "threshold": thresholds[label]} for low, high, percent in zip(edges[:-1], edges[1:], share, strict=True)]
+    return pd.DataFrame(rows)
 
 
-def roc_figure(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float],
-               curves: dict[str, dict[str, engine.RocCurve]] | None = None,
-               ) -> tuple[go.Figure, dict[str, tuple[float, float]]]:
-    """Every model's ROC curve for letters (and, dotted, for digit-like letters) on one chart,
-    each with its threshold marked; also returns each model's two AUROCs. `curves`: model label
-    -> those of its scores, computed already (engine.anomaly_evaluation_rocs), else computed here."""
-    figure = go.Figure()
-    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "#bbbbbb", "dash": "dash"}, name="chance")
-    aurocs = {}
+def histogram_chart(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float]) -> alt.FacetChart:
+    """One panel per model: each group's share of scores per bin, overlaid, and the model's
+    threshold dashed. Vega-Lite, not plotly: the tab opens without loading plotly in the browser.
+    One legend for both panels: a click on a group shows it alone, shift-click adds one, a
+    double-click on the chart shows every group; digit-like letters start faint."""
+    data = histogram_rows(scores, thresholds)
+    groups = [group for group in GROUP_COLOURS if group in set(data["group"])]
+    pick = alt.selection_point(name="shown", fields=["group"], bind="legend",
+                               value=[{"group": group} for group in SHOWN_AT_FIRST if group in groups])
+    base = alt.Chart(data).properties(width=PANEL_WIDTH, height=260)
+    bars = base.mark_rect().properties(name="bars").encode(
+        x=alt.X("low:Q", title="anomaly score"), x2="high:Q",
+        y=alt.Y("percent:Q", title="% of the group", stack=None),
+        color=alt.Color("group:N", title=None, legend=alt.Legend(orient="bottom"),
+                        scale=alt.Scale(domain=groups, range=[GROUP_COLOURS[group] for group in groups])),
+        opacity=alt.condition(pick, alt.value(0.6), alt.value(0.08)),
+        tooltip=[alt.Tooltip("group:N"), alt.Tooltip("low:Q", title="from", format=".3g"),
+                 alt.Tooltip("high:Q", title="to", format=".3g"), alt.Tooltip("percent:Q", title="%", format=".1f")],
+    ).add_params(pick)
+    rule = base.transform_aggregate(threshold="mean(threshold)", groupby=["model"]).mark_rule(
+        strokeDash=[6, 4], color="black").encode(x="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", format=".4g")])
+    return alt.layer(bars, rule).facet(column=alt.Column("model:N", title=None, sort=list(scores))).resolve_scale(
+        x="independent").properties(title="Scores of held-out characters")
+
+
+def roc_rows(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float],
+             curves: dict[str, dict[str, engine.RocCurve]] | None = None,
+             ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[float, float]]]:
+    """Every model's ROC curves for letters and for digit-like letters (one row a point), each
+    model's threshold as a point (the share of digits and of letters it flags), and each model's
+    two AUROCs. `curves`: model label -> those of its scores, computed already
+    (engine.anomaly_evaluation_rocs), else computed here."""
+    lines, points, aurocs = [], [], {}
     for label, groups in scores.items():
         mine = (curves or {}).get(label) or {
             group: engine.roc(groups["digits"], groups[group]) for group in ("letters", "digit-like letters")}
-        letters, alike = mine["letters"], mine["digit-like letters"]
-        colour = MODEL_COLOURS.get(label)
-        figure.add_scatter(x=alike.false_positive_rate, y=alike.true_positive_rate, mode="lines",
-                           line={"color": colour, "dash": "dot"}, name=f"{label}, digit-like letters ({alike.auroc:.3f})")
-        figure.add_scatter(x=letters.false_positive_rate, y=letters.true_positive_rate, mode="lines",
-                           line={"color": colour}, name=f"{label}, letters (AUROC {letters.auroc:.3f})")
-        figure.add_scatter(x=[float((groups["digits"] > thresholds[label]).mean())],
-                           y=[float((groups["letters"] > thresholds[label]).mean())], mode="markers",
-                           marker={"size": 12, "color": colour, "line": {"color": "black", "width": 1}},
-                           name=f"{label}, your threshold")
-        aurocs[label] = (letters.auroc, alike.auroc)
-    figure.update_layout(
-        title="ROC: " + ", ".join(f"{label} AUROC {auroc:.3f}" for label, (auroc, _) in aurocs.items()),
-        xaxis={"title": "digits flagged (false-positive rate)", "range": [0, 1]},
-        yaxis={"title": "letters flagged (true-positive rate)", "range": [0, 1.02]},
-        legend={"orientation": "h", "y": -0.25}, height=440, margin={"t": 50, "b": 10},
-    )
-    return figure, aurocs
+        for group in ("letters", "digit-like letters"):
+            curve = mine[group]
+            lines += [{"model": label, "curve": group, "digits flagged": float(x), "letters flagged": float(y),
+                       "AUROC": curve.auroc} for x, y in zip(curve.false_positive_rate, curve.true_positive_rate, strict=True)]
+        points.append({"model": label, "digits flagged": float((groups["digits"] > thresholds[label]).mean()),
+                       "letters flagged": float((groups["letters"] > thresholds[label]).mean()),
+                       "threshold": thresholds[label]})
+        aurocs[label] = (mine["letters"].auroc, mine["digit-like letters"].auroc)
+    return pd.DataFrame(lines), pd.DataFrame(points), aurocs
+
+
+def roc_chart(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float],
+              curves: dict[str, dict[str, engine.RocCurve]] | None = None,
+              ) -> tuple[alt.LayerChart, dict[str, tuple[float, float]]]:
+    """Every model's ROC curve for letters (and, dotted, for digit-like letters) on one chart,
+    each with its threshold marked; also returns each model's two AUROCs (see roc_rows)."""
+    lines, points, aurocs = roc_rows(scores, thresholds, curves)
+    models = list(scores)
+    colour = alt.Color("model:N", title=None, legend=alt.Legend(orient="bottom"),
+                       scale=alt.Scale(domain=models, range=[MODEL_COLOURS.get(m, "#444444") for m in models]))
+    x = alt.X("digits flagged:Q", title="digits flagged (false-positive rate)", scale=alt.Scale(domain=[0, 1]))
+    y = alt.Y("letters flagged:Q", title="letters flagged (true-positive rate)", scale=alt.Scale(domain=[0, 1]))
+    chance = alt.Chart(pd.DataFrame({"digits flagged": [0.0, 1.0], "letters flagged": [0.0, 1.0]})).mark_line(
+        color="#bbbbbb", strokeDash=[4, 4]).encode(x=x, y=y)
+    curve_lines = alt.Chart(lines).mark_line().encode(
+        x=x, y=y, color=colour,
+        strokeDash=alt.StrokeDash("curve:N", title=None, legend=alt.Legend(orient="bottom"),
+                                  scale=alt.Scale(domain=["letters", "digit-like letters"], range=[[1, 0], [2, 3]])),
+        detail="curve:N", tooltip=["model:N", "curve:N", alt.Tooltip("AUROC:Q", format=".3f")])
+    dots = alt.Chart(points).mark_point(size=140, filled=True, stroke="black", strokeWidth=1, opacity=1).encode(
+        x=x, y=y, color=colour, tooltip=["model:N", alt.Tooltip("threshold:Q", format=".4g"),
+                                         alt.Tooltip("digits flagged:Q", format=".1%"),
+                                         alt.Tooltip("letters flagged:Q", format=".1%")])
+    title = "ROC: " + ", ".join(f"{label} AUROC {auroc:.3f}" for label, (auroc, _) in aurocs.items())
+    return alt.layer(chance, curve_lines, dots).properties(title=title, height=400), aurocs
 
 
 def flagged_note(flagged: float, allowed: float, digits: int) -> str:
