@@ -189,7 +189,7 @@ def evaluation() -> None:
     st.markdown(
         "Held-out digits and letters, rendered in fonts and with distortions no model saw in training. "
         "Letters that share a digit's shape (" + ", ".join(engine.DIGIT_LIKE_LETTERS) + ") are kept "
-        "apart and start faint: click *digit-like letters* in the histograms' legend to see them alone "
+        "apart and start faint: click *digit-like letters* in a histogram's legend to see them alone "
         "(shift-click adds a group; a double-click on the chart shows them all)."
     )
     scores: dict[str, dict[str, np.ndarray]] = {}
@@ -211,10 +211,12 @@ def evaluation() -> None:
     thresholds = {label: detectors[model].threshold for model, label in shown.items()}
     # both models on each chart: two charts for the browser to draw, and the comparison on one set of axes
     # Vega-Lite charts: drawing them needs 1/6 of the script plotly would load (and run) in the browser
-    st.altair_chart(logic.histogram_chart(scores, thresholds), key="anomaly_histograms")
+    histograms = logic.histogram_charts(scores, thresholds)
+    for column, (model, label) in zip(st.columns(len(shown), gap="large"), shown.items(), strict=True):
+        column.altair_chart(histograms[label], key=f"anomaly_histogram_{model}", width="stretch", height=380)
     curves = {label: engine.anomaly_evaluation_rocs(model, scoring) for model, label in shown.items()}
     roc_chart, aurocs = logic.roc_chart(scores, thresholds, curves)
-    st.altair_chart(roc_chart, key="anomaly_roc", width="stretch")
+    st.altair_chart(roc_chart, key="anomaly_roc", width="stretch", height=440)
     for column, (model, label) in zip(st.columns(len(shown), gap="large"), shown.items(), strict=True):
         with column:
             groups, (auroc, alike_auroc) = scores[label], aurocs[label]

@@ -101,7 +101,7 @@ def test_evaluation_charts_for_both_models_in_their_own_tab():
     assert not at.dataframe and not at.session_state["anomaly_table"]   # their table folded, so not drawn
     assert len(table(at)) == 4 and len(at.dataframe) == 1             # opening it draws it
     open_evaluation(at)
-    assert len(at.get("vega_lite_chart")) == 2  # the histograms (a panel a model) and one ROC chart of both
+    assert len(at.get("vega_lite_chart")) == 3  # a histogram a model and one ROC chart of both
     assert len([metric for metric in at.metric if metric.label == "AUROC"]) == 2
     tables = [t.value for t in at.table]   # a confusion table per model: every held-out character counted once
     assert len(tables) == 2 and all(list(t.index) == ["Digits", "Letters"] for t in tables)
@@ -116,7 +116,7 @@ def test_evaluation_shows_even_with_nothing_chosen():
     assert not at.exception
     assert at.info
     assert not at.image
-    assert len(open_evaluation(at).get("vega_lite_chart")) == 2
+    assert len(open_evaluation(at).get("vega_lite_chart")) == 3
 
 
 def test_evaluation_shows_the_model_that_scored_when_the_other_fails(monkeypatch):
@@ -135,7 +135,7 @@ def test_evaluation_shows_the_model_that_scored_when_the_other_fails(monkeypatch
     assert not at.exception
     assert [e.value for e in at.error] == ["anomaly_pca.onnx does not match its checksum"]
     charts = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
-    assert len(charts) == 2 and charts[0]["facet"]["column"]["sort"] == ["Autoencoder"]   # one panel
+    assert len(charts) == 2 and charts[0]["title"].startswith("Autoencoder")   # its histogram and the ROC chart
     assert "PCA" not in charts[1]["title"] and charts[1]["title"].startswith("ROC: Autoencoder AUROC")
     assert len(at.table) == 1 and [m.label for m in at.metric].count("AUROC") == 1
 
@@ -197,7 +197,7 @@ def test_switching_the_scoring():
     assert not at.error
     assert thresholds(at) != tolerant
     assert_verdicts_follow_scores(at, "mse", 0.05)
-    assert len(open_evaluation(at).get("vega_lite_chart")) == 2
+    assert len(open_evaluation(at).get("vega_lite_chart")) == 3
 
 
 def test_the_autoencoder_beats_chance_on_letters():
@@ -251,10 +251,14 @@ def test_the_evaluation_charts():
     assert letters[letters.percent > 0].low.tolist() == pytest.approx([0.29 - 0.29 % (0.6 * 1.001 / 50),
                                                                         0.5 - 0.5 % (0.6 * 1.001 / 50),
                                                                         0.6 - 0.6 % (0.6 * 1.001 / 50)])
-    histogram = logic.histogram_chart(both, thresholds).to_dict()
-    assert histogram["facet"]["column"]["field"] == "model"          # a panel a model, one legend for both
-    (shown,) = histogram["params"]
-    assert shown["bind"] == "legend" and shown["value"] == [{"group": "digits"}, {"group": "letters"}]
+    histograms = {label: chart.to_dict() for label, chart in logic.histogram_charts(both, thresholds).items()}
+    assert list(histograms) == ["Autoencoder", "PCA"]                 # a chart a model
+    for label, chart in histograms.items():
+        (shown,) = chart["params"]   # a click on the legend: digit-like letters start faint
+        assert shown["bind"] == "legend" and shown["value"] == [{"group": "digits"}, {"group": "letters"}]
+        bars, rule = (chart["datasets"][layer["data"]["name"]] for layer in chart["layer"])
+        assert {row["model"] for row in bars} == {label} and len(bars) == 3 * logic.HISTOGRAM_BINS
+        assert [row["threshold"] for row in rule] == [thresholds[label]]   # its own threshold, dashed
     lines, points, aurocs = logic.roc_rows(both, thresholds)
     assert aurocs["Autoencoder"][0] == engine.roc(scores["digits"], scores["letters"]).auroc
     assert aurocs["PCA"] == pytest.approx(aurocs["Autoencoder"]) and all(0 <= a <= 1 for a, _ in aurocs.values())

@@ -54,15 +54,31 @@ def test_home_then_anomaly_detection(page, app_url, tmp_path):
     page.get_by_text("Every character as a table", exact=True).click()
     page.locator(TABLE).first.wait_for()
     page.wait_for_function(SCRIPT_FINISHED)
-    # The evaluation has a tab of its own, run when it is opened: the histograms (a panel a model) and one
-    # ROC chart of both models, in Vega-Lite (drawn: their marks are there).
+    # The evaluation has a tab of its own, run when it is opened: a histogram a model and one ROC chart of
+    # both models, in Vega-Lite (drawn: their marks are there).
     page.get_by_role("tab", name="How well each model tells digits from letters", exact=True).click()
-    page.wait_for_function(CHARTS_AT_LEAST.format(2))
+    page.wait_for_function(CHARTS_AT_LEAST.format(3))
     page.wait_for_function(SCRIPT_FINISHED)
     assert_result_rendered(page, tmp_path, "anomaly", result='[data-testid="stTable"]')   # a confusion table per model
     assert page.locator('[data-testid="stTable"]').count() == 2
-    assert page.locator('[data-testid="stVegaLiteChart"] .marks').count() == 2
-    assert page.locator('[data-testid="stVegaLiteChart"] .mark-rect').count() == 2   # a panel of bars a model
+    assert page.locator('[data-testid="stVegaLiteChart"] .marks').count() == 3
+    assert page.locator('[data-testid="stVegaLiteChart"] .mark-rect').count() == 2   # bars, in a chart a model
+    # Digit-like letters start faint; a click on them in a histogram's legend shows them alone there.
+    histogram = page.locator('[data-testid="stVegaLiteChart"]').first
+    assert _bar_opacities(histogram) == {"#3b6fd4": {"0.6"}, "#e4572e": {"0.6"}, "#8a8a8a": {"0.08"}}
+    histogram.get_by_text("digit-like letters", exact=True).click()
+    page.wait_for_function("""c => c.querySelector('.mark-rect path[fill="#8a8a8a"]').getAttribute('opacity') === '0.6'""",
+                           arg=histogram.element_handle())
+    assert _bar_opacities(histogram) == {"#3b6fd4": {"0.08"}, "#e4572e": {"0.08"}, "#8a8a8a": {"0.6"}}
+
+
+def _bar_opacities(chart) -> dict[str, set[str]]:
+    """A Vega-Lite chart's bars: fill colour -> the opacities they are drawn with."""
+    found: dict[str, set[str]] = {}
+    for fill, opacity in chart.locator(".mark-rect path").evaluate_all(
+            "paths => paths.map(p => [p.getAttribute('fill'), p.getAttribute('opacity')])"):
+        found.setdefault(fill, set()).add(opacity)
+    return found
 
 
 

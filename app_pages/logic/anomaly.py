@@ -47,7 +47,6 @@ MODEL_COLOURS = {"Autoencoder": "#2a9d8f", "PCA": "#7b4fa0"}   # each model's cu
 
 HISTOGRAM_BINS = 50
 SHOWN_AT_FIRST = ("digits", "letters")   # digit-like letters start faint: a click on the legend shows them
-PANEL_WIDTH = 330                          # px: a faceted Vega-Lite chart cannot take the container's width
 
 
 def histogram_rows(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float]) -> pd.DataFrame:
@@ -64,29 +63,31 @@ def histogram_rows(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[st
     return pd.DataFrame(rows)
 
 
-def histogram_chart(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float]) -> alt.FacetChart:
-    """One panel per model: each group's share of scores per bin, overlaid, and the model's
-    threshold dashed. Vega-Lite, not plotly: the tab opens without loading plotly in the browser.
-    One legend for both panels: a click on a group shows it alone, shift-click adds one, a
-    double-click on the chart shows every group; digit-like letters start faint."""
+def histogram_charts(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float]) -> dict[str, alt.LayerChart]:
+    """A chart per model: each group's share of scores per bin, overlaid, and the model's threshold
+    dashed. Vega-Lite, not plotly: the tab opens without loading plotly in the browser. Each takes
+    its column's width (a phone shows them one under the other). A click on a group in the legend
+    shows it alone, shift-click adds one, a double-click on the chart shows every group; digit-like
+    letters start faint."""
     data = histogram_rows(scores, thresholds)
     groups = [group for group in GROUP_COLOURS if group in set(data["group"])]
-    pick = alt.selection_point(name="shown", fields=["group"], bind="legend",
-                               value=[{"group": group} for group in SHOWN_AT_FIRST if group in groups])
-    base = alt.Chart(data).properties(width=PANEL_WIDTH, height=260)
-    bars = base.mark_rect().properties(name="bars").encode(
-        x=alt.X("low:Q", title="anomaly score"), x2="high:Q",
-        y=alt.Y("percent:Q", title="% of the group", stack=None),
-        color=alt.Color("group:N", title=None, legend=alt.Legend(orient="bottom"),
-                        scale=alt.Scale(domain=groups, range=[GROUP_COLOURS[group] for group in groups])),
-        opacity=alt.condition(pick, alt.value(0.6), alt.value(0.08)),
-        tooltip=[alt.Tooltip("group:N"), alt.Tooltip("low:Q", title="from", format=".3g"),
-                 alt.Tooltip("high:Q", title="to", format=".3g"), alt.Tooltip("percent:Q", title="%", format=".1f")],
-    ).add_params(pick)
-    rule = base.transform_aggregate(threshold="mean(threshold)", groupby=["model"]).mark_rule(
-        strokeDash=[6, 4], color="black").encode(x="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", format=".4g")])
-    return alt.layer(bars, rule).facet(column=alt.Column("model:N", title=None, sort=list(scores))).resolve_scale(
-        x="independent").properties(title="Scores of held-out characters")
+    charts = {}
+    for label in scores:
+        pick = alt.selection_point(name="shown", fields=["group"], bind="legend",
+                                   value=[{"group": group} for group in SHOWN_AT_FIRST if group in groups])
+        bars = alt.Chart(data[data["model"] == label]).mark_rect().properties(name="bars").encode(
+            x=alt.X("low:Q", title="anomaly score"), x2="high:Q",
+            y=alt.Y("percent:Q", title="% of the group", stack=None),
+            color=alt.Color("group:N", title=None, legend=alt.Legend(orient="bottom"),
+                            scale=alt.Scale(domain=groups, range=[GROUP_COLOURS[group] for group in groups])),
+            opacity=alt.condition(pick, alt.value(0.6), alt.value(0.08)),
+            tooltip=[alt.Tooltip("group:N"), alt.Tooltip("low:Q", title="from", format=".3g"),
+                     alt.Tooltip("high:Q", title="to", format=".3g"), alt.Tooltip("percent:Q", title="%", format=".1f")],
+        ).add_params(pick)
+        rule = alt.Chart(pd.DataFrame({"threshold": [thresholds[label]]})).mark_rule(strokeDash=[6, 4], color="black").encode(
+            x="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", format=".4g")])
+        charts[label] = alt.layer(bars, rule).properties(title=f"{label}: scores of held-out characters")
+    return charts
 
 
 def roc_rows(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float],
@@ -134,7 +135,7 @@ def roc_chart(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, fl
                                          alt.Tooltip("digits flagged:Q", format=".1%"),
                                          alt.Tooltip("letters flagged:Q", format=".1%")])
     title = "ROC: " + ", ".join(f"{label} AUROC {auroc:.3f}" for label, (auroc, _) in aurocs.items())
-    return alt.layer(chance, curve_lines, dots).properties(title=title, height=400), aurocs
+    return alt.layer(chance, curve_lines, dots).properties(title=title), aurocs
 
 
 def flagged_note(flagged: float, allowed: float, digits: int) -> str:
