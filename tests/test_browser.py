@@ -211,7 +211,7 @@ def test_a_load_reports_its_figures_as_it_goes(tmp_path, monkeypatch):
     # The command line hands `run` a progress that writes each report to --json.
     written, seen = tmp_path / "load.json", []
 
-    def fake_run(*args):
+    def fake_run(*args, **kwargs):
         progress = args[-1]
         progress({"finished": False})
         seen.append(json.loads(written.read_text()))
