@@ -382,20 +382,22 @@ VISITS = {"denoising": visit_denoising, "colorize": visit_colorize, "anomaly": v
           "semisupervised": visit_semisupervised, "impute": visit_impute}
 
 
-def launch_browser(playwright, timeout_ms: int = 90_000, nice: int = 0):
-    """Headless Debian Chromium with one page of a desktop's size; with `nice`, every process of it
-    runs at that CPU priority (19: the lowest), so that on one machine the server comes first."""
-    executable = CHROMIUM if not nice else _niced(CHROMIUM, nice)
+def launch_browser(playwright, timeout_ms: int = 90_000, idle: bool = False):
+    """Headless Debian Chromium with one page of a desktop's size; with `idle`, every thread of it
+    runs in Linux's idle scheduling class (SCHED_IDLE: a core only when nothing else wants it, whatever
+    priorities Chromium gives its threads), so that on one machine the server comes first."""
+    executable = _idle(CHROMIUM) if idle else CHROMIUM
     browser = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS, headless=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(timeout_ms)
     return browser, page
 
 
-def _niced(executable: Path, nice: int) -> Path:
-    """A script that runs `executable` at CPU priority `nice` (its child processes inherit it)."""
-    script = Path(tempfile.gettempdir()) / f"chromium-nice{nice}-{os.getuid()}"
-    text = f'#!/bin/sh\nexec nice -n {nice} {executable} "$@"\n'
+def _idle(executable: Path) -> Path:
+    """A script that runs `executable` in the idle scheduling class (its processes and threads inherit it).
+    Not `nice`: Chromium sets its threads' nice values itself (-8 to 5 were seen under a nice 19 start)."""
+    script = Path(tempfile.gettempdir()) / f"chromium-idle-{os.getuid()}"
+    text = f'#!/bin/sh\nexec chrt --idle 0 {executable} "$@"\n'
     if not script.exists() or script.read_text() != text:
         partial = script.with_suffix(f".{os.getpid()}")
         partial.write_text(text)

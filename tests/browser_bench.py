@@ -16,10 +16,10 @@ impute); `--skip first,load,...` leaves modes out of `compare`; `--warmup N` rou
 run uncounted before `latency`, `load` and `photo` (their figures are reported apart, as the cold
 ones); `--control-timeout S` (default 30) bounds each control; `--json FILE` also writes the report
 (`latency` and `load` rewrite it every minute as they go, `"finished": false` until the end);
-`--shots DIR` keeps a screenshot of the page at each failed control; `--browser-nice N` runs the
-visitors' browsers at CPU priority N (19 the lowest): on this one machine five visitors' Chromiums
+`--shots DIR` keeps a screenshot of the page at each failed control; `--browsers-idle` runs the
+visitors' browsers in Linux's idle scheduling class: on this one machine five visitors' Chromiums
 take over 90% of the two cores, where on a host the visitors' browsers run on their own machines,
-so with 19 the server has the cores first and the browsers draw in what is left.
+so the server has the cores first and the browsers draw in what it leaves.
 
 `latency` and `load`: each round of a session, for every page, runs its visit of browser.VISITS
 (opens the page at its own URL, a fresh Streamlit session, waits for the built-in example's
@@ -89,14 +89,14 @@ class Tally:
 
 
 def session_rounds(url: str, rounds: int, pages: list[str], tally: Tally, start: threading.Barrier | None,
-                   control_timeout: float, shots: Path | None = None, nice: int = 0) -> None:
-    """One visitor: `rounds` times, every page's visit and then its controls (its browser at CPU
-    priority `nice`)."""
+                   control_timeout: float, shots: Path | None = None, idle: bool = False) -> None:
+    """One visitor: `rounds` times, every page's visit and then its controls (its browser in the idle
+    scheduling class with `idle`)."""
     from playwright.sync_api import sync_playwright
 
     results, errors = tally.results, tally.errors
     with sync_playwright() as playwright:
-        browser, page = launch_browser(playwright, nice=nice)
+        browser, page = launch_browser(playwright, idle=idle)
         try:
             if start is not None:
                 start.wait()
@@ -168,6 +168,9 @@ def summarise(results: list) -> dict:
     return table
 
 
+POLICIES = {0: "normal", 3: "batch", 5: "idle"}   # Linux's scheduling classes (/proc/PID/stat field 41)
+
+
 class CpuTally:
     """CPU seconds used by the server and by the visitors' Chromiums while sampled (Linux /proc):
     on one machine they share its cores, and this says whose work a load's latency waits on."""
@@ -176,7 +179,7 @@ class CpuTally:
         self.server_pid, self.tick = server_pid, os.sysconf("SC_CLK_TCK")
         self.first: dict = {}
         self.last: dict = {}
-        self.nice: dict = {"server": set(), "chromium": set()}   # the CPU priorities seen
+        self.policies: dict = {"server": set(), "chromium": set()}   # the scheduling classes seen
 
     def sample(self) -> None:
         for entry in Path("/proc").iterdir():
@@ -194,7 +197,7 @@ class CpuTally:
             if kind is None:
                 continue
             seconds = (int(fields[11]) + int(fields[12])) / self.tick
-            self.nice[kind].add(int(fields[16]))
+            self.policies[kind].add(POLICIES.get(int(fields[38]), fields[38]))
             self.first.setdefault(key, (kind, seconds))
             self.last[key] = (kind, seconds)
 
@@ -206,23 +209,23 @@ class CpuTally:
 
 
 def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 1, control_timeout: float = 30.0,
-        shots: Path | None = None, progress: Callable[[dict], None] | None = None, nice: int = 0) -> dict:
-    """`sessions` visitors at once, `rounds` each after `warmup` uncounted rounds, their browsers at
-    CPU priority `nice`; `progress`, if given, gets the report so far every PROGRESS_EVERY_S seconds
-    and the whole one at the end."""
+        shots: Path | None = None, progress: Callable[[dict], None] | None = None, idle: bool = False) -> dict:
+    """`sessions` visitors at once, `rounds` each after `warmup` uncounted rounds, their browsers in
+    the idle scheduling class with `idle`; `progress`, if given, gets the report so far every
+    PROGRESS_EVERY_S seconds and the whole one at the end."""
     with streamlit_server(root=root) as server:
         memory = {"after start": round(server.rss_mb(), 1)}
         # Warm-up rounds: models load and caches fill, which is not growth (their figures: the cold ones).
         warm = Tally()
         warm_started = time.perf_counter()
         if warmup:
-            session_rounds(server.url, warmup, pages, warm, None, control_timeout, shots, nice)
+            session_rounds(server.url, warmup, pages, warm, None, control_timeout, shots, idle)
         warm_seconds = time.perf_counter() - warm_started
         memory["after warm-up"] = round(server.rss_mb(), 1)
         tally = Tally(errors=[f"warm-up {e}" for e in warm.errors], skipped=warm.skipped, unseen=warm.unseen)
         barrier = threading.Barrier(sessions) if sessions > 1 else None
         threads = [threading.Thread(target=session_rounds,
-                                    args=(server.url, rounds, pages, tally, barrier, control_timeout, shots, nice))
+                                    args=(server.url, rounds, pages, tally, barrier, control_timeout, shots, idle))
                    for _ in range(sessions)]
         samples, cpu = [], CpuTally(server.process.pid)
         cpu.sample()
@@ -234,7 +237,7 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
             if not finished:
                 memory["peak so far"] = round(max(samples, default=server.rss_mb()), 1)
             return _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu,
-                                time.perf_counter() - started, finished, nice)
+                                time.perf_counter() - started, finished, idle)
 
         if progress is not None:
             progress(report(finished=False))   # at once: the warm-up's figures and memory
@@ -256,7 +259,7 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
             # server.disconnectedSessionTTL, in case the visitor comes back: "after load" still holds them.
             time.sleep(session_ttl() + EXPIRY_MARGIN_S - DISCONNECT_WAIT_S)
             memory["after the sessions expired"] = round(server.rss_mb(), 1)
-    out = _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu, seconds, True, nice)
+    out = _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu, seconds, True, idle)
     if progress is not None:
         progress(out)
     return out
@@ -270,7 +273,7 @@ def session_ttl() -> float:
 
 
 def _load_report(root: Path, sessions: int, rounds: int, pages: list[str], tally: Tally, warm: Tally,
-                 warm_seconds: float, memory: dict, cpu: CpuTally, seconds: float, finished: bool, nice: int = 0) -> dict:
+                 warm_seconds: float, memory: dict, cpu: CpuTally, seconds: float, finished: bool, idle: bool = False) -> dict:
     """The report of `run`, whole (`finished`) or so far (from the rows the visitors have recorded)."""
     results = list(tally.results)   # the visitors' threads may still be appending
     per_round = defaultdict(list)
@@ -278,7 +281,7 @@ def _load_report(root: Path, sessions: int, rounds: int, pages: list[str], tally
         if ok:
             per_round[round_number].append(secs)
     return {"root": str(root), "finished": finished, "sessions": sessions, "rounds per session": rounds,
-            "browsers' CPU priority (nice)": nice,
+            "browsers in the idle scheduling class": idle,
             "pages": pages, "interactions": len(results), "failed interactions": sum(not r[4] for r in results),
             "errors": list(tally.errors)[:40], "skipped controls": sorted(tally.skipped),
             "controls with no rerun seen (timed until ready)": sorted(tally.unseen), "wall seconds": round(seconds, 1),
@@ -290,7 +293,7 @@ def _load_report(root: Path, sessions: int, rounds: int, pages: list[str], tally
             "warm-up (cold) latency": summarise(warm.results) if warm.results else {},
             "warm-up wall seconds": round(warm_seconds, 1), "server memory (MB)": dict(memory),
             "CPU seconds while measured (server, visitors' Chromiums)": cpu.seconds(),
-            "CPU priorities seen (nice)": {kind: sorted(values) for kind, values in cpu.nice.items()}}
+            "scheduling classes seen": {kind: sorted(values) for kind, values in cpu.policies.items()}}
 
 
 def run_first(pages: list[str], root: Path) -> dict:
@@ -477,10 +480,10 @@ def run_modes(modes: list[str], root: Path, args) -> dict:
             reports[mode] = run_first(args.pages, root)
         elif mode == "latency":
             reports[mode] = run(1, args.rounds or 3, args.pages, root, args.warmup, args.control_timeout, args.shots,
-                                progress, nice=args.browser_nice)
+                                progress, idle=args.browsers_idle)
         elif mode == "load":
             reports[mode] = run(args.sessions or 10, args.rounds or 10, args.pages, root, args.warmup,
-                                args.control_timeout, args.shots, progress, nice=args.browser_nice)
+                                args.control_timeout, args.shots, progress, idle=args.browsers_idle)
         elif mode == "photo":
             reports[mode] = run_photo(args.rounds or 3, args.pages, root, args.warmup)
     return reports
@@ -504,9 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--control-timeout", type=float, default=30.0, help="seconds a control may take")
     parser.add_argument("--json", type=Path, help="also write the report to this file")
     parser.add_argument("--shots", type=Path, help="a folder for a screenshot of each failed control")
-    parser.add_argument("--browser-nice", type=int, default=0, choices=range(20), metavar="0-19",
-                        help="latency and load: the visitors' browsers' CPU priority (19: the lowest), so that "
-                             "the server on this machine has the cores first, as a host whose visitors' browsers "
+    parser.add_argument("--browsers-idle", action="store_true",
+                        help="latency and load: the visitors' browsers in the idle scheduling class, so that the "
+                             "server on this machine has the cores first, as on a host whose visitors' browsers "
                              "run on their own machines")
     args = parser.parse_args(argv)
     unknown = [p for p in args.pages if p not in PAGES]
