@@ -3,9 +3,10 @@ a benchmark whose figures go in the issue notes. Modes:
 
     python tests/browser_bench.py latency [--rounds 3]                 one visitor, every page and control
     python tests/browser_bench.py load [--sessions 10] [--rounds 10]   many visitors at once, the same
+    python tests/browser_bench.py crowd [--sessions 5] [--rounds 3]    one visitor's browser among visitors without one
     python tests/browser_bench.py first                                each page as a restarted server's first visit
     python tests/browser_bench.py photo [--rounds 3]                   a 12 MP phone photo on denoising, colorization
-    python tests/browser_bench.py compare --old PATH [--rounds 1]      first, latency, load (5) and photo, old then new
+    python tests/browser_bench.py compare --old PATH [--rounds 1]      first, latency, load (5), crowd (5) and photo, old then new
     python tests/browser_bench.py hostile                              costly files, one by one
     python tests/browser_bench.py live [--rounds 3]                    the studio's live views' cost on training
 
@@ -32,6 +33,14 @@ navigation, the upload or the action until the result is visible and the script 
 has finished; per step, p50 and p95, and every failed step (a control that times out counts its
 timeout). `load` also samples the server's resident memory before, during and after (5 s after the
 visitors leave, and again once Streamlit has dropped their sessions: its disconnectedSessionTTL + 15 s).
+`crowd` is the issue's five visitors as a host sees them, their browsers on their own machines:
+one visitor works every page and control in a real browser, as in `latency`, while the other
+`--sessions` - 1 visitors have no browser (tests/protocol_visitor.py): each arrives (a new
+session) and opens every page in turn through Streamlit's own WebSocket protocol, the next as soon
+as the last one's run has ended (no time to look at a page: more load than people reading), again
+and again until the visitor with a browser is done. Its steps are the figures (open's bar 3 s),
+with the browserless visitors' opens (the server's whole answer) and the CPU split. On this machine
+`load`'s five Chromiums take over 90% of the two cores, so `load` measures them more than the app.
 `first`: for each page, a fresh server and a fresh browser; the seconds from launching `streamlit
 run` until /_stcore/health answers ok (and, for the home page, until it is shown), and from the
 navigation until the page's main result is visible.
@@ -66,6 +75,7 @@ from pathlib import Path
 import numpy as np
 from browser import CHART, OPEN_READY, ROOT, SCRIPT_FINISHED, TEXT_SHOWN, VISITS, launch_browser, streamlit_server
 from browser_controls import PAGES, PHOTO_PAGES, open_page, operate, phone_photo_jpeg, upload_photo
+from protocol_visitor import ProtocolVisitor
 
 LOAD_SESSIONS_IN_COMPARE = 5
 DISCONNECT_WAIT_S = 5.0     # after the visitors leave, memory is read once their disconnections reached the server,
@@ -74,7 +84,7 @@ PROGRESS_EVERY_S = 60.0     # how often a load writes its report so far (--json)
 FIRST_TIMEOUT_MS = 300_000   # a restarted server's first visit to a page (first mode)
 # The issue's bars, seconds: by mode and kind of step (None: no bar).
 BARS = {("first", "page"): 5.0, ("first", "home shown after launch"): 5.0, ("latency", "open"): 1.5,
-        ("latency", "control"): 1.0, ("load", "open"): 3.0, ("photo", "upload"): 4.0}
+        ("latency", "control"): 1.0, ("load", "open"): 3.0, ("crowd", "open"): 3.0, ("photo", "upload"): 4.0}
 
 
 @dataclass
@@ -86,6 +96,7 @@ class Tally:
     skipped: set = field(default_factory=set)
     unseen: set = field(default_factory=set)
     server: dict = field(default_factory=lambda: defaultdict(list))   # "page step" -> seconds to the server's answer
+    protocol: list = field(default_factory=list)   # crowd: the browserless visitors' opens (page, seconds, ok)
 
 
 def session_rounds(url: str, rounds: int, pages: list[str], tally: Tally, start: threading.Barrier | None,
@@ -132,6 +143,29 @@ def session_rounds(url: str, rounds: int, pages: list[str], tally: Tally, start:
                         results.append((round_number, slug, "open", float("nan"), False))
         finally:
             browser.close()
+
+
+def protocol_rounds(url: str, pages: list[str], tally: Tally, start: threading.Barrier | None,
+                    done: threading.Event) -> None:
+    """A visitor without a browser (`crowd`): until `done`, arrives (a new session) and opens every
+    page in turn through Streamlit's protocol, each as soon as the last one's run has ended."""
+    if start is not None:
+        start.wait()
+    while not done.is_set():
+        slug = pages[0]
+        try:
+            with ProtocolVisitor(url) as visitor:
+                for slug in pages:
+                    if done.is_set():
+                        break
+                    answer = visitor.open("" if slug == "home" else slug)
+                    tally.protocol.append((slug, answer.seconds, answer.exceptions == 0))
+                    if answer.exceptions:
+                        tally.errors.append(f"browserless visitor: {slug} showed an exception")
+        except Exception as error:   # counted and reported; the visitor arrives again
+            tally.errors.append(f"browserless visitor: {slug}: {type(error).__name__}: {error}")
+            tally.protocol.append((slug, float("nan"), False))
+            done.wait(1.0)
 
 
 def _page_state(page, slug: str) -> str:
@@ -209,10 +243,12 @@ class CpuTally:
 
 
 def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 1, control_timeout: float = 30.0,
-        shots: Path | None = None, progress: Callable[[dict], None] | None = None, idle: bool = False) -> dict:
+        shots: Path | None = None, progress: Callable[[dict], None] | None = None, idle: bool = False,
+        crowd: bool = False) -> dict:
     """`sessions` visitors at once, `rounds` each after `warmup` uncounted rounds, their browsers in
-    the idle scheduling class with `idle`; `progress`, if given, gets the report so far every
-    PROGRESS_EVERY_S seconds and the whole one at the end."""
+    the idle scheduling class with `idle`; with `crowd`, one visitor has a browser and the others
+    none (protocol_rounds, until the one with a browser is done); `progress`, if given, gets the
+    report so far every PROGRESS_EVERY_S seconds and the whole one at the end."""
     with streamlit_server(root=root) as server:
         memory = {"after start": round(server.rss_mb(), 1)}
         # Warm-up rounds: models load and caches fill, which is not growth (their figures: the cold ones).
@@ -224,20 +260,24 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
         memory["after warm-up"] = round(server.rss_mb(), 1)
         tally = Tally(errors=[f"warm-up {e}" for e in warm.errors], skipped=warm.skipped, unseen=warm.unseen)
         barrier = threading.Barrier(sessions) if sessions > 1 else None
+        browsers = 1 if crowd else sessions
         threads = [threading.Thread(target=session_rounds,
                                     args=(server.url, rounds, pages, tally, barrier, control_timeout, shots, idle))
-                   for _ in range(sessions)]
+                   for _ in range(browsers)]
+        done = threading.Event()
+        browserless = [threading.Thread(target=protocol_rounds, args=(server.url, pages, tally, barrier, done))
+                       for _ in range(sessions - browsers)]
         samples, cpu = [], CpuTally(server.process.pid)
         cpu.sample()
         started = time.perf_counter()
-        for thread in threads:
+        for thread in threads + browserless:
             thread.start()
 
         def report(finished: bool) -> dict:
             if not finished:
                 memory["peak so far"] = round(max(samples, default=server.rss_mb()), 1)
             return _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu,
-                                time.perf_counter() - started, finished, idle)
+                                time.perf_counter() - started, finished, idle, crowd)
 
         if progress is not None:
             progress(report(finished=False))   # at once: the warm-up's figures and memory
@@ -250,6 +290,9 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
                 last_progress = time.perf_counter()
             time.sleep(1.0)
         seconds = time.perf_counter() - started
+        done.set()
+        for thread in browserless:
+            thread.join()
         time.sleep(DISCONNECT_WAIT_S)  # let the closed tabs' disconnections reach the server
         memory.pop("peak so far", None)
         memory["peak during load"] = round(max(samples, default=server.rss_mb()), 1)
@@ -259,7 +302,7 @@ def run(sessions: int, rounds: int, pages: list[str], root: Path, warmup: int = 
             # server.disconnectedSessionTTL, in case the visitor comes back: "after load" still holds them.
             time.sleep(session_ttl() + EXPIRY_MARGIN_S - DISCONNECT_WAIT_S)
             memory["after the sessions expired"] = round(server.rss_mb(), 1)
-    out = _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu, seconds, True, idle)
+    out = _load_report(root, sessions, rounds, pages, tally, warm, warm_seconds, memory, cpu, seconds, True, idle, crowd)
     if progress is not None:
         progress(out)
     return out
@@ -273,7 +316,8 @@ def session_ttl() -> float:
 
 
 def _load_report(root: Path, sessions: int, rounds: int, pages: list[str], tally: Tally, warm: Tally,
-                 warm_seconds: float, memory: dict, cpu: CpuTally, seconds: float, finished: bool, idle: bool = False) -> dict:
+                 warm_seconds: float, memory: dict, cpu: CpuTally, seconds: float, finished: bool, idle: bool = False,
+                 crowd: bool = False) -> dict:
     """The report of `run`, whole (`finished`) or so far (from the rows the visitors have recorded)."""
     results = list(tally.results)   # the visitors' threads may still be appending
     per_round = defaultdict(list)
@@ -293,7 +337,10 @@ def _load_report(root: Path, sessions: int, rounds: int, pages: list[str], tally
             "warm-up (cold) latency": summarise(warm.results) if warm.results else {},
             "warm-up wall seconds": round(warm_seconds, 1), "server memory (MB)": dict(memory),
             "CPU seconds while measured (server, visitors' Chromiums)": cpu.seconds(),
-            "scheduling classes seen": {kind: sorted(values) for kind, values in cpu.policies.items()}}
+            "scheduling classes seen": {kind: sorted(values) for kind, values in cpu.policies.items()},
+            **({"browserless visitors' opens (s)": summarise([(0, slug, "open", secs, ok)
+                                                               for slug, secs, ok in list(tally.protocol)])}
+               if crowd else {})}
 
 
 def run_first(pages: list[str], root: Path) -> dict:
@@ -387,7 +434,7 @@ def figures(mode: str, report: dict) -> dict[str, tuple]:
                                                  BARS["first", "home shown after launch"])
         for slug, row in report["pages"].items():
             out[f"first: {slug}"] = (row.get("open_s"), int(bool(row.get("failed"))), BARS["first", "page"])
-    elif mode in ("latency", "load"):
+    elif mode in ("latency", "load", "crowd"):
         for step, stats in report["latency"].items():
             kind = "open" if step.endswith((" open", " open from the sidebar")) else "upload" if step.endswith(" upload") else \
                 "all" if step == "all" else "control"
@@ -471,7 +518,7 @@ def run_modes(modes: list[str], root: Path, args) -> dict:
     # A lone latency or load run keeps its --json file up to date as it goes: a long load that is
     # stopped still leaves its figures so far ("finished": false).
     progress = None
-    if args.json is not None and args.mode in ("latency", "load"):
+    if args.json is not None and args.mode in ("latency", "load", "crowd"):
         def progress(report: dict) -> None:
             args.json.write_text(json.dumps(report, indent=2))
     for mode in modes:
@@ -484,6 +531,9 @@ def run_modes(modes: list[str], root: Path, args) -> dict:
         elif mode == "load":
             reports[mode] = run(args.sessions or 10, args.rounds or 10, args.pages, root, args.warmup,
                                 args.control_timeout, args.shots, progress, idle=args.browsers_idle)
+        elif mode == "crowd":
+            reports[mode] = run(args.sessions or LOAD_SESSIONS_IN_COMPARE, args.rounds or 3, args.pages, root, args.warmup,
+                                args.control_timeout, args.shots, progress, idle=args.browsers_idle, crowd=True)
         elif mode == "photo":
             reports[mode] = run_photo(args.rounds or 3, args.pages, root, args.warmup)
     return reports
@@ -494,15 +544,15 @@ def main(argv: list[str] | None = None) -> int:
     # makes its CSV with the engine (browser.load_csv), in this process.
     sys.path.insert(0, str(ROOT))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("latency", "load", "first", "photo", "compare", "hostile", "live"))
-    parser.add_argument("--sessions", type=int, default=None, help="visitors at once (load 10, compare 5)")
+    parser.add_argument("mode", choices=("latency", "load", "crowd", "first", "photo", "compare", "hostile", "live"))
+    parser.add_argument("--sessions", type=int, default=None, help="visitors at once (load 10, crowd 5, compare 5)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per session (latency 3, load 10, photo 3)")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app is run (default: this one)")
     parser.add_argument("--old", type=Path, help="compare: the older checkout")
     parser.add_argument("--pages", type=lambda s: [p for p in s.split(",") if p], default=PAGES,
                         help="comma-separated pages (home, slugs); default all")
     parser.add_argument("--skip", type=lambda s: [m for m in s.split(",") if m], default=[],
-                        help="compare: modes to leave out (first, latency, load, photo)")
+                        help="compare: modes to leave out (first, latency, load, crowd, photo)")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds before latency, load and photo")
     parser.add_argument("--control-timeout", type=float, default=30.0, help="seconds a control may take")
     parser.add_argument("--json", type=Path, help="also write the report to this file")
@@ -525,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.old is None:
             parser.error("compare needs --old PATH")
         args.sessions = args.sessions or LOAD_SESSIONS_IN_COMPARE
-        modes = [m for m in ("first", "latency", "load", "photo") if m not in args.skip]
+        modes = [m for m in ("first", "latency", "load", "crowd", "photo") if m not in args.skip]
         old, new = run_modes(modes, args.old.resolve(), args), run_modes(modes, args.root.resolve(), args)
         table = compare_table(old, new)
         print(table)
