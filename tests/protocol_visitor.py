@@ -30,8 +30,9 @@ class ProtocolVisitor:
 
     def __init__(self, url: str, timeout_s: float = 120.0):
         self.timeout_s = timeout_s
+        # entered as a context manager, as websockets asks (closed by close())
         self.socket = connect(url.replace("http", "ws", 1) + STREAM, subprotocols=["streamlit"], max_size=None,
-                              open_timeout=timeout_s)
+                              open_timeout=timeout_s).__enter__()
 
     def open(self, page: str) -> Answer:
         """Runs `page` (its URL path: "" for home, "anomaly", ...) and waits until the run has ended."""
@@ -56,7 +57,7 @@ class ProtocolVisitor:
                                    f"{ForwardMsg.ScriptFinishedStatus.Name(message.script_finished)}")
 
     def close(self) -> None:
-        self.socket.close()
+        self.socket.__exit__(None, None, None)
 
     def __enter__(self) -> ProtocolVisitor:
         return self

@@ -220,3 +220,32 @@ def test_a_load_reports_its_figures_as_it_goes(tmp_path, monkeypatch):
     monkeypatch.setattr(browser_bench, "run", fake_run)
     assert browser_bench.main(["load", "--pages", "home", "--json", str(written)]) == 0
     assert seen == [{"finished": False}] and json.loads(written.read_text()) == {"finished": True}
+
+
+def test_a_visitor_without_a_browser_opens_every_page(app_url):
+    """The crowd benchmark's browserless visitor (tests/protocol_visitor.py): through Streamlit's
+    WebSocket protocol alone, each page's run ends with its elements sent and no exception."""
+    from browser_controls import PAGES
+    from protocol_visitor import ProtocolVisitor
+
+    with ProtocolVisitor(app_url) as visitor:
+        answers = {slug: visitor.open("" if slug == "home" else slug) for slug in PAGES}
+    assert all(answer.deltas >= 10 and answer.exceptions == 0 for answer in answers.values()), answers
+    assert answers["anomaly"].deltas > answers["home"].deltas   # each page's own elements, not the home page's
+
+
+def test_a_crowd_is_one_browser_among_visitors_without_one(monkeypatch):
+    """`browser_bench.py crowd`: the figures are one visitor's, in a browser, while the others open
+    pages without one until it is done."""
+    import browser_bench
+    from browser import ROOT
+
+    monkeypatch.setattr(browser_bench, "session_ttl", lambda: 0.0)   # no wait for the sessions to expire
+    monkeypatch.setattr(browser_bench, "EXPIRY_MARGIN_S", browser_bench.DISCONNECT_WAIT_S)
+    alone = browser_bench.run(1, 1, ["home"], ROOT, warmup=0)
+    crowd = browser_bench.run(3, 1, ["home"], ROOT, warmup=0, crowd=True)
+    assert crowd["failed interactions"] == 0 and not crowd["errors"], crowd["errors"]
+    assert crowd["interactions"] == alone["interactions"] > 0          # one visitor's steps
+    opens = crowd["browserless visitors' opens (s)"]
+    assert opens["home open"]["n"] >= 2 and opens["all"]["failed"] == 0   # the others kept opening the page
+    assert "browserless visitors' opens (s)" not in alone
