@@ -20,7 +20,7 @@ ENGINE = ROOT / "engine"
 SERVING = sorted([*ENGINE.glob("core/*.py"), *ENGINE.glob("tasks/*/serve.py"), ENGINE / "tasks/sequence/series.py",
                   ENGINE / "__init__.py", ENGINE / "training.py"])
 PAGES = sorted([ROOT / "streamlit_app.py", *ROOT.glob("app_pages/**/*.py")])
-PAGE_IMPORTS = {"engine", "app_pages", "streamlit", "plotly", "numpy", "pandas",
+PAGE_IMPORTS = {"engine", "app_pages", "streamlit", "plotly", "altair", "numpy", "pandas",
                 "streamlit_image_coordinates",   # a Streamlit component: the colorization page's clicks
                 "streamlit_drawable_canvas"}     # and one to draw characters on
 STDLIB = set(sys.stdlib_module_names)
