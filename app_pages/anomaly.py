@@ -209,8 +209,8 @@ def evaluation() -> None:
         return
     shown = {model: label for model, label in MODELS.items() if label in scores}
     thresholds = {label: detectors[model].threshold for model, label in shown.items()}
-    # both models on each chart: two charts for the browser to draw, and the comparison on one set of axes
-    # Vega-Lite charts: drawing them needs 1/6 of the script plotly would load (and run) in the browser
+    # A histogram a model, side by side, then both models' ROC curves on one set of axes. Vega-Lite charts:
+    # the browser loads 1/6 of the script plotly needs (and a first visit's tab waited for plotly's).
     histograms = logic.histogram_charts(scores, thresholds)
     for column, (model, label) in zip(st.columns(len(shown), gap="large"), shown.items(), strict=True):
         column.altair_chart(histograms[label], key=f"anomaly_histogram_{model}", width="stretch", height=380)

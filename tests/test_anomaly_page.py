@@ -240,13 +240,12 @@ def test_the_evaluation_charts():
               "digit-like letters": np.array([0.2, 0.3])}
     other = {group: values * 2 for group, values in scores.items()}
     both, thresholds = {"Autoencoder": scores, "PCA": other}, {"Autoencoder": 0.28, "PCA": 0.35}
-    rows = logic.histogram_rows(both, thresholds)
+    rows = logic.histogram_rows(both)
     assert len(rows) == 2 * 3 * logic.HISTOGRAM_BINS                  # every group binned in each model's panel
     shares = rows.groupby(["model", "group"])["percent"].sum()
     assert np.allclose(shares, 100)                                  # each group's bins hold all of it
     panel = rows[rows.model == "PCA"]
     assert panel.low.min() == 0 and panel.high.max() == pytest.approx(1.2 * 1.001)   # one binning a panel
-    assert set(panel.threshold) == {0.35}                            # each panel its own threshold
     letters = rows[(rows.model == "Autoencoder") & (rows.group == "letters")]
     assert letters[letters.percent > 0].low.tolist() == pytest.approx([0.29 - 0.29 % (0.6 * 1.001 / 50),
                                                                         0.5 - 0.5 % (0.6 * 1.001 / 50),

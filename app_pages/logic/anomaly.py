@@ -49,17 +49,17 @@ HISTOGRAM_BINS = 50
 SHOWN_AT_FIRST = ("digits", "letters")   # digit-like letters start faint: a click on the legend shows them
 
 
-def histogram_rows(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float]) -> pd.DataFrame:
+def histogram_rows(scores: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
     """The histograms, binned here (a few hundred rows for the browser, not every score): per model
-    (`scores`: model label -> group -> scores) one binning for every group, each bin's share of its
-    group in percent, and the model's threshold on every row of its panel."""
+    (`scores`: model label -> group -> scores) one binning for every group, and each bin's share of
+    its group in percent."""
     rows = []
     for label, groups in scores.items():
         edges = np.linspace(0.0, float(max(values.max() for values in groups.values())) * 1.001, HISTOGRAM_BINS + 1)
         for group, values in groups.items():
             share = np.histogram(values, edges)[0] / max(len(values), 1) * 100
-            rows += [{"model": label, "group": group, "low": low, "high": high, "percent": percent,
-                      "threshold": thresholds[label]} for low, high, percent in zip(edges[:-1], edges[1:], share, strict=True)]
+            rows += [{"model": label, "group": group, "low": low, "high": high, "percent": percent}
+                     for low, high, percent in zip(edges[:-1], edges[1:], share, strict=True)]
     return pd.DataFrame(rows)
 
 
@@ -69,7 +69,7 @@ def histogram_charts(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[
     its column's width (a phone shows them one under the other). A click on a group in the legend
     shows it alone, shift-click adds one, a double-click on the chart shows every group; digit-like
     letters start faint."""
-    data = histogram_rows(scores, thresholds)
+    data = histogram_rows(scores)
     groups = [group for group in GROUP_COLOURS if group in set(data["group"])]
     charts = {}
     for label in scores:
