@@ -156,14 +156,13 @@ HINTING = TEXT_SHOWN.format(HINTING_TEXT)
 COMPONENT = "document.querySelector('[data-testid=\"stCustomComponentV1\"]') !== null"   # the photo to click on
 COLOURED = both(IMAGES_AT_LEAST.format(4), TEXT_SHOWN.format("Colours for"))
 SCORED = IMAGES_AT_LEAST.format(20)   # 4 characters x 5 pictures
-# The evaluation tab: its charts (4 before 2026-12, a histogram and an ROC chart a model; since, 2 with both
-# models on each) and a confusion table a model, the tab's last elements in either version.
 TABLES_AT_LEAST = "document.querySelectorAll('[data-testid=\"stTable\"]').length >= {}"
 # Every Vega-Lite chart on the page drawn (its marks are there); none, for a page of plotly charts.
 VEGA_ALL_DRAWN = ("document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length"
                   " === document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] .marks').length")
-# Before 2026-12-01 two plotly charts, then three Vega-Lite ones (a histogram a model, the ROC chart): the
-# tables come last, so all the charts have arrived when they are there.
+# The evaluation tab: its charts (plotly until 2026-11: four, then two; since 2026-12-01 three in Vega-Lite, a
+# histogram a model and the ROC chart, all drawn) and a confusion table a model. The tables come last, so all
+# the charts have arrived when they are there, in every version.
 EVALUATED = both(CHARTS_AT_LEAST.format(2), VEGA_ALL_DRAWN, TABLES_AT_LEAST.format(2), TEXT_SHOWN.format("AUROC"))
 FOUND = both(TEXT_SHOWN.format("for this query"), CHARTS_AT_LEAST.format(1))
 WALKED = both(TEXT_SHOWN.format("The judge reads"), CHARTS_AT_LEAST.format(1))
