@@ -3,6 +3,7 @@ size, not a fixed number of decimals) and times in the unit that reads best."""
 import numpy as np
 
 PERCENT = "%.1f%%"   # st.column_config.NumberColumn's format for a column in percent: one decimal, every table
+PERCENT_STYLE = "{:.1f}%"   # the same for a pandas Styler (st.table)
 
 
 def decimals_for(values, digits: int = 3, least: int = 0, most: int = 6) -> int:

@@ -242,8 +242,9 @@ def timed(page, act: Callable[[], None], ready: str, timeout_s: float) -> Timing
 # from the navigation or the upload until the result is visible and the script has finished.
 
 TEXT_SHOWN = "document.body.innerText.includes({!r})"
-# Charts shown: plotly's (drawn as the element mounts), and Vega-Lite's once drawn (their SVG or canvas of marks).
-CHART = '[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"] .marks'
+# Charts shown: plotly's (drawn as the element mounts), and Vega-Lite's once drawn (they hold their SVG or
+# canvas of marks; a chart can hold more than one element of that class).
+CHART = '[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]:has(.marks)'
 CHARTS_AT_LEAST = "document.querySelectorAll('" + CHART.replace('"', '\\"') + "').length >= {}"
 # What shows that each page's main result (for its built-in example) is there, once its script has run.
 OPEN_READY = {

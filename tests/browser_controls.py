@@ -41,6 +41,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 OPEN_TIMEOUT_MS = 90_000     # a page's first run after a start loads its models
 SETTLE_AFTER_TIMEOUT_MS = 180_000   # after a control's timeout, how long its rerun may go on before the next
 DATAFRAMES_AT_LEAST = "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= {}"
+# Tables: interactive ones (st.dataframe) or static ones (st.table).
+TABLES_OF_EITHER_KIND = "document.querySelectorAll('[data-testid=\"stDataFrame\"], [data-testid=\"stTable\"]').length >= {}"
 TEXT_GONE = "!document.body.innerText.includes({!r})"
 KEYED = "document.querySelector('.st-key-{}') !== null"
 
@@ -159,7 +161,7 @@ SCORED = IMAGES_AT_LEAST.format(20)   # 4 characters x 5 pictures
 TABLES_AT_LEAST = "document.querySelectorAll('[data-testid=\"stTable\"]').length >= {}"
 # Every Vega-Lite chart on the page drawn (its marks are there); none, for a page of plotly charts.
 VEGA_ALL_DRAWN = ("document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length"
-                  " === document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] .marks').length")
+                  " === document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]:has(.marks)').length")
 # The evaluation tab: its charts (plotly until 2026-11: four, then two; since 2026-12-01 three in Vega-Lite, a
 # histogram a model and the ROC chart, all drawn) and a confusion table a model. The tables come last, so all
 # the charts have arrived when they are there, in every version.
@@ -167,12 +169,18 @@ EVALUATED = both(CHARTS_AT_LEAST.format(2), VEGA_ALL_DRAWN, TABLES_AT_LEAST.form
 FOUND = both(TEXT_SHOWN.format("for this query"), CHARTS_AT_LEAST.format(1))
 WALKED = both(TEXT_SHOWN.format("The judge reads"), CHARTS_AT_LEAST.format(1))
 # The PCA tab's parts (before 2026-11-30 the tab showed all three at once, its surfaces in 3-D: each condition
-# holds there too).
-SURFACES = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(1),
+# holds there too). Plotly charts until 2026-12-01, Vega-Lite since: all of them drawn. The 3-D views: WebGL
+# canvases in plotly, a pair of turn and tilt sliders a chart in Vega-Lite.
+SURFACES = both(CHARTS_AT_LEAST.format(2), VEGA_ALL_DRAWN, TABLES_OF_EITHER_KIND.format(1),
                 TEXT_SHOWN.format("Reconstruction mean squared error from 2 numbers"))
-SURFACES_3D = both(SURFACES, "document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .gl-container canvas').length >= 2")
-LESSONS = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(1), TEXT_SHOWN.format("Follows: the correlation"))
-DIGITS = both(CHARTS_AT_LEAST.format(2), DATAFRAMES_AT_LEAST.format(1), TEXT_SHOWN.format("Neighbour agreement is the share"))
+TURNABLE = ("(document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .gl-container canvas').length >= 2"
+            " || document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] .vega-bindings input[type=range]').length >= 4)")
+SURFACES_3D = both(SURFACES, TURNABLE)
+LESSONS = both(CHARTS_AT_LEAST.format(2), VEGA_ALL_DRAWN, TABLES_OF_EITHER_KIND.format(1),
+               TEXT_SHOWN.format("Follows: the correlation"))
+DIGITS = both(CHARTS_AT_LEAST.format(2), VEGA_ALL_DRAWN, TABLES_OF_EITHER_KIND.format(1),
+              TEXT_SHOWN.format("Neighbour agreement is the share"))
+DIGITS_3D = both(DIGITS, TURNABLE)
 # The overview and the forecast chart (before 2026-11-30 the detection chart showed beside them).
 FORECAST = both(CHARTS_AT_LEAST.format(2), TEXT_SHOWN.format("MAE 1 h ahead"))
 DETECTED = both(CHARTS_AT_LEAST.format(2), TEXT_SHOWN.format("Injected anomalies detected"))
@@ -239,10 +247,10 @@ CONTROLS: dict[str, list[Control]] = {
         tab("Training methods", KEYED.format("methods_train")),
         select("Data", "Built-in handwritten digits, 8x8", KEYED.format("methods_train"), name="methods data: 8x8"),
         tab("PCA vs autoencoders", SURFACES),
-        switch("Rotate in 3-D", SURFACES_3D, optional=True),   # edge-on in SVG first since 2026-11-30
+        switch("Rotate in 3-D", SURFACES_3D, optional=True),   # edge-on first since 2026-11-30
         tab("Nothing to compress, or one number", LESSONS, optional=True),   # parts of their own since 2026-11-30
         tab("Digits in 2 or 3 numbers", DIGITS, optional=True),
-        choose("Dimensions", "3", DIGITS, name="dimensions: 3"),
+        choose("Dimensions", "3", DIGITS_3D, name="dimensions: 3"),
         tab("Train", KEYED.format("studio_train")),
     ],
     "sequence": [

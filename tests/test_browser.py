@@ -82,6 +82,38 @@ def _bar_opacities(chart) -> dict[str, set[str]]:
 
 
 
+def test_the_studio_surfaces_turn_in_the_browser(page, app_url):
+    """The PCA tab's 3-D views are Vega-Lite charts turned by their own sliders: moving one redraws
+    its chart in the browser, with no rerun of the page."""
+    from browser import RUN_WATCH
+    from browser_controls import open_page
+
+    page.add_init_script(RUN_WATCH)   # counts the server's messages: a rerun would send some
+    open_page(page, app_url, "studio")
+    page.get_by_role("tab", name="PCA vs autoencoders", exact=True).click()
+    page.wait_for_function(CHARTS_AT_LEAST.format(2))
+    page.wait_for_function(SCRIPT_FINISHED)
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 0   # no plotly (nor WebGL) on the tab
+    page.locator('[data-testid="stCheckbox"]').filter(has=page.get_by_role("switch", name="Rotate in 3-D")).get_by_text(
+        "Rotate in 3-D", exact=True).click()
+    sliders = page.locator('[data-testid="stVegaLiteChart"] .vega-bindings input[type=range]')
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] .vega-bindings input[type=range]')"
+                           ".length === 4")
+    page.wait_for_function(SCRIPT_FINISHED)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.locator("canvas.marks").wait_for()
+    before, messages = chart.locator("canvas.marks").evaluate("c => c.toDataURL()"), page.evaluate(SERVER_MESSAGES)
+    sliders.first.fill("120")   # turn the plane
+    page.wait_for_function("([c, before]) => c.querySelector('canvas.marks').toDataURL() !== before",
+                           arg=[chart.element_handle(), before])
+    assert page.evaluate(SERVER_MESSAGES) == messages   # drawn in the browser: the page did not rerun
+    assert sliders.nth(2).input_value() == "35"   # the other chart keeps its own angle
+
+
+# The number of messages the page has had from the server (RUN_WATCH counts them).
+SERVER_MESSAGES = "window.__stRuns.messages"
+
+
 # What shows that each page's result is there, after the upload.
 TABLE, CHART = '[data-testid="stDataFrame"]', '[data-testid="stPlotlyChart"]'
 RESULTS = {"denoising": TABLE, "colorize": TABLE, "anomaly": '[data-testid="stImage"]', "search": CHART, "generate": TABLE,

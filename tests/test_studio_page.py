@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 import engine
 from app_pages import session_models
-from app_pages.logic import studio as logic
+from app_pages.logic import studio as logic, studio_pca as pca_logic
 from engine.core import jobs, precomputed
 from engine.tasks.studio import serve as studio_serve
 
@@ -89,7 +89,8 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def frame(at: AppTest, column: str):
-    return next(f.value for f in at.dataframe if column in f.value.columns)
+    """The first table (interactive or static) with this column."""
+    return next(f.value for f in [*at.dataframe, *at.table] if column in f.value.columns)
 
 
 def assert_run_shown(at: AppTest, run) -> None:
@@ -291,11 +292,29 @@ def test_the_three_training_methods_side_by_side():
 
 # --- PCA against autoencoders --------------------------------------------------------------------
 def show_part(at: AppTest, part: str) -> list[str]:
-    """Opens a part of the PCA tab; the keys of the charts then drawn."""
+    """Opens a part of the PCA tab; the titles of the charts then drawn."""
     at.session_state["pca_part"] = part
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    return [c.key for c in at.get("plotly_chart")]
+    return chart_titles(at)
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    """The Vega-Lite specs of the page's charts."""
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [spec["title"] if isinstance(spec["title"], str) else spec["title"]["text"] for spec in chart_specs(at)]
+
+
+def turnable(spec: dict) -> bool:
+    """Whether a chart is a 3-D view, with its turn and tilt sliders."""
+    sliders = [p["name"] for p in spec.get("params", []) if isinstance(p.get("bind"), dict) and p["bind"].get("input") == "range"]
+    return sliders == ["turn", "tilt"]
+
+
+SURFACE_TITLES = ["Points on a plane", "Points on a curved surface"]
 
 
 @needs_torch
@@ -308,20 +327,20 @@ def test_pca_rebuilds_the_plane_exactly_and_the_digits_are_projected():
         at.session_state[key] = value
     show_tab(at, "PCA vs autoencoders")
     # other settings than the opening ones: nothing trained yet, and the tab opens on the surfaces
-    assert not at.error and not at.get("plotly_chart")
+    assert not at.error and not at.get("vega_lite_chart")
     at.button(key="surfaces_fit").click().run()
-    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["pc_plane", "pc_curve"]
+    assert not at.error and chart_titles(at) == SURFACE_TITLES
     table = frame(at, "Autoencoder MSE").set_index("Surface")
     assert float(table.loc["Plane", "PCA MSE"]) < 1e-20  # the plane is PCA's own subspace
     assert float(table.loc["Curved surface", "PCA MSE"]) > 1e-2  # the bowl is not
     assert float(table.loc["Curved surface", "Autoencoder MSE"]) > 0
     assert show_part(at, PARTS[2]) == []   # these digits' settings are not fitted either
     at.button(key="projection_fit").click().run()
-    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["proj_pca", "proj_ae"]
+    assert not at.error and chart_titles(at) == ["PCA", "Autoencoder"] and all(map(turnable, chart_specs(at)))
     projection = frame(at, "Neighbour agreement")
     assert list(projection["Method"]) == ["PCA", "Autoencoder"]
     # what this session fitted stays fitted: back on the surfaces, no button
-    assert show_part(at, PARTS[0]) == ["pc_plane", "pc_curve"] and "surfaces_fit" not in [b.key for b in at.button]
+    assert show_part(at, PARTS[0]) == SURFACE_TITLES and "surfaces_fit" not in [b.key for b in at.button]
 
 
 def side_fit(name: str, points: np.ndarray, follower: np.ndarray) -> engine.SurfaceFit:
@@ -340,20 +359,62 @@ def test_the_surfaces_side_view_shows_pca_flat_and_the_bowl_rising_from_it():
     rng = np.random.default_rng(0)
     for flip in (1, -1):       # a bowl upside down is seen the same way up: the plane's normal has no sign
         bowl = surfaces["curve"] * [1, 1, flip]
-        views = logic.side_view(side_fit("curve", bowl, bowl + rng.normal(0, 0.01, bowl.shape)))
+        views = pca_logic.side_view(side_fit("curve", bowl, bowl + rng.normal(0, 0.01, bowl.shape)))
         along, off = views["original points"]
         assert np.all(np.abs(views["PCA's reconstruction"][1]) < 1e-9)     # PCA answers on its plane
         assert np.corrcoef(along ** 2, off)[0, 1] > 0.9                    # the bowl: a parabola, opening upwards
         assert off[along > 0.9].mean() - off[along < 0.3].mean() > 0.4
         assert np.corrcoef(views["autoencoder's reconstruction"][1], off)[0, 1] > 0.95   # a follower keeps the curve
-        np.testing.assert_allclose(np.hypot(*logic.side_view(side_fit("c", bowl, bowl))["original points"]),
+        np.testing.assert_allclose(np.hypot(*pca_logic.side_view(side_fit("c", bowl, bowl))["original points"]),
                                    np.linalg.norm(bowl - bowl.mean(0), axis=1), atol=1e-9)   # distances kept
     plane = surfaces["plane"]
-    views = logic.side_view(side_fit("plane", plane, plane * 1.1))
+    views = pca_logic.side_view(side_fit("plane", plane, plane * 1.1))
     assert all(np.all(np.abs(views[name][1]) < 1e-9) for name in ("original points", "PCA's reconstruction"))
     assert np.abs(views["autoencoder's reconstruction"][1]).max() > 1e-3   # a reconstruction off the plane shows
-    figure = logic.surface_side_figure(side_fit("plane", plane, plane), "Points on a plane")
-    assert [trace.type for trace in figure.data] == ["scatter"] * 3 and len(figure.data[0].x) == 400   # SVG, not WebGL
+    chart = pca_logic.surface_side_chart(side_fit("plane", plane, plane), "Points on a plane")
+    assert chart.data["group"].value_counts().to_dict() == dict.fromkeys(pca_logic.SET_COLOURS, 400)
+    assert not turnable(chart.to_dict())
+
+
+def vega_eval(expression: str, **values):
+    """A PROJECTION expression evaluated in numpy (Vega's `datum.f` and PI, sin and cos)."""
+    return eval(expression.replace("datum.", "").replace("PI", "pi"),   # noqa: S307 - the module's own constants
+                {"sin": np.sin, "cos": np.cos, "pi": np.pi}, values)
+
+
+def projected(points: np.ndarray, turn: float, tilt: float) -> dict[str, np.ndarray]:
+    """What a 3-D view draws for these angles: its calculate transforms, in order."""
+    row = {"x": points[:, 0], "y": points[:, 1], "z": points[:, 2], "turn": turn, "tilt": tilt}
+    for name, expression in pca_logic.PROJECTION.items():
+        row[name] = vega_eval(expression, **row)
+    return row
+
+
+def test_the_3d_views_turn_the_points_in_the_browser_without_stretching_them():
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(300, 3)) * [3, 2, 1] + [5, -2, 7]
+    data, box, reach = pca_logic.turnable_rows(points, np.array(["a"] * 300))
+    centred = data[["x", "y", "z"]].to_numpy()
+    np.testing.assert_allclose(centred.mean(axis=0), 0, atol=1e-12)
+    for turn, tilt in ((0, 0), (35, 20), (-120, 75), (180, -90)):
+        view = projected(centred, turn, tilt)
+        # a rotation: every point keeps its distance from the centre, split over across, up and near
+        np.testing.assert_allclose(view["across"] ** 2 + view["up"] ** 2 + view["near"] ** 2, (centred ** 2).sum(axis=1))
+        assert np.abs(view["across"]).max() <= reach and np.abs(view["up"]).max() <= reach   # nothing leaves the view
+    front, top = projected(centred, 0, 0), projected(centred, 0, 90)
+    np.testing.assert_allclose(front["across"], centred[:, 0])   # from the front: x across, z up
+    np.testing.assert_allclose(front["up"], centred[:, 2])
+    np.testing.assert_allclose(top["up"], centred[:, 1], atol=1e-12)   # from above: y up, the highest points nearest
+    np.testing.assert_allclose(top["near"], centred[:, 2], atol=1e-12)
+    # the box: 12 edges, each along one axis between corners of the points' extent
+    assert len(box) == 12
+    lengths = np.abs(box[["x2", "y2", "z2"]].to_numpy() - box[["x", "y", "z"]].to_numpy())
+    assert ((lengths > 0).sum(axis=1) == 1).all()
+    np.testing.assert_allclose(np.sort(lengths.max(axis=1))[::4], np.sort(np.ptp(centred, axis=0)))
+    chart = pca_logic.turnable_chart(points, np.array(["a", "b", "c"] * 100), ["a", "b", "c"], ["#000", "#111", "#222"], "t")
+    spec = chart.to_dict()
+    assert turnable(spec) and spec["width"] == spec["height"]   # square: turning keeps the shape
+    assert [p["value"] for p in spec["params"] if p["name"] in ("turn", "tilt")] == [pca_logic.TURN, pca_logic.TILT]
 
 
 @needs_torch
@@ -368,27 +429,22 @@ def test_the_pca_tab_opens_on_precomputed_results_one_part_at_a_time():
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(STUDIO)
     show_tab(at, "PCA vs autoencoders")
-    # only the open part runs: the surfaces, not the lessons' or the digits' charts; edge-on, in SVG
-    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["pc_plane", "pc_curve"]
-    assert [chart_types(c) for c in at.get("plotly_chart")] == [{"scatter"}] * 2
+    # only the open part runs: the surfaces, not the lessons' or the digits' charts; edge-on first
+    assert not at.error and chart_titles(at) == SURFACE_TITLES and not any(map(turnable, chart_specs(at)))
     at.toggle(key="pc_rotate").set_value(True).run()
-    assert not at.error and [chart_types(c) for c in at.get("plotly_chart")] == [{"scatter3d"}] * 2
-    assert show_part(at, studio_pca.PARTS[1]) == ["lessons_explained", "lessons_spring"]
+    assert not at.error and chart_titles(at) == SURFACE_TITLES and all(map(turnable, chart_specs(at)))
+    assert show_part(at, studio_pca.PARTS[1]) == ["Share of variance per principal component",
+                                                  "The spring, found from ten cameras' pictures"]
     lessons = frame(at, "PCA loses")
     assert list(lessons["Code size"]) == [2, 1]
     assert lessons["PCA loses"].iloc[0] > 70   # random data: nothing to compress
     assert lessons["PCA loses"].iloc[1] < 3 and float(lessons["PCA follows the spring"].iloc[1]) > 0.99
     assert lessons["PCA follows the spring"].iloc[0] == "—"   # random data has no truth to follow
-    assert show_part(at, studio_pca.PARTS[2]) == ["proj_pca", "proj_ae"]
+    assert show_part(at, studio_pca.PARTS[2]) == ["PCA", "Autoencoder"] and not any(map(turnable, chart_specs(at)))
     at.radio(key="proj_dims").set_value(3).run()
-    assert not at.error and [c.key for c in at.get("plotly_chart")] == ["proj_pca", "proj_ae"]
-    assert chart_types(at.get("plotly_chart")[0]) == {"scatter3d"}
+    assert not at.error and chart_titles(at) == ["PCA", "Autoencoder"] and all(map(turnable, chart_specs(at)))
     assert not [b for b in at.button if b.key in ("surfaces_fit", "projection_fit")]
-
-
-def chart_types(chart) -> set[str]:
-    """The trace types of a page's plotly chart."""
-    return {trace["type"] for trace in json.loads(chart.proto.spec)["data"]}
+    assert not at.get("plotly_chart")   # the tab draws no plotly chart: plotly's script is not loaded for it
 
 
 # --- Sharing the server --------------------------------------------------------------------------

@@ -7,12 +7,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 import engine
-from app_pages.common import number_columns, render_open_tab, report
-from app_pages.figures import PERCENT
-from app_pages.logic import studio as logic
+from app_pages.common import render_open_tab, report
+from app_pages.figures import PERCENT_STYLE
+from app_pages.logic import studio_pca as logic
+from app_pages.logic.studio import NO_TORCH
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ def fitted_or_asked(kind: str, settings: tuple, label: str) -> bool:
 
 
 def show_fit(compute: Callable[[], Any], what: str, charts: Callable[[Any], dict], table: Callable[[Any], object]) -> bool:
-    """A fit's two charts side by side (`charts`: key -> figure) and its table; False after
+    """A fit's two charts side by side (`charts`: key -> altair chart) and its table; False after
     saying why not."""
     try:
         result = compute()
@@ -66,18 +69,22 @@ def show_fit(compute: Callable[[], Any], what: str, charts: Callable[[Any], dict
         return False
     figures = charts(result)
     for column, (key, chart) in zip(st.columns(2), figures.items(), strict=True):
-        column.plotly_chart(chart, key=key)
-    st.dataframe(table(result), hide_index=True, key=f"{next(iter(figures))}_table")
+        column.altair_chart(chart, key=key, width="content" if chart.width != alt.Undefined else "stretch")
+    st.table(table(result), hide_index=True)
     return True
 
 
 def show_surfaces(points: int, epochs: int, rotate: bool) -> None:
-    figure = logic.surface_figure if rotate else logic.surface_side_figure
+    figure = logic.surface_chart if rotate else logic.surface_side_chart
     if show_fit(lambda: surfaces(points, epochs), "fit the surfaces",
                 lambda fits: {"pc_plane": figure(fits["plane"], "Points on a plane"),
                               "pc_curve": figure(fits["curve"], "Points on a curved surface")},
                 logic.surface_rows):
-        if not rotate:
+        if rotate:
+            st.caption("Turn the points with each chart's sliders: about the vertical axis, and towards you or "
+                       "away. Nearer points are drawn over farther ones. A click on the legend shows one set "
+                       "alone; shift-click adds one, a double-click shows all.")
+        else:
             st.caption("Seen edge-on to PCA's plane: across, how far a point is from the centre along the plane; "
                        "up, how far it is from the plane. PCA can only answer with points on its plane (at 0); the "
                        "bowl rises from it as a curve, which the autoencoder's reconstruction follows.")
@@ -86,7 +93,7 @@ def show_surfaces(points: int, epochs: int, rotate: bool) -> None:
 
 
 # The tab's three parts, each a tab of its own of which only the open one runs: opening the tab
-# draws the two surfaces, not six charts (four of them WebGL, which a browser without a GPU draws slowly).
+# draws the two surfaces, not six charts.
 PARTS = ["Plane and curved surface", "Nothing to compress, or one number", "Digits in 2 or 3 numbers"]
 
 
@@ -101,7 +108,7 @@ def pca_tab() -> None:
     st.latex(r"\text{PCA: } \min_{W^{\top} W = I} \sum_i \big\lVert x_i - \mu - W W^{\top}(x_i - \mu)\big\rVert^2"
              r"\qquad \text{autoencoder: } \min_{f, g} \sum_i \big\lVert x_i - g(f(x_i))\big\rVert^2")
     if not engine.training.available():
-        st.info(logic.NO_TORCH, icon=":material/info:")
+        st.info(NO_TORCH, icon=":material/info:")
         return
     # Set before the widgets (not as their value): what the user or a test put in the session wins.
     for key, default in OPENING.items():
@@ -124,7 +131,7 @@ def surfaces_part() -> None:
     epochs = epochs_col.slider("Autoencoder epochs", 10, 300, step=10, key="pc_epochs",
                                bind="query-params", persist_state="session")
     rotate = view_col.toggle("Rotate in 3-D", key="pc_rotate", bind="query-params", persist_state="session",
-                             help="The points in 3-D, to turn with the mouse (WebGL: slower to draw without a GPU).")
+                             help="The points in 3-D, to turn with sliders under each chart.")
     if fitted_or_asked("surfaces", (points, epochs), "Fit the surfaces"):
         show_surfaces(points, epochs, rotate)
 
@@ -140,10 +147,10 @@ def lessons_part() -> None:
         "number (how far the spring is stretched), and a code of one number finds it.")
     fits = lessons()   # an error: render_open_tab reports it in this part's tab
     left, right = st.columns(2)
-    left.plotly_chart(logic.explained_figure(fits), key="lessons_explained")
-    right.plotly_chart(logic.spring_figure(fits["spring"]), key="lessons_spring")
-    st.dataframe(logic.lesson_rows(fits), hide_index=True, key="lessons_table",
-                 column_config=number_columns({"PCA loses": PERCENT, "Autoencoder loses": PERCENT}))
+    left.altair_chart(logic.explained_chart(fits), key="lessons_explained")
+    right.altair_chart(logic.spring_chart(fits["spring"]), key="lessons_spring")
+    st.table(pd.DataFrame(logic.lesson_rows(fits)).style.format(
+        {"PCA loses": PERCENT_STYLE, "Autoencoder loses": PERCENT_STYLE}), hide_index=True)
     st.caption("Loses: the share of the held-out points' variance missing from their reconstructions. Follows: "
                "the correlation (its size) between the one-number code and the spring's true displacement; 1 is exact.")
 
@@ -162,6 +169,6 @@ def digits_part() -> None:
     if not fitted_or_asked("projection", (dims, proj_epochs), "Reduce the digits"):
         return
     show_fit(lambda: projection(dims, proj_epochs), "reduce the digits",
-             lambda result: {"proj_pca": logic.projection_figure(result.pca, result.labels, "PCA"),
-                             "proj_ae": logic.projection_figure(result.autoencoder, result.labels, "Autoencoder")},
+             lambda result: {"proj_pca": logic.projection_chart(result.pca, result.labels, "PCA"),
+                             "proj_ae": logic.projection_chart(result.autoencoder, result.labels, "Autoencoder")},
              logic.projection_rows)
