@@ -323,8 +323,8 @@ except Exception:
 if points is not None:
     query_position = query if isinstance(query, int) and result is not None else None
     neighbours = result.indices if result is not None else np.array([], dtype=int)
-    st.plotly_chart(
-        logic.map_figure(
+    st.altair_chart(
+        logic.map_chart(
             gallery,
             points,
             query_position,
@@ -334,7 +334,7 @@ if points is not None:
         ),
         key="map",
         on_select=functools.partial(use_clicked_point, len(gallery)),
-        selection_mode="points",
+        selection_mode=logic.MAP_PICK,
     )
     st.caption(logic.map_caption(query_shown=query_position is not None, searched=result is not None))
 

@@ -116,7 +116,8 @@ SERVER_MESSAGES = "window.__stRuns.messages"
 
 # What shows that each page's result is there, after the upload.
 TABLE, CHART = '[data-testid="stDataFrame"]', '[data-testid="stPlotlyChart"]'
-RESULTS = {"denoising": TABLE, "colorize": TABLE, "anomaly": '[data-testid="stImage"]', "search": CHART, "generate": TABLE,
+RESULTS = {"denoising": TABLE, "colorize": TABLE, "anomaly": '[data-testid="stImage"]',
+           "search": '[data-testid="stVegaLiteChart"] .marks', "generate": TABLE,
            "sequence": CHART, "semisupervised": CHART, "impute": TABLE}
 
 

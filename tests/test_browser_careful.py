@@ -277,23 +277,31 @@ def test_downloads_are_named_without_spaces_or_brackets(page, app_url):
 
 def test_the_map_shows_every_label_of_its_legend_and_its_thumbnails(page, app_url):
     """Before the fix the 36 labels of digits and capitals stopped at "P" (the rest scrolled out
-    of a legend as tall as the map), and thumbnails lay hidden under the points."""
+    of a legend as tall as the map), and thumbnails lay hidden under the points. Since the map is
+    drawn in Vega-Lite (SVG for a gallery of a thousand): a click on a point searches with it."""
     page.goto(f"{app_url}/search")
     settle(page, TEXT_SHOWN.format("for this query"))
     choose_option(page, "builtin", "Digits and capital letters")
     settle(page, TEXT_SHOWN.format("36 labels"))
-    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
     chart.scroll_into_view_if_needed()
-    page.wait_for_function("document.querySelectorAll('.legend .traces').length >= 36")
+    page.wait_for_function("document.querySelectorAll('.role-legend-label text').length >= 36")
     bottom = chart.bounding_box()["y"] + chart.bounding_box()["height"]
-    items = page.locator(".legend .traces")
-    last = items.filter(has_text="Z").first.bounding_box()
+    last = chart.locator(".role-legend-label text", has_text="Z").first.bounding_box()
     assert last is not None and last["y"] + last["height"] <= bottom, (last, bottom)
+    # A click on a point makes it the query: the star moves to where the click was.
+    dot = chart.locator(".mark-symbol.role-mark").first.locator("path").nth(321).bounding_box()
+    x, y = dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2
+    page.mouse.click(x, y)
+    page.wait_for_function("""([x, y]) => { const star = Array.from(document.querySelectorAll('.mark-symbol.role-mark')).pop()
+        .querySelector('path').getBoundingClientRect();
+        return Math.abs(star.x + star.width / 2 - x) < 3 && Math.abs(star.y + star.height / 2 - y) < 3; }""", arg=[x, y])
+    settle(page, TEXT_SHOWN.format("for this query"))
     # Thumbnails: the points over them grow faint.
     page.locator(".st-key-map_thumbnails").get_by_text("Show thumbnails on the map").click()
-    settle(page, "document.querySelectorAll('.layer-below image, .imagelayer image').length >= 20")
-    opacities = page.evaluate("Array.from(document.querySelectorAll('.scatterlayer .trace .point')).slice(0, 50)"
-                              ".map(p => parseFloat(getComputedStyle(p).opacity))")
+    settle(page, "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] .mark-image image').length >= 20")
+    opacities = page.evaluate("Array.from(document.querySelector('[data-testid=\"stVegaLiteChart\"] .mark-symbol.role-mark')"
+                              ".querySelectorAll('path')).slice(0, 50).map(p => parseFloat(p.getAttribute('opacity')))")
     assert opacities and max(opacities) <= 0.35, opacities[:5]
 
 

@@ -4,13 +4,14 @@ import io
 import zipfile
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
 from page_helpers import drawn, png_bytes
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from streamlit.typing import PlotlyState
+from streamlit.typing import VegaLiteState
 
 import engine
 from app_pages.logic import search as logic
@@ -133,7 +134,7 @@ def test_default_page_searches_with_the_first_digit(digits):
     label, value = precision_metric(at)
     assert label == "Precision@10 for this query"
     assert value == pytest.approx(expected.precision, abs=0.005)
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 1
     assert len(at.latex) == 1  # the two distances
 
 
@@ -213,7 +214,7 @@ def test_a_query_that_is_not_an_image_is_reported():
     errors = [error.value for error in at.error]
     assert len(errors) == 1 and "x.png" in errors[0]
     assert frame_with(at, "Rank") is None
-    assert len(at.get("plotly_chart")) == 1  # the rest of the page goes on
+    assert len(at.get("vega_lite_chart")) == 1  # the rest of the page goes on
     assert frame_with(at, "Code space") is not None
 
 
@@ -242,7 +243,7 @@ def test_photos_and_a_zip_make_an_unlabelled_gallery():
     # Loose images beside the zip's folders: no labels, and the page says why.
     assert frame_with(at, "Code space") is None
     assert any("no labels" in info.value for info in at.info)
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 1
 
 
 def test_a_zip_with_folders_is_labelled_and_scored():
@@ -281,14 +282,14 @@ def test_a_zip_with_folders_is_labelled_and_scored():
     assert job.wait(timeout=600) and job.state == "done" and len(job.updates) == engine.TSNE_STAGES
     at.run()
     assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) == 1 and not at.get("progress")
+    assert len(at.get("vega_lite_chart")) == 1 and not at.get("progress")
     at.radio(key="space").set_value("autoencoder-grey").run()   # another code space: another map, its own job
     _, other = at.session_state[search_tsne.JOB]
     assert other is not job
     other.stop()
     assert other.wait(timeout=600) and other.state == "stopped"
     at.run()
-    assert not at.exception and not at.get("plotly_chart")
+    assert not at.exception and not at.get("vega_lite_chart")
     assert any("stopped" in info.value for info in at.info) and at.button(key="search_tsne_again")
 
 
@@ -370,14 +371,14 @@ def test_a_gallery_of_one_image():
     assert not at.error
     assert frame_with(at, "Rank") is None
     assert any("no other image" in info.value for info in at.info)
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 1
 
 
 def test_a_gallery_with_nothing_readable_is_reported():
     at = upload_gallery(open_search(), [("a.png", b"not an image"), ("b.zip", b"PK\x03\x04broken")])
     errors = [error.value for error in at.error]
     assert len(errors) == 1 and "None of these files" in errors[0]
-    assert not at.get("plotly_chart")
+    assert not at.get("vega_lite_chart")
 
 
 def test_changing_gallery_keeps_the_settings_valid():
@@ -407,25 +408,26 @@ def test_a_clicked_point_becomes_the_query_position():
     position_from_selection = logic.position_from_selection
 
     def clicked(*points):
-        """What the map's key holds in session state after a click."""
-        return PlotlyState({"selection": {"points": list(points), "point_indices": [], "box": [], "lasso": []}})
+        """What the map's key holds in session state after a click: the chart's point selection,
+        the clicked points' fields."""
+        return VegaLiteState({"selection": {logic.MAP_PICK: list(points), "shown": [{"label": "3"}]}})
 
-    point = {"curve_number": 3, "point_number": 2, "point_index": 2, "x": 0.1, "y": -0.4}
-    assert position_from_selection(clicked({**point, "customdata": 42}), 100) == 42
-    assert position_from_selection(clicked({**point, "customdata": [7]}), 100) == 7  # as plotly express sends it
-    assert position_from_selection(clicked({**point, "customdata": 7.0}), 100) == 7
-    assert position_from_selection(clicked({**point, "customdata": 0}), 100) == 0
-    # Nothing clicked, no customdata, or a point from a bigger gallery shown before.
+    assert position_from_selection(clicked({"position": 42}), 100) == 42
+    assert position_from_selection(clicked({"position": 7.0}), 100) == 7
+    assert position_from_selection(clicked({"position": 0}), 100) == 0
+    # Nothing clicked, no position, or a point from a bigger gallery shown before.
     assert position_from_selection(None, 100) is None
     assert position_from_selection({}, 100) is None
-    assert position_from_selection({"selection": {"points": [{"customdata": 5}]}}, 100) == 5  # a plain dict
+    assert position_from_selection({"selection": {logic.MAP_PICK: [{"position": 5}]}}, 100) == 5  # a plain dict
+    assert position_from_selection({"selection": {"shown": [{"position": 5}]}}, 100) is None   # another selection
     assert position_from_selection(clicked(), 100) is None
-    assert position_from_selection(clicked(point), 100) is None
-    assert position_from_selection(clicked({**point, "customdata": 150}), 100) is None
-    assert position_from_selection(clicked({**point, "customdata": -1}), 100) is None
-    assert position_from_selection(clicked({**point, "customdata": "a"}), 100) is None
+    assert position_from_selection(clicked({"label": "3"}), 100) is None
+    assert position_from_selection(clicked({"position": 150}), 100) is None
+    assert position_from_selection(clicked({"position": -1}), 100) is None
+    assert position_from_selection(clicked({"position": "a"}), 100) is None
+    assert position_from_selection(clicked({"position": True}), 100) is None
     # Several points: the first usable one.
-    assert position_from_selection(clicked(point, {**point, "customdata": 9}, {**point, "customdata": 4}), 100) == 9
+    assert position_from_selection(clicked({"label": "x"}, {"position": 9}, {"position": 4}), 100) == 9
 
 
 # --- The page's logic ------------------------------------------------------------------------
@@ -514,16 +516,24 @@ def test_map_caption_and_space_comparison():
     assert "would score 50%." in caption and "With only 4 images" in caption
 
 
-def test_map_figure_marks_the_query_and_its_neighbours():
+def test_map_chart_marks_the_query_and_its_neighbours():
     gallery = tiny_gallery(["x", "y", "x", "x"])
     points = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5], [3.0, 2.0]])
-    figure = logic.map_figure(gallery, points, 0, np.array([2, 3]), {1: "data:image/png;base64,"}, "Map")
-    assert [trace.name for trace in figure.data] == ["x", "y", "neighbours", "query"]
-    assert list(figure.data[0].customdata) == [0, 2, 3]  # a click finds the gallery position
-    assert list(figure.data[3].customdata) == [0] and figure.data[3].marker.symbol == "star"
-    assert len(figure.layout.images) == 1 and figure.layout.title.text == "Map"
-    plain = logic.map_figure(tiny_gallery(None), points, None, np.array([], dtype=int), None, "Map")
-    assert [trace.name for trace in plain.data] == ["gallery"] and not plain.layout.images
+    chart = logic.map_chart(gallery, points, 0, np.array([2, 3]), {1: "data:image/png;base64,"}, "Map")
+    pictures, dots, ringed, star = chart.layer
+    assert list(pictures.data["position"]) == [1] and list(pictures.data["url"]) == ["data:image/png;base64,"]
+    assert list(dots.data["position"]) == [0, 1, 2, 3] and list(dots.data["label"]) == ["x", "y", "x", "x"]
+    assert list(ringed.data["position"]) == [2, 3] and ringed.mark.filled is False
+    assert list(star.data["position"]) == [0] and star.mark.shape == logic.STAR
+    spec = chart.to_dict()
+    assert spec["title"] == "Map"
+    picks = [p for p in spec["params"] if p["name"] == logic.MAP_PICK]   # a click selects a gallery position
+    assert picks and picks[0]["select"]["fields"] == ["position"] and picks[0]["select"]["on"] == "click"
+    assert dots.mark.opacity is alt.Undefined and dots.mark.size == 18   # faint and small over the thumbnails
+    plain = logic.map_chart(tiny_gallery(None), points, None, np.array([], dtype=int), None, "Map")
+    data = plain.layer[0].data if plain.layer[0].data is not alt.Undefined else plain.data   # altair lifts a lone layer's
+    assert len(plain.layer) == 1 and set(data["label"]) == {"gallery"}
+    assert plain.layer[0].mark.size == 50
 
 
 def test_a_drawn_seven_finds_sevens(monkeypatch):

@@ -1,16 +1,16 @@
 """What the image search page decides: which gallery image a click on the map picks, how images
 are shown, the tables and captions made of a search's numbers, and the map's plotly figure.
-Plain numpy and plotly (no streamlit), so tests import it like any module."""
+Plain numpy, pandas and altair (no streamlit), so tests import it like any module."""
 from __future__ import annotations
 
 import hashlib
-import html
 from collections import Counter
 from typing import Any
 
+import altair as alt
 import numpy as np
+import pandas as pd
 import plotly.colors
-import plotly.graph_objects as go
 
 import engine
 from app_pages import display
@@ -33,6 +33,8 @@ DISPLAY_PIXELS = 128 * 128  # photos in the results: thumbnails
 QUERY_MAX_PIXELS = 1024 * 1024
 CHARACTER_DISPLAY_SCALE = 4  # 28x28 is too small to see; nearest-neighbour keeps the pixels honest
 PALETTE = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24  # 48 labels, then repeats
+MAP_PICK = "picked"   # the map's selection of a clicked point
+STAR = ("M0,-1L0.22,-0.31L0.95,-0.31L0.36,0.12L0.59,0.81L0,0.38L-0.59,0.81L-0.36,0.12L-0.95,-0.31L-0.22,-0.31Z")
 SPACE_NOTES = {
     "character": {
         "autoencoder": "the code of an encoder trained to redraw distorted characters upright",
@@ -119,16 +121,14 @@ def projection_methods(size: int) -> list[str]:
 
 def position_from_selection(selection: Any, size: int) -> int | None:
     """The gallery position of the point clicked on the map, from the chart's selection state
-    (each point carries its gallery position as customdata); None when no point of this
-    gallery is selected."""
+    (its MAP_PICK selection holds the clicked points' gallery positions); None when no point of
+    this gallery is selected."""
     try:
-        points = selection["selection"]["points"]
+        points = selection["selection"][MAP_PICK]
     except (KeyError, TypeError):
         return None
     for point in points or []:
-        data = point.get("customdata") if isinstance(point, dict) else None
-        if isinstance(data, (list, tuple)):
-            data = data[0] if data else None
+        data = point.get("position") if isinstance(point, dict) else None
         if isinstance(data, (int, float, np.number)) and not isinstance(data, bool) and float(data).is_integer():
             if 0 <= int(data) < size:
                 return int(data)
@@ -245,87 +245,48 @@ def comparison_caption(comparison: dict[str, dict[int, float]], gallery: engine.
 
 
 # --- The map ---------------------------------------------------------------------------------
-def map_figure(
+def map_chart(
     gallery: engine.Gallery,
     points: np.ndarray,
     query: int | None,
     neighbours: np.ndarray,
     thumbnails: dict[int, str] | None,
     title: str,
-) -> go.Figure:
-    """The gallery's codes in 2-D, one trace per label; every point carries its gallery position
-    as customdata so that a click can make it the query. Names and labels are escaped: plotly
-    reads tags such as <a href> in its texts."""
-    figure = go.Figure()
-    names = np.array(gallery.names, dtype=object)
-    labels = gallery.labels if gallery.labelled else np.full(len(gallery), "", dtype=object)
-    hover = np.array(
-        [f"{html.escape(name)}<br>image {i}" + (f", label {html.escape(str(label))}" if gallery.labelled else "")
-         for i, (name, label) in enumerate(zip(names, labels, strict=True))],
-        dtype=object,
-    )
-    groups = sorted(set(labels.tolist())) if gallery.labelled else [""]
-    for number, group in enumerate(groups):
-        members = np.flatnonzero(labels == group)
-        figure.add_scatter(
-            x=points[members, 0],
-            y=points[members, 1],
-            mode="markers",
-            name=html.escape(str(group)) if gallery.labelled else "gallery",
-            marker={"size": 7, "opacity": 0.75, "color": PALETTE[number % len(PALETTE)]},
-            customdata=members,
-            hovertext=hover[members],
-            hovertemplate="%{hovertext}<extra></extra>",
-        )
+) -> alt.LayerChart:
+    """The gallery's codes in 2-D in Vega-Lite, coloured by label: thumbnails under the points
+    (which then grow faint and small), the neighbours circled, the query a star. A click on a
+    point selects its gallery position (the MAP_PICK selection); a click on a label in the legend
+    shows that label alone, a double-click all."""
+    labelled = gallery.labelled
+    labels = [str(label) for label in gallery.labels] if labelled else ["gallery"] * len(gallery)
+    groups = sorted(set(labels))
+    rows = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "position": np.arange(len(gallery)),
+                         "label": labels, "name": list(gallery.names)})
+    x = alt.X("x:Q", axis=None, scale=alt.Scale(zero=False, nice=False, padding=14))   # no point cut at an edge
+    y = alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False, nice=False, padding=14))
+    tooltip = [alt.Tooltip("name:N"), alt.Tooltip("position:Q", title="image"),
+               *([alt.Tooltip("label:N")] if labelled else [])]
+    beside = len(groups) <= LEGEND_BESIDE
+    colour = alt.Color("label:N", title=None, sort=groups,
+                       scale=alt.Scale(domain=groups, range=[PALETTE[i % len(PALETTE)] for i in range(len(groups))]),
+                       legend=alt.Legend(orient="right" if beside else "bottom", columns=1 if beside else 12,
+                                         symbolOpacity=1, labelLimit=0, symbolLimit=0) if labelled else None)
+    pick = alt.selection_point(name=MAP_PICK, fields=["position"], on="click", clear=False)
+    shown = alt.selection_point(name="shown", fields=["label"], bind="legend")
+    faint = bool(thumbnails)
+    layers = []
+    if thumbnails:
+        pictures = rows.loc[list(thumbnails)].assign(url=list(thumbnails.values()))
+        layers.append(alt.Chart(pictures).mark_image(width=26, height=26).encode(x=x, y=y, url="url:N"))
+    layers.append(alt.Chart(rows).mark_circle(size=18 if faint else 50).encode(
+        x=x, y=y, color=colour, tooltip=tooltip,
+        opacity=alt.condition(shown, alt.value(0.3 if faint else 0.75), alt.value(0.04)),
+    ).add_params(pick, shown))
     if len(neighbours):
-        figure.add_scatter(
-            x=points[neighbours, 0],
-            y=points[neighbours, 1],
-            mode="markers",
-            name="neighbours",
-            marker={"size": 14, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "black"}},
-            customdata=neighbours,
-            hovertext=hover[neighbours],
-            hovertemplate="neighbour %{hovertext}<extra></extra>",
-        )
+        layers.append(alt.Chart(rows.iloc[neighbours]).mark_point(size=220, filled=False, color="black", strokeWidth=2,
+                                                                   opacity=1).encode(x=x, y=y, tooltip=tooltip))
     if query is not None:
-        figure.add_scatter(
-            x=points[[query], 0],
-            y=points[[query], 1],
-            mode="markers",
-            name="query",
-            marker={"size": 20, "symbol": "star", "color": "gold", "line": {"width": 1.5, "color": "black"}},
-            customdata=[query],
-            hovertext=hover[[query]],
-            hovertemplate="query %{hovertext}<extra></extra>",
-        )
-    if thumbnails:   # the points grow faint and small, so that the pictures under them show
-        for trace in figure.data[:len(groups)]:
-            trace.marker.update(size=5, opacity=0.3)
-        span_x = float(np.ptp(points[:, 0])) or 1.0
-        span_y = float(np.ptp(points[:, 1])) or 1.0
-        for position, uri in thumbnails.items():
-            figure.add_layout_image(
-                source=uri,
-                x=float(points[position, 0]),
-                y=float(points[position, 1]),
-                xref="x",
-                yref="y",
-                sizex=span_x * 0.05,
-                sizey=span_y * 0.05,
-                xanchor="center",
-                yanchor="middle",
-                sizing="contain",
-                layer="below",
-            )
-    figure.update_layout(
-        title=title,
-        height=560,
-        margin={"t": 50, "b": 10},
-        # Beside the map a legend holds about 25 labels; more (36 characters) go below it, in rows.
-        legend={"itemsizing": "constant", **({"orientation": "h", "yanchor": "top", "y": -0.02}
-                                             if len(groups) > LEGEND_BESIDE else {})},
-        xaxis={"showticklabels": False, "title": None},
-        yaxis={"showticklabels": False, "title": None},
-    )
-    return figure
+        layers.append(alt.Chart(rows.iloc[[query]]).mark_point(shape=STAR, size=500, filled=True, fill="gold",
+                                                               stroke="black", strokeWidth=1.5, opacity=1).encode(
+            x=x, y=y, tooltip=tooltip))
+    return alt.layer(*layers, title=title).properties(height=560)
