@@ -528,6 +528,7 @@ def test_map_chart_marks_the_query_and_its_neighbours():
     spec = chart.to_dict()
     assert spec["title"] == "Map"
     picks = [p for p in spec["params"] if p["name"] == logic.MAP_PICK]   # a click selects a gallery position
+    assert [p["bind"] for p in spec["params"] if p["name"] in ("shown", "zoom")] == ["legend", "scales"]
     assert picks and picks[0]["select"]["fields"] == ["position"] and picks[0]["select"]["on"] == "click"
     assert dots.mark.opacity is alt.Undefined and dots.mark.size == 18   # faint and small over the thumbnails
     plain = logic.map_chart(tiny_gallery(None), points, None, np.array([], dtype=int), None, "Map")

@@ -216,6 +216,8 @@ def map_caption(query_shown: bool, searched: bool) -> str:
     query that was searched, only its neighbours are circled."""
     return (
         "Each point is a gallery image, coloured by its label; hover for its name, **click one to search with it**. "
+        "Scroll to zoom and drag to move; a double-click shows the whole map again. A click on a label in the "
+        "legend shows that label alone (shift-click adds one). "
         + ("The query is the star and its neighbours are circled. " if query_shown else "")
         + ("An uploaded query is not part of the gallery, so only its neighbours are circled. "
            if searched and not query_shown else "")
@@ -256,7 +258,7 @@ def map_chart(
     """The gallery's codes in 2-D in Vega-Lite, coloured by label: thumbnails under the points
     (which then grow faint and small), the neighbours circled, the query a star. A click on a
     point selects its gallery position (the MAP_PICK selection); a click on a label in the legend
-    shows that label alone, a double-click all."""
+    shows that label alone, a double-click all; the wheel zooms and a drag pans."""
     labelled = gallery.labelled
     labels = [str(label) for label in gallery.labels] if labelled else ["gallery"] * len(gallery)
     groups = sorted(set(labels))
@@ -273,6 +275,7 @@ def map_chart(
                                          symbolOpacity=1, labelLimit=0, symbolLimit=0) if labelled else None)
     pick = alt.selection_point(name=MAP_PICK, fields=["position"], on="click", clear=False)
     shown = alt.selection_point(name="shown", fields=["label"], bind="legend")
+    zoom = alt.selection_interval(name="zoom", bind="scales")   # the wheel zooms, a drag pans, a double-click resets
     faint = bool(thumbnails)
     layers = []
     if thumbnails:
@@ -281,7 +284,7 @@ def map_chart(
     layers.append(alt.Chart(rows).mark_circle(size=18 if faint else 50).encode(
         x=x, y=y, color=colour, tooltip=tooltip,
         opacity=alt.condition(shown, alt.value(0.3 if faint else 0.75), alt.value(0.04)),
-    ).add_params(pick, shown))
+    ).add_params(pick, shown, zoom))
     if len(neighbours):
         layers.append(alt.Chart(rows.iloc[neighbours]).mark_point(size=220, filled=False, color="black", strokeWidth=2,
                                                                    opacity=1).encode(x=x, y=y, tooltip=tooltip))
