@@ -7,9 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 import engine
@@ -249,17 +247,18 @@ def beta_table(reports: dict[str, dict[str, float]]) -> dict[str, list]:
 
 
 # --- Figures ---------------------------------------------------------------------------------
-def shares_chart(predicted: np.ndarray, family: Family = DIGITS) -> alt.Chart:
-    """The share of samples the judge reads as each class, in Vega-Lite: the Sample tab (the one
-    the page opens on) then draws no plotly chart, and its browser does not wait for plotly's script."""
-    classes = [str(name) for name in family.classes]
-    shares = pd.DataFrame({family.kind: classes,
-                           "share": np.bincount(predicted, minlength=len(classes)) / len(predicted)})
-    return alt.Chart(shares, title=f"Which {family.kind}s the judge sees").mark_bar(color="#3b6fd4").encode(
-        x=alt.X(f"{family.kind}:N", sort=classes, axis=alt.Axis(labelAngle=0 if len(max(classes, key=len)) < 3 else -40)),
-        y=alt.Y("share:Q", title="share of samples", axis=alt.Axis(format=".0%")),
-        tooltip=[f"{family.kind}:N", alt.Tooltip("share:Q", format=".0%")],
-    ).properties(height=260)
+def shares_figure(predicted: np.ndarray, family: Family = DIGITS) -> go.Figure:
+    """The share of samples the judge reads as each class."""
+    shares = np.bincount(predicted, minlength=len(family.classes)) / len(predicted)
+    figure = go.Figure(go.Bar(x=list(family.classes), y=shares, marker_color="#3b6fd4"))
+    figure.update_layout(
+        title=f"Which {family.kind}s the judge sees",
+        xaxis={"title": family.kind, "type": "category"},
+        yaxis={"title": "share of samples", "tickformat": ".0%"},
+        height=260,
+        margin={"t": 40, "b": 10},
+    )
+    return figure
 
 
 def lengths_figure(lengths: dict[str, np.ndarray], steps: int) -> go.Figure:
