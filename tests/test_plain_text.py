@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from page_helpers import drawn, png_bytes
 from PIL import Image
@@ -189,8 +190,13 @@ def test_search_page_names_files_and_labels_as_text():
     assert not at.error, [e.value for e in at.error]
     texts = assert_shown_as_text(at, f"{HOSTILE}.zip/{label}/{member} 0.png", label)
     assert plain(label) + " · " in " ".join(texts)               # a neighbour's caption
-    chart = at.get("plotly_chart")[0].proto.spec
-    assert "<b>" not in chart and "&lt;b&gt;" in chart            # plotly reads tags in hover texts
+    # The map's tooltips (Vega-Lite) show its data as text: the names go in as they are, not escaped
+    # (as plotly's hover texts were), and not in the spec, where Vega could read them as markup.
+    chart = at.get("vega_lite_chart")[0].proto
+    names = {name for dataset in chart.datasets
+             for name in pa.ipc.open_stream(dataset.data.data).read_pandas().get("name", [])}
+    assert f"{HOSTILE}.zip/{label}/{member} 0.png" in names and not any("&lt;" in name for name in names)
+    assert "<b>" not in chart.spec
     at.radio(key="query_mode").set_value("upload").run()
     at.file_uploader(key="query_file").upload(f"{HOSTILE} query.png", b"not an image", "image/png").run()
     assert_shown_as_text(at, f"{HOSTILE} query.png")
