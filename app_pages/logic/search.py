@@ -1,5 +1,5 @@
 """What the image search page decides: which gallery image a click on the map picks, how images
-are shown, the tables and captions made of a search's numbers, and the map's plotly figure.
+are shown, the tables and captions made of a search's numbers, and the map's Vega-Lite chart.
 Plain numpy, pandas and altair (no streamlit), so tests import it like any module."""
 from __future__ import annotations
 
