@@ -410,6 +410,13 @@ def test_the_3d_views_turn_the_points_in_the_browser_without_stretching_them():
     assert len(box) == 12
     lengths = np.abs(box[["x2", "y2", "z2"]].to_numpy() - box[["x", "y", "z"]].to_numpy())
     assert ((lengths > 0).sum(axis=1) == 1).all()
+    # each edge's far end is projected as a point there would be (the box turns with the points)
+    ends = {"x2": box["x2"].to_numpy(), "y2": box["y2"].to_numpy(), "z2": box["z2"].to_numpy(), "turn": 35, "tilt": 20}
+    for name, expression in {**pca_logic.ANGLES, **pca_logic.projection("2")}.items():
+        ends[name] = vega_eval(expression, **ends)
+    as_points = projected(box[["x2", "y2", "z2"]].to_numpy(), 35, 20)
+    for name in ("across", "up", "near"):
+        np.testing.assert_allclose(ends[f"{name}2"], as_points[name])
     np.testing.assert_allclose(np.sort(lengths.max(axis=1))[::4], np.sort(np.ptp(centred, axis=0)))
     chart = pca_logic.turnable_chart(points, np.array(["a", "b", "c"] * 100), ["a", "b", "c"], ["#000", "#111", "#222"], "t")
     spec = chart.to_dict()

@@ -37,11 +37,20 @@ def colour(field: str, groups: list[str], colours: list[str], title: str | None 
 # --- 3-D, turned in the browser ---------------------------------------------------------------------
 # The projection, as Vega expressions of a row's x, y, z (centred) and the turn and tilt parameters:
 # across the screen, up it, and towards the viewer (nearer points are drawn over farther ones).
-PROJECTION = {"a": "turn * PI / 180", "e": "tilt * PI / 180",
-              "across": "datum.x * cos(datum.a) - datum.y * sin(datum.a)",
-              "deep": "datum.x * sin(datum.a) + datum.y * cos(datum.a)",
-              "up": "datum.deep * sin(datum.e) + datum.z * cos(datum.e)",
-              "near": "datum.z * sin(datum.e) - datum.deep * cos(datum.e)"}
+ANGLES = {"a": "turn * PI / 180", "e": "tilt * PI / 180"}
+
+
+def projection(end: str = "") -> dict[str, str]:
+    """The projection of a row's point (`x`, `y`, `z`), or of the other end of a box edge's
+    (`x2`, `y2`, `z2` for end="2"), given the ANGLES: fields named with the same ending."""
+    x, y, z, deep = (f"datum.{field}{end}" for field in ("x", "y", "z", "deep"))
+    return {f"across{end}": f"{x} * cos(datum.a) - {y} * sin(datum.a)",
+            f"deep{end}": f"{x} * sin(datum.a) + {y} * cos(datum.a)",
+            f"up{end}": f"{deep} * sin(datum.e) + {z} * cos(datum.e)",
+            f"near{end}": f"{z} * sin(datum.e) - {deep} * cos(datum.e)"}
+
+
+PROJECTION = {**ANGLES, **projection()}
 
 
 def turnable_rows(points: np.ndarray, groups: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, float]:
@@ -67,12 +76,9 @@ def turnable_chart(points: np.ndarray, groups: np.ndarray, order: list[str], col
     tilt = alt.param(name="tilt", value=TILT, bind=alt.binding_range(min=-90, max=90, step=5, name="tilt (°) "))
     pick = legend_pick("group")
     view = alt.Scale(domain=[-reach, reach], nice=False)
-    ends = {f"{name}2": expression.replace("datum.x", "datum.x2").replace("datum.y", "datum.y2").replace(
-        "datum.z", "datum.z2").replace("datum.deep", "datum.deep2") for name, expression in PROJECTION.items()
-        if name in ("deep", "across", "up")}
-    edges = alt.Chart(box).mark_rule(color="#bbbbbb", strokeWidth=1).transform_calculate(**PROJECTION).transform_calculate(
-        **ends).encode(x=alt.X("across:Q", scale=view, axis=None), y=alt.Y("up:Q", scale=view, axis=None),
-                       x2="across2:Q", y2="up2:Q")
+    edges = alt.Chart(box).mark_rule(color="#bbbbbb", strokeWidth=1).transform_calculate(
+        **PROJECTION, **projection("2")).encode(x=alt.X("across:Q", scale=view, axis=None),
+                                                y=alt.Y("up:Q", scale=view, axis=None), x2="across2:Q", y2="up2:Q")
     dots = alt.Chart(data).mark_circle(size=14).transform_calculate(**PROJECTION).encode(
         x=alt.X("across:Q", scale=view, axis=None), y=alt.Y("up:Q", scale=view, axis=None),
         color=colour("group", order, colours, group_title), order=alt.Order("near:Q", sort="ascending"),
