@@ -186,7 +186,7 @@ def interpolate_tab(choices: dict[str, np.ndarray], family: logic.Family) -> Non
             column.image(enlarge(image, 3), caption=f"t = {t:.2f}", width="stretch", output_format="PNG")
 
     chart_col, text_col = st.columns([1, 1], gap="large")
-    chart_col.plotly_chart(logic.lengths_figure(lengths, steps), key="interp_lengths")
+    chart_col.altair_chart(logic.lengths_chart(lengths, steps), key="interp_lengths")
     text_col.markdown(logic.why_two_paths(mean.shape[1]))
     text_col.latex(
         r"\operatorname{slerp}(a, b; t) = \frac{\sin((1-t)\,\omega)}{\sin \omega}\, a"

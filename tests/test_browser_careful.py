@@ -305,6 +305,28 @@ def test_the_map_shows_every_label_of_its_legend_and_its_thumbnails(page, app_ur
     assert opacities and max(opacities) <= 0.35, opacities[:5]
 
 
+def test_a_click_on_the_generation_map_decodes_that_digit(page, app_url):
+    """The VAE page's map (Vega-Lite since 2026-12-01; plotly before, whose 4.7 MB script slowed the
+    page's open): the tooltip of a point names its held-out digit, and a click on it shows that digit
+    and what its code decodes to."""
+    page.goto(f"{app_url}/generate?generate_tab=Map")
+    settle(page, TEXT_SHOWN.format("Click a point on the map"))
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
+    point = page.locator('[data-testid="stVegaLiteChart"] .mark-symbol.role-mark path').nth(321)
+    point.scroll_into_view_if_needed()
+    dot = point.bounding_box()
+    x, y = dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2
+    page.mouse.move(x - 20, y - 20)
+    page.mouse.move(x, y)
+    tooltip = page.locator("#vg-tooltip-element.visible")
+    tooltip.wait_for()
+    number = re.search(r"#\s*(\d+)", tooltip.inner_text())
+    assert number, tooltip.inner_text()
+    page.mouse.click(x, y)
+    settle(page, TEXT_SHOWN.format(f"Held-out digit #{number[1]}:"))
+    assert page.get_by_text("Decoded from its code").count() == 1
+
+
 def test_on_a_phone_comparisons_stay_side_by_side(page, app_url):
     """At 390 px wide, before the fix, each of the denoising page's four panels took the phone's
     whole width (one under another), and the anomaly page was 11,662 px tall."""

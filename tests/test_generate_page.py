@@ -1,15 +1,15 @@
 """The VAE generation page, driven by Streamlit's AppTest: the real engine and pretrained models."""
 
-import base64
 import json
 import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from page_helpers import drawn
 from streamlit.testing.v1 import AppTest
-from streamlit.typing import PlotlyState
 
 import engine
 from app_pages.logic import generate as logic
@@ -67,14 +67,19 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def values(data) -> np.ndarray:
-    """A plotly array from a chart's spec: a list, or numpy's bytes as plotly encodes them."""
-    if isinstance(data, dict) and "bdata" in data:
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
-    return np.asarray(data)
+    """The page's Vega-Lite charts: each one's spec, with its title's text as "name" and its data
+    sets' rows as "layers" (one frame a layer, or one for a chart of a single layer). The page draws
+    no plotly chart (its 4.7 MB script would slow the page's open)."""
+    assert not at.get("plotly_chart")
+    found = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        data = {dataset.name: pa.ipc.open_stream(dataset.data.data).read_pandas() for dataset in chart.proto.datasets}
+        title = spec.get("title") or ""
+        spec["name"] = title.get("text", "") if isinstance(title, dict) else title
+        spec["layers"] = [data[part["data"]["name"]] for part in spec.get("layer", [spec])]
+        found.append(spec)
+    return found
 
 
 # --- Sample ----------------------------------------------------------------------------------
@@ -164,17 +169,17 @@ def test_interpolation_decodes_every_step_of_both_paths():
     at.slider(key="interp_steps").set_value(5).run()
     assert not at.exception
     assert sum(caption.startswith("t = ") for caption, _ in images_by_caption(at)) == 2 * 5
-    lengths = next(chart for chart in charts(at) if len(chart["data"]) == 2)["data"]
-    assert all(len(values(line["y"])) == 5 for line in lengths)
+    (lengths,) = next(chart for chart in charts(at) if chart["name"].startswith("Length of the code"))["layers"]
+    assert lengths.groupby("path").size().to_dict() == {label: 5 for label in logic.METHOD_LABELS.values()}
+    assert np.allclose(lengths.t.unique(), np.linspace(0, 1, 5)) and (lengths["‖z‖"] > 0).all()
 
 
 # --- Walk ------------------------------------------------------------------------------------
 def test_walk_draws_the_map_and_has_a_slider_per_dimension():
     at = open_generate("Walk")
-    manifold = charts(at)[0]
-    assert manifold["data"][0]["type"] == "image"
-    assert manifold["layout"]["xaxis"]["title"]["text"] == "z1"
-    assert manifold["layout"]["yaxis"]["title"]["text"] == "z2"
+    (manifold,) = charts(at)
+    assert manifold["mark"]["type"] == "image" and manifold["layers"][0].url[0].startswith("data:image/png;base64,")
+    assert [manifold["encoding"][axis]["field"] for axis in ("x", "y")] == ["z1", "z2"]
 
     size = engine.latent_size(engine.DEFAULT_VAE)
     assert size == 16
@@ -202,39 +207,33 @@ def test_walk_draws_the_map_and_has_a_slider_per_dimension():
 # --- Map -------------------------------------------------------------------------------------
 def test_map_plots_held_out_digits_by_label():
     at = open_generate("Map")
-    traces = charts(at)[0]["data"]
-    assert [trace["name"] for trace in traces] == [str(d) for d in range(10)]
-    assert sum(len(values(trace["x"])) for trace in traces) == 1000
+    (points,) = charts(at)[0]["layers"]
+    assert sorted(points.digit.unique()) == [str(d) for d in range(10)] and len(points) == 1000
+    assert points["index"].tolist() == list(range(1000))   # a click selects the picture's index
     assert at.info  # asks for a click
     at.selectbox(key="map_model").set_value(engine.DEFAULT_VAE).run()
     assert not at.exception and not at.error
     assert any(caption.value.startswith("PCA keeps") for caption in at.caption)
-    assert charts(at)[0]["layout"]["xaxis"]["title"]["text"] == "PCA 1"
+    assert charts(at)[0]["encoding"]["x"]["title"] == "PCA 1"
 
 
 def test_a_clicked_point_is_found_from_the_selection():
     selected_point = logic.selected_point
 
     def clicked(*points):
-        """What st.plotly_chart returns as `.selection` after a click."""
-        return PlotlyState({"points": list(points), "point_indices": [], "box": [], "lasso": []})
+        """What st.altair_chart returns as `.selection` after a click on the map."""
+        return {logic.MAP_PICK: list(points)}
 
-    point = {"curve_number": 2, "point_number": 1, "point_index": 1, "x": 0.3, "y": -1.2}
-    members = [np.array([0, 5]), np.array([1, 6]), np.array([2, 7, 9])]
-    assert selected_point(clicked({**point, "customdata": 7}), 10, members) == 7
-    assert selected_point(clicked({**point, "customdata": [9]}), 10) == 9
-    assert selected_point(clicked({**point, "customdata": 0.0}), 10) == 0
-    assert selected_point(clicked(point), 10, members) == 7  # no customdata: its trace and place
-    assert selected_point(clicked({**point, "point_index": 5}), 10, members) is None
-    assert selected_point(clicked(point), 10) is None
-    assert selected_point(clicked({**point, "customdata": 12}), 10) is None  # from a bigger chart
-    assert selected_point(clicked({**point, "customdata": -1}), 10) is None
-    assert selected_point(clicked({**point, "customdata": "x"}), 10) is None
-    assert selected_point(clicked(), 10, members) is None  # nothing selected
-    assert selected_point({}, 10) is None
-    assert selected_point(None, 10) is None
-    both = clicked({**point, "customdata": 3}, {**point, "customdata": 4})
-    assert selected_point(both, 10) == 4  # the latest click
+    assert selected_point(clicked({"index": 7}), 10) == 7
+    assert selected_point(clicked({"index": 0.0}), 10) == 0
+    assert selected_point(clicked({"index": 12}), 10) is None  # from a bigger map
+    assert selected_point(clicked({"index": -1}), 10) is None
+    assert selected_point(clicked({"index": "x"}), 10) is None
+    assert selected_point(clicked({"index": True}), 10) is None
+    assert selected_point(clicked({"digit": "3"}), 10) is None
+    assert selected_point(clicked(), 10) is None  # nothing selected
+    assert selected_point({}, 10) is None and selected_point(None, 10) is None
+    assert selected_point(clicked({"index": 3}, {"index": 4}), 10) == 4  # the latest click
 
 
 # --- Choose a digit --------------------------------------------------------------------------
@@ -261,10 +260,9 @@ def test_an_uploaded_digit_is_reconstructed_and_its_code_shown():
     captions = [caption for caption, _ in images_by_caption(at)]
     assert "Your picture: seven.png" in captions and "What the model sees (28x28)" in captions   # side by side
     assert "Reconstruction" in captions
-    bars = next(chart["data"][-1] for chart in charts(at) if "error_y" in chart["data"][-1])
-    assert list(values(bars["x"])) == [f"z{i + 1}" for i in range(16)]
-    spread = values(bars["error_y"]["array"])
-    assert len(spread) == 16 and spread.min() > 0
+    code = next(chart for chart in charts(at) if chart["name"].startswith("Its code"))["layers"][-1]
+    assert code.number.tolist() == [f"z{i + 1}" for i in range(16)]
+    assert code.sd.min() > 0 and np.allclose(code.high - code.low, 2 * code.sd)
     assert float(metric(at, "KL from the prior").split()[0]) > 0
     # The beta comparison: both 16-number models, their ELBO split into its two terms.
     table = next(frame.value for frame in at.dataframe if "KL (nats)" in frame.value.columns)
@@ -385,28 +383,46 @@ def test_beta_table_and_figures():
     table = logic.beta_table(reports)
     assert table["Model"] == ["β = 1", "β = 4"]
     assert list(table)[1:] == list(logic.BETA_COLUMNS) and table["KL (nats)"] == [1.0, 2.0]
-    elbo = logic.elbo_figure(reports)
-    assert elbo.layout.barmode == "stack" and [bar.name for bar in elbo.data] == ["reconstruction", "KL"]
-    code = logic.code_figure(np.zeros(3), np.log(np.full(3, 4.0)))
-    assert list(code.data[0].x) == ["z1", "z2", "z3"] and list(code.data[0].error_y.array) == [2.0, 2.0, 2.0]
-    shares = logic.shares_figure(np.array([1, 1, 3, 9]))
-    assert list(shares.data[0].y) == [0, 0.5, 0, 0.25, 0, 0, 0, 0, 0, 0.25]
-    lengths = logic.lengths_figure({"a": np.ones(4), "b": np.zeros(4)}, 4)
-    assert [line.name for line in lengths.data] == ["a", "b"] and len(lengths.data[0].x) == 4
+    elbo = logic.elbo_chart(reports).to_dict()
+    rows = pd.DataFrame(next(iter(elbo["datasets"].values())))
+    assert rows.groupby("model").nats.sum().to_dict() == {"β = 1": 2.0, "β = 4": 4.0}   # the two terms stacked
+    reports[engine.DEFAULT_VAE]["kl"] = 7.0
+    rows = pd.DataFrame(next(iter(logic.elbo_chart(reports).to_dict()["datasets"].values())))
+    assert rows.set_index(["model", "term"]).nats.to_dict() == {("β = 1", "reconstruction"): 1.0, ("β = 1", "KL"): 7.0,
+                                                               ("β = 4", "reconstruction"): 2.0, ("β = 4", "KL"): 2.0}
+    assert elbo["encoding"]["color"]["sort"] == ["reconstruction", "KL"] and set(rows.term) == {"reconstruction", "KL"}
+    code = logic.code_chart(np.array([0.5, 0.0, -1.0]), np.log(np.full(3, 4.0))).to_dict()
+    band, _, bars, errors = (pd.DataFrame(code["datasets"][layer["data"]["name"]]) for layer in code["layer"])
+    assert band[["low", "high"]].values.tolist() == [[-1.0, 1.0]]          # the prior's 0 ± 1
+    assert bars.number.tolist() == ["z1", "z2", "z3"] and bars["mean"].tolist() == [0.5, 0.0, -1.0]
+    assert errors.low.tolist() == [-1.5, -2.0, -3.0] and errors.high.tolist() == [2.5, 2.0, 1.0]   # ± 2
+    shares = logic.shares_chart(np.array([1, 1, 3, 9])).to_dict()
+    assert [row["share"] for row in next(iter(shares["datasets"].values()))] == [0, 0.5, 0, 0.25, 0, 0, 0, 0, 0, 0.25]
+    lengths = logic.lengths_chart({"a": np.ones(4), "b": np.zeros(4)}, 4).to_dict()
+    rows = pd.DataFrame(next(iter(lengths["datasets"].values())))
+    assert rows.path.tolist() == ["a"] * 4 + ["b"] * 4 and rows.t.tolist() == pytest.approx([0, 1 / 3, 2 / 3, 1] * 2)
 
 
 def test_map_and_manifold_figures():
     points = np.random.default_rng(1).normal(size=(6, 2))
     members = logic.members_by_digit(np.array([0, 1, 1, 2, 0, 9]))
-    figure = logic.map_figure(points, members, projected=False)
-    assert [trace.name for trace in figure.data] == [str(d) for d in range(10)]
-    assert list(figure.data[1].customdata) == [1, 2]  # a click finds the digit from its customdata
-    assert figure.layout.xaxis.title.text == "z1"
-    assert logic.map_figure(points, members, projected=True).layout.xaxis.title.text == "PCA 1"
-    manifold = logic.manifold_figure(np.zeros((56, 56), dtype=np.float32), np.array([-1.0, 1.0]))
-    assert manifold.data[0].source.startswith("data:image/png;base64,")
-    assert list(manifold.layout.xaxis.ticktext) == ["-1.0", "1.0"]
-    assert list(manifold.layout.yaxis.ticktext) == ["1.0", "-1.0"]  # z2 falls from top to bottom
+    chart = logic.map_chart(points, members, projected=False).to_dict()
+    rows = pd.DataFrame(next(iter(chart["datasets"].values())))
+    assert rows.digit.tolist() == ["0", "1", "1", "2", "0", "9"] and rows["index"].tolist() == list(range(6))
+    assert np.allclose(rows[["x", "y"]], points)
+    pick = next(param for param in chart["params"] if param["name"] == logic.MAP_PICK)
+    assert pick["select"]["fields"] == ["index"] and pick["select"]["on"] == "click"   # a click selects its index
+    assert chart["encoding"]["x"]["title"] == "z1"
+    assert logic.map_chart(points, members, projected=True).to_dict()["encoding"]["x"]["title"] == "PCA 1"
+    manifold = logic.manifold_chart(np.zeros((84, 84), dtype=np.float32), np.array([-1.2, 0.0, 0.4]), side=300).to_dict()
+    (image,) = next(iter(manifold["datasets"].values()))
+    assert image["url"].startswith("data:image/png;base64,") and (image["z1"], image["z2"]) == (1.5, 1.5)   # centred
+    for axis in ("x", "y"):   # a tick at each cell's centre, labelled with its value (z2 rises from the bottom)
+        scale, ticks = manifold["encoding"][axis]["scale"], manifold["encoding"][axis]["axis"]
+        assert scale["domain"] == [0, 3] and ticks["values"] == [0.5, 1.5, 2.5]
+        label = ticks["labelExpr"].replace("[floor(datum.value)]", "")
+        assert [json.loads(label)[int(np.floor(value))] for value in ticks["values"]] == ["-1.2", "0.0", "0.4"]
+    assert (manifold["mark"]["width"], manifold["width"], manifold["height"]) == (300, 300, 300)
 
 
 def test_a_drawn_digit_and_a_photographed_one_join_the_choices(monkeypatch):
@@ -457,8 +473,8 @@ def test_clothes_are_sampled_and_judged_by_kind(fake_fashion):
     expected = engine.judge_samples(engine.vae_sample(16, seed=0, model="fashion_vae", prior="learned"),
                                     engine.FASHION_JUDGE)
     assert kinds == [engine.FASHION_CLASSES[k] for k in expected.predicted]
-    shares = next(chart for chart in charts(at) if chart["layout"]["title"]["text"] == "Which kinds the judge sees")
-    assert list(shares["data"][0]["x"]) == list(engine.FASHION_CLASSES)
+    shares = next(chart for chart in charts(at) if chart["name"] == "Which kinds the judge sees")
+    assert shares["layers"][0].kind.tolist() == list(engine.FASHION_CLASSES)
     assert at.tabs[0].label == "Sample" and "Choose a kind" in [tab.label for tab in at.tabs]
     assert "Your digit & beta" not in [tab.label for tab in at.tabs]        # uploads are digits
 
@@ -476,13 +492,12 @@ def test_the_conditional_vae_draws_the_kind_asked_for(fake_fashion):
 
 def test_the_clothes_map_walk_and_interpolation(fake_fashion):
     at = open_clothes("Map")
-    traces = charts(at)[0]["data"]
-    assert [trace["name"] for trace in traces] == list(engine.FASHION_CLASSES)
-    assert sum(len(values(trace["x"])) for trace in traces) == 200      # the little test set written here
+    (points,) = charts(at)[0]["layers"]
+    assert set(points.kind) <= set(engine.FASHION_CLASSES) and len(points) == 200   # the little test set written here
     at.session_state["generate_tab_clothes"] = "Walk"
     at.run()
     assert not at.exception and not at.error
-    assert charts(at)[0]["data"][0]["type"] == "image"
+    assert charts(at)[0]["mark"]["type"] == "image"
     assert len([s for s in at.slider if s.key and s.key.startswith("walk_z")]) == 16
     assert next(c for c, _ in images_by_caption(at) if c.startswith("The judge reads"))
     at.session_state["generate_tab_clothes"] = "Interpolate"
@@ -506,12 +521,13 @@ def test_the_adversarial_autoencoder_beside_the_vae():
     at = open_generate("Adversarial AE")
     assert not at.error, [e.value for e in at.error]
     figures = charts(at)
-    maps = [chart for chart in figures if any(shape["type"] == "circle" for shape in chart["layout"].get("shapes", []))]
-    assert [chart["layout"]["title"]["text"] for chart in maps] == ["VAE (the mean of each code)", "Adversarial autoencoder"]
-    assert all(len(chart["layout"]["shapes"]) == 2 for chart in maps)            # the prior's two circles
-    assert all(sum(len(values(trace["x"])) for trace in chart["data"]) == 1000 for chart in maps)
-    radii = next(chart for chart in figures if chart["layout"]["title"]["text"].startswith("Length of"))
-    assert [trace["name"] for trace in radii["data"]] == ["prior N(0, I)", "VAE", "Adversarial autoencoder"]
+    maps = figures[:2]
+    assert [chart["name"] for chart in maps] == ["VAE (the mean of each code)", "Adversarial autoencoder"]
+    assert all(sorted(chart["layers"][1].radius.unique()) == [1, 2] for chart in maps)   # the prior's two circles
+    assert all(len(chart["layers"][0]) == 1000 for chart in maps)
+    assert not maps[0]["layers"][0][["x", "y"]].equals(maps[1]["layers"][0][["x", "y"]])   # each model's own codes
+    radii = next(chart for chart in figures if chart["name"].startswith("Length of"))
+    assert radii["layers"][0].codes.unique().tolist() == ["prior N(0, I)", "VAE", "Adversarial autoencoder"]
     found = verdicts(at)
     assert len(found) == 32                                                        # 16 samples of each
     assert [m.label for m in at.metric].count("Held-out reconstruction") == 2
@@ -530,10 +546,18 @@ def test_families_priors_and_the_aae_figures():
     assert logic.family_of("fashion_cvae") is logic.CLOTHES and logic.family_of("aae") is logic.DIGITS
     assert logic.CLOTHES.default == "fashion_vae" and logic.CLOTHES.name(9) == "Ankle boot"
     assert logic.sample_file_name("vae", 3, 1.0, "grid", "learned") == "vae_learned_seed3_t1.0_grid.png"
-    figure = logic.shares_figure(np.array([0, 0, 9]), logic.CLOTHES)
-    assert list(figure.data[0].x) == list(engine.FASHION_CLASSES) and figure.data[0].y[0] == pytest.approx(2 / 3)
+    shares = pd.DataFrame(next(iter(logic.shares_chart(np.array([0, 0, 9]), logic.CLOTHES).to_dict()["datasets"].values())))
+    assert shares.kind.tolist() == list(engine.FASHION_CLASSES) and shares.share[0] == pytest.approx(2 / 3)
     points = np.array([[0.0, 0.5], [4.0, -1.0]])
-    figure = logic.prior_map_figure(points, [np.array([0]), np.array([1])], "AAE")
-    assert [shape.x1 for shape in figure.layout.shapes] == [1, 2] and figure.layout.xaxis.range[1] == pytest.approx(4.2)
-    figure = logic.radius_figure({"a": np.ones(5), "b": np.full(5, 4.0)}, 16)
-    assert [trace.name for trace in figure.data] == ["a", "b"] and figure.layout.shapes[0].x0 == 4.0
+    chart = logic.prior_map_chart(points, [np.array([0]), np.array([1])], "AAE").to_dict()
+    dots, rings = (pd.DataFrame(chart["datasets"][layer["data"]["name"]]) for layer in chart["layer"])
+    for radius, ring in rings.groupby("radius"):   # closed circles of radius 1 and 2
+        assert np.allclose(np.hypot(ring.x, ring.y), radius) and np.allclose(ring.iloc[0][["x", "y"]], ring.iloc[-1][["x", "y"]])
+    assert sorted(rings.radius.unique()) == [1, 2] and dots.digit.tolist() == ["0", "1"]
+    assert chart["layer"][0]["encoding"]["x"]["scale"]["domain"] == pytest.approx([-4.2, 4.2])
+    assert chart["width"] == chart["height"]   # square: the circles drawn round
+    chart = logic.radius_chart({"a": np.ones(5), "b": np.full(5, 4.0)}, 16).to_dict()
+    bars, rule, _ = (pd.DataFrame(chart["datasets"][layer["data"]["name"]]) for layer in chart["layer"])
+    assert bars.codes.unique().tolist() == ["a", "b"] and rule.x.tolist() == [4.0]
+    for _, group in bars.groupby("codes"):   # each a density on the shared bins: its area is 1
+        assert ((group.high - group.low) * group.density).sum() == pytest.approx(1.0)

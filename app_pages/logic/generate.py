@@ -1,14 +1,16 @@
 """What the VAE generation page decides: the models it offers, which digit a click on the map
-picks, captions and stories made of the measurements, and its plotly figures. Plain numpy and
-plotly (no streamlit), so tests import it like any module."""
+picks, captions and stories made of the measurements, and its Vega-Lite charts. Plain numpy, pandas
+and altair (no streamlit), so tests import it like any module."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import altair as alt
 import numpy as np
-import plotly.graph_objects as go
+import pandas as pd
 
 import engine
 from app_pages import display
@@ -153,32 +155,6 @@ def slider_values(code: np.ndarray) -> list[float]:
     return [round(float(np.clip(value, -SLIDER_LIMIT, SLIDER_LIMIT)), 2) for value in code]
 
 
-def selected_point(selection: Any, count: int, members: list | None = None) -> int | None:
-    """The held-out digit (0..count-1) a plotly selection points at: the index kept in the
-    latest point's customdata, or else found from its trace and place in it (`members[trace]`
-    lists the digits each trace draws). None when nothing usable is selected."""
-    points = (selection or {}).get("points") or []
-    if not points:
-        return None
-    point = points[-1]  # the latest click
-    custom = point.get("customdata")
-    if isinstance(custom, (list, tuple)):  # plotly express sends a list per point
-        custom = custom[0] if custom else None
-    if custom is not None:
-        try:
-            index = int(custom)
-        except (TypeError, ValueError):
-            return None
-    else:
-        trace, place = point.get("curve_number"), point.get("point_index", point.get("point_number"))
-        if members is None or not isinstance(trace, int) or not isinstance(place, int):
-            return None
-        if not (0 <= trace < len(members) and 0 <= place < len(members[trace])):
-            return None
-        index = int(members[trace][place])
-    return index if 0 <= index < count else None
-
-
 # --- Words -----------------------------------------------------------------------------------
 def verdict(index: int, predicted: int, confidence: float, family: Family = DIGITS) -> str:
     """A sample's caption: its number, the judge's class and confidence ('?' when unsure)."""
@@ -246,152 +222,170 @@ def beta_table(reports: dict[str, dict[str, float]]) -> dict[str, list]:
     }
 
 
-# --- Figures ---------------------------------------------------------------------------------
-def shares_figure(predicted: np.ndarray, family: Family = DIGITS) -> go.Figure:
+# --- Charts (Vega-Lite, through altair: the page loads no plotly) ----------------------------
+MAP_PICK = "picked"  # the map's selection of a clicked point: its pictures' indices
+SQUARE = 300  # px: the plot of a chart whose axes keep one scale (circles drawn round), narrow enough for a phone
+# Streamlit's theme fits a chart, axes and legend included, into its width and height: a square plot sizes
+# its plot area alone, and the axes and legend add to it
+PLOT_SIZED = alt.AutoSizeParams(type="pad")
+
+
+def _share_axis(title: str) -> alt.Y:
+    return alt.Y("share:Q", title=title, axis=alt.Axis(format=".0%"))
+
+
+def shares_chart(predicted: np.ndarray, family: Family = DIGITS) -> alt.Chart:
     """The share of samples the judge reads as each class."""
-    shares = np.bincount(predicted, minlength=len(family.classes)) / len(predicted)
-    figure = go.Figure(go.Bar(x=list(family.classes), y=shares, marker_color="#3b6fd4"))
-    figure.update_layout(
-        title=f"Which {family.kind}s the judge sees",
-        xaxis={"title": family.kind, "type": "category"},
-        yaxis={"title": "share of samples", "tickformat": ".0%"},
-        height=260,
-        margin={"t": 40, "b": 10},
-    )
-    return figure
+    classes = list(family.classes)
+    shares = np.bincount(predicted, minlength=len(classes)) / len(predicted)
+    rows = pd.DataFrame({family.kind: classes, "share": shares})
+    return alt.Chart(rows, title=f"Which {family.kind}s the judge sees").mark_bar(color="#3b6fd4").encode(
+        x=alt.X(f"{family.kind}:N", sort=classes, axis=alt.Axis(labelAngle=0 if family is DIGITS else -40)),
+        y=_share_axis("share of samples"),
+        tooltip=[f"{family.kind}:N", alt.Tooltip("share:Q", format=".0%")],
+    ).properties(height=240)
 
 
-def lengths_figure(lengths: dict[str, np.ndarray], steps: int) -> go.Figure:
+def lengths_chart(lengths: dict[str, np.ndarray], steps: int) -> alt.Chart:
     """The code's length along each interpolation path (path label -> lengths at its steps)."""
-    figure = go.Figure()
-    for label, length in lengths.items():
-        figure.add_scatter(x=np.linspace(0, 1, steps), y=length, mode="lines+markers", name=label)
-    figure.update_layout(
-        title="Length of the code along each path",
-        xaxis_title="t",
-        yaxis_title="‖z‖",
-        height=300,
-        margin={"t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.3},
-    )
-    return figure
+    rows = pd.DataFrame([{"t": t, "‖z‖": float(value), "path": label}
+                         for label, length in lengths.items() for t, value in zip(np.linspace(0, 1, steps), length)])
+    return alt.Chart(rows, title="Length of the code along each path").mark_line(point=True).encode(
+        x=alt.X("t:Q", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("‖z‖:Q", scale=alt.Scale(zero=False)),
+        color=alt.Color("path:N", title=None, sort=list(lengths), legend=alt.Legend(orient="bottom", columns=1, labelLimit=0)),
+        tooltip=["path:N", alt.Tooltip("t:Q", format=".2f"), alt.Tooltip("‖z‖:Q", format=".2f")],
+    ).properties(height=280)
 
 
-def manifold_figure(picture: np.ndarray, values: np.ndarray) -> go.Figure:
-    """The 2-number model's decoded grid with its z1 and z2 values on the axes (`values`: the
-    grid's values, left to right)."""
+def manifold_chart(picture: np.ndarray, values: np.ndarray, side: int = 480) -> alt.Chart:
+    """The 2-number model's decoded grid, `side` px square, on axes of z1 and z2 (`values`: the grid's
+    values, left to right and bottom to top, spaced by the prior's quantiles, not evenly): each cell's
+    tick at its centre, labelled with its value."""
     size = len(values)
-    centres = [28 * (index + 0.5) for index in range(size)]
     every = 1 if size <= 15 else 2
-    figure = go.Figure(go.Image(source=display.data_uri(picture), hoverinfo="skip"))
-    figure.update_xaxes(
-        title="z1",
-        tickvals=centres[::every],
-        ticktext=[f"{v:.1f}" for v in values[::every]],
-        showgrid=False,
-    )
-    figure.update_yaxes(
-        title="z2",
-        tickvals=centres[::every],
-        ticktext=[f"{v:.1f}" for v in values[::-1][::every]],  # z2 falls from top to bottom
-        showgrid=False,
-    )
-    figure.update_layout(width=640, height=640, margin={"t": 10, "b": 10, "l": 10, "r": 10})
-    return figure
+    labels = json.dumps([f"{value:.1f}" for value in values])
+    rows = pd.DataFrame({"z1": [size / 2], "z2": [size / 2], "url": [display.data_uri(picture)]})
+
+    def axis(name: str) -> alt.X | alt.Y:
+        channel = alt.X if name == "z1" else alt.Y
+        return channel(f"{name}:Q", scale=alt.Scale(domain=[0, size], nice=False, zero=False),
+                       axis=alt.Axis(grid=False, values=[index + 0.5 for index in range(0, size, every)],
+                                     labelExpr=f"{labels}[floor(datum.value)]"))
+
+    return alt.Chart(rows).mark_image(width=side, height=side, aspect=False, align="center", baseline="middle").encode(
+        x=axis("z1"), y=axis("z2"), url="url:N").properties(width=side, height=side, autosize=PLOT_SIZED)
 
 
-def map_figure(points: np.ndarray, members: list[np.ndarray], projected: bool, family: Family = DIGITS) -> go.Figure:
-    """Held-out pictures placed by their 2-D codes, one trace per class (`members[class]`: its
-    pictures' indices, kept as customdata so that a click finds the picture); PCA axes when
-    `projected`."""
-    figure = go.Figure()
+def _code_rows(points: np.ndarray, members: list[np.ndarray], family: Family) -> pd.DataFrame:
+    """One row per picture: its place on the map, its index and its class's name."""
+    labels = np.empty(len(points), dtype=object)
     for digit, member in enumerate(members):
-        figure.add_scatter(
-            x=points[member, 0],
-            y=points[member, 1],
-            customdata=member,
-            mode="markers",
-            name=family.name(digit),
-            marker={"color": DIGIT_COLOURS[digit], "size": 6, "opacity": 0.75},
-            hovertemplate=f"{family.name(digit) if family is not DIGITS else f'digit {digit}'}<br>#%{{customdata}}"
-            "<extra></extra>",
-        )
+        labels[member] = family.name(digit)
+    return pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "index": np.arange(len(points)), family.kind: labels})
+
+
+def _code_points(rows: pd.DataFrame, family: Family, axes: tuple[str, str], domain: list[float] | None,
+                 legend: alt.Legend | None) -> alt.Chart:
+    """The codes as points coloured by class; a click on a class in the legend shows it alone."""
+    classes = [family.name(digit) for digit in range(len(family.classes))]
+    scale = alt.Scale(domain=domain, nice=False, zero=False) if domain else alt.Scale(zero=False)
+    shown = alt.selection_point(name="shown", fields=[family.kind], bind="legend")
+    return alt.Chart(rows).mark_circle(size=36).encode(
+        x=alt.X("x:Q", title=axes[0], scale=scale),
+        y=alt.Y("y:Q", title=axes[1], scale=scale),
+        color=alt.Color(f"{family.kind}:N", sort=classes, legend=legend,
+                        scale=alt.Scale(domain=classes, range=DIGIT_COLOURS[:len(classes)])),
+        opacity=alt.condition(shown, alt.value(0.75), alt.value(0.05)),
+        tooltip=[f"{family.kind}:N", alt.Tooltip("index:Q", title="#")],
+    ).add_params(shown)
+
+
+def map_chart(points: np.ndarray, members: list[np.ndarray], projected: bool, family: Family = DIGITS) -> alt.Chart:
+    """Held-out pictures placed by their 2-D codes, coloured by class (`members[class]`: its pictures'
+    indices). A click on a point selects its index (the MAP_PICK selection); the wheel zooms and a
+    drag pans; PCA axes when `projected`."""
+    rows = _code_rows(points, members, family)
+    pick = alt.selection_point(name=MAP_PICK, fields=["index"], on="click", clear=False)
+    zoom = alt.selection_interval(name="zoom", bind="scales")
     axes = ("PCA 1", "PCA 2") if projected else ("z1", "z2")
-    figure.update_layout(
-        xaxis_title=axes[0],
-        yaxis={"title": axes[1], "scaleanchor": "x"},
-        height=560,
-        margin={"t": 30, "b": 10},
-        legend={"title": family.kind},
-    )
-    return figure
+    legend = alt.Legend(orient="right", title=family.kind, symbolOpacity=1, labelLimit=0)
+    return _code_points(rows, family, axes, None, legend).add_params(pick, zoom).properties(height=520)
 
 
-def prior_map_figure(points: np.ndarray, members: list[np.ndarray], title: str) -> go.Figure:
-    """Held-out codes of a 2-number model over the prior: circles where N(0, I) holds 39% and 86% of
-    its mass (radius 1 and 2), the same axes for every model."""
-    figure = map_figure(points, members, projected=False)
-    for radius in (1, 2):
-        figure.add_shape(type="circle", x0=-radius, y0=-radius, x1=radius, y1=radius,
-                         line={"color": "#555555", "dash": "dash", "width": 1})
+def selected_point(selection: Any, count: int) -> int | None:
+    """The held-out picture (0..count-1) a click on the map picked, from the chart's selection
+    state (`{MAP_PICK: [{"index": i}, ...]}`); None when nothing usable is selected."""
+    try:
+        points = selection[MAP_PICK]
+    except (KeyError, TypeError):
+        return None
+    for point in reversed(points or []):  # the latest click
+        index = point.get("index") if isinstance(point, dict) else None
+        if isinstance(index, (int, float, np.number)) and not isinstance(index, bool) and float(index).is_integer():
+            return int(index) if 0 <= index < count else None
+    return None
+
+
+def prior_map_chart(points: np.ndarray, members: list[np.ndarray], title: str) -> alt.LayerChart:
+    """Held-out codes of a 2-number model over the prior, square: dashed circles where N(0, I)
+    holds 39% and 86% of its mass (radius 1 and 2), the same axes for every model."""
     limit = max(3.0, float(np.abs(points).max()) * 1.05) if len(points) else 3.0
-    figure.update_layout(title=title, height=420, showlegend=False, margin={"t": 40, "b": 10})
-    figure.update_xaxes(range=[-limit, limit])
-    figure.update_yaxes(range=[-limit, limit])
-    return figure
+    angles = np.linspace(0, 2 * np.pi, 73)
+    circles = pd.DataFrame([{"x": radius * np.cos(a), "y": radius * np.sin(a), "radius": radius, "order": i}
+                            for radius in (1, 2) for i, a in enumerate(angles)])
+    scale = alt.Scale(domain=[-limit, limit], nice=False, zero=False)
+    rings = alt.Chart(circles).mark_line(color="#555555", strokeDash=[5, 4], strokeWidth=1).encode(
+        x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), detail="radius:N", order="order:Q")
+    dots = _code_points(_code_rows(points, members, DIGITS), DIGITS, ("z1", "z2"), [-limit, limit],
+                        alt.Legend(orient="bottom", columns=10, title=None, symbolOpacity=1))
+    return alt.layer(dots, rings, title=title).properties(width=SQUARE, height=SQUARE, autosize=PLOT_SIZED)
 
 
-def radius_figure(radii: dict[str, np.ndarray], size: int) -> go.Figure:
-    """How far from the centre codes lie (`radii`: a name -> the length of each code), beside the
-    prior's own: in `size` dimensions N(0, I) puts almost every sample near sqrt(size)."""
-    figure = go.Figure()
-    for name, values in radii.items():
-        figure.add_histogram(x=values, name=name, histnorm="probability density", opacity=0.55, nbinsx=40)
-    figure.add_vline(x=float(np.sqrt(size)), line_dash="dash", line_color="#555555",
-                     annotation_text=f"√{size}", annotation_position="top")
-    figure.update_layout(barmode="overlay", title=f"Length of the {size}-number codes, ‖z‖", xaxis_title="‖z‖",
-                         yaxis_title="density", height=320, margin={"t": 50, "b": 10},
-                         legend={"orientation": "h", "y": -0.3})
-    return figure
+def radius_chart(radii: dict[str, np.ndarray], size: int, bins: int = 40) -> alt.LayerChart:
+    """How far from the centre codes lie (`radii`: a name -> the length of each code), as densities
+    on shared bins, beside the prior's own: in `size` dimensions N(0, I) puts almost every sample
+    near sqrt(size), the dashed line."""
+    edges = np.histogram_bin_edges(np.concatenate(list(radii.values())), bins=bins)
+    rows = pd.DataFrame([{"codes": name, "low": low, "high": high, "density": density}
+                         for name, values in radii.items()
+                         for low, high, density in zip(edges[:-1], edges[1:], np.histogram(values, edges, density=True)[0])])
+    bars = alt.Chart(rows).mark_rect(opacity=0.55).encode(
+        x=alt.X("low:Q", title="‖z‖"), x2="high:Q", y=alt.Y("density:Q", stack=None),
+        color=alt.Color("codes:N", title=None, sort=list(radii), legend=alt.Legend(orient="bottom", labelLimit=0)),
+        tooltip=["codes:N", alt.Tooltip("low:Q", title="from", format=".2f"), alt.Tooltip("high:Q", title="to", format=".2f"),
+                 alt.Tooltip("density:Q", format=".3f")])
+    shell = pd.DataFrame({"x": [float(np.sqrt(size))], "label": [f"√{size}"]})
+    rule = alt.Chart(shell).mark_rule(strokeDash=[6, 4], color="#555555").encode(x="x:Q")
+    label = alt.Chart(shell).mark_text(dy=-6, baseline="bottom", color="#555555").encode(x="x:Q", y=alt.value(0), text="label:N")
+    return alt.layer(bars, rule, label, title=f"Length of the {size}-number codes, ‖z‖").properties(height=300)
 
 
-def code_figure(mean: np.ndarray, log_var: np.ndarray) -> go.Figure:
-    """One digit's code: each number's mean with one standard deviation, against the prior."""
+def code_chart(mean: np.ndarray, log_var: np.ndarray) -> alt.LayerChart:
+    """One digit's code: each number's mean with one standard deviation, against the prior's band."""
     spread = np.exp(0.5 * log_var)
     names = [f"z{i + 1}" for i in range(len(mean))]
-    figure = go.Figure()
-    figure.add_hrect(
-        y0=-1,
-        y1=1,
-        fillcolor="#dddddd",
-        opacity=0.5,
-        line_width=0,
-        layer="below",
-        annotation_text="the prior: 0 ± 1",
-        annotation_position="top left",
-    )
-    figure.add_bar(x=names, y=mean, error_y={"type": "data", "array": spread}, marker_color="#3b6fd4")
-    figure.update_layout(
-        title="Its code: mean ± one standard deviation",
-        yaxis_title="value",
-        height=320,
-        margin={"t": 50, "b": 10},
-        showlegend=False,
-    )
-    return figure
+    rows = pd.DataFrame({"number": names, "mean": mean, "low": mean - spread, "high": mean + spread, "sd": spread})
+    x = alt.X("number:N", title=None, sort=names, axis=alt.Axis(labelAngle=0))
+    band = alt.Chart(pd.DataFrame({"low": [-1.0], "high": [1.0], "text": ["the prior: 0 ± 1"]}))
+    prior = band.mark_rect(color="#dddddd", opacity=0.5).encode(y=alt.Y("low:Q", title="value"), y2="high:Q")
+    prior_label = band.mark_text(align="left", baseline="bottom", dx=4, dy=-2, color="#666666").encode(
+        x=alt.value(0), y="high:Q", text="text:N")
+    tooltip = ["number:N", alt.Tooltip("mean:Q", format=".2f"), alt.Tooltip("sd:Q", title="standard deviation", format=".2f")]
+    bars = alt.Chart(rows).mark_bar(color="#3b6fd4").encode(x=x, y="mean:Q", tooltip=tooltip)
+    errors = alt.Chart(rows).mark_rule(color="black").encode(x=x, y="low:Q", y2="high:Q", tooltip=tooltip)
+    return alt.layer(prior, prior_label, bars, errors, title="Its code: mean ± one standard deviation").properties(height=300)
 
 
-def elbo_figure(reports: dict[str, dict[str, float]]) -> go.Figure:
+def elbo_chart(reports: dict[str, dict[str, float]]) -> alt.Chart:
     """The beta models' negative ELBO, stacked from its reconstruction and KL terms."""
-    labels = list(BETA_MODELS.values())
-    figure = go.Figure()
-    figure.add_bar(name="reconstruction", x=labels, y=[reports[m]["reconstruction"] for m in BETA_MODELS])
-    figure.add_bar(name="KL", x=labels, y=[reports[m]["kl"] for m in BETA_MODELS])
-    figure.update_layout(
-        barmode="stack",
-        title=f"Negative ELBO on {ELBO_DIGITS} held-out digits, nats per digit",
-        yaxis_title="nats",
-        height=340,
-        margin={"t": 50, "b": 10},
-    )
-    return figure
+    rows = pd.DataFrame([{"model": label, "term": term, "nats": reports[model][term]}
+                         for model, label in BETA_MODELS.items() for term in ("reconstruction", "kl")])
+    rows["term"] = rows["term"].replace({"kl": "KL"})
+    return alt.Chart(rows, title=f"Negative ELBO on {ELBO_DIGITS} held-out digits, nats per digit").mark_bar().encode(
+        x=alt.X("model:N", title=None, sort=list(BETA_MODELS.values()), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("nats:Q"),
+        color=alt.Color("term:N", title=None, sort=["reconstruction", "KL"], legend=alt.Legend(orient="bottom")),
+        order=alt.Order("term:N", sort="descending"),
+        tooltip=["model:N", "term:N", alt.Tooltip("nats:Q", format=".1f")],
+    ).properties(height=320)

@@ -44,13 +44,14 @@ def aae_tab(
                 "by the codes of the two 2-number models; the circles hold 39% and 86% of the prior.")
     for column, model in zip(st.columns(2), logic.AAE_PAIRS["2"], strict=True):
         title = "VAE (the mean of each code)" if model in engine.VAE_MODELS else "Adversarial autoencoder"
-        column.plotly_chart(logic.prior_map_figure(held_out_codes(model), members, title), key=f"aae_map_{model}")
+        column.altair_chart(logic.prior_map_chart(held_out_codes(model), members, title), key=f"aae_map_{model}",
+                            width="content")
     vae, aae = logic.AAE_PAIRS["16"]
     size = engine.latent_size(vae)
     prior = np.linalg.norm(engine.prior_samples(logic.HELD_OUT, size, seed=0), axis=1)
     radii = {"prior N(0, I)": prior, "VAE": np.linalg.norm(held_out_codes(vae), axis=1),
              "Adversarial autoencoder": np.linalg.norm(held_out_codes(aae), axis=1)}
-    st.plotly_chart(logic.radius_figure(radii, size), key="aae_radii")
+    st.altair_chart(logic.radius_chart(radii, size), key="aae_radii")
     st.caption(f"In {size} dimensions the prior's samples lie near a shell of radius √{size} ≈ {np.sqrt(size):.1f}: "
                "codes that fill the prior lie there too.")
 

@@ -39,15 +39,15 @@ def map_tab(
     images, labels = held_out(logic.HELD_OUT, family.key)
     points, kept = map_points(model)
     members = logic.members_by_digit(labels, len(family.classes))
-    figure = logic.map_figure(points, members, projected=kept is not None, family=family)
+    chart = logic.map_chart(points, members, projected=kept is not None, family=family)
     chart_col, detail_col = st.columns([3, 1], gap="large")
     with chart_col:
-        event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key=f"map_chart_{model}")
+        event = st.altair_chart(chart, on_select="rerun", selection_mode=logic.MAP_PICK, key=f"map_chart_{model}")
         if kept is not None:
             size = held_out_codes(model).shape[1]
             st.caption(f"PCA keeps {kept:.0%} of the spread of the {size}-number codes.")
     with detail_col:
-        index = logic.selected_point(event.selection, len(images), members)
+        index = logic.selected_point(event.selection, len(images))
         if index is None:
             st.info(f"Click a point on the map to see the {family.noun} and what its code decodes to.")
             return

@@ -75,7 +75,7 @@ def sample_tab(family: logic.Family, samples: Samples) -> None:
             help=f"Samples the judge gives one class a probability above {logic.CONFIDENT:.0%}: a rough "
             f"measure of how many look like a real {family.noun}. '?' marks the others in the captions.",
         )
-        st.plotly_chart(logic.shares_figure(predicted, family), key="sample_shares")
+        st.altair_chart(logic.shares_chart(predicted, family), key="sample_shares")
         pick = st.selectbox("Sample #", range(1, len(images) + 1), key="sample_pick")
         st.download_button(
             f"Download sample #{pick}",

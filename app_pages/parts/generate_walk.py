@@ -98,7 +98,7 @@ def walk_tab(
     try:
         size = st.slider("Grid size", 8, 25, 15, key="walk_grid", bind="query-params", persist_state="page")
         picture, values = manifold(size, family.two_d)
-        st.plotly_chart(logic.manifold_figure(picture, values), width="content", key="walk_manifold")
+        st.altair_chart(logic.manifold_chart(picture, values), width="content", key="walk_manifold")
     except Exception as error:  # the sliders below need another model: they still run
         report(error, "draw the map of the 2-number model", log)
 

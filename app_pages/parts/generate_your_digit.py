@@ -58,7 +58,7 @@ def own_tab(
         "KL from the prior", f"{kl[0]:.1f} nats", help="What this digit's code costs in the ELBO"
     )
     with code_col:
-        st.plotly_chart(logic.code_figure(mean[0], log_var[0]), key="own_code")
+        st.altair_chart(logic.code_chart(mean[0], log_var[0]), key="own_code")
         st.caption(
             "A number whose bar sits at 0 with an error bar of about ±1 says nothing about this "
             "digit: the encoder gives back the prior there, and the decoder ignores it."
@@ -101,7 +101,7 @@ def own_tab(
             rough_col.metric("Path roughness", f"{figures['roughness']:.2f}", help="1 is perfectly smooth")
 
     chart_col, story_col = st.columns(2, gap="large")
-    chart_col.plotly_chart(logic.elbo_figure(reports), key="beta_elbo")
+    chart_col.altair_chart(logic.elbo_chart(reports), key="beta_elbo")
     story_col.markdown(
         "**The trade-off.** A larger $\\beta$ makes every nat of KL cost more, so the encoder "
         "keeps its codes closer to the prior and puts less about each digit into them. The "
