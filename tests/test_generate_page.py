@@ -412,6 +412,8 @@ def test_map_and_manifold_figures():
     assert np.allclose(rows[["x", "y"]], points)
     pick = next(param for param in chart["params"] if param["name"] == logic.MAP_PICK)
     assert pick["select"]["fields"] == ["index"] and pick["select"]["on"] == "click"   # a click selects its index
+    ring = chart["encoding"]["stroke"]["condition"]
+    assert ring == {"param": logic.MAP_PICK, "empty": False, "value": "black"}   # the clicked point ringed, none before
     assert chart["encoding"]["x"]["title"] == "z1"
     assert logic.map_chart(points, members, projected=True).to_dict()["encoding"]["x"]["title"] == "PCA 1"
     manifold = logic.manifold_chart(np.zeros((84, 84), dtype=np.float32), np.array([-1.2, 0.0, 0.4]), side=300).to_dict()

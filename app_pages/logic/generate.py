@@ -303,14 +303,19 @@ def _code_points(rows: pd.DataFrame, family: Family, axes: tuple[str, str], doma
 
 def map_chart(points: np.ndarray, members: list[np.ndarray], projected: bool, family: Family = DIGITS) -> alt.Chart:
     """Held-out pictures placed by their 2-D codes, coloured by class (`members[class]`: its pictures'
-    indices). A click on a point selects its index (the MAP_PICK selection); the wheel zooms and a
-    drag pans; PCA axes when `projected`."""
+    indices). A click on a point selects its index (the MAP_PICK selection) and rings it; the wheel
+    zooms, a drag pans and a double-click shows the whole map; PCA axes when `projected`."""
     rows = _code_rows(points, members, family)
     pick = alt.selection_point(name=MAP_PICK, fields=["index"], on="click", clear=False)
     zoom = alt.selection_interval(name="zoom", bind="scales")
     axes = ("PCA 1", "PCA 2") if projected else ("z1", "z2")
     legend = alt.Legend(orient="right", title=family.kind, symbolOpacity=1, labelLimit=0)
-    return _code_points(rows, family, axes, None, legend).add_params(pick, zoom).properties(height=520)
+    picked = alt.param(MAP_PICK, empty=False)   # the clicked point, ringed (none before a click)
+    return _code_points(rows, family, axes, None, legend).encode(
+        size=alt.condition(picked, alt.value(160), alt.value(36)),
+        stroke=alt.condition(picked, alt.value("black"), alt.value(None)),
+        strokeWidth=alt.value(2),
+    ).add_params(pick, zoom).properties(height=520)
 
 
 def selected_point(selection: Any, count: int) -> int | None:

@@ -26,7 +26,8 @@ def map_tab(
         f"coloured by the {family.kind} they are. The 2-number model's "
         "codes are the map itself; a "
         "16-number model's codes are flattened to 2-D by PCA, which keeps only part of their "
-        "spread. **Click a point** to decode its code."
+        "spread. **Click a point** to decode its code. The wheel zooms, a drag pans and a double-click "
+        f"shows the whole map; a click on a {family.kind} in the legend shows it alone."
     )
     model = st.selectbox(
         "Model",
