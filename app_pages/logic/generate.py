@@ -230,10 +230,6 @@ SQUARE = 300  # px: the plot of a chart whose axes keep one scale (circles drawn
 PLOT_SIZED = alt.AutoSizeParams(type="pad")
 
 
-def _share_axis(title: str) -> alt.Y:
-    return alt.Y("share:Q", title=title, axis=alt.Axis(format=".0%"))
-
-
 def shares_chart(predicted: np.ndarray, family: Family = DIGITS) -> alt.Chart:
     """The share of samples the judge reads as each class."""
     classes = list(family.classes)
@@ -241,7 +237,7 @@ def shares_chart(predicted: np.ndarray, family: Family = DIGITS) -> alt.Chart:
     rows = pd.DataFrame({family.kind: classes, "share": shares})
     return alt.Chart(rows, title=f"Which {family.kind}s the judge sees").mark_bar(color="#3b6fd4").encode(
         x=alt.X(f"{family.kind}:N", sort=classes, axis=alt.Axis(labelAngle=0 if family is DIGITS else -40)),
-        y=_share_axis("share of samples"),
+        y=alt.Y("share:Q", title="share of samples", axis=alt.Axis(format=".0%")),
         tooltip=[f"{family.kind}:N", alt.Tooltip("share:Q", format=".0%")],
     ).properties(height=240)
 
