@@ -224,7 +224,7 @@ def beta_table(reports: dict[str, dict[str, float]]) -> dict[str, list]:
 
 # --- Charts (Vega-Lite, through altair: the page loads no plotly) ----------------------------
 MAP_PICK = "picked"  # the map's selection of a clicked point: its pictures' indices
-SQUARE = 300  # px: the plot of a chart whose axes keep one scale (circles drawn round), narrow enough for a phone
+SQUARE = 280  # px: the plot of a chart whose axes keep one scale (circles drawn round); with its axes 340 px, for a phone
 # Streamlit's theme fits a chart, axes and legend included, into its width and height: a square plot sizes
 # its plot area alone, and the axes and legend add to it
 PLOT_SIZED = alt.AutoSizeParams(type="pad")
@@ -339,7 +339,7 @@ def prior_map_chart(points: np.ndarray, members: list[np.ndarray], title: str) -
     rings = alt.Chart(circles).mark_line(color="#555555", strokeDash=[5, 4], strokeWidth=1).encode(
         x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), detail="radius:N", order="order:Q")
     dots = _code_points(_code_rows(points, members, DIGITS), DIGITS, ("z1", "z2"), [-limit, limit],
-                        alt.Legend(orient="bottom", columns=10, title=None, symbolOpacity=1))
+                        alt.Legend(orient="bottom", columns=5, title=None, symbolOpacity=1))
     return alt.layer(dots, rings, title=title).properties(width=SQUARE, height=SQUARE, autosize=PLOT_SIZED)
 
 
