@@ -557,7 +557,7 @@ def test_families_priors_and_the_aae_figures():
         assert np.allclose(np.hypot(ring.x, ring.y), radius) and np.allclose(ring.iloc[0][["x", "y"]], ring.iloc[-1][["x", "y"]])
     assert sorted(rings.radius.unique()) == [1, 2] and dots.digit.tolist() == ["0", "1"]
     assert chart["layer"][0]["encoding"]["x"]["scale"]["domain"] == pytest.approx([-4.2, 4.2])
-    assert chart["width"] == chart["height"]   # square: the circles drawn round
+    assert chart["width"] == chart["height"] and chart["autosize"] == {"type": "pad"}   # a square plot: round circles
     chart = logic.radius_chart({"a": np.ones(5), "b": np.full(5, 4.0)}, 16).to_dict()
     bars, rule, _ = (pd.DataFrame(chart["datasets"][layer["data"]["name"]]) for layer in chart["layer"])
     assert bars.codes.unique().tolist() == ["a", "b"] and rule.x.tolist() == [4.0]

@@ -421,6 +421,7 @@ def test_the_3d_views_turn_the_points_in_the_browser_without_stretching_them():
     chart = pca_logic.turnable_chart(points, np.array(["a", "b", "c"] * 100), ["a", "b", "c"], ["#000", "#111", "#222"], "t")
     spec = chart.to_dict()
     assert turnable(spec) and spec["width"] == spec["height"]   # square: turning keeps the shape
+    assert spec["autosize"] == {"type": "pad"}   # the plot itself square: its title and legend add to it
     assert [p["value"] for p in spec["params"] if p["name"] in ("turn", "tilt")] == [pca_logic.TURN, pca_logic.TILT]
 
 

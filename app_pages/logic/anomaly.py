@@ -8,6 +8,7 @@ import pandas as pd
 
 import engine
 from app_pages import display
+from app_pages.logic.charts import legend_pick
 
 MODELS = {"anomaly_char": "Autoencoder", "anomaly_pca": "PCA"}  # side by side, in this order
 # A dark-to-bright heat map (black, purple, orange, pale yellow) for the per-pixel error.
@@ -73,8 +74,7 @@ def histogram_charts(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[
     groups = [group for group in GROUP_COLOURS if group in set(data["group"])]
     charts = {}
     for label in scores:
-        pick = alt.selection_point(name="shown", fields=["group"], bind="legend",
-                                   value=[{"group": group} for group in SHOWN_AT_FIRST if group in groups])
+        pick = legend_pick("group", [group for group in SHOWN_AT_FIRST if group in groups])
         bars = alt.Chart(data[data["model"] == label]).mark_rect().properties(name="bars").encode(
             x=alt.X("low:Q", title="anomaly score"), x2="high:Q",
             y=alt.Y("percent:Q", title="% of the group", stack=None),

@@ -14,6 +14,7 @@ import pandas as pd
 
 import engine
 from app_pages import display
+from app_pages.logic.charts import DIGIT_COLOURS, PLOT_SIZED, legend_pick, picked
 
 MODEL_LABELS = {**engine.VAE_MODELS, **engine.FASHION_VAE_MODELS, **engine.AAE_MODELS}
 UNCONDITIONAL = [name for name in engine.VAE_MODELS if name != engine.CONDITIONAL_VAE]
@@ -75,10 +76,6 @@ HELD_OUT = 1000  # held-out digits on the map
 ELBO_DIGITS = 300  # held-out digits the beta comparison is measured on (the map's first 300)
 METHOD_LABELS = {"linear": "Linear (a straight line)", "spherical": "Spherical (slerp, along the arc)"}
 SLIDER_LIMIT = 4.0  # the walk's sliders span the prior's -4..4 standard deviations
-DIGIT_COLOURS = [  # Tableau 10, one colour per digit on the map
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
-]  # fmt: skip
 # The page's cached model calls, as its tab renderers are handed them
 Encode = Callable[[np.ndarray, str], tuple[np.ndarray, np.ndarray]]  # (characters, model) -> mean, log-variance
 Decode = Callable[[np.ndarray, str], np.ndarray]  # (codes, model) -> characters
@@ -225,9 +222,6 @@ def beta_table(reports: dict[str, dict[str, float]]) -> dict[str, list]:
 # --- Charts (Vega-Lite, through altair: the page loads no plotly) ----------------------------
 MAP_PICK = "picked"  # the map's selection of a clicked point: its pictures' indices
 SQUARE = 280  # px: the plot of a chart whose axes keep one scale (circles drawn round); with its axes 340 px, for a phone
-# Streamlit's theme fits a chart, axes and legend included, into its width and height: a square plot sizes
-# its plot area alone, and the axes and legend add to it
-PLOT_SIZED = alt.AutoSizeParams(type="pad")
 
 
 def shares_chart(predicted: np.ndarray, family: Family = DIGITS) -> alt.Chart:
@@ -286,7 +280,7 @@ def _code_points(rows: pd.DataFrame, family: Family, axes: tuple[str, str], doma
     """The codes as points coloured by class; a click on a class in the legend shows it alone."""
     classes = [family.name(digit) for digit in range(len(family.classes))]
     scale = alt.Scale(domain=domain, nice=False, zero=False) if domain else alt.Scale(zero=False)
-    shown = alt.selection_point(name="shown", fields=[family.kind], bind="legend")
+    shown = legend_pick(family.kind)
     return alt.Chart(rows).mark_circle(size=36).encode(
         x=alt.X("x:Q", title=axes[0], scale=scale),
         y=alt.Y("y:Q", title=axes[1], scale=scale),
@@ -317,15 +311,7 @@ def map_chart(points: np.ndarray, members: list[np.ndarray], projected: bool, fa
 def selected_point(selection: Any, count: int) -> int | None:
     """The held-out picture (0..count-1) a click on the map picked, from the chart's selection
     state (`{MAP_PICK: [{"index": i}, ...]}`); None when nothing usable is selected."""
-    try:
-        points = selection[MAP_PICK]
-    except (KeyError, TypeError):
-        return None
-    for point in reversed(points or []):  # the latest click
-        index = point.get("index") if isinstance(point, dict) else None
-        if isinstance(index, (int, float, np.number)) and not isinstance(index, bool) and float(index).is_integer():
-            return int(index) if 0 <= index < count else None
-    return None
+    return picked(selection, MAP_PICK, "index", count, latest_first=True)
 
 
 def prior_map_chart(points: np.ndarray, members: list[np.ndarray], title: str) -> alt.LayerChart:

@@ -14,6 +14,7 @@ import plotly.colors
 
 import engine
 from app_pages import display
+from app_pages.logic.charts import legend_pick, picked
 from app_pages.text import plain
 
 SOURCE_LABELS = {"builtin": "Built-in", "upload": "Your own images"}
@@ -124,15 +125,10 @@ def position_from_selection(selection: Any, size: int) -> int | None:
     (its MAP_PICK selection holds the clicked points' gallery positions); None when no point of
     this gallery is selected."""
     try:
-        points = selection["selection"][MAP_PICK]
+        state = selection["selection"]
     except (KeyError, TypeError):
         return None
-    for point in points or []:
-        data = point.get("position") if isinstance(point, dict) else None
-        if isinstance(data, (int, float, np.number)) and not isinstance(data, bool) and float(data).is_integer():
-            if 0 <= int(data) < size:
-                return int(data)
-    return None
+    return picked(state, MAP_PICK, "position", size)
 
 
 def chance_precision(labels: np.ndarray) -> float:
@@ -274,7 +270,7 @@ def map_chart(
                        legend=alt.Legend(orient="right" if beside else "bottom", columns=1 if beside else 12,
                                          symbolOpacity=1, labelLimit=0, symbolLimit=0) if labelled else None)
     pick = alt.selection_point(name=MAP_PICK, fields=["position"], on="click", clear=False)
-    shown = alt.selection_point(name="shown", fields=["label"], bind="legend")
+    shown = legend_pick("label")
     zoom = alt.selection_interval(name="zoom", bind="scales")   # the wheel zooms, a drag pans, a double-click resets
     faint = bool(thumbnails)
     layers = []

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 import engine
 from app_pages import display
+from app_pages.logic.charts import DIGIT_COLOURS
 from app_pages.text import plain
 
 MAX_UPLOAD_MB = engine.MAX_UPLOAD_BYTES // 2**20  # also server.maxUploadSize in .streamlit/config.toml
@@ -106,10 +107,6 @@ METHOD_LABELS = {
 }
 HIDDEN_CHOICES = {"128-64": (128, 64), "256-128-64": (256, 128, 64), "64": (64,)}
 SIDES = (16, 28, 32)  # the side users' images are resized to (the convolutional families need a multiple of 4)
-DIGIT_COLOURS = [  # Tableau 10, one colour per digit
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
-]  # fmt: skip
 NO_TORCH = (
     "Training needs PyTorch, which this installation (made for serving) does not have. Install it "
     f"with `{engine.training.INSTALL_COMMAND}` and restart the app."

@@ -10,22 +10,16 @@ import numpy as np
 import pandas as pd
 
 import engine
-from app_pages.logic.studio import DIGIT_COLOURS
+from app_pages.logic.charts import DIGIT_COLOURS, PLOT_SIZED, legend_pick
 
 SET_COLOURS = {"original points": "#9c9c9c", "PCA's reconstruction": "#3b6fd4",
                "autoencoder's reconstruction": "#f28e2b"}
 TURN, TILT = 35, 20          # the 3-D views' opening angles, in degrees
-SIDE = 340                   # the 3-D views' width and height, in pixels: square, so that turning keeps their shape
+SIDE = 340                   # the 3-D views' plot, in pixels: square (PLOT_SIZED), so that turning keeps their shape
 HEIGHT = 400                 # the 2-D charts' height
 # Drawn on a canvas: a thousand points or more draw several times faster there than as SVG elements
 # (Streamlit chooses a canvas itself only from 2,000 rows, and not for charts that transform their data).
 CANVAS = {"embedOptions": {"renderer": "canvas"}}
-
-
-def legend_pick(field: str) -> alt.Parameter:
-    """A selection bound to the legend: a click shows one group, shift-click adds one, a
-    double-click shows all."""
-    return alt.selection_point(name="shown", fields=[field], bind="legend")
 
 
 def colour(field: str, groups: list[str], colours: list[str], title: str | None = None) -> alt.Color:
@@ -86,7 +80,7 @@ def turnable_chart(points: np.ndarray, groups: np.ndarray, order: list[str], col
         tooltip=[alt.Tooltip("group:N", title=group_title or "points")],
     ).add_params(pick)
     return alt.layer(edges, dots, title=title).add_params(turn, tilt).properties(
-        width=SIDE, height=SIDE, usermeta=CANVAS)
+        width=SIDE, height=SIDE, autosize=PLOT_SIZED, usermeta=CANVAS)
 
 
 # --- The plane and the curved surface -------------------------------------------------------------
